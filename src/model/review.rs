@@ -1,0 +1,506 @@
+//! `AccessReview`: what to review, who reviews it, when, and what happens to the results.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::directory::SecretRef;
+use super::envelope::{DNS1123_LABEL, DNS1123_MESSAGE};
+use super::resource;
+
+resource!(
+    /// A recurring or one-time review of who holds a privileged role (or belongs to a group).
+    AccessReview,
+    AccessReviewSpec,
+    AccessReview
+);
+
+/// The review's definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AccessReviewSpec {
+    /// The name of the `Directory` that holds the assignments under review.
+    #[schemars(regex(pattern = DNS1123_LABEL), extend("errorMessage" = DNS1123_MESSAGE))]
+    pub directory: String,
+    /// The title reviewers see.
+    #[schemars(length(min = 1, max = 256))]
+    pub display_name: String,
+    /// Why the review exists and what reviewers should consider; shown to reviewers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// What is reviewed: the assignments of one role, or the members of one group.
+    pub scope: Scope,
+    /// Who decides.
+    pub reviewers: Reviewers,
+    /// Who decides for principals that have no manager (with `reviewers.type: manager`), as
+    /// user ids or user principal names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1)))]
+    pub fallback_reviewers: Vec<String>,
+    /// When instances of the review run.
+    pub schedule: Schedule,
+    /// How decisions are taken and what happens to them.
+    #[serde(default)]
+    pub settings: Settings,
+    /// Safety limits on applying results.
+    #[serde(default)]
+    pub guards: Guards,
+    /// One-shot requests. Each value is a token: set a new token (a date, a ticket number) to
+    /// ask for the action once; the status echoes the last token handled.
+    #[serde(default)]
+    pub requests: Requests,
+}
+
+/// What is reviewed: set exactly one of `role` and `group`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend(
+    "oneOf" = [{ "required": ["role"] }, { "required": ["group"] }],
+    "errorMessage" = "a scope takes exactly one of `role` and `group`"
+))]
+pub struct Scope {
+    /// Review the assignments of this role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<ObjectRef>,
+    /// Review the members of this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<ObjectRef>,
+    /// With `role`: which assignments, `active`, `eligible` or `all` (the default).
+    #[serde(default)]
+    pub assignments: AssignmentFilter,
+    /// With `role`: only assignments at this resource scope, such as `/` (the whole directory)
+    /// or `/subscriptions/…`. Absent: every scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub resource_scope: Option<String>,
+    /// With `role`: when a group holds the role, review each of its members (transitively)
+    /// instead of the group itself. Defaults to true. Access held through a group cannot be
+    /// removed by apply; such items report "not supported".
+    #[serde(default = "yes")]
+    pub expand_groups: bool,
+}
+
+/// A role or group, by name or by id: exactly one of `name` and `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend(
+    "minProperties" = 1,
+    "maxProperties" = 1,
+    "errorMessage" = "takes exactly one of `name` and `id`"
+))]
+pub struct ObjectRef {
+    /// The display name, such as `Global Administrator`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub name: Option<String>,
+    /// The id (in Entra ID, a role definition or group object id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub id: Option<String>,
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.name, &self.id) {
+            (Some(name), _) => write!(f, "name `{name}`"),
+            (None, Some(id)) => write!(f, "id `{id}`"),
+            (None, None) => f.write_str("(empty)"),
+        }
+    }
+}
+
+/// Which assignments of a role are reviewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AssignmentFilter {
+    /// Only assignments in force.
+    Active,
+    /// Only eligible (activatable) assignments.
+    Eligible,
+    /// Both.
+    #[default]
+    All,
+}
+
+/// Who decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("allOf" = [{
+    "if": { "properties": { "type": { "const": "users" } }, "required": ["type"] },
+    "then": { "required": ["users"] }
+}]))]
+pub struct Reviewers {
+    /// `self`: each principal reviews their own access. `users`: the users listed in `users`
+    /// review every item. `manager`: each principal's manager reviews them (see
+    /// `fallbackReviewers`).
+    #[serde(rename = "type")]
+    pub kind: ReviewerType,
+    /// With `type: users`: the reviewers, as user ids or user principal names. Reviewers added
+    /// while an instance runs take part at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(min = 1), inner(length(min = 1)))]
+    pub users: Vec<String>,
+}
+
+/// The kind of reviewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ReviewerType {
+    /// Each principal reviews their own access.
+    #[serde(rename = "self")]
+    SelfReview,
+    /// Named users review every item.
+    Users,
+    /// Each principal's manager reviews them.
+    Manager,
+}
+
+/// When the review runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Schedule {
+    /// When the first instance starts: a date (`2026-12-01`, midnight UTC) or an RFC 3339
+    /// date-time. The assignments in scope are snapshotted then.
+    pub start: Timestamp,
+    /// How many days each instance runs before it completes.
+    #[schemars(range(min = 1, max = 3650))]
+    pub duration_days: u32,
+    /// How often a new instance starts. Defaults to `once`.
+    #[serde(default)]
+    pub recurrence: Recurrence,
+    /// With a recurrence: every how many periods (2 with `weekly` is every other week).
+    /// Defaults to 1.
+    #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 100))]
+    pub interval: u32,
+    /// With a recurrence: no instance starts after this date or date-time. Set at most one of
+    /// `until` and `count`; with neither, the review recurs until the manifest is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+    /// With a recurrence: how many instances run in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub count: Option<u32>,
+}
+
+/// How often a review recurs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Recurrence {
+    /// A single instance.
+    #[default]
+    Once,
+    /// Every week.
+    Weekly,
+    /// Every month.
+    Monthly,
+    /// Every three months.
+    Quarterly,
+    /// Every six months.
+    Semiannually,
+    /// Every year.
+    Annually,
+}
+
+impl Recurrence {
+    /// The shortest time between two starts, in days, for one period: an instance must end
+    /// before the next one starts, so `durationDays` may not exceed it.
+    pub fn min_period_days(self) -> Option<u32> {
+        match self {
+            Recurrence::Once => None,
+            Recurrence::Weekly => Some(7),
+            // The shortest month (February, 28 days), quarter (Feb–Apr, 89), half-year
+            // (Feb–Jul, 181) and year (365) bound the gap between two starts from below.
+            Recurrence::Monthly => Some(28),
+            Recurrence::Quarterly => Some(89),
+            Recurrence::Semiannually => Some(181),
+            Recurrence::Annually => Some(365),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recurrence::Once => "once",
+            Recurrence::Weekly => "weekly",
+            Recurrence::Monthly => "monthly",
+            Recurrence::Quarterly => "quarterly",
+            Recurrence::Semiannually => "semiannually",
+            Recurrence::Annually => "annually",
+        }
+    }
+}
+
+/// How decisions are taken and what happens to them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Settings {
+    /// Whether every decision must carry a `reason`. Defaults to false.
+    #[serde(default)]
+    pub require_justification: bool,
+    /// What undecided items become when an instance ends: `none` (they stay undecided, the
+    /// default), `approve`, `deny`, or `recommendation` (the recommendation, where there is one).
+    #[serde(default)]
+    pub default_decision: DefaultDecision,
+    /// Apply the results (remove denied assignments) as soon as an instance completes, without
+    /// an `apply` request. Defaults to false.
+    #[serde(default)]
+    pub auto_apply: bool,
+    /// Recommendations shown to reviewers.
+    #[serde(default)]
+    pub recommendations: Recommendations,
+    /// Reminders to reviewers who still have undecided items.
+    #[serde(default)]
+    pub reminders: Reminders,
+    /// How reviewers and owners are told.
+    #[serde(default)]
+    pub notifications: Notifications,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            require_justification: false,
+            default_decision: DefaultDecision::None,
+            auto_apply: false,
+            recommendations: Recommendations::default(),
+            reminders: Reminders::default(),
+            notifications: Notifications::default(),
+        }
+    }
+}
+
+/// What undecided items become at the end of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DefaultDecision {
+    /// They stay undecided, and keep their access.
+    #[default]
+    None,
+    /// They are approved.
+    Approve,
+    /// They are denied, and removed on apply.
+    Deny,
+    /// They take the recommendation; where there is none, they stay undecided.
+    Recommendation,
+}
+
+/// Recommendations from sign-in activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Recommendations {
+    /// Whether reviewers see recommendations. Defaults to true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Recommend deny for a principal with no sign-in in this many days, approve otherwise.
+    /// Defaults to 30.
+    #[serde(default = "thirty")]
+    #[schemars(range(min = 1, max = 730))]
+    pub inactive_days: u32,
+}
+
+impl Default for Recommendations {
+    fn default() -> Self {
+        Recommendations {
+            enabled: true,
+            inactive_days: 30,
+        }
+    }
+}
+
+/// Reminders to reviewers with undecided items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Reminders {
+    /// Whether reminders are sent on a schedule. Defaults to false (a `remind` request still
+    /// sends one).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Days between reminders while an instance runs. Defaults to 3.
+    #[serde(default = "three")]
+    #[schemars(range(min = 1, max = 365))]
+    pub interval_days: u32,
+}
+
+impl Default for Reminders {
+    fn default() -> Self {
+        Reminders {
+            enabled: false,
+            interval_days: 3,
+        }
+    }
+}
+
+/// Notification channels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Notifications {
+    /// E-mail reviewers when an instance starts and when they are reminded. Defaults to true.
+    #[serde(default = "yes")]
+    pub email: bool,
+    /// Text added to every e-mail, such as who to ask about the review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub additional_content: Option<String>,
+    /// Webhooks called on the review's events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<Webhook>,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Notifications {
+            email: true,
+            additional_content: None,
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+/// A webhook called with a JSON body on the review's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Webhook {
+    /// The URL to POST to.
+    #[schemars(regex(pattern = "^https?://[^\\s/$.?#][^\\s]*$"), extend("errorMessage" = "must be an http:// or https:// URL"))]
+    pub url: String,
+    /// Which events to send. Defaults to all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<NotificationEvent>,
+    /// A key, by reference, to sign each body with HMAC-SHA256 (header `X-Recert-Signature`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<SecretRef>,
+}
+
+/// A review event that can be notified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum NotificationEvent {
+    /// An instance started.
+    InstanceStarted,
+    /// Reviewers with undecided items are reminded.
+    Reminder,
+    /// An instance completed or was stopped.
+    InstanceEnded,
+    /// Results were applied.
+    Applied,
+}
+
+/// Safety limits on applying results. A guard that would be crossed stops the whole apply with
+/// a status condition; nothing is removed partially.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Guards {
+    /// Principals (user or group ids, or user principal names) that are never removed, such as
+    /// break-glass accounts, whatever the decision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1)))]
+    pub protected_principals: Vec<String>,
+    /// The role (or group) must keep at least this many assignments after an apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_remaining_assignments: Option<u32>,
+    /// One apply may remove at most this percentage of the assignments in scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub max_removal_percent: Option<u8>,
+}
+
+/// One-shot requests: change a token to ask for the action once.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Requests {
+    /// Stop the running instance now. It cannot be restarted; undecided items stay undecided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub stop: Option<String>,
+    /// Clear every decision of the running instance; all items are undecided again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub reset: Option<String>,
+    /// Remind reviewers who still have undecided items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub remind: Option<String>,
+    /// Apply the results of the last completed instance: remove denied assignments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub apply: Option<String>,
+}
+
+/// A point in time, written as a date (`2026-12-01`, meaning midnight UTC) or an RFC 3339
+/// date-time with an offset (`2026-12-01T09:00:00+01:00`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub jiff::Timestamp);
+
+const TIMESTAMP_PATTERN: &str =
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$";
+const TIMESTAMP_MESSAGE: &str =
+    "must be a date (2026-12-01) or an RFC 3339 date-time with an offset (2026-12-01T09:00:00Z)";
+
+impl Timestamp {
+    /// Parses a date (midnight UTC) or an RFC 3339 date-time.
+    pub fn parse(s: &str) -> Result<Timestamp, String> {
+        if s.len() == 10 {
+            let date: jiff::civil::Date = s.parse().map_err(|e| format!("{e}"))?;
+            let ts = date
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .map_err(|e| format!("{e}"))?
+                .timestamp();
+            return Ok(Timestamp(ts));
+        }
+        s.parse::<jiff::Timestamp>()
+            .map(Timestamp)
+            .map_err(|e| format!("{e}"))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse(&s)
+            .map_err(|e| serde::de::Error::custom(format_args!("`{s}` is not a valid date: {e}")))
+    }
+}
+
+impl JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A date (2026-12-01, midnight UTC) or an RFC 3339 date-time with an offset.",
+            "pattern": TIMESTAMP_PATTERN,
+            "errorMessage": TIMESTAMP_MESSAGE,
+        })
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn three() -> u32 {
+    3
+}
+
+fn thirty() -> u32 {
+    30
+}
