@@ -1,2 +1,14 @@
+//! Recert runs privileged-access reviews as code.
+//!
+//! Reviews (`AccessReview`) and reviewers' decisions (`ReviewDecisions`) are YAML documents in
+//! Git. [`load`] reads and validates them, reporting every problem as a [`diag::Diagnostic`]
+//! with file, line, column and field. The published JSON Schema comes from [`schema`], which
+//! generates it from the types in [`model`].
+
+pub mod cli;
+pub mod diag;
+pub mod fsutil;
+pub mod load;
 pub mod model;
 pub mod schema;
+pub mod source;

@@ -68,7 +68,8 @@ pub fn for_kind(kind: Kind) -> Value {
 
 /// Renders the schema as committed: pretty JSON with a trailing newline.
 pub fn render() -> String {
-    let mut text = serde_json::to_string_pretty(&generate()).expect("a JSON value always serialises");
+    let mut text =
+        serde_json::to_string_pretty(&generate()).expect("a JSON value always serialises");
     text.push('\n');
     text
 }
@@ -79,7 +80,8 @@ fn definitions() -> Map<String, Value> {
     generator.subschema_for::<model::DirectoryData>();
     generator.subschema_for::<model::AccessReview>();
     generator.subschema_for::<model::ReviewDecisions>();
-    let mut definitions: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    let mut definitions: Map<String, Value> =
+        generator.take_definitions(true).into_iter().collect();
     for schema in definitions.values_mut() {
         tidy(schema);
     }
@@ -114,6 +116,34 @@ fn tidy(schema: &mut Value) {
             map.insert("allOf".to_owned(), Value::Array(vec![inner]));
         }
     }
+    if let Some(Value::Array(branches)) = map.get("oneOf") {
+        let consts: Option<Vec<(Value, Value)>> = branches
+            .iter()
+            .map(|b| {
+                Some((
+                    b.get("const")?.clone(),
+                    b.get("description").cloned().unwrap_or(Value::Null),
+                ))
+            })
+            .collect();
+        if let Some(consts) = consts {
+            // A documented Rust enum comes out as `oneOf` of `const`s, which validators report
+            // as "not valid under any of the schemas". `enum` reports the allowed values, and
+            // `enumDescriptions` (read by the YAML language server) keeps the documentation.
+            map.remove("oneOf");
+            map.insert("type".to_owned(), Value::from("string"));
+            let (values, descriptions): (Vec<Value>, Vec<Value>) = consts.into_iter().unzip();
+            map.insert("enum".to_owned(), Value::Array(values));
+            let descriptions = descriptions.into_iter().map(|d| match d {
+                Value::String(text) => Value::String(unwrap_lines(&text)),
+                _ => Value::from(""),
+            });
+            map.insert(
+                "enumDescriptions".to_owned(),
+                Value::Array(descriptions.collect()),
+            );
+        }
+    }
     if let Some(Value::String(text)) = map.get_mut("description") {
         *text = unwrap_lines(text);
     }
@@ -121,12 +151,19 @@ fn tidy(schema: &mut Value) {
 }
 
 fn is_null_schema(schema: &Value) -> bool {
-    schema.get("type").and_then(Value::as_str) == Some("null") && schema.as_object().is_some_and(|m| m.len() == 1)
+    schema.get("type").and_then(Value::as_str) == Some("null")
+        && schema.as_object().is_some_and(|m| m.len() == 1)
 }
 
 fn unwrap_lines(text: &str) -> String {
     text.split("\n\n")
-        .map(|paragraph| paragraph.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+        .map(|paragraph| {
+            paragraph
+                .split('\n')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join("\n\n")
 }

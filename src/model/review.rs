@@ -432,8 +432,10 @@ pub struct Requests {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub jiff::Timestamp);
 
-const TIMESTAMP_PATTERN: &str =
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$";
+const TIMESTAMP_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$";
+/// The custom `format` the loader checks with [`Timestamp::parse`]: the pattern alone lets
+/// `2026-02-30` through. Other validators ignore a format they do not know.
+pub const TIMESTAMP_FORMAT: &str = "recert-timestamp";
 const TIMESTAMP_MESSAGE: &str =
     "must be a date (2026-12-01) or an RFC 3339 date-time with an offset (2026-12-01T09:00:00Z)";
 
@@ -484,6 +486,7 @@ impl JsonSchema for Timestamp {
             "type": "string",
             "description": "A date (2026-12-01, midnight UTC) or an RFC 3339 date-time with an offset.",
             "pattern": TIMESTAMP_PATTERN,
+            "format": TIMESTAMP_FORMAT,
             "errorMessage": TIMESTAMP_MESSAGE,
         })
     }

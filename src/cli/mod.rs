@@ -1,0 +1,64 @@
+//! The command line: parses arguments and dispatches to one module per subcommand.
+//!
+//! Subcommands return an [`ExitCode`]-like [`Outcome`]; `main` maps errors that escape them
+//! (usage and I/O problems) to exit code 2.
+
+pub mod render;
+mod schema;
+mod validate;
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+
+/// Privileged-access reviews as code.
+#[derive(Debug, Parser)]
+#[command(name = "recert", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests against the schema and Recert's rules; report every problem.
+    Validate(validate::Args),
+    /// Print, write or check the JSON Schema of Recert's documents.
+    Schema(schema::Args),
+}
+
+/// How a command ended, as the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to report.
+    Clean = 0,
+    /// The command ran and found problems in the input.
+    Findings = 1,
+    /// Usage or I/O error: the command could not do its job.
+    Error = 2,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema(args) => schema::run(&args),
+    }
+}
+
+/// Writes to stdout, treating a closed pipe (`recert validate | head`) as success: the reader
+/// has what it wanted, and Rust would otherwise panic on the failed write.
+pub(crate) fn out(text: &str) -> anyhow::Result<()> {
+    write_ignoring_broken_pipe(&mut std::io::stdout().lock(), text)
+}
+
+pub(crate) fn err(text: &str) -> anyhow::Result<()> {
+    write_ignoring_broken_pipe(&mut std::io::stderr().lock(), text)
+}
+
+fn write_ignoring_broken_pipe(w: &mut impl Write, text: &str) -> anyhow::Result<()> {
+    match w.write_all(text.as_bytes()).and_then(|()| w.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

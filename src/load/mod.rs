@@ -1,0 +1,491 @@
+//! Loading: from paths on disk to validated, typed documents plus every problem found.
+//!
+//! `load` never stops at the first problem and never fails as a whole: unreadable files,
+//! broken YAML and schema violations become diagnostics, and every document that passed is
+//! returned so that one broken file cannot hide another's findings or stop the daemon.
+//!
+//! The stages: walk (`.yaml`/`.yml`, hidden entries and `.recertignore` patterns skipped) →
+//! read (size limit, UTF-8) → `yaml::parse` (spanned trees) → per document: envelope, inline
+//! secrets, `validate::SchemaSet`, typed decode → `rules` across all documents.
+
+pub mod rules;
+pub mod validate;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::diag::{Code, Diagnostic, field_path};
+use crate::model::{self, Kind, Resource};
+use crate::source::{SourceFile, position_of};
+
+pub use validate::SchemaSet;
+use yaml::{Node, NodeValue, YamlErrorKind};
+
+/// The largest file read, by default. Manifests are a few kilobytes; a `DirectoryData` with
+/// tens of thousands of assignments is a few megabytes.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+
+/// The name of the ignore files the walk honours (gitignore syntax).
+pub const IGNORE_FILE: &str = ".recertignore";
+
+/// How to load.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub max_file_size: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+}
+
+/// A document that passed validation, with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedDoc {
+    /// Index into [`Loaded::sources`].
+    pub file: usize,
+    /// 0-based position of the document in its file.
+    pub index: usize,
+    pub root: Node,
+    pub resource: Resource,
+}
+
+/// Everything `load` found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub sources: Vec<SourceFile>,
+    pub docs: Vec<LoadedDoc>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many YAML documents were read, valid or not.
+    pub documents_read: usize,
+}
+
+impl Loaded {
+    pub fn path_of(&self, doc: &LoadedDoc) -> &Path {
+        &self.sources[doc.file].path
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == crate::diag::Severity::Error)
+    }
+}
+
+/// Loads every manifest under `paths` and checks the rules that span documents.
+pub fn load(paths: &[PathBuf], options: &Options, schemas: &SchemaSet) -> Loaded {
+    let (files, mut diagnostics) = walk(paths);
+    let results: Vec<FileResult> = files
+        .par_iter()
+        .map(|path| load_file(path, options, schemas))
+        .collect();
+    let mut loaded = Loaded::default();
+    for (file, result) in results.into_iter().enumerate() {
+        loaded.documents_read += result.documents_read;
+        loaded.sources.push(result.source);
+        diagnostics.extend(result.diagnostics);
+        loaded.docs.extend(
+            result
+                .docs
+                .into_iter()
+                .map(|(index, root, resource)| LoadedDoc {
+                    file,
+                    index,
+                    root,
+                    resource,
+                }),
+        );
+    }
+    diagnostics.extend(rules::check(&loaded));
+    diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    diagnostics.dedup();
+    loaded.diagnostics = diagnostics;
+    loaded
+}
+
+/// The manifest files under `paths`, sorted, and a diagnostic for each path that cannot be
+/// walked. A file named explicitly is read whatever its extension.
+pub fn walk(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
+    let mut files = Vec::new();
+    let mut diagnostics = Vec::new();
+    for path in paths {
+        match std::fs::metadata(path) {
+            Err(e) => diagnostics.push(Diagnostic::error(
+                Code::Io,
+                path,
+                format!("cannot read: {}", io_reason(&e)),
+            )),
+            Ok(meta) if !meta.is_dir() => files.push(path.clone()),
+            Ok(_) => {
+                let walker = ignore::WalkBuilder::new(path)
+                    .standard_filters(false)
+                    .hidden(true)
+                    .add_custom_ignore_filename(IGNORE_FILE)
+                    .sort_by_file_path(Ord::cmp)
+                    .build();
+                for entry in walker {
+                    match entry {
+                        Ok(entry)
+                            if entry.file_type().is_some_and(|t| t.is_file())
+                                && is_yaml(entry.path()) =>
+                        {
+                            files.push(entry.into_path());
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let at = error_path(&e).unwrap_or(path.as_path()).to_path_buf();
+                            diagnostics.push(Diagnostic::error(
+                                Code::Io,
+                                at,
+                                format!("cannot read: {e}"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    (files, diagnostics)
+}
+
+fn error_path(error: &ignore::Error) -> Option<&Path> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+fn io_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+struct FileResult {
+    source: SourceFile,
+    docs: Vec<(usize, Node, Resource)>,
+    diagnostics: Vec<Diagnostic>,
+    documents_read: usize,
+}
+
+/// Reads and checks one file: every document in it, each independently.
+fn load_file(path: &Path, options: &Options, schemas: &SchemaSet) -> FileResult {
+    let mut result = FileResult {
+        source: SourceFile {
+            path: path.to_path_buf(),
+            text: None,
+        },
+        docs: Vec::new(),
+        diagnostics: Vec::new(),
+        documents_read: 0,
+    };
+    let text = match read_text(path, options) {
+        Ok(text) => text,
+        Err(d) => {
+            result.diagnostics.push(*d);
+            return result;
+        }
+    };
+    let parsed = yaml::parse(&text);
+    result.source.text = Some(text);
+    for error in parsed.errors {
+        let code = match error.kind {
+            YamlErrorKind::Syntax => Code::YamlSyntax,
+            YamlErrorKind::DuplicateKey => Code::DuplicateKey,
+            YamlErrorKind::AliasLimit => Code::AliasLimit,
+            YamlErrorKind::TooDeep => Code::TooDeep,
+            YamlErrorKind::Unsupported => Code::YamlUnsupported,
+        };
+        let mut d = Diagnostic::error(code, path, error.message).at(error.span);
+        d.notes = error.notes;
+        result.diagnostics.push(d);
+    }
+    for document in parsed.documents {
+        if is_empty(&document.root) {
+            continue;
+        }
+        result.documents_read += 1;
+        let (resource, diagnostics) = check_document(path, &document.root, schemas);
+        result.diagnostics.extend(diagnostics);
+        if let (Some(resource), false) = (resource, document.damaged) {
+            result.docs.push((document.index, document.root, resource));
+        }
+    }
+    result
+}
+
+fn read_text(path: &Path, options: &Options) -> Result<String, Box<Diagnostic>> {
+    let io = |e: std::io::Error| {
+        Box::new(Diagnostic::error(
+            Code::Io,
+            path,
+            format!("cannot read: {}", io_reason(&e)),
+        ))
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > options.max_file_size {
+        return Err(Box::new(
+            Diagnostic::error(
+                Code::FileTooLarge,
+                path,
+                format!(
+                    "the file is {size} bytes, more than the limit of {} bytes",
+                    options.max_file_size
+                ),
+            )
+            .note("raise the limit with --max-file-size if this file is really a manifest"),
+        ));
+    }
+    let mut bytes = std::fs::read(path).map_err(io)?;
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let text = String::from_utf8_lossy(&bytes[..valid]);
+        let (line, col) = position_of(&text, valid);
+        Box::new(
+            Diagnostic::error(
+                Code::NotUtf8,
+                path,
+                format!("the file is not UTF-8: invalid byte 0x{:02x}", bytes[valid]),
+            )
+            .at(crate::source::Span::point(line, col))
+            .note("save the file as UTF-8"),
+        )
+    })
+}
+
+fn is_empty(node: &Node) -> bool {
+    matches!(node.value, NodeValue::Scalar(Value::Null))
+}
+
+/// The names of fields that hold secrets. A plain string under one of them is a secret written
+/// inline; compared without case, `_` or `-`.
+const SECRET_KEYS: &[&str] = &[
+    "clientsecret",
+    "clientcertificate",
+    "bearertoken",
+    "signingsecret",
+    "secret",
+    "password",
+    "token",
+    "apikey",
+    "privatekey",
+    "accesstoken",
+];
+
+fn is_secret_key(key: &str) -> bool {
+    let normal: String = key
+        .chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect();
+    SECRET_KEYS.contains(&normal.as_str())
+}
+
+/// Pointers to secret fields whose value is written inline.
+fn inline_secrets(node: &Node, pointer: &mut String, found: &mut Vec<(String, String)>) {
+    match &node.value {
+        NodeValue::Map(entries) => {
+            for entry in entries {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&entry.key.replace('~', "~0").replace('/', "~1"));
+                match &entry.value.value {
+                    NodeValue::Scalar(Value::String(s))
+                        if is_secret_key(&entry.key) && !s.is_empty() =>
+                    {
+                        found.push((pointer.clone(), entry.key.clone()));
+                    }
+                    NodeValue::Scalar(Value::Number(_)) if is_secret_key(&entry.key) => {
+                        found.push((pointer.clone(), entry.key.clone()));
+                    }
+                    _ => inline_secrets(&entry.value, pointer, found),
+                }
+                pointer.truncate(len);
+            }
+        }
+        NodeValue::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                inline_secrets(item, pointer, found);
+                pointer.truncate(len);
+            }
+        }
+        NodeValue::Scalar(_) => {}
+    }
+}
+
+/// Checks one document: envelope, inline secrets, schema, typed decode.
+fn check_document(
+    path: &Path,
+    root: &Node,
+    schemas: &SchemaSet,
+) -> (Option<Resource>, Vec<Diagnostic>) {
+    let mut out = Vec::new();
+    if !matches!(root.value, NodeValue::Map(_)) {
+        out.push(
+            Diagnostic::error(
+                Code::NotADocument,
+                path,
+                "a document must be a mapping with `apiVersion`, `kind`, `metadata` and `spec`",
+            )
+            .at(root.span),
+        );
+        return (None, out);
+    }
+    let api_version = root.get("apiVersion");
+    match api_version.map(|n| (n, n.as_str())) {
+        None => out.push(
+            Diagnostic::error(
+                Code::MissingField,
+                path,
+                "missing required field `apiVersion`",
+            )
+            .at(root.span)
+            .field("apiVersion"),
+        ),
+        Some((_, Some(model::API_VERSION))) => {}
+        Some((node, text)) => out.push(
+            Diagnostic::error(
+                Code::UnknownApiVersion,
+                path,
+                format!(
+                    "unknown apiVersion `{}`",
+                    text.map_or_else(|| node.to_value().to_string(), str::to_owned)
+                ),
+            )
+            .at(node.span)
+            .field("apiVersion")
+            .note(format!("this Recert understands `{}`", model::API_VERSION)),
+        ),
+    }
+    let kind = match root.get("kind") {
+        None => {
+            out.push(
+                Diagnostic::error(Code::MissingField, path, "missing required field `kind`")
+                    .at(root.span)
+                    .field("kind"),
+            );
+            None
+        }
+        Some(node) => match node.as_str().and_then(Kind::parse) {
+            Some(kind) => Some(kind),
+            None => {
+                let text = node
+                    .as_str()
+                    .map_or_else(|| node.to_value().to_string(), str::to_owned);
+                let names = Kind::ALL.map(Kind::as_str);
+                let mut d =
+                    Diagnostic::error(Code::UnknownKind, path, format!("unknown kind `{text}`"))
+                        .at(node.span)
+                        .field("kind")
+                        .note(format!("expected one of: {}", names.join(", ")));
+                if let Some(best) = validate::did_you_mean(&text, names) {
+                    d = d.note(format!("did you mean `{best}`?"));
+                }
+                out.push(d);
+                None
+            }
+        },
+    };
+    let Some(kind) = kind else {
+        return (None, out);
+    };
+
+    let mut secrets = Vec::new();
+    inline_secrets(root, &mut String::new(), &mut secrets);
+    let mut skip: Vec<String> = vec!["/apiVersion".to_owned(), "/kind".to_owned()];
+    for (pointer, key) in secrets {
+        out.push(
+            Diagnostic::error(Code::InlineSecret, path, format!("`{}` holds a secret written inline", field_path(&pointer)))
+                .at(root.span_of(&pointer))
+                .field(field_path(&pointer))
+                .note(format!("give it by reference: `{key}: {{env: VARIABLE}}` or `{key}: {{file: /path/to/secret}}`"))
+                .note("a secret committed to Git must be rotated: removing it from the file does not remove it from the history"),
+        );
+        skip.push(pointer);
+    }
+
+    let value = root.to_value();
+    out.extend(schemas.check(kind, &value, root, path, &skip));
+    if !out.is_empty() {
+        return (None, out);
+    }
+    match decode(kind, value) {
+        Ok(resource) => (Some(resource), out),
+        Err((pointer, message)) => {
+            out.push(
+                Diagnostic::error(Code::InvalidValue, path, message)
+                    .at(root.span_of(&pointer))
+                    .field(field_path(&pointer)),
+            );
+            (None, out)
+        }
+    }
+}
+
+/// Decodes a schema-valid value into its typed form. What the schema cannot say (a date that
+/// matches the pattern but does not exist) fails here, with the pointer to the value.
+fn decode(kind: Kind, value: Value) -> Result<Resource, (String, String)> {
+    fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, (String, String)> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let mut pointer = String::new();
+            for segment in e.path().iter() {
+                pointer.push('/');
+                match segment {
+                    serde_path_to_error::Segment::Seq { index } => {
+                        pointer.push_str(&index.to_string())
+                    }
+                    serde_path_to_error::Segment::Map { key } => pointer.push_str(key),
+                    serde_path_to_error::Segment::Enum { variant } => pointer.push_str(variant),
+                    serde_path_to_error::Segment::Unknown => pointer.push('?'),
+                }
+            }
+            (pointer, e.into_inner().to_string())
+        })
+    }
+    Ok(match kind {
+        Kind::Directory => Resource::Directory(typed(value)?),
+        Kind::DirectoryData => Resource::DirectoryData(typed(value)?),
+        Kind::AccessReview => Resource::AccessReview(typed(value)?),
+        Kind::ReviewDecisions => Resource::ReviewDecisions(typed(value)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_keys_match_whatever_the_spelling_style() {
+        assert!(is_secret_key("clientSecret"));
+        assert!(is_secret_key("client_secret"));
+        assert!(is_secret_key("Bearer-Token"));
+        assert!(!is_secret_key("clientId"));
+    }
+}

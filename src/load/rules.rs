@@ -1,0 +1,810 @@
+//! Rules that need more than one document, or more than the schema can say.
+//!
+//! Each rule reports against the node it is about. Rules that need the directory's contents
+//! (does this reviewer exist, is this their own item) run only when the review's directory is
+//! an embedded `DirectoryData` that was loaded; for Graph and SCIM the engine checks them
+//! against the live directory instead.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Code, Diagnostic, field_path};
+use crate::model::directory::DirectoryType;
+use crate::model::directory_data::DirectoryDataSpec;
+use crate::model::review::{Recurrence, ReviewerType};
+use crate::model::{AccessReview, Directory, Kind, Resource, ReviewDecisions};
+
+use super::validate::did_you_mean;
+use super::{Loaded, LoadedDoc};
+
+/// Every cross-document finding in `loaded`.
+pub fn check(loaded: &Loaded) -> Vec<Diagnostic> {
+    let mut ctx = Ctx {
+        loaded,
+        out: Vec::new(),
+    };
+    ctx.unique_names();
+    let index = Index::new(loaded);
+    for doc in &loaded.docs {
+        match &doc.resource {
+            Resource::Directory(d) => ctx.directory(doc, d, &index),
+            Resource::DirectoryData(d) => ctx.directory_data(doc, &d.spec),
+            Resource::AccessReview(r) => ctx.review(doc, r, &index),
+            Resource::ReviewDecisions(d) => ctx.decisions(doc, d, &index),
+        }
+    }
+    ctx.out
+}
+
+struct Ctx<'a> {
+    loaded: &'a Loaded,
+    out: Vec<Diagnostic>,
+}
+
+/// Lookups across the loaded documents.
+struct Index<'a> {
+    by_name: HashMap<(Kind, &'a str), &'a LoadedDoc>,
+    names: HashMap<Kind, Vec<&'a str>>,
+    /// `DirectoryData` documents by the canonical path of their file.
+    data_by_file: HashMap<PathBuf, (&'a LoadedDoc, People<'a>)>,
+}
+
+impl<'a> Index<'a> {
+    fn new(loaded: &'a Loaded) -> Index<'a> {
+        let mut by_name = HashMap::new();
+        let mut names: HashMap<Kind, Vec<&str>> = HashMap::new();
+        let mut data_by_file = HashMap::new();
+        for doc in &loaded.docs {
+            let kind = doc.resource.kind();
+            by_name.entry((kind, doc.resource.name())).or_insert(doc);
+            names.entry(kind).or_default().push(doc.resource.name());
+            if let Resource::DirectoryData(data) = &doc.resource {
+                let path = canonical(loaded.path_of(doc));
+                data_by_file
+                    .entry(path)
+                    .or_insert((doc, People::new(&data.spec)));
+            }
+        }
+        Index {
+            by_name,
+            names,
+            data_by_file,
+        }
+    }
+
+    fn get(&self, kind: Kind, name: &str) -> Option<&'a LoadedDoc> {
+        self.by_name.get(&(kind, name)).copied()
+    }
+
+    fn suggest(&self, kind: Kind, name: &str) -> Option<&'a str> {
+        did_you_mean(name, self.names.get(&kind).into_iter().flatten().copied())
+    }
+
+    /// The directory contents behind a review, when its directory is an embedded file that
+    /// was loaded.
+    fn people_for(&self, loaded: &Loaded, review: &AccessReview) -> Option<&People<'a>> {
+        let directory_doc = self.get(Kind::Directory, &review.spec.directory)?;
+        let Resource::Directory(directory) = &directory_doc.resource else {
+            return None;
+        };
+        let file = directory
+            .spec
+            .file
+            .as_ref()
+            .filter(|_| directory.spec.kind == DirectoryType::File)?;
+        let path = canonical(&resolve_relative(loaded.path_of(directory_doc), &file.path));
+        self.data_by_file.get(&path).map(|(_, people)| people)
+    }
+}
+
+/// The principals of a `DirectoryData`, by every name a manifest may use for them.
+struct People<'a> {
+    /// User and group ids, and lower-cased user principal names, to the canonical id.
+    principal: HashMap<String, &'a str>,
+    users: HashSet<&'a str>,
+    manager: HashMap<&'a str, &'a str>,
+    roles: Vec<(&'a str, &'a str)>,
+    groups: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> People<'a> {
+    fn new(data: &'a DirectoryDataSpec) -> People<'a> {
+        let mut principal = HashMap::new();
+        for user in &data.users {
+            principal.insert(user.id.clone(), user.id.as_str());
+            principal.insert(user.user_principal_name.to_lowercase(), user.id.as_str());
+        }
+        for group in &data.groups {
+            principal.insert(group.id.clone(), group.id.as_str());
+        }
+        People {
+            principal,
+            users: data.users.iter().map(|u| u.id.as_str()).collect(),
+            manager: data
+                .users
+                .iter()
+                .filter_map(|u| Some((u.id.as_str(), u.manager.as_deref()?)))
+                .collect(),
+            roles: data
+                .roles
+                .iter()
+                .map(|r| (r.id.as_str(), r.display_name.as_str()))
+                .collect(),
+            groups: data
+                .groups
+                .iter()
+                .map(|g| (g.id.as_str(), g.display_name.as_str()))
+                .collect(),
+        }
+    }
+
+    /// The canonical id of a principal named by id or user principal name.
+    fn resolve(&self, name: &str) -> Option<&'a str> {
+        self.principal
+            .get(name)
+            .or_else(|| self.principal.get(&name.to_lowercase()))
+            .copied()
+    }
+
+    fn resolve_user(&self, name: &str) -> Option<&'a str> {
+        self.resolve(name).filter(|id| self.users.contains(id))
+    }
+}
+
+impl Ctx<'_> {
+    fn path(&self, doc: &LoadedDoc) -> &Path {
+        self.loaded.path_of(doc)
+    }
+
+    fn error(&self, doc: &LoadedDoc, code: Code, pointer: &str, message: String) -> Diagnostic {
+        Diagnostic::error(code, self.path(doc), message)
+            .at(doc.root.span_of(pointer))
+            .field(field_path(pointer))
+    }
+
+    fn warning(&self, doc: &LoadedDoc, code: Code, pointer: &str, message: String) -> Diagnostic {
+        Diagnostic::warning(code, self.path(doc), message)
+            .at(doc.root.span_of(pointer))
+            .field(field_path(pointer))
+    }
+
+    fn first_at(&self, doc: &LoadedDoc, pointer: &str) -> String {
+        let span = doc.root.span_of(pointer);
+        format!(
+            "first defined at {}:{}:{}",
+            self.path(doc).display(),
+            span.line,
+            span.col
+        )
+    }
+
+    fn unique_names(&mut self) {
+        let mut seen: HashMap<(Kind, &str), &LoadedDoc> = HashMap::new();
+        for doc in &self.loaded.docs {
+            let key = (doc.resource.kind(), doc.resource.name());
+            match seen.get(&key) {
+                None => {
+                    seen.insert(key, doc);
+                }
+                Some(first) => {
+                    let d = self
+                        .error(
+                            doc,
+                            Code::DuplicateName,
+                            "/metadata/name",
+                            format!("another {} is named `{}`", key.0, key.1),
+                        )
+                        .note(self.first_at(first, "/metadata/name"));
+                    self.out.push(d);
+                }
+            }
+        }
+    }
+
+    fn directory(&mut self, doc: &LoadedDoc, directory: &Directory, _index: &Index<'_>) {
+        let spec = &directory.spec;
+        let blocks = [
+            ("graph", spec.graph.is_some(), DirectoryType::Graph),
+            ("scim", spec.scim.is_some(), DirectoryType::Scim),
+            ("file", spec.file.is_some(), DirectoryType::File),
+        ];
+        for (name, present, kind) in blocks {
+            if present && kind != spec.kind {
+                let d = self.error(
+                    doc,
+                    Code::DirectorySettings,
+                    &format!("/spec/{name}"),
+                    format!(
+                        "`{name}` settings given for a directory of type `{}`",
+                        spec.kind.as_str()
+                    ),
+                );
+                self.out
+                    .push(d.note(format!("remove `{name}`, or set `type: {name}`")));
+            }
+        }
+        if let (DirectoryType::File, Some(file)) = (spec.kind, &spec.file) {
+            let target = resolve_relative(self.path(doc), &file.path);
+            let pointer = "/spec/file/path";
+            if !target.is_file() {
+                let d = self.error(
+                    doc,
+                    Code::UnresolvedReference,
+                    pointer,
+                    format!("directory file `{}` does not exist", target.display()),
+                );
+                self.out
+                    .push(d.note("the path is relative to this manifest's folder"));
+                return;
+            }
+            let wanted = canonical(&target);
+            let loaded_file = self
+                .loaded
+                .sources
+                .iter()
+                .position(|s| canonical(&s.path) == wanted);
+            if let Some(file_index) = loaded_file {
+                let holds_data = self
+                    .loaded
+                    .docs
+                    .iter()
+                    .any(|d| d.file == file_index && d.resource.kind() == Kind::DirectoryData);
+                let file_has_errors = self.loaded.sources[file_index].text.is_none()
+                    || self.loaded.docs.iter().all(|d| d.file != file_index);
+                if !holds_data && !file_has_errors {
+                    let d = self.error(
+                        doc,
+                        Code::UnresolvedReference,
+                        pointer,
+                        format!("`{}` holds no `DirectoryData` document", target.display()),
+                    );
+                    self.out.push(d);
+                }
+            }
+        }
+    }
+
+    fn directory_data(&mut self, doc: &LoadedDoc, data: &DirectoryDataSpec) {
+        let mut principals: HashMap<&str, String> = HashMap::new();
+        let mut upns: HashMap<String, String> = HashMap::new();
+        for (i, user) in data.users.iter().enumerate() {
+            let at = format!("/spec/users/{i}");
+            self.unique(
+                doc,
+                &mut principals,
+                &user.id,
+                &format!("{at}/id"),
+                "user or group id",
+            );
+            let upn = user.user_principal_name.to_lowercase();
+            if let Some(first) = upns.get(&upn) {
+                let d = self.error(
+                    doc,
+                    Code::DuplicateObject,
+                    &format!("{at}/userPrincipalName"),
+                    format!(
+                        "user principal name `{}` is used twice",
+                        user.user_principal_name
+                    ),
+                );
+                self.out.push(d.note(first.clone()));
+            } else {
+                upns.insert(upn, self.first_at(doc, &format!("{at}/userPrincipalName")));
+            }
+        }
+        for (i, group) in data.groups.iter().enumerate() {
+            self.unique(
+                doc,
+                &mut principals,
+                &group.id,
+                &format!("/spec/groups/{i}/id"),
+                "user or group id",
+            );
+        }
+        let mut group_names = HashMap::new();
+        for (i, group) in data.groups.iter().enumerate() {
+            self.unique(
+                doc,
+                &mut group_names,
+                &group.display_name,
+                &format!("/spec/groups/{i}/displayName"),
+                "group name",
+            );
+        }
+        let mut role_ids = HashMap::new();
+        let mut role_names = HashMap::new();
+        for (i, role) in data.roles.iter().enumerate() {
+            self.unique(
+                doc,
+                &mut role_ids,
+                &role.id,
+                &format!("/spec/roles/{i}/id"),
+                "role id",
+            );
+            self.unique(
+                doc,
+                &mut role_names,
+                &role.display_name,
+                &format!("/spec/roles/{i}/displayName"),
+                "role name",
+            );
+        }
+        let mut assignment_ids = HashMap::new();
+        for (i, assignment) in data.assignments.iter().enumerate() {
+            self.unique(
+                doc,
+                &mut assignment_ids,
+                &assignment.id,
+                &format!("/spec/assignments/{i}/id"),
+                "assignment id",
+            );
+        }
+
+        let users: HashSet<&str> = data.users.iter().map(|u| u.id.as_str()).collect();
+        let groups: HashMap<&str, &[String]> = data
+            .groups
+            .iter()
+            .map(|g| (g.id.as_str(), g.members.as_slice()))
+            .collect();
+        let roles: HashSet<&str> = data.roles.iter().map(|r| r.id.as_str()).collect();
+        let is_principal = |id: &str| users.contains(id) || groups.contains_key(id);
+        for (i, user) in data.users.iter().enumerate() {
+            if let Some(manager) = &user.manager {
+                if !users.contains(manager.as_str()) {
+                    let d = self.error(
+                        doc,
+                        Code::UnresolvedReference,
+                        &format!("/spec/users/{i}/manager"),
+                        format!("manager `{manager}` is not a user of this directory"),
+                    );
+                    self.out.push(d);
+                }
+            }
+        }
+        for (i, group) in data.groups.iter().enumerate() {
+            for (j, member) in group.members.iter().enumerate() {
+                if !is_principal(member) {
+                    let d = self.error(
+                        doc,
+                        Code::UnresolvedReference,
+                        &format!("/spec/groups/{i}/members/{j}"),
+                        format!("member `{member}` is not a user or group of this directory"),
+                    );
+                    self.out.push(d);
+                }
+            }
+            if in_cycle(&group.id, &groups) {
+                let d = self.error(
+                    doc,
+                    Code::InvalidValue,
+                    &format!("/spec/groups/{i}/members"),
+                    format!("group `{}` contains itself through nested groups", group.id),
+                );
+                self.out.push(d);
+            }
+        }
+        for (i, assignment) in data.assignments.iter().enumerate() {
+            if !is_principal(&assignment.principal) {
+                let d = self.error(
+                    doc,
+                    Code::UnresolvedReference,
+                    &format!("/spec/assignments/{i}/principal"),
+                    format!(
+                        "principal `{}` is not a user or group of this directory",
+                        assignment.principal
+                    ),
+                );
+                self.out.push(d);
+            }
+            if !roles.contains(assignment.role.as_str()) {
+                let d = self.error(
+                    doc,
+                    Code::UnresolvedReference,
+                    &format!("/spec/assignments/{i}/role"),
+                    format!("role `{}` is not a role of this directory", assignment.role),
+                );
+                self.out.push(d);
+            }
+        }
+    }
+
+    fn unique<'k>(
+        &mut self,
+        doc: &LoadedDoc,
+        seen: &mut HashMap<&'k str, String>,
+        key: &'k str,
+        pointer: &str,
+        what: &str,
+    ) {
+        if let Some(first) = seen.get(key) {
+            let d = self.error(
+                doc,
+                Code::DuplicateObject,
+                pointer,
+                format!("{what} `{key}` is used twice"),
+            );
+            self.out.push(d.note(first.clone()));
+        } else {
+            seen.insert(key, self.first_at(doc, pointer));
+        }
+    }
+
+    fn review(&mut self, doc: &LoadedDoc, review: &AccessReview, index: &Index<'_>) {
+        let spec = &review.spec;
+        if index.get(Kind::Directory, &spec.directory).is_none() {
+            let mut d = self.error(
+                doc,
+                Code::UnresolvedReference,
+                "/spec/directory",
+                format!("no Directory named `{}`", spec.directory),
+            );
+            if let Some(best) = index.suggest(Kind::Directory, &spec.directory) {
+                d = d.note(format!("did you mean `{best}`?"));
+            }
+            self.out.push(d);
+        }
+        self.schedule(doc, review);
+
+        if spec.reviewers.kind != ReviewerType::Users && !spec.reviewers.users.is_empty() {
+            let d = self.warning(
+                doc,
+                Code::InvalidValue,
+                "/spec/reviewers/users",
+                format!(
+                    "`users` is ignored with `type: {}`",
+                    reviewer_type(spec.reviewers.kind)
+                ),
+            );
+            self.out
+                .push(d.note("set `type: users` to have these users review every item"));
+        }
+
+        let Some(people) = index.people_for(self.loaded, review) else {
+            return;
+        };
+        if let Some(role) = &spec.scope.role {
+            if !people.roles.iter().any(|(id, name)| {
+                role.id.as_deref() == Some(*id) || role.name.as_deref() == Some(*name)
+            }) {
+                let names = people.roles.iter().map(|(_, n)| *n);
+                let mut d = self.error(
+                    doc,
+                    Code::UnresolvedReference,
+                    "/spec/scope/role",
+                    format!("the directory has no role with {role}"),
+                );
+                if let Some(best) = role.name.as_deref().and_then(|n| did_you_mean(n, names)) {
+                    d = d.note(format!("did you mean `{best}`?"));
+                }
+                self.out.push(d);
+            }
+        }
+        if let Some(group) = &spec.scope.group {
+            if !people.groups.iter().any(|(id, name)| {
+                group.id.as_deref() == Some(*id) || group.name.as_deref() == Some(*name)
+            }) {
+                let mut d = self.error(
+                    doc,
+                    Code::UnresolvedReference,
+                    "/spec/scope/group",
+                    format!("the directory has no group with {group}"),
+                );
+                if let Some(best) = group
+                    .name
+                    .as_deref()
+                    .and_then(|n| did_you_mean(n, people.groups.iter().map(|(_, n)| *n)))
+                {
+                    d = d.note(format!("did you mean `{best}`?"));
+                }
+                self.out.push(d);
+            }
+        }
+        for (list, pointer) in [
+            (&spec.reviewers.users, "/spec/reviewers/users"),
+            (&spec.fallback_reviewers, "/spec/fallbackReviewers"),
+        ] {
+            for (i, user) in list.iter().enumerate() {
+                if people.resolve_user(user).is_none() {
+                    let d = self.error(
+                        doc,
+                        Code::UnresolvedReference,
+                        &format!("{pointer}/{i}"),
+                        format!("reviewer `{user}` is not a user of the directory"),
+                    );
+                    self.out.push(d);
+                }
+            }
+        }
+        for (i, principal) in spec.guards.protected_principals.iter().enumerate() {
+            if people.resolve(principal).is_none() {
+                let d = self.warning(
+                    doc,
+                    Code::UnresolvedReference,
+                    &format!("/spec/guards/protectedPrincipals/{i}"),
+                    format!("protected principal `{principal}` is not in the directory"),
+                );
+                self.out.push(d);
+            }
+        }
+    }
+
+    fn schedule(&mut self, doc: &LoadedDoc, review: &AccessReview) {
+        let schedule = &review.spec.schedule;
+        let once = schedule.recurrence == Recurrence::Once;
+        if let Some(until) = schedule.until {
+            if until <= schedule.start {
+                let d = self.error(
+                    doc,
+                    Code::ScheduleOrder,
+                    "/spec/schedule/until",
+                    format!(
+                        "`until` ({until}) is not after `start` ({})",
+                        schedule.start
+                    ),
+                );
+                self.out.push(d);
+            }
+            if schedule.count.is_some() {
+                let d = self.error(
+                    doc,
+                    Code::ScheduleOrder,
+                    "/spec/schedule/count",
+                    "set at most one of `until` and `count`".to_owned(),
+                );
+                self.out.push(d);
+            }
+        }
+        if once {
+            for (field, set) in [
+                ("until", schedule.until.is_some()),
+                ("count", schedule.count.is_some()),
+                ("interval", schedule.interval != 1),
+            ] {
+                if set {
+                    let d = self.error(
+                        doc,
+                        Code::ScheduleOrder,
+                        &format!("/spec/schedule/{field}"),
+                        format!("`{field}` needs a recurrence, but `recurrence` is `once`"),
+                    );
+                    self.out.push(d.note(
+                        "set `recurrence` to weekly, monthly, quarterly, semiannually or annually",
+                    ));
+                }
+            }
+        }
+        if let Some(period) = schedule.recurrence.min_period_days() {
+            let period = period.saturating_mul(schedule.interval);
+            if schedule.duration_days > period {
+                let d = self.error(
+                    doc,
+                    Code::ScheduleOrder,
+                    "/spec/schedule/durationDays",
+                    format!(
+                        "instances last {} days but a new one can start every {period} days ({}, interval {})",
+                        schedule.duration_days,
+                        schedule.recurrence.as_str(),
+                        schedule.interval
+                    ),
+                );
+                self.out.push(d.note(format!(
+                    "an instance must end before the next starts: use at most {period} days"
+                )));
+            }
+        }
+    }
+
+    fn decisions(&mut self, doc: &LoadedDoc, decisions: &ReviewDecisions, index: &Index<'_>) {
+        let spec = &decisions.spec;
+        let mut seen: HashMap<&str, String> = HashMap::new();
+        let mut items = Vec::new();
+        for (i, entry) in spec.decisions.iter().enumerate() {
+            let pointers: Vec<String> = if entry.principal.is_some() {
+                vec![format!("/spec/decisions/{i}/principal")]
+            } else {
+                (0..entry.principals.len())
+                    .map(|j| format!("/spec/decisions/{i}/principals/{j}"))
+                    .collect()
+            };
+            for (principal, pointer) in entry.principals().zip(pointers) {
+                if let Some(first) = seen.get(principal) {
+                    let d = self.error(
+                        doc,
+                        Code::DuplicateDecision,
+                        &pointer,
+                        format!("`{principal}` is decided twice in this file"),
+                    );
+                    self.out.push(d.note(first.clone()));
+                } else {
+                    seen.insert(principal, self.first_at(doc, &pointer));
+                }
+                items.push((principal, pointer, i));
+            }
+        }
+
+        let Some(review_doc) = index.get(Kind::AccessReview, &spec.review) else {
+            let mut d = self.error(
+                doc,
+                Code::UnresolvedReference,
+                "/spec/review",
+                format!("no AccessReview named `{}`", spec.review),
+            );
+            if let Some(best) = index.suggest(Kind::AccessReview, &spec.review) {
+                d = d.note(format!("did you mean `{best}`?"));
+            }
+            self.out.push(d);
+            return;
+        };
+        let Resource::AccessReview(review) = &review_doc.resource else {
+            return;
+        };
+
+        if review.spec.settings.require_justification {
+            for (i, entry) in spec.decisions.iter().enumerate() {
+                if entry.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                    let d = self.error(
+                        doc,
+                        Code::MissingReason,
+                        &format!("/spec/decisions/{i}"),
+                        format!(
+                            "review `{}` requires a reason for every decision",
+                            spec.review
+                        ),
+                    );
+                    self.out.push(d.note("add `reason: ...` to this decision"));
+                }
+            }
+        }
+
+        let people = index.people_for(self.loaded, review);
+        let canonical = |name: &str| -> String {
+            people
+                .and_then(|p| p.resolve(name))
+                .map_or_else(|| name.to_lowercase(), str::to_owned)
+        };
+        if let Some(people) = people {
+            if people.resolve_user(&spec.reviewer).is_none() {
+                let d = self.error(
+                    doc,
+                    Code::UnresolvedReference,
+                    "/spec/reviewer",
+                    format!(
+                        "reviewer `{}` is not a user of the directory",
+                        spec.reviewer
+                    ),
+                );
+                self.out.push(d);
+                return;
+            }
+            for (principal, pointer, _) in &items {
+                if people.resolve(principal).is_none() {
+                    let d = self.error(
+                        doc,
+                        Code::UnresolvedReference,
+                        pointer,
+                        format!("`{principal}` is not a user or group of the directory"),
+                    );
+                    self.out.push(d);
+                }
+            }
+        }
+        let reviewer = canonical(&spec.reviewer);
+        let fallback: HashSet<String> = review
+            .spec
+            .fallback_reviewers
+            .iter()
+            .map(|f| canonical(f))
+            .collect();
+        match review.spec.reviewers.kind {
+            ReviewerType::SelfReview => {
+                for (principal, pointer, _) in &items {
+                    if canonical(principal) != reviewer && !fallback.contains(&reviewer) {
+                        let d = self.error(
+                            doc,
+                            Code::ReviewerNotAllowed,
+                            pointer,
+                            format!("`{}` may not decide on `{principal}`: review `{}` is a self-review", spec.reviewer, spec.review),
+                        );
+                        self.out.push(
+                            d.note("in a self-review each principal decides only their own access"),
+                        );
+                    }
+                }
+            }
+            ReviewerType::Users => {
+                let allowed: HashSet<String> = review
+                    .spec
+                    .reviewers
+                    .users
+                    .iter()
+                    .map(|u| canonical(u))
+                    .collect();
+                if !allowed.contains(&reviewer) && !fallback.contains(&reviewer) {
+                    let d = self.error(
+                        doc,
+                        Code::ReviewerNotAllowed,
+                        "/spec/reviewer",
+                        format!("`{}` is not a reviewer of `{}`", spec.reviewer, spec.review),
+                    );
+                    self.out.push(d.note(format!(
+                        "its reviewers are: {}",
+                        review.spec.reviewers.users.join(", ")
+                    )));
+                }
+            }
+            ReviewerType::Manager => {
+                let Some(people) = people else {
+                    return;
+                };
+                for (principal, pointer, _) in &items {
+                    let Some(id) = people.resolve(principal) else {
+                        continue;
+                    };
+                    let allowed = match people.manager.get(id) {
+                        Some(manager) => *manager == reviewer,
+                        None => fallback.contains(&reviewer),
+                    };
+                    if !allowed {
+                        let who = people.manager.get(id).map_or_else(
+                            || "it has no manager, so only a fallback reviewer may".to_owned(),
+                            |m| format!("only their manager `{m}` may"),
+                        );
+                        let d = self.error(
+                            doc,
+                            Code::ReviewerNotAllowed,
+                            pointer,
+                            format!(
+                                "`{}` may not decide on `{principal}` in manager review `{}`",
+                                spec.reviewer, spec.review
+                            ),
+                        );
+                        self.out.push(d.note(who));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn reviewer_type(kind: ReviewerType) -> &'static str {
+    match kind {
+        ReviewerType::SelfReview => "self",
+        ReviewerType::Users => "users",
+        ReviewerType::Manager => "manager",
+    }
+}
+
+/// Whether `start` reaches itself through nested group membership. Iterative, so a long chain
+/// of groups cannot overflow the stack.
+fn in_cycle(start: &str, groups: &HashMap<&str, &[String]>) -> bool {
+    let mut stack: Vec<&str> = groups
+        .get(start)
+        .into_iter()
+        .flat_map(|m| m.iter().map(String::as_str))
+        .collect();
+    let mut visited = HashSet::new();
+    while let Some(id) = stack.pop() {
+        if id == start {
+            return true;
+        }
+        if visited.insert(id) {
+            if let Some(members) = groups.get(id) {
+                stack.extend(members.iter().map(String::as_str));
+            }
+        }
+    }
+    false
+}
+
+/// A path written in a manifest, relative to that manifest's folder.
+pub fn resolve_relative(manifest: &Path, written: &str) -> PathBuf {
+    let written = Path::new(written);
+    if written.is_absolute() {
+        return written.to_path_buf();
+    }
+    manifest.parent().unwrap_or(Path::new("")).join(written)
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
