@@ -30,6 +30,9 @@ pub struct Counts {
     pub documents: usize,
 }
 
+/// Characters of a source line shown on each side of the caret.
+const EXCERPT_CONTEXT: usize = 60;
+
 pub fn human(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
     let mut out = String::new();
     for d in diagnostics {
@@ -47,21 +50,32 @@ pub fn human(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
             } else {
                 text.to_owned()
             };
-            let text = text.replace('\t', " ");
+            let chars: Vec<char> = text
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .collect();
+            let start = (span.col as usize).saturating_sub(1).min(chars.len());
             let width = if span.end_line == span.line {
-                span.end_col.saturating_sub(span.col).max(1)
+                (span.end_col.saturating_sub(span.col) as usize).max(1)
             } else {
                 1
             };
-            let visible = text.chars().count() as u32;
-            let width = width.min(visible.saturating_sub(span.col - 1).max(1));
+            // Long lines (minified YAML) are shown as a window around the caret.
+            let from = start.saturating_sub(EXCERPT_CONTEXT);
+            let to = chars
+                .len()
+                .min(start + width.min(EXCERPT_CONTEXT) + EXCERPT_CONTEXT);
+            let prefix = if from > 0 { "..." } else { "" };
+            let suffix = if to < chars.len() { "..." } else { "" };
+            let shown: String = chars[from..to].iter().collect();
+            let width = width.min(to.saturating_sub(start)).max(1);
             let _ = writeln!(out, "{pad} |");
-            let _ = writeln!(out, "{} | {}", span.line, text);
+            let _ = writeln!(out, "{} | {prefix}{shown}{suffix}", span.line);
             let _ = writeln!(
                 out,
                 "{pad} | {}{}",
-                " ".repeat((span.col - 1) as usize),
-                "^".repeat(width as usize)
+                " ".repeat(prefix.len() + start - from),
+                "^".repeat(width)
             );
         }
         if let Some(field) = &d.field {

@@ -180,8 +180,14 @@ pub fn parse(text: &str) -> Parsed {
 
 fn syntax_error(error: &ScanError) -> YamlError {
     let marker = error.marker();
+    // The scanner tracks flow nesting ahead of the events and gives up on its own limit first.
+    let kind = if error.info().contains("recursion limit") {
+        YamlErrorKind::TooDeep
+    } else {
+        YamlErrorKind::Syntax
+    };
     YamlError {
-        kind: YamlErrorKind::Syntax,
+        kind,
         span: Span::point(to_u32(marker.line()), to_u32(marker.col() + 1)),
         message: format!("invalid YAML: {}", error.info()),
         notes: Vec::new(),

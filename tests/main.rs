@@ -1,0 +1,7 @@
+//! One integration-test binary (faster to link than one per file); each module is a topic.
+
+mod support;
+
+mod cli;
+mod examples;
+mod schema;
