@@ -470,9 +470,9 @@ fn decode(kind: Kind, value: Value) -> Result<Resource, (String, String)> {
         })
     }
     Ok(match kind {
-        Kind::Directory => Resource::Directory(typed(value)?),
+        Kind::Directory => Resource::Directory(Box::new(typed(value)?)),
         Kind::DirectoryData => Resource::DirectoryData(typed(value)?),
-        Kind::AccessReview => Resource::AccessReview(typed(value)?),
+        Kind::AccessReview => Resource::AccessReview(Box::new(typed(value)?)),
         Kind::ReviewDecisions => Resource::ReviewDecisions(typed(value)?),
     })
 }

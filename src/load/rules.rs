@@ -349,16 +349,16 @@ impl Ctx<'_> {
         let roles: HashSet<&str> = data.roles.iter().map(|r| r.id.as_str()).collect();
         let is_principal = |id: &str| users.contains(id) || groups.contains_key(id);
         for (i, user) in data.users.iter().enumerate() {
-            if let Some(manager) = &user.manager {
-                if !users.contains(manager.as_str()) {
-                    let d = self.error(
-                        doc,
-                        Code::UnresolvedReference,
-                        &format!("/spec/users/{i}/manager"),
-                        format!("manager `{manager}` is not a user of this directory"),
-                    );
-                    self.out.push(d);
-                }
+            if let Some(manager) = &user.manager
+                && !users.contains(manager.as_str())
+            {
+                let d = self.error(
+                    doc,
+                    Code::UnresolvedReference,
+                    &format!("/spec/users/{i}/manager"),
+                    format!("manager `{manager}` is not a user of this directory"),
+                );
+                self.out.push(d);
             }
         }
         for (i, group) in data.groups.iter().enumerate() {
@@ -462,42 +462,42 @@ impl Ctx<'_> {
         let Some(people) = index.people_for(self.loaded, review) else {
             return;
         };
-        if let Some(role) = &spec.scope.role {
-            if !people.roles.iter().any(|(id, name)| {
+        if let Some(role) = &spec.scope.role
+            && !people.roles.iter().any(|(id, name)| {
                 role.id.as_deref() == Some(*id) || role.name.as_deref() == Some(*name)
-            }) {
-                let names = people.roles.iter().map(|(_, n)| *n);
-                let mut d = self.error(
-                    doc,
-                    Code::UnresolvedReference,
-                    "/spec/scope/role",
-                    format!("the directory has no role with {role}"),
-                );
-                if let Some(best) = role.name.as_deref().and_then(|n| did_you_mean(n, names)) {
-                    d = d.note(format!("did you mean `{best}`?"));
-                }
-                self.out.push(d);
+            })
+        {
+            let names = people.roles.iter().map(|(_, n)| *n);
+            let mut d = self.error(
+                doc,
+                Code::UnresolvedReference,
+                "/spec/scope/role",
+                format!("the directory has no role with {role}"),
+            );
+            if let Some(best) = role.name.as_deref().and_then(|n| did_you_mean(n, names)) {
+                d = d.note(format!("did you mean `{best}`?"));
             }
+            self.out.push(d);
         }
-        if let Some(group) = &spec.scope.group {
-            if !people.groups.iter().any(|(id, name)| {
+        if let Some(group) = &spec.scope.group
+            && !people.groups.iter().any(|(id, name)| {
                 group.id.as_deref() == Some(*id) || group.name.as_deref() == Some(*name)
-            }) {
-                let mut d = self.error(
-                    doc,
-                    Code::UnresolvedReference,
-                    "/spec/scope/group",
-                    format!("the directory has no group with {group}"),
-                );
-                if let Some(best) = group
-                    .name
-                    .as_deref()
-                    .and_then(|n| did_you_mean(n, people.groups.iter().map(|(_, n)| *n)))
-                {
-                    d = d.note(format!("did you mean `{best}`?"));
-                }
-                self.out.push(d);
+            })
+        {
+            let mut d = self.error(
+                doc,
+                Code::UnresolvedReference,
+                "/spec/scope/group",
+                format!("the directory has no group with {group}"),
+            );
+            if let Some(best) = group
+                .name
+                .as_deref()
+                .and_then(|n| did_you_mean(n, people.groups.iter().map(|(_, n)| *n)))
+            {
+                d = d.note(format!("did you mean `{best}`?"));
             }
+            self.out.push(d);
         }
         for (list, pointer) in [
             (&spec.reviewers.users, "/spec/reviewers/users"),
@@ -787,10 +787,10 @@ fn in_cycle(start: &str, groups: &HashMap<&str, &[String]>) -> bool {
         if id == start {
             return true;
         }
-        if visited.insert(id) {
-            if let Some(members) = groups.get(id) {
-                stack.extend(members.iter().map(String::as_str));
-            }
+        if visited.insert(id)
+            && let Some(members) = groups.get(id)
+        {
+            stack.extend(members.iter().map(String::as_str));
         }
     }
     false

@@ -23,9 +23,11 @@ pub use review::{AccessReview, AccessReviewSpec};
 /// A document decoded into its typed form.
 #[derive(Debug, Clone)]
 pub enum Resource {
-    Directory(Directory),
+    Directory(Box<Directory>),
     DirectoryData(DirectoryData),
-    AccessReview(AccessReview),
+    // Directories and reviews are boxed: they are the largest kinds, and decision files,
+    // far more numerous, should not pay for their size.
+    AccessReview(Box<AccessReview>),
     ReviewDecisions(ReviewDecisions),
 }
 
