@@ -41,12 +41,19 @@ struct Ctx<'a> {
     out: Vec<Diagnostic>,
 }
 
-/// Lookups across the loaded documents.
+/// Lookups across the loaded documents, built once: every path is canonicalised once, not per
+/// lookup (a tree of 10,000 files with hundreds of directories must stay linear).
 struct Index<'a> {
     by_name: HashMap<(Kind, &'a str), &'a LoadedDoc>,
     names: HashMap<Kind, Vec<&'a str>>,
-    /// `DirectoryData` documents by the canonical path of their file.
-    data_by_file: HashMap<PathBuf, (&'a LoadedDoc, People<'a>)>,
+    /// Loaded files by canonical path.
+    files: HashMap<PathBuf, usize>,
+    /// `DirectoryData` contents by the index of their file.
+    data_by_file: HashMap<usize, People<'a>>,
+    /// For each file-type `Directory`, the canonical path of its data file.
+    data_path: HashMap<&'a str, PathBuf>,
+    /// Files with at least one valid document.
+    files_with_docs: HashSet<usize>,
 }
 
 impl<'a> Index<'a> {
@@ -54,21 +61,40 @@ impl<'a> Index<'a> {
         let mut by_name = HashMap::new();
         let mut names: HashMap<Kind, Vec<&str>> = HashMap::new();
         let mut data_by_file = HashMap::new();
+        let mut data_path = HashMap::new();
+        let files = loaded
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (canonical(&s.path), i))
+            .collect();
+        let files_with_docs = loaded.docs.iter().map(|d| d.file).collect();
         for doc in &loaded.docs {
             let kind = doc.resource.kind();
             by_name.entry((kind, doc.resource.name())).or_insert(doc);
             names.entry(kind).or_default().push(doc.resource.name());
-            if let Resource::DirectoryData(data) = &doc.resource {
-                let path = canonical(loaded.path_of(doc));
-                data_by_file
-                    .entry(path)
-                    .or_insert((doc, People::new(&data.spec)));
+            match &doc.resource {
+                Resource::DirectoryData(data) => {
+                    data_by_file
+                        .entry(doc.file)
+                        .or_insert_with(|| People::new(&data.spec));
+                }
+                Resource::Directory(directory) if directory.spec.kind == DirectoryType::File => {
+                    if let Some(file) = &directory.spec.file {
+                        let path = canonical(&resolve_relative(loaded.path_of(doc), &file.path));
+                        data_path.entry(doc.resource.name()).or_insert(path);
+                    }
+                }
+                _ => {}
             }
         }
         Index {
             by_name,
             names,
+            files,
             data_by_file,
+            data_path,
+            files_with_docs,
         }
     }
 
@@ -82,18 +108,9 @@ impl<'a> Index<'a> {
 
     /// The directory contents behind a review, when its directory is an embedded file that
     /// was loaded.
-    fn people_for(&self, loaded: &Loaded, review: &AccessReview) -> Option<&People<'a>> {
-        let directory_doc = self.get(Kind::Directory, &review.spec.directory)?;
-        let Resource::Directory(directory) = &directory_doc.resource else {
-            return None;
-        };
-        let file = directory
-            .spec
-            .file
-            .as_ref()
-            .filter(|_| directory.spec.kind == DirectoryType::File)?;
-        let path = canonical(&resolve_relative(loaded.path_of(directory_doc), &file.path));
-        self.data_by_file.get(&path).map(|(_, people)| people)
+    fn people_for(&self, review: &AccessReview) -> Option<&People<'a>> {
+        let path = self.data_path.get(review.spec.directory.as_str())?;
+        self.data_by_file.get(self.files.get(path)?)
     }
 }
 
@@ -201,7 +218,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn directory(&mut self, doc: &LoadedDoc, directory: &Directory, _index: &Index<'_>) {
+    fn directory(&mut self, doc: &LoadedDoc, directory: &Directory, index: &Index<'_>) {
         let spec = &directory.spec;
         let blocks = [
             ("graph", spec.graph.is_some(), DirectoryType::Graph),
@@ -237,21 +254,10 @@ impl Ctx<'_> {
                     .push(d.note("the path is relative to this manifest's folder"));
                 return;
             }
-            let wanted = canonical(&target);
-            let loaded_file = self
-                .loaded
-                .sources
-                .iter()
-                .position(|s| canonical(&s.path) == wanted);
-            if let Some(file_index) = loaded_file {
-                let holds_data = self
-                    .loaded
-                    .docs
-                    .iter()
-                    .any(|d| d.file == file_index && d.resource.kind() == Kind::DirectoryData);
-                let file_has_errors = self.loaded.sources[file_index].text.is_none()
-                    || self.loaded.docs.iter().all(|d| d.file != file_index);
-                if !holds_data && !file_has_errors {
+            if let Some(&file_index) = index.files.get(&canonical(&target)) {
+                // A data file whose documents all failed has its own findings already.
+                let holds_data = index.data_by_file.contains_key(&file_index);
+                if !holds_data && index.files_with_docs.contains(&file_index) {
                     let d = self.error(
                         doc,
                         Code::UnresolvedReference,
@@ -459,7 +465,7 @@ impl Ctx<'_> {
                 .push(d.note("set `type: users` to have these users review every item"));
         }
 
-        let Some(people) = index.people_for(self.loaded, review) else {
+        let Some(people) = index.people_for(review) else {
             return;
         };
         if let Some(role) = &spec.scope.role
@@ -656,7 +662,7 @@ impl Ctx<'_> {
             }
         }
 
-        let people = index.people_for(self.loaded, review);
+        let people = index.people_for(review);
         let canonical = |name: &str| -> String {
             people
                 .and_then(|p| p.resolve(name))
