@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod diag;
+pub mod directory;
 pub mod fsutil;
 pub mod load;
 pub mod model;

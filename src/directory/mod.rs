@@ -1,0 +1,198 @@
+//! Directories: where role assignments live.
+//!
+//! [`Directory`] is shaped for real directory APIs — lists come in pages, principals are
+//! looked up many at a time, and a removal answers for one item — so that Microsoft Graph and
+//! SCIM implement it as naturally as the embedded [`file::FileDirectory`]. What a review needs
+//! from a directory (the assignments in scope, expanded through groups, with each principal's
+//! sign-in and manager) is assembled once, for every implementation, by [`observe`].
+
+pub mod file;
+pub mod observe;
+
+use std::fmt;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::directory_data::{AssignmentType, Membership, Source};
+use crate::model::review::Timestamp;
+
+pub use observe::{Access, Item, ObservedScope, observe};
+
+/// A role that can be assigned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleInfo {
+    pub id: String,
+    pub display_name: String,
+}
+
+/// A user as a review needs to know them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: Option<String>,
+    pub manager: Option<String>,
+    pub last_sign_in: Option<Timestamp>,
+    pub enabled: bool,
+    pub source: Source,
+}
+
+/// A group as a review needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupInfo {
+    pub id: String,
+    pub display_name: String,
+    pub membership: Membership,
+    pub source: Source,
+}
+
+/// A user or a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Principal {
+    User(UserInfo),
+    Group(GroupInfo),
+}
+
+impl Principal {
+    pub fn id(&self) -> &str {
+        match self {
+            Principal::User(u) => &u.id,
+            Principal::Group(g) => &g.id,
+        }
+    }
+
+    pub fn display_name(&self) -> &str {
+        match self {
+            Principal::User(u) => u.display_name.as_deref().unwrap_or(&u.user_principal_name),
+            Principal::Group(g) => &g.display_name,
+        }
+    }
+}
+
+/// One role assignment as the directory lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentInfo {
+    pub id: String,
+    pub principal: String,
+    pub role: String,
+    pub kind: AssignmentType,
+    pub scope: String,
+}
+
+/// One page of a list, and the token for the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// What a removal targets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Removal {
+    /// A role assignment, active or eligible.
+    #[serde(rename_all = "camelCase")]
+    Assignment { id: String, kind: AssignmentType },
+    /// A member of a group (for a group-scoped review).
+    #[serde(rename_all = "camelCase")]
+    GroupMember { group: String, member: String },
+}
+
+impl fmt::Display for Removal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Removal::Assignment { id, kind } => {
+                let kind = match kind {
+                    AssignmentType::Active => "active",
+                    AssignmentType::Eligible => "eligible",
+                };
+                write!(f, "{kind} assignment `{id}`")
+            }
+            Removal::GroupMember { group, member } => {
+                write!(f, "membership of `{member}` in group `{group}`")
+            }
+        }
+    }
+}
+
+/// How one removal went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum RemoveOutcome {
+    Removed,
+    /// The assignment (or membership) was not there.
+    NotFound,
+    /// The directory cannot make this change; the reason says why.
+    NotSupported {
+        reason: String,
+    },
+}
+
+/// Failures talking to a directory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("the directory asked to slow down (retry after {retry_after_ms} ms)")]
+    Throttled { retry_after_ms: u64 },
+    #[error("the directory answered HTTP {status}: {body}")]
+    Http { status: u16, body: String },
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    #[error("cannot reach the directory: {0}")]
+    Unavailable(String),
+    #[error("the directory's data is invalid: {0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Throttled { .. } | Error::Unavailable(_) => true,
+            Error::Http { status, .. } => *status >= 500 || *status == 429,
+            Error::NotFound(_) | Error::Auth(_) | Error::Invalid(_) => false,
+        }
+    }
+}
+
+/// A directory that holds role assignments.
+///
+/// Every method answers for what it was asked and nothing more; paging loops, group expansion
+/// and batching of look-ups are the caller's ([`observe`]), written once for every directory.
+pub trait Directory: Send + Sync {
+    /// Every role the directory defines.
+    fn roles(&self) -> impl Future<Output = Result<Vec<RoleInfo>, Error>> + Send;
+
+    /// Groups whose id or display name is `key`.
+    fn find_groups(&self, key: &str) -> impl Future<Output = Result<Vec<GroupInfo>, Error>> + Send;
+
+    /// One page of the assignments of a role.
+    fn list_assignments(
+        &self,
+        role: &str,
+        page: Option<String>,
+    ) -> impl Future<Output = Result<Page<AssignmentInfo>, Error>> + Send;
+
+    /// One page of a group's direct members (user or group ids).
+    fn list_members(
+        &self,
+        group: &str,
+        page: Option<String>,
+    ) -> impl Future<Output = Result<Page<String>, Error>> + Send;
+
+    /// The most ids [`Directory::lookup`] takes at once (Graph's `$batch` takes 20).
+    fn lookup_batch_size(&self) -> usize;
+
+    /// The principals with these ids; ids that do not exist are left out.
+    fn lookup(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Principal>, Error>> + Send;
+
+    /// Removes one assignment or membership.
+    fn remove(&self, target: &Removal)
+    -> impl Future<Output = Result<RemoveOutcome, Error>> + Send;
+}
