@@ -11,5 +11,7 @@ pub mod directory;
 pub mod fsutil;
 pub mod load;
 pub mod model;
+pub mod reconcile;
 pub mod schema;
 pub mod source;
+pub mod state;

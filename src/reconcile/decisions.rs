@@ -1,0 +1,283 @@
+//! Decisions: entries in reviewers' files become recorded decisions, or rejections.
+//!
+//! An entry is recorded when Recert first sees it with that decision and reason; its recorded
+//! time orders it against others, and the last recorded decision on an item wins. An entry
+//! that is invalid (reviewer not allowed, principal not in the instance, reason missing, or
+//! arriving after the instance ended) is rejected and kept, so the status shows it. A reset
+//! marks every accepted entry cleared: it counts again only once the reviewer changes it.
+//! While an instance runs, removing an entry from the file withdraws it; once it has ended,
+//! its decisions are frozen. Entries already in a file when the next instance of a recurring
+//! review starts count for it only once changed, so nobody is re-approved by an old file.
+
+use std::collections::BTreeMap;
+
+use crate::model::decisions::Decision;
+use crate::model::review::{ReviewerType, Timestamp};
+use crate::state::{DecisionState, Entry, EntryStatus, Instance, ReviewState};
+
+use super::{Change, DecisionFile, ReviewPlan, allowed_reviewers, normalize};
+
+struct Seen {
+    reviewer: String,
+    principal: String,
+    decision: Decision,
+    reason: Option<String>,
+    source: String,
+    /// Already in the file when this instance started (see `fresh`).
+    carried: bool,
+}
+
+pub(super) fn record(
+    state: &mut ReviewState,
+    files: &[DecisionFile],
+    now: Timestamp,
+    plan: &mut ReviewPlan,
+) {
+    // Entries carried over from the previous instance (files without `instance:`) must not
+    // re-approve anyone: on a new instance they count only once the reviewer changes them.
+    let fresh = plan.changes.iter().find_map(|c| match c {
+        Change::InstanceStarted { instance, .. } => Some(instance.clone()),
+        _ => None,
+    });
+    let Some(current) = state.instances.last().map(|i| i.id.clone()) else {
+        // Nothing to decide on yet: entries are read again once an instance starts.
+        return;
+    };
+    // Entries per instance id, keyed by reviewer and principal id.
+    let mut seen: BTreeMap<String, BTreeMap<String, Seen>> = BTreeMap::new();
+    for file in files {
+        let target = file
+            .spec
+            .instance
+            .clone()
+            .unwrap_or_else(|| current.clone());
+        let known = state.instances.iter().any(|i| i.id == target);
+        let reviewer = resolve(
+            state,
+            state.instances.iter().find(|i| i.id == target),
+            &file.spec.reviewer,
+        );
+        for entry in &file.spec.decisions {
+            for name in entry.principals() {
+                let principal =
+                    resolve(state, state.instances.iter().find(|i| i.id == target), name);
+                let mut key = Instance::entry_key(&reviewer, &principal);
+                let instance = if known {
+                    target.clone()
+                } else {
+                    // An instance that does not exist: keep the entry on the current one,
+                    // under its own key, so the rejection is shown (and shown once).
+                    key.push_str(&format!(" @{target}"));
+                    current.clone()
+                };
+                let reason = entry.reason.clone().filter(|r| !r.trim().is_empty());
+                let carried = file.spec.instance.is_none()
+                    && fresh.as_deref() == Some(instance.as_str())
+                    && state.instances.len() > 1;
+                let item = Seen {
+                    reviewer: reviewer.clone(),
+                    principal,
+                    decision: entry.decision,
+                    reason,
+                    source: file.source.clone(),
+                    carried,
+                };
+                seen.entry(instance).or_default().insert(key, item);
+            }
+        }
+    }
+
+    for index in 0..state.instances.len() {
+        let instance = &state.instances[index];
+        let in_progress = instance.ended.is_none();
+        let incoming = seen.remove(&instance.id).unwrap_or_default();
+        if incoming.is_empty() && !in_progress {
+            continue;
+        }
+        let mut updates: Vec<(String, Option<Entry>)> = Vec::new();
+        for (key, s) in &incoming {
+            match instance.entries.get(key) {
+                Some(e) if e.decision == s.decision && e.reason == s.reason => {
+                    if e.source != s.source {
+                        updates.push((
+                            key.clone(),
+                            Some(Entry {
+                                source: s.source.clone(),
+                                ..e.clone()
+                            }),
+                        ));
+                    }
+                }
+                _ if s.carried => {
+                    let entry = Entry {
+                        reviewer: s.reviewer.clone(),
+                        principal: s.principal.clone(),
+                        decision: s.decision,
+                        reason: s.reason.clone(),
+                        source: s.source.clone(),
+                        seen: now,
+                        status: EntryStatus::Cleared,
+                    };
+                    updates.push((key.clone(), Some(entry)));
+                }
+                _ => {
+                    let status = if key.contains(" @") {
+                        let wanted = key.rsplit(" @").next().unwrap_or_default();
+                        EntryStatus::Rejected {
+                            reason: format!("the review has no instance `{wanted}`"),
+                        }
+                    } else if let Some(ended) = &instance.ended {
+                        EntryStatus::Rejected {
+                            reason: format!("instance {} ended at {}", instance.id, ended.at),
+                        }
+                    } else {
+                        validate(state, instance, s)
+                    };
+                    let change = match &status {
+                        EntryStatus::Rejected { reason } => Change::DecisionRejected {
+                            instance: instance.id.clone(),
+                            reviewer: s.reviewer.clone(),
+                            principal: s.principal.clone(),
+                            reason: reason.clone(),
+                        },
+                        _ => Change::DecisionRecorded {
+                            instance: instance.id.clone(),
+                            reviewer: s.reviewer.clone(),
+                            principal: s.principal.clone(),
+                            decision: s.decision,
+                            reason: s.reason.clone(),
+                        },
+                    };
+                    plan.changes.push(change);
+                    let entry = Entry {
+                        reviewer: s.reviewer.clone(),
+                        principal: s.principal.clone(),
+                        decision: s.decision,
+                        reason: s.reason.clone(),
+                        source: s.source.clone(),
+                        seen: now,
+                        status,
+                    };
+                    updates.push((key.clone(), Some(entry)));
+                }
+            }
+        }
+        if in_progress {
+            for (key, e) in &instance.entries {
+                if !incoming.contains_key(key) {
+                    if e.status == EntryStatus::Accepted {
+                        plan.changes.push(Change::DecisionWithdrawn {
+                            instance: instance.id.clone(),
+                            reviewer: e.reviewer.clone(),
+                            principal: e.principal.clone(),
+                        });
+                    }
+                    updates.push((key.clone(), None));
+                }
+            }
+        }
+        let instance = &mut state.instances[index];
+        for (key, entry) in updates {
+            match entry {
+                Some(entry) => instance.entries.insert(key, entry),
+                None => instance.entries.remove(&key),
+            };
+        }
+        if in_progress {
+            settle(instance);
+        }
+    }
+}
+
+/// Sets each item's decision to the last accepted entry on it.
+fn settle(instance: &mut Instance) {
+    let mut best: BTreeMap<&str, &Entry> = BTreeMap::new();
+    for entry in instance
+        .entries
+        .values()
+        .filter(|e| e.status == EntryStatus::Accepted)
+    {
+        let slot = best.entry(entry.principal.as_str()).or_insert(entry);
+        if (entry.seen, &entry.reviewer) > (slot.seen, &slot.reviewer) {
+            *slot = entry;
+        }
+    }
+    let decided: BTreeMap<String, DecisionState> = best
+        .into_iter()
+        .map(|(principal, e)| {
+            let state = DecisionState {
+                decision: e.decision,
+                reviewer: e.reviewer.clone(),
+                reason: e.reason.clone(),
+                at: e.seen,
+                by_system: false,
+            };
+            (principal.to_owned(), state)
+        })
+        .collect();
+    for (id, item) in &mut instance.items {
+        item.decision = decided.get(id).cloned();
+    }
+}
+
+fn validate(state: &ReviewState, instance: &Instance, s: &Seen) -> EntryStatus {
+    let Some(item) = instance.items.get(&s.principal) else {
+        return EntryStatus::Rejected {
+            reason: format!(
+                "`{}` is not an item of instance {}",
+                s.principal, instance.id
+            ),
+        };
+    };
+    if !allowed_reviewers(state, item).contains(&s.reviewer) {
+        let why = match state.spec.reviewers.kind {
+            ReviewerType::SelfReview => {
+                "in a self-review each principal decides only their own access"
+            }
+            ReviewerType::Users => {
+                "only the review's named reviewers and fallback reviewers decide"
+            }
+            ReviewerType::Manager => {
+                "only the principal's manager (or a fallback reviewer, when there is no manager) decides"
+            }
+        };
+        return EntryStatus::Rejected {
+            reason: format!(
+                "`{}` may not decide on `{}`: {why}",
+                s.reviewer, s.principal
+            ),
+        };
+    }
+    if state.spec.settings.require_justification && s.reason.is_none() {
+        return EntryStatus::Rejected {
+            reason: "the review requires a reason for every decision".to_owned(),
+        };
+    }
+    EntryStatus::Accepted
+}
+
+/// A name (id or user principal name) as an id: an item of the instance, a name resolved
+/// before, or the name itself.
+fn resolve(state: &ReviewState, instance: Option<&Instance>, name: &str) -> String {
+    if let Some(instance) = instance {
+        if instance.items.contains_key(name) {
+            return name.to_owned();
+        }
+        let lower = normalize(name);
+        let by_upn = instance
+            .items
+            .iter()
+            .find(|(_, item)| match &item.principal {
+                crate::directory::Principal::User(u) => normalize(&u.user_principal_name) == lower,
+                crate::directory::Principal::Group(_) => false,
+            });
+        if let Some((id, _)) = by_upn {
+            return id.clone();
+        }
+    }
+    state
+        .known
+        .get(&normalize(name))
+        .cloned()
+        .unwrap_or_else(|| normalize(name))
+}

@@ -1,0 +1,618 @@
+//! The review engine: `reconcile(desired, observed, recorded, now) -> Plan`.
+//!
+//! Every rule of an access review's life lives here, as a pure function — no I/O, no clock, no
+//! async — so each rule is tested with plain values. The caller loads the manifests (desired),
+//! reads the directory (observed: only what [`needs`] asks for), reads the state directory
+//! (recorded) and passes the time; `execute` carries the returned [`Plan`] out.
+//!
+//! One reconcile handles, in this order, for each review: deletion or a manifest that fails to
+//! load; the instance due by the schedule; `stop`; `reset`; the decisions in the files;
+//! completion and the default decision; reminders; `apply` and its guards.
+
+pub mod apply;
+mod decisions;
+pub mod plan;
+pub mod schedule;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::directory::{ObservedScope, Principal};
+use crate::model::decisions::{Decision, ReviewDecisionsSpec};
+use crate::model::review::{
+    AccessReviewSpec, DefaultDecision, NotificationEvent, ReviewerType, Timestamp,
+};
+use crate::state::{
+    DecisionState, EndReason, Ended, Instance, ItemState, Recommendation, ReviewState,
+};
+
+pub use plan::{Change, Effect, Plan, ReviewPlan};
+
+/// The reviewer id recorded for decisions the system makes (the default decision).
+pub const SYSTEM_REVIEWER: &str = "recert";
+
+/// What the manifests ask for.
+#[derive(Debug, Clone, Default)]
+pub struct Desired {
+    pub reviews: BTreeMap<String, DesiredReview>,
+    /// Manifest files that failed to load this time: a review recorded from one of them keeps
+    /// its last good spec instead of being deleted.
+    pub failed_sources: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DesiredReview {
+    pub spec: AccessReviewSpec,
+    pub source: String,
+    pub decisions: Vec<DecisionFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DecisionFile {
+    pub source: String,
+    pub spec: ReviewDecisionsSpec,
+}
+
+/// What was read from the directories, per review.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub reviews: BTreeMap<String, ObservedReview>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ObservedReview {
+    /// The scope, read when [`needs`] asked for it (an instance is due to start).
+    pub scope: Option<ObservedScope>,
+    /// Names (ids, or lower-cased user principal names) resolved to ids.
+    pub people: BTreeMap<String, String>,
+}
+
+/// What a review needs read from its directory before it can be reconciled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub scope: bool,
+    /// Reviewer and principal names not resolved yet.
+    pub names: BTreeSet<String>,
+}
+
+/// What each review needs from its directory for the next reconcile at `now`. Steady state
+/// needs nothing: the directory is read when an instance starts, and names are resolved once.
+pub fn needs(
+    desired: &Desired,
+    recorded: &BTreeMap<String, ReviewState>,
+    now: Timestamp,
+) -> BTreeMap<String, Needs> {
+    let mut out = BTreeMap::new();
+    for (name, review) in &desired.reviews {
+        let state = recorded.get(name);
+        let mut need = Needs {
+            scope: instance_due(&review.spec, state, now).is_some(),
+            names: BTreeSet::new(),
+        };
+        let known = |n: &str| state.is_some_and(|s| s.known.contains_key(&normalize(n)));
+        let mut want = |n: &str| {
+            if !known(n) {
+                need.names.insert(normalize(n));
+            }
+        };
+        review.spec.reviewers.users.iter().for_each(|n| want(n));
+        review.spec.fallback_reviewers.iter().for_each(|n| want(n));
+        review
+            .spec
+            .guards
+            .protected_principals
+            .iter()
+            .for_each(|n| want(n));
+        for file in &review.decisions {
+            want(&file.spec.reviewer);
+            file.spec
+                .decisions
+                .iter()
+                .flat_map(|d| d.principals())
+                .for_each(&mut want);
+        }
+        if need.scope || !need.names.is_empty() {
+            out.insert(name.clone(), need);
+        }
+    }
+    out
+}
+
+/// Names are matched without case (user principal names are case-insensitive).
+pub fn normalize(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Computes what to do now.
+pub fn reconcile(
+    desired: &Desired,
+    observed: &Observed,
+    recorded: &BTreeMap<String, ReviewState>,
+    now: Timestamp,
+) -> Plan {
+    let names: BTreeSet<&String> = desired.reviews.keys().chain(recorded.keys()).collect();
+    let empty = ObservedReview::default();
+    let reviews = names
+        .into_iter()
+        .map(|name| {
+            let observed = observed.reviews.get(name).unwrap_or(&empty);
+            reconcile_review(name, desired, observed, recorded.get(name), now)
+        })
+        .collect();
+    Plan { reviews }
+}
+
+/// The occurrence that should be running at `now` but has no instance yet.
+fn instance_due(
+    spec: &AccessReviewSpec,
+    state: Option<&ReviewState>,
+    now: Timestamp,
+) -> Option<schedule::Occurrence> {
+    let occurrence = schedule::latest_started(&spec.schedule, now)?;
+    let id = occurrence.id();
+    let recorded =
+        state.is_some_and(|s| s.instances.iter().any(|i| i.id == id) || s.missed.contains(&id));
+    (!recorded && now < occurrence.end).then_some(occurrence)
+}
+
+fn reconcile_review(
+    name: &str,
+    desired: &Desired,
+    observed: &ObservedReview,
+    recorded: Option<&ReviewState>,
+    now: Timestamp,
+) -> ReviewPlan {
+    let mut plan = ReviewPlan {
+        review: name.to_owned(),
+        changes: Vec::new(),
+        effects: Vec::new(),
+        next: None,
+        state_changed: false,
+        stale_spec: None,
+        stalled: None,
+        requeue_at: None,
+    };
+    let mut state = match (desired.reviews.get(name), recorded) {
+        (Some(review), Some(recorded)) => {
+            let mut state = recorded.clone();
+            if state.spec != review.spec {
+                plan.changes.push(Change::SpecUpdated);
+                state.spec = review.spec.clone();
+            }
+            state.source.clone_from(&review.source);
+            state
+        }
+        (Some(review), None) => {
+            plan.changes.push(Change::Adopted);
+            ReviewState {
+                name: name.to_owned(),
+                source: review.source.clone(),
+                spec: review.spec.clone(),
+                handled: Default::default(),
+                instances: Vec::new(),
+                missed: Vec::new(),
+                known: BTreeMap::new(),
+            }
+        }
+        (None, Some(recorded)) if desired.failed_sources.contains(&recorded.source) => {
+            plan.stale_spec = Some(format!(
+                "{} failed to load; the review runs on its last good spec",
+                recorded.source
+            ));
+            recorded.clone()
+        }
+        (None, Some(recorded)) => {
+            let mut state = recorded.clone();
+            let stopped = match state.instances.last_mut() {
+                Some(instance) if instance.ended.is_none() => {
+                    instance.ended = Some(Ended {
+                        at: now,
+                        reason: EndReason::Deleted,
+                    });
+                    Some(instance.id.clone())
+                }
+                _ => None,
+            };
+            plan.changes.push(Change::Deleted { stopped });
+            plan.effects.push(Effect::Archive);
+            plan.next = Some(state);
+            plan.state_changed = true;
+            return plan;
+        }
+        (None, None) => return plan,
+    };
+    for (name, id) in &observed.people {
+        state
+            .known
+            .entry(name.clone())
+            .or_insert_with(|| id.clone());
+    }
+    let decision_files = desired
+        .reviews
+        .get(name)
+        .map_or(&[][..], |r| r.decisions.as_slice());
+
+    start_instance(&mut state, observed, now, &mut plan);
+    stop(&mut state, now, &mut plan);
+    reset(&mut state, now, &mut plan);
+    decisions::record(&mut state, decision_files, now, &mut plan);
+    complete(&mut state, now, &mut plan);
+    remind(&mut state, now, &mut plan);
+    apply::apply(&mut state, now, &mut plan);
+
+    plan.requeue_at = requeue_at(&state, now);
+    plan.state_changed = recorded != Some(&state);
+    plan.next = Some(state);
+    plan
+}
+
+fn start_instance(
+    state: &mut ReviewState,
+    observed: &ObservedReview,
+    now: Timestamp,
+    plan: &mut ReviewPlan,
+) {
+    // A running instance must end (at its end date, or by stop) before the next one starts.
+    if state.in_progress().is_some_and(|i| now < i.end) {
+        return;
+    }
+    let Some(occurrence) = schedule::latest_started(&state.spec.schedule, now) else {
+        return;
+    };
+    let id = occurrence.id();
+    if state.instances.iter().any(|i| i.id == id) || state.missed.contains(&id) {
+        return;
+    }
+    if now >= occurrence.end {
+        plan.changes.push(Change::InstanceMissed {
+            instance: id.clone(),
+        });
+        state.missed.push(id);
+        return;
+    }
+    // The previous instance, if still open, completes first (its end date has passed).
+    complete(state, now, plan);
+    let Some(scope) = &observed.scope else {
+        plan.stalled = Some(format!(
+            "instance {id} is due but the directory has not been read"
+        ));
+        return;
+    };
+    let spec = &state.spec;
+    let items: BTreeMap<String, ItemState> = scope
+        .items
+        .iter()
+        .map(|(id, item)| {
+            let recommendation = recommend(spec, &item.principal, now);
+            let state = ItemState {
+                principal: item.principal.clone(),
+                access: item.access.clone(),
+                recommendation,
+                decision: None,
+                apply_result: None,
+            };
+            (id.clone(), state)
+        })
+        .collect();
+    let target = match scope.target_kind {
+        crate::directory::observe::TargetKind::Role => format!("role {}", scope.target_name),
+        crate::directory::observe::TargetKind::Group => format!("group {}", scope.target_name),
+    };
+    let instance = Instance {
+        id: id.clone(),
+        start: occurrence.start,
+        end: occurrence.end,
+        ended: None,
+        target,
+        items,
+        entries: BTreeMap::new(),
+        resets: Vec::new(),
+        reminders: Vec::new(),
+        apply: None,
+    };
+    plan.changes.push(Change::InstanceStarted {
+        instance: id.clone(),
+        items: instance.items.len(),
+    });
+    let reviewers = pending_reviewers(state, &instance);
+    state.instances.push(instance);
+    if !reviewers.is_empty() {
+        plan.effects.push(Effect::Notify {
+            event: NotificationEvent::InstanceStarted,
+            instance: id,
+            reviewers,
+        });
+    }
+}
+
+/// The recommendation for an item, from sign-in activity at `now`.
+pub fn recommend(spec: &AccessReviewSpec, principal: &Principal, now: Timestamp) -> Recommendation {
+    let settings = &spec.settings.recommendations;
+    if !settings.enabled {
+        return Recommendation {
+            decision: None,
+            reason: "recommendations are off".to_owned(),
+        };
+    }
+    let Principal::User(user) = principal else {
+        return Recommendation {
+            decision: None,
+            reason: "a group has no sign-in activity".to_owned(),
+        };
+    };
+    if !user.enabled {
+        return Recommendation {
+            decision: Some(Decision::Deny),
+            reason: "the account is disabled".to_owned(),
+        };
+    }
+    match user.last_sign_in {
+        None => Recommendation {
+            decision: None,
+            reason: "no sign-in activity is known".to_owned(),
+        },
+        Some(last) => {
+            let days = schedule::days_between(last, now);
+            if days >= i64::from(settings.inactive_days) {
+                Recommendation {
+                    decision: Some(Decision::Deny),
+                    reason: format!(
+                        "no sign-in for {days} days (look-back {} days)",
+                        settings.inactive_days
+                    ),
+                }
+            } else {
+                Recommendation {
+                    decision: Some(Decision::Approve),
+                    reason: format!("signed in {days} days ago"),
+                }
+            }
+        }
+    }
+}
+
+/// The ids allowed to decide on an item, by the review's current spec (so reviewers added
+/// while an instance runs take part at once).
+pub fn allowed_reviewers(state: &ReviewState, item: &ItemState) -> BTreeSet<String> {
+    let resolve = |n: &String| {
+        state
+            .known
+            .get(&normalize(n))
+            .cloned()
+            .unwrap_or_else(|| normalize(n))
+    };
+    let fallback: BTreeSet<String> = state.spec.fallback_reviewers.iter().map(resolve).collect();
+    match (state.spec.reviewers.kind, &item.principal) {
+        (ReviewerType::SelfReview, Principal::User(user)) => BTreeSet::from([user.id.clone()]),
+        (ReviewerType::Users, _) => state
+            .spec
+            .reviewers
+            .users
+            .iter()
+            .map(resolve)
+            .chain(fallback)
+            .collect(),
+        (ReviewerType::Manager, Principal::User(user)) if user.manager.is_some() => {
+            user.manager.iter().cloned().collect()
+        }
+        // A group cannot review itself and has no manager; principals without a manager go
+        // to the fallback reviewers.
+        _ => fallback,
+    }
+}
+
+/// Reviewers who still have undecided items in an instance.
+fn pending_reviewers(state: &ReviewState, instance: &Instance) -> Vec<String> {
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    for item in instance.items.values().filter(|i| i.decision.is_none()) {
+        out.extend(allowed_reviewers(state, item));
+    }
+    out.into_iter().collect()
+}
+
+/// A new token for a request: `Some(token)` once, then `None` after it is handled.
+fn new_token(requested: Option<&String>, handled: &mut Option<String>) -> Option<String> {
+    let token = requested?;
+    if handled.as_ref() == Some(token) {
+        return None;
+    }
+    *handled = Some(token.clone());
+    Some(token.clone())
+}
+
+fn stop(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
+    let requested = state.spec.requests.stop.clone();
+    let Some(token) = new_token(requested.as_ref(), &mut state.handled.stop) else {
+        return;
+    };
+    match state.instances.last_mut() {
+        Some(instance) if instance.ended.is_none() => {
+            instance.ended = Some(Ended {
+                at: now,
+                reason: EndReason::Stopped,
+            });
+            plan.changes.push(Change::Stopped {
+                instance: instance.id.clone(),
+                token,
+            });
+            plan.effects.push(Effect::Notify {
+                event: NotificationEvent::InstanceEnded,
+                instance: instance.id.clone(),
+                reviewers: Vec::new(),
+            });
+        }
+        _ => plan.changes.push(Change::RequestIgnored {
+            request: "stop".to_owned(),
+            token,
+            reason: "no instance is in progress".to_owned(),
+        }),
+    }
+}
+
+fn reset(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
+    let requested = state.spec.requests.reset.clone();
+    let Some(token) = new_token(requested.as_ref(), &mut state.handled.reset) else {
+        return;
+    };
+    let Some(instance) = state.instances.last_mut().filter(|i| i.ended.is_none()) else {
+        let reason = "a reset applies only to an instance in progress".to_owned();
+        plan.changes.push(Change::RequestIgnored {
+            request: "reset".to_owned(),
+            token,
+            reason,
+        });
+        return;
+    };
+    let mut cleared = 0;
+    for entry in instance.entries.values_mut() {
+        if entry.status == crate::state::EntryStatus::Accepted {
+            entry.status = crate::state::EntryStatus::Cleared;
+            cleared += 1;
+        }
+    }
+    for item in instance.items.values_mut() {
+        item.decision = None;
+    }
+    instance.resets.push(crate::state::ResetRecord {
+        at: now,
+        token: Some(token.clone()),
+        cleared,
+    });
+    plan.changes.push(Change::Reset {
+        instance: instance.id.clone(),
+        token,
+        cleared,
+    });
+}
+
+/// Ends an instance whose end date has passed and fills undecided items with the default.
+fn complete(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
+    let default = state.spec.settings.default_decision;
+    let Some(instance) = state.instances.last_mut().filter(|i| i.ended.is_none()) else {
+        return;
+    };
+    let end = instance.end;
+    if now < end {
+        return;
+    }
+    let mut defaulted = 0;
+    for item in instance.items.values_mut().filter(|i| i.decision.is_none()) {
+        let decision = match default {
+            DefaultDecision::None => None,
+            DefaultDecision::Approve => Some(Decision::Approve),
+            DefaultDecision::Deny => Some(Decision::Deny),
+            DefaultDecision::Recommendation => item.recommendation.decision,
+        };
+        if let Some(decision) = decision {
+            let reason = match default {
+                DefaultDecision::Recommendation => format!(
+                    "no reviewer decided; default decision follows the recommendation ({})",
+                    item.recommendation.reason
+                ),
+                _ => format!("no reviewer decided; default decision `{decision}`"),
+            };
+            item.decision = Some(DecisionState {
+                decision,
+                reviewer: SYSTEM_REVIEWER.to_owned(),
+                reason: Some(reason),
+                at: end,
+                by_system: true,
+            });
+            defaulted += 1;
+        }
+    }
+    instance.ended = Some(Ended {
+        at: end,
+        reason: EndReason::Completed,
+    });
+    plan.changes.push(Change::Completed {
+        instance: instance.id.clone(),
+        defaulted,
+    });
+    plan.effects.push(Effect::Notify {
+        event: NotificationEvent::InstanceEnded,
+        instance: instance.id.clone(),
+        reviewers: Vec::new(),
+    });
+}
+
+fn remind(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
+    let requested = state.spec.requests.remind.clone();
+    let token = new_token(requested.as_ref(), &mut state.handled.remind);
+    let in_progress = state.in_progress().cloned();
+    let Some(instance) = in_progress else {
+        if let Some(token) = token {
+            plan.changes.push(Change::RequestIgnored {
+                request: "remind".to_owned(),
+                token,
+                reason: "no instance is in progress".to_owned(),
+            });
+        }
+        return;
+    };
+    let reviewers = pending_reviewers(state, &instance);
+    let send =
+        |token: Option<String>, at: Timestamp, state: &mut ReviewState, plan: &mut ReviewPlan| {
+            if let Some(current) = state.instances.last_mut() {
+                current.reminders.push(crate::state::ReminderRecord {
+                    at,
+                    token: token.clone(),
+                    reviewers: reviewers.clone(),
+                });
+            }
+            plan.changes.push(Change::Reminded {
+                instance: instance.id.clone(),
+                reviewers: reviewers.clone(),
+                token,
+            });
+            if !reviewers.is_empty() {
+                plan.effects.push(Effect::Notify {
+                    event: NotificationEvent::Reminder,
+                    instance: instance.id.clone(),
+                    reviewers: reviewers.clone(),
+                });
+            }
+        };
+    if let Some(token) = token {
+        send(Some(token), now, state, plan);
+    }
+    let reminders = &state.spec.settings.reminders;
+    if reminders.enabled && !reviewers.is_empty() {
+        let due_index =
+            schedule::days_between(instance.start, now) / i64::from(reminders.interval_days.max(1));
+        if due_index >= 1 {
+            let days = u32::try_from(due_index)
+                .unwrap_or(u32::MAX)
+                .saturating_mul(reminders.interval_days);
+            let due = schedule::add_days(instance.start, days);
+            let sent = instance
+                .reminders
+                .iter()
+                .any(|r| r.token.is_none() && r.at == due);
+            if !sent && due < instance.end {
+                send(None, due, state, plan);
+            }
+        }
+    }
+}
+
+/// The next time this review needs a reconcile even without any other event.
+fn requeue_at(state: &ReviewState, now: Timestamp) -> Option<Timestamp> {
+    let mut candidates = Vec::new();
+    if let Some(instance) = state.in_progress() {
+        candidates.push(instance.end);
+        let reminders = &state.spec.settings.reminders;
+        if reminders.enabled {
+            let interval = i64::from(reminders.interval_days.max(1));
+            let next_index = schedule::days_between(instance.start, now) / interval + 1;
+            let days = u32::try_from(next_index * interval).unwrap_or(u32::MAX);
+            candidates.push(schedule::add_days(instance.start, days));
+        }
+    }
+    if let Some(next) = schedule::next_start(&state.spec.schedule, now) {
+        candidates.push(next.start);
+    }
+    candidates.into_iter().filter(|t| *t > now).min()
+}
+
+#[cfg(test)]
+mod tests;

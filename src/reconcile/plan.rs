@@ -1,0 +1,313 @@
+//! The value `reconcile` returns: per review, what changes, what must be done outside, and the
+//! state to record. `recert plan` prints exactly this value; `recert reconcile` executes it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::directory::Removal;
+use crate::model::decisions::Decision;
+use crate::model::review::{NotificationEvent, Timestamp};
+use crate::state::ReviewState;
+
+/// What one reconcile would do, for every review.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub reviews: Vec<ReviewPlan>,
+}
+
+impl Plan {
+    /// Whether executing the plan would change nothing anywhere.
+    pub fn is_empty(&self) -> bool {
+        self.reviews.iter().all(ReviewPlan::is_empty)
+    }
+
+    /// The earliest time something is due (an instance start or end, a reminder).
+    pub fn requeue_at(&self) -> Option<Timestamp> {
+        self.reviews.iter().filter_map(|r| r.requeue_at).min()
+    }
+}
+
+/// What one reconcile would do for one review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewPlan {
+    pub review: String,
+    pub changes: Vec<Change>,
+    pub effects: Vec<Effect>,
+    /// The state to record; `None` once the review is deleted and archived.
+    pub next: Option<ReviewState>,
+    /// Whether `next` differs from what is recorded (a change, or names newly resolved).
+    pub state_changed: bool,
+    /// Why the recorded spec was kept instead of the manifest's (it failed to load).
+    pub stale_spec: Option<String>,
+    /// A problem that stops this review from progressing (for the status).
+    pub stalled: Option<String>,
+    /// When this review next needs a reconcile even if nothing else happens.
+    pub requeue_at: Option<Timestamp>,
+}
+
+impl ReviewPlan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.effects.is_empty() && !self.state_changed
+    }
+}
+
+/// A change to a review's recorded state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "camelCase")]
+pub enum Change {
+    Adopted,
+    SpecUpdated,
+    #[serde(rename_all = "camelCase")]
+    InstanceStarted {
+        instance: String,
+        items: usize,
+    },
+    #[serde(rename_all = "camelCase")]
+    InstanceMissed {
+        instance: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    DecisionRecorded {
+        instance: String,
+        reviewer: String,
+        principal: String,
+        decision: Decision,
+        reason: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    DecisionRejected {
+        instance: String,
+        reviewer: String,
+        principal: String,
+        reason: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    DecisionWithdrawn {
+        instance: String,
+        reviewer: String,
+        principal: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Stopped {
+        instance: String,
+        token: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Reset {
+        instance: String,
+        token: String,
+        cleared: usize,
+    },
+    #[serde(rename_all = "camelCase")]
+    Completed {
+        instance: String,
+        defaulted: usize,
+    },
+    #[serde(rename_all = "camelCase")]
+    Reminded {
+        instance: String,
+        reviewers: Vec<String>,
+        token: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    ApplyStarted {
+        instance: String,
+        token: Option<String>,
+        removals: usize,
+    },
+    #[serde(rename_all = "camelCase")]
+    ApplyBlocked {
+        instance: String,
+        reason: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    RequestIgnored {
+        request: String,
+        token: String,
+        reason: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Deleted {
+        stopped: Option<String>,
+    },
+}
+
+/// Work outside the state: the directory, notifications, the archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "effect", rename_all = "camelCase")]
+pub enum Effect {
+    #[serde(rename_all = "camelCase")]
+    Remove {
+        instance: String,
+        principal: String,
+        removal: Removal,
+    },
+    #[serde(rename_all = "camelCase")]
+    Notify {
+        event: NotificationEvent,
+        instance: String,
+        reviewers: Vec<String>,
+    },
+    /// Move the review's status, results and audit trail to the archive.
+    Archive,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Adopted => f.write_str("adopt the review"),
+            Change::SpecUpdated => f.write_str("record the updated spec"),
+            Change::InstanceStarted { instance, items } => {
+                write!(f, "start instance {instance} with {items} items")
+            }
+            Change::InstanceMissed { instance } => write!(
+                f,
+                "record instance {instance} as missed: its whole window passed"
+            ),
+            Change::DecisionRecorded {
+                instance,
+                reviewer,
+                principal,
+                decision,
+                ..
+            } => {
+                write!(
+                    f,
+                    "record {reviewer}'s decision `{decision}` on {principal} (instance {instance})"
+                )
+            }
+            Change::DecisionRejected {
+                instance,
+                reviewer,
+                principal,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "reject {reviewer}'s decision on {principal} (instance {instance}): {reason}"
+                )
+            }
+            Change::DecisionWithdrawn {
+                instance,
+                reviewer,
+                principal,
+            } => {
+                write!(
+                    f,
+                    "withdraw {reviewer}'s decision on {principal} (instance {instance})"
+                )
+            }
+            Change::Stopped { instance, token } => {
+                write!(f, "stop instance {instance} (request `{token}`)")
+            }
+            Change::Reset {
+                instance,
+                token,
+                cleared,
+            } => write!(
+                f,
+                "reset instance {instance}, clearing {cleared} decisions (request `{token}`)"
+            ),
+            Change::Completed {
+                instance,
+                defaulted,
+            } => write!(
+                f,
+                "complete instance {instance}; the default decision fills {defaulted} items"
+            ),
+            Change::Reminded {
+                instance,
+                reviewers,
+                token,
+            } => {
+                let why = token
+                    .as_ref()
+                    .map_or_else(|| "scheduled".to_owned(), |t| format!("request `{t}`"));
+                write!(
+                    f,
+                    "remind {} reviewers of instance {instance} ({why}): {}",
+                    reviewers.len(),
+                    reviewers.join(", ")
+                )
+            }
+            Change::ApplyStarted {
+                instance,
+                token,
+                removals,
+            } => {
+                let why = token
+                    .as_ref()
+                    .map_or_else(|| "auto-apply".to_owned(), |t| format!("request `{t}`"));
+                write!(f, "apply instance {instance}: {removals} removals ({why})")
+            }
+            Change::ApplyBlocked { instance, reason } => {
+                write!(f, "refuse to apply instance {instance}: {reason}")
+            }
+            Change::RequestIgnored {
+                request,
+                token,
+                reason,
+            } => write!(f, "ignore `{request}` request `{token}`: {reason}"),
+            Change::Deleted { stopped } => match stopped {
+                Some(instance) => write!(
+                    f,
+                    "delete the review: stop instance {instance} without applying, archive its records"
+                ),
+                None => f.write_str("delete the review: archive its records"),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Effect::Remove {
+                principal, removal, ..
+            } => write!(f, "remove {removal} of {principal}"),
+            Effect::Notify {
+                event,
+                instance,
+                reviewers,
+            } => {
+                write!(
+                    f,
+                    "notify {} reviewers of {event:?} (instance {instance})",
+                    reviewers.len()
+                )
+            }
+            Effect::Archive => f.write_str("archive status, results and audit trail"),
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for review in self
+            .reviews
+            .iter()
+            .filter(|r| !r.is_empty() || r.stale_spec.is_some() || r.stalled.is_some())
+        {
+            writeln!(f, "review {}:", review.review)?;
+            if let Some(reason) = &review.stale_spec {
+                writeln!(f, "  ! keeping the last good spec: {reason}")?;
+            }
+            if let Some(reason) = &review.stalled {
+                writeln!(f, "  ! stalled: {reason}")?;
+            }
+            for change in &review.changes {
+                writeln!(f, "  ~ {change}")?;
+            }
+            for effect in &review.effects {
+                let sign = if matches!(effect, Effect::Remove { .. }) {
+                    '-'
+                } else {
+                    '>'
+                };
+                writeln!(f, "  {sign} {effect}")?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,937 @@
+//! Every rule of a review's life, as plain values: no directory, no clock.
+
+use std::collections::BTreeMap;
+
+use super::apply::{Outcome, record_outcome};
+use super::*;
+use crate::directory::{
+    Access, Item, ObservedScope, Principal, Removal, RemoveOutcome, UserInfo, observe::TargetKind,
+};
+use crate::model::decisions::{Decision, DecisionEntry, ReviewDecisionsSpec};
+use crate::model::directory_data::{AssignmentType, Source};
+use crate::model::review::*;
+use crate::state::{ApplyResult, EndReason, EntryStatus, ReviewState};
+
+pub(crate) fn ts(s: &str) -> Timestamp {
+    Timestamp::parse(s).expect("valid timestamp")
+}
+
+pub(crate) fn user(id: &str) -> UserInfo {
+    UserInfo {
+        id: id.to_owned(),
+        user_principal_name: format!("{id}@corp.example"),
+        display_name: None,
+        manager: None,
+        last_sign_in: Some(ts("2026-11-20")),
+        enabled: true,
+        source: Source::Cloud,
+    }
+}
+
+pub(crate) fn base_spec() -> AccessReviewSpec {
+    AccessReviewSpec {
+        directory: "corp".into(),
+        display_name: "Global Administrators".into(),
+        description: None,
+        scope: Scope {
+            role: Some(ObjectRef {
+                name: Some("Global Administrator".into()),
+                id: None,
+            }),
+            group: None,
+            assignments: AssignmentFilter::All,
+            resource_scope: None,
+            expand_groups: true,
+        },
+        reviewers: Reviewers {
+            kind: ReviewerType::SelfReview,
+            users: vec![],
+        },
+        fallback_reviewers: vec![],
+        schedule: Schedule {
+            start: ts("2026-12-01"),
+            duration_days: 14,
+            recurrence: Recurrence::Once,
+            interval: 1,
+            until: None,
+            count: None,
+        },
+        settings: Settings::default(),
+        guards: Guards::default(),
+        requests: Requests::default(),
+    }
+}
+
+/// A review, its directory and its recorded state, moved through time.
+pub(crate) struct World {
+    pub spec: AccessReviewSpec,
+    pub people: Vec<UserInfo>,
+    pub files: BTreeMap<String, ReviewDecisionsSpec>,
+    pub recorded: BTreeMap<String, ReviewState>,
+    pub removed: Vec<Removal>,
+    pub failed: bool,
+    pub deleted: bool,
+}
+
+impl World {
+    pub fn new(spec: AccessReviewSpec, people: Vec<UserInfo>) -> World {
+        World {
+            spec,
+            people,
+            files: BTreeMap::new(),
+            recorded: BTreeMap::new(),
+            removed: Vec::new(),
+            failed: false,
+            deleted: false,
+        }
+    }
+
+    pub fn self_review(ids: &[&str]) -> World {
+        World::new(base_spec(), ids.iter().map(|id| user(id)).collect())
+    }
+
+    fn scope(&self) -> ObservedScope {
+        let items = self
+            .people
+            .iter()
+            .map(|u| {
+                let access = Access {
+                    removal: Removal::Assignment {
+                        id: format!("a-{}", u.id),
+                        kind: AssignmentType::Active,
+                    },
+                    via: None,
+                    not_supported: None,
+                };
+                (
+                    u.id.clone(),
+                    Item {
+                        principal: Principal::User(u.clone()),
+                        access: vec![access],
+                    },
+                )
+            })
+            .collect();
+        ObservedScope {
+            target_kind: TargetKind::Role,
+            target_id: "r-ga".into(),
+            target_name: "Global Administrator".into(),
+            items,
+        }
+    }
+
+    pub fn decide(
+        &mut self,
+        reviewer: &str,
+        principal: &str,
+        decision: Decision,
+        reason: Option<&str>,
+    ) -> &mut World {
+        let file = self
+            .files
+            .entry(reviewer.to_owned())
+            .or_insert_with(|| ReviewDecisionsSpec {
+                review: "ga".into(),
+                instance: None,
+                reviewer: reviewer.to_owned(),
+                decisions: vec![],
+            });
+        file.decisions
+            .retain(|d| d.principal.as_deref() != Some(principal));
+        file.decisions.push(DecisionEntry {
+            principal: Some(principal.to_owned()),
+            principals: vec![],
+            decision,
+            reason: reason.map(str::to_owned),
+        });
+        self
+    }
+
+    pub fn desired(&self) -> Desired {
+        let mut desired = Desired::default();
+        if self.failed {
+            desired.failed_sources.insert("reviews/ga.yaml".into());
+        } else if !self.deleted {
+            let decisions = self
+                .files
+                .iter()
+                .map(|(r, spec)| DecisionFile {
+                    source: format!("decisions/{r}.yaml"),
+                    spec: spec.clone(),
+                })
+                .collect();
+            desired.reviews.insert(
+                "ga".into(),
+                DesiredReview {
+                    spec: self.spec.clone(),
+                    source: "reviews/ga.yaml".into(),
+                    decisions,
+                },
+            );
+        }
+        desired
+    }
+
+    /// The plan at `now`, with the directory read as `needs` asks.
+    pub fn plan(&self, now: &str) -> Plan {
+        let desired = self.desired();
+        let needs = needs(&desired, &self.recorded, ts(now));
+        let mut observed = Observed::default();
+        for (name, need) in needs {
+            let people = need
+                .names
+                .iter()
+                .filter_map(|n| {
+                    self.people
+                        .iter()
+                        .find(|u| u.id == *n || normalize(&u.user_principal_name) == *n)
+                        .map(|u| (n.clone(), u.id.clone()))
+                })
+                .collect();
+            observed.reviews.insert(
+                name,
+                ObservedReview {
+                    scope: need.scope.then(|| self.scope()),
+                    people,
+                },
+            );
+        }
+        reconcile(&desired, &observed, &self.recorded, ts(now))
+    }
+
+    /// Reconciles at `now` and carries the plan out: removals succeed.
+    pub fn step(&mut self, now: &str) -> Plan {
+        let plan = self.plan(now);
+        for review in &plan.reviews {
+            let Some(mut next) = review.next.clone() else {
+                self.recorded.remove(&review.review);
+                continue;
+            };
+            for effect in &review.effects {
+                if let Effect::Remove {
+                    instance,
+                    principal,
+                    removal,
+                } = effect
+                {
+                    self.removed.push(removal.clone());
+                    record_outcome(
+                        &mut next,
+                        instance,
+                        principal,
+                        &[Outcome::Done(RemoveOutcome::Removed)],
+                        ts(now),
+                    );
+                }
+            }
+            if review.effects.contains(&Effect::Archive) {
+                self.recorded.remove(&review.review);
+            } else {
+                self.recorded.insert(review.review.clone(), next);
+            }
+        }
+        plan
+    }
+
+    pub fn state(&self) -> &ReviewState {
+        &self.recorded["ga"]
+    }
+
+    pub fn instance(&self) -> &crate::state::Instance {
+        self.state().instances.last().expect("an instance")
+    }
+
+    pub fn decision(&self, principal: &str) -> Option<Decision> {
+        self.instance().items[principal]
+            .decision
+            .as_ref()
+            .map(|d| d.decision)
+    }
+}
+
+fn changes(plan: &Plan) -> Vec<String> {
+    plan.reviews
+        .iter()
+        .flat_map(|r| r.changes.iter().map(ToString::to_string))
+        .collect()
+}
+
+#[test]
+fn nothing_starts_before_the_start_date_and_the_start_is_the_next_edge() {
+    let mut world = World::self_review(&["alice", "bob"]);
+    let plan = world.step("2026-11-30T12:00:00Z");
+    assert_eq!(changes(&plan), ["adopt the review"]);
+    assert!(world.state().instances.is_empty());
+    assert_eq!(plan.requeue_at(), Some(ts("2026-12-01")));
+    assert!(world.step("2026-11-30T13:00:00Z").is_empty());
+}
+
+#[test]
+fn an_instance_starts_at_its_start_date_and_snapshots_every_assignment_in_scope() {
+    let mut world = World::self_review(&["alice", "bob"]);
+    let plan = world.step("2026-12-01T00:00:05Z");
+    assert!(changes(&plan).contains(&"start instance 2026-12-01 with 2 items".to_owned()));
+    let instance = world.instance();
+    assert_eq!(instance.id, "2026-12-01");
+    assert_eq!(instance.end, ts("2026-12-15"));
+    assert_eq!(instance.items.keys().collect::<Vec<_>>(), ["alice", "bob"]);
+    // The reviewers are told.
+    assert!(plan.reviews[0].effects.iter().any(|e| matches!(e, Effect::Notify { event: NotificationEvent::InstanceStarted, reviewers, .. } if reviewers == &["alice", "bob"])));
+    // The snapshot does not move when the directory does.
+    world.people.push(user("carol"));
+    world.step("2026-12-02");
+    assert_eq!(world.instance().items.len(), 2);
+}
+
+#[test]
+fn a_self_reviewer_decides_their_own_item_and_is_rejected_on_anyone_elses() {
+    let mut world = World::self_review(&["alice", "bob"]);
+    world.step("2026-12-01");
+    world.decide("alice", "alice", Decision::Approve, Some("still on call"));
+    world.decide("alice", "bob", Decision::Deny, Some("left"));
+    let plan = world.step("2026-12-02");
+    let changes = changes(&plan);
+    assert!(
+        changes.contains(
+            &"record alice's decision `approve` on alice (instance 2026-12-01)".to_owned()
+        ),
+        "{changes:?}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.starts_with("reject alice's decision on bob")),
+        "{changes:?}"
+    );
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+    assert_eq!(world.decision("bob"), None);
+    let rejected = &world.instance().entries["alice bob"];
+    assert!(
+        matches!(&rejected.status, EntryStatus::Rejected { reason } if reason.contains("self-review"))
+    );
+}
+
+#[test]
+fn decisions_may_name_principals_and_reviewers_by_user_principal_name() {
+    let mut world = World::self_review(&["alice"]);
+    world.step("2026-12-01");
+    world.decide(
+        "Alice@Corp.Example",
+        "alice@corp.example",
+        Decision::Approve,
+        None,
+    );
+    world.step("2026-12-02");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+}
+
+#[test]
+fn the_last_decision_recorded_wins() {
+    let mut spec = base_spec();
+    spec.reviewers = Reviewers {
+        kind: ReviewerType::Users,
+        users: vec!["carol".into(), "dave".into()],
+    };
+    let mut world = World::new(spec, vec![user("alice"), user("carol"), user("dave")]);
+    world.step("2026-12-01");
+    world.decide("carol", "alice", Decision::Approve, None);
+    world.step("2026-12-02");
+    world.decide("dave", "alice", Decision::Deny, None);
+    world.step("2026-12-03");
+    assert_eq!(world.decision("alice"), Some(Decision::Deny));
+    // Carol changes her mind later: hers is now the last.
+    world.decide("carol", "alice", Decision::DontKnow, Some("need to ask"));
+    world.step("2026-12-04");
+    assert_eq!(world.decision("alice"), Some(Decision::DontKnow));
+    assert_eq!(
+        world.instance().items["alice"]
+            .decision
+            .as_ref()
+            .map(|d| d.reviewer.as_str()),
+        Some("carol")
+    );
+}
+
+#[test]
+fn a_required_reason_is_enforced() {
+    let mut world = World::self_review(&["alice"]);
+    world.spec.settings.require_justification = true;
+    world.step("2026-12-01");
+    world.decide("alice", "alice", Decision::Approve, Some("  "));
+    world.step("2026-12-02");
+    assert_eq!(world.decision("alice"), None);
+    world.decide("alice", "alice", Decision::Approve, Some("on call"));
+    world.step("2026-12-03");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+}
+
+#[test]
+fn reviewers_added_while_an_instance_runs_take_part_at_once() {
+    let mut spec = base_spec();
+    spec.reviewers = Reviewers {
+        kind: ReviewerType::Users,
+        users: vec!["carol".into()],
+    };
+    let mut world = World::new(spec, vec![user("alice"), user("carol"), user("erin")]);
+    world.step("2026-12-01");
+    world.decide("erin", "alice", Decision::Deny, None);
+    world.step("2026-12-02");
+    assert_eq!(world.decision("alice"), None);
+    world.spec.reviewers.users.push("erin@corp.example".into());
+    world.decide("erin", "alice", Decision::Deny, Some("now a reviewer"));
+    world.step("2026-12-03");
+    assert_eq!(world.decision("alice"), Some(Decision::Deny));
+}
+
+#[test]
+fn manager_reviews_go_to_the_manager_and_to_fallback_reviewers_without_one() {
+    let mut spec = base_spec();
+    spec.reviewers = Reviewers {
+        kind: ReviewerType::Manager,
+        users: vec![],
+    };
+    spec.fallback_reviewers = vec!["frank".into()];
+    let mut alice = user("alice");
+    alice.manager = Some("carol".into());
+    let mut world = World::new(spec, vec![alice, user("bob"), user("carol"), user("frank")]);
+    world.step("2026-12-01");
+    world.decide("carol", "alice", Decision::Approve, None);
+    world.decide("carol", "bob", Decision::Approve, None);
+    world.decide("frank", "bob", Decision::Deny, None);
+    world.decide("frank", "alice", Decision::Deny, None);
+    world.step("2026-12-02");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+    assert_eq!(world.decision("bob"), Some(Decision::Deny));
+}
+
+#[test]
+fn a_decision_for_a_principal_outside_the_instance_is_rejected() {
+    let mut spec = base_spec();
+    spec.reviewers = Reviewers {
+        kind: ReviewerType::Users,
+        users: vec!["carol".into()],
+    };
+    let mut world = World::new(spec, vec![user("alice"), user("carol")]);
+    world.people.retain(|u| u.id != "carol");
+    world.step("2026-12-01");
+    world.decide("carol", "mallory", Decision::Deny, None);
+    let plan = world.step("2026-12-02");
+    assert!(
+        changes(&plan)
+            .iter()
+            .any(|c| c.contains("`mallory` is not an item of instance 2026-12-01")),
+        "{:?}",
+        changes(&plan)
+    );
+}
+
+#[test]
+fn stop_ends_the_instance_at_once_keeps_undecided_items_and_rejects_later_decisions() {
+    let mut world = World::self_review(&["alice", "bob"]);
+    world.step("2026-12-01");
+    world.decide("alice", "alice", Decision::Approve, None);
+    world.step("2026-12-02");
+    world.spec.requests.stop = Some("INC-1".into());
+    let plan = world.step("2026-12-03");
+    assert!(changes(&plan).contains(&"stop instance 2026-12-01 (request `INC-1`)".to_owned()));
+    let ended = world.instance().ended.clone().expect("ended");
+    assert_eq!(
+        (ended.at, ended.reason),
+        (ts("2026-12-03"), EndReason::Stopped)
+    );
+    assert_eq!(world.decision("bob"), None);
+    world.decide("bob", "bob", Decision::Approve, None);
+    world.step("2026-12-04");
+    assert_eq!(world.decision("bob"), None);
+    assert!(matches!(
+        world.instance().entries["bob bob"].status,
+        EntryStatus::Rejected { .. }
+    ));
+    // The same token does nothing again; a stopped instance cannot be restarted.
+    assert!(world.step("2026-12-05").is_empty());
+    assert!(world.instance().ended.is_some());
+}
+
+#[test]
+fn stop_with_nothing_running_is_ignored_and_said_so() {
+    let mut world = World::self_review(&["alice"]);
+    world.spec.requests.stop = Some("early".into());
+    let plan = world.step("2026-11-01");
+    assert!(
+        changes(&plan)
+            .contains(&"ignore `stop` request `early`: no instance is in progress".to_owned())
+    );
+    assert_eq!(world.state().handled.stop.as_deref(), Some("early"));
+}
+
+#[test]
+fn reset_clears_every_decision_and_old_entries_count_again_only_when_changed() {
+    let mut world = World::self_review(&["alice", "bob"]);
+    world.step("2026-12-01");
+    world.decide("alice", "alice", Decision::Approve, None);
+    world.decide("bob", "bob", Decision::Approve, None);
+    world.step("2026-12-02");
+    world.spec.requests.reset = Some("r1".into());
+    let plan = world.step("2026-12-03");
+    assert!(
+        changes(&plan)
+            .contains(&"reset instance 2026-12-01, clearing 2 decisions (request `r1`)".to_owned())
+    );
+    assert_eq!(
+        (world.decision("alice"), world.decision("bob")),
+        (None, None)
+    );
+    assert_eq!(world.instance().resets.len(), 1);
+    // Unchanged entries stay cleared.
+    assert!(world.step("2026-12-04").is_empty());
+    // Bob decides again by changing his entry.
+    world.decide("bob", "bob", Decision::Deny, Some("no longer needed"));
+    world.step("2026-12-05");
+    assert_eq!(
+        (world.decision("alice"), world.decision("bob")),
+        (None, Some(Decision::Deny))
+    );
+}
+
+#[test]
+fn reset_after_the_instance_ended_is_ignored() {
+    let mut world = World::self_review(&["alice"]);
+    world.step("2026-12-01");
+    world.step("2026-12-16");
+    world.spec.requests.reset = Some("late".into());
+    let plan = world.step("2026-12-17");
+    assert!(
+        changes(&plan).contains(
+            &"ignore `reset` request `late`: a reset applies only to an instance in progress"
+                .to_owned()
+        )
+    );
+}
+
+#[test]
+fn at_the_end_the_default_decision_fills_undecided_items_as_the_system() {
+    for (default, expected) in [
+        (DefaultDecision::None, None),
+        (DefaultDecision::Approve, Some(Decision::Approve)),
+        (DefaultDecision::Deny, Some(Decision::Deny)),
+        (DefaultDecision::Recommendation, Some(Decision::Deny)),
+    ] {
+        let mut stale = user("bob");
+        stale.last_sign_in = Some(ts("2026-01-01"));
+        let mut world = World::new(base_spec(), vec![user("alice"), stale]);
+        world.spec.settings.default_decision = default;
+        world.step("2026-12-01");
+        world.decide("alice", "alice", Decision::Approve, None);
+        world.step("2026-12-02");
+        let plan = world.step("2026-12-15T00:00:01Z");
+        assert!(
+            changes(&plan)[0].starts_with("complete instance 2026-12-01"),
+            "{:?}",
+            changes(&plan)
+        );
+        let ended = world.instance().ended.clone().expect("ended");
+        assert_eq!(
+            (ended.at, ended.reason),
+            (ts("2026-12-15"), EndReason::Completed)
+        );
+        assert_eq!(
+            world.decision("alice"),
+            Some(Decision::Approve),
+            "{default:?}"
+        );
+        assert_eq!(world.decision("bob"), expected, "{default:?}");
+        if let Some(decision) = &world.instance().items["bob"].decision {
+            assert!(decision.by_system);
+            assert_eq!(decision.reviewer, SYSTEM_REVIEWER);
+        }
+    }
+}
+
+#[test]
+fn recommendations_follow_the_inactivity_look_back() {
+    let spec = base_spec();
+    let now = ts("2026-12-01");
+    let mut active = user("a");
+    active.last_sign_in = Some(ts("2026-11-25"));
+    let mut stale = user("s");
+    stale.last_sign_in = Some(ts("2026-10-01"));
+    let mut unknown = user("u");
+    unknown.last_sign_in = None;
+    let mut disabled = user("d");
+    disabled.enabled = false;
+    assert_eq!(
+        recommend(&spec, &Principal::User(active), now).decision,
+        Some(Decision::Approve)
+    );
+    let r = recommend(&spec, &Principal::User(stale), now);
+    assert_eq!(
+        (r.decision, r.reason.as_str()),
+        (
+            Some(Decision::Deny),
+            "no sign-in for 61 days (look-back 30 days)"
+        )
+    );
+    assert_eq!(
+        recommend(&spec, &Principal::User(unknown), now).decision,
+        None
+    );
+    assert_eq!(
+        recommend(&spec, &Principal::User(disabled), now).decision,
+        Some(Decision::Deny)
+    );
+}
+
+fn completed_with(world: &mut World, decisions: &[(&str, Decision)]) {
+    world.step("2026-12-01");
+    for (who, decision) in decisions {
+        world.decide(who, who, *decision, None);
+    }
+    world.step("2026-12-02");
+    world.step("2026-12-16");
+}
+
+#[test]
+fn apply_removes_only_denied_items_of_a_completed_instance() {
+    let mut world = World::self_review(&["alice", "bob", "carol", "dave"]);
+    world.spec.requests.apply = Some("go".into());
+    let plan = world.step("2026-12-01");
+    assert!(
+        changes(&plan)
+            .contains(&"ignore `apply` request `go`: no instance has completed yet".to_owned())
+    );
+    world.spec.requests.apply = None;
+    completed_with(
+        &mut world,
+        &[
+            ("alice", Decision::Approve),
+            ("bob", Decision::Deny),
+            ("carol", Decision::DontKnow),
+        ],
+    );
+    assert!(
+        world.removed.is_empty(),
+        "nothing is removed without an apply request"
+    );
+    world.spec.requests.apply = Some("go-2".into());
+    let plan = world.step("2026-12-17");
+    assert!(
+        changes(&plan)
+            .contains(&"apply instance 2026-12-01: 1 removals (request `go-2`)".to_owned()),
+        "{:?}",
+        changes(&plan)
+    );
+    assert_eq!(
+        world.removed,
+        [Removal::Assignment {
+            id: "a-bob".into(),
+            kind: AssignmentType::Active
+        }]
+    );
+    assert!(matches!(
+        world.instance().items["bob"].apply_result,
+        Some(ApplyResult::Applied { .. })
+    ));
+    for other in ["alice", "carol", "dave"] {
+        assert_eq!(world.instance().items[other].apply_result, None, "{other}");
+    }
+    // Done: nothing more to do, and the same token does not apply again.
+    assert!(world.step("2026-12-18").is_empty());
+    assert_eq!(world.removed.len(), 1);
+}
+
+#[test]
+fn auto_apply_applies_when_the_instance_completes() {
+    let mut world = World::self_review(&["alice", "bob"]);
+    world.spec.settings.auto_apply = true;
+    completed_with(&mut world, &[("bob", Decision::Deny)]);
+    assert_eq!(world.removed.len(), 1);
+    assert!(world.step("2026-12-20").is_empty());
+}
+
+#[test]
+fn protected_principals_are_never_removed() {
+    let mut world = World::self_review(&["alice", "breakglass"]);
+    world.spec.guards.protected_principals = vec!["breakglass@corp.example".into()];
+    world.spec.settings.auto_apply = true;
+    completed_with(
+        &mut world,
+        &[("alice", Decision::Deny), ("breakglass", Decision::Deny)],
+    );
+    assert_eq!(
+        world.removed,
+        [Removal::Assignment {
+            id: "a-alice".into(),
+            kind: AssignmentType::Active
+        }]
+    );
+    assert_eq!(
+        world.instance().items["breakglass"].apply_result,
+        Some(ApplyResult::Protected)
+    );
+}
+
+#[test]
+fn a_guard_blocks_the_whole_apply_instead_of_removing_part_of_it() {
+    for (min, max, expected) in [
+        (
+            Some(3),
+            None,
+            "removing 2 of 4 would leave 2, fewer than minRemainingAssignments (3)",
+        ),
+        (
+            None,
+            Some(25),
+            "removing 2 of 4 is more than maxRemovalPercent (25%)",
+        ),
+    ] {
+        let mut world = World::self_review(&["a", "b", "c", "d"]);
+        world.spec.guards.min_remaining_assignments = min;
+        world.spec.guards.max_removal_percent = max;
+        world.spec.settings.auto_apply = true;
+        world.step("2026-12-01");
+        world.decide("a", "a", Decision::Deny, None);
+        world.decide("b", "b", Decision::Deny, None);
+        world.step("2026-12-02");
+        let plan = world.step("2026-12-16");
+        assert!(
+            changes(&plan).contains(&format!("refuse to apply instance 2026-12-01: {expected}")),
+            "{:?}",
+            changes(&plan)
+        );
+        assert!(world.removed.is_empty());
+        assert!(
+            world
+                .instance()
+                .items
+                .values()
+                .all(|i| i.apply_result.is_none())
+        );
+        // Auto-apply does not retry a blocked apply by itself.
+        assert!(world.step("2026-12-17").is_empty());
+    }
+}
+
+#[test]
+fn access_through_a_group_is_not_supported_and_says_which_group() {
+    let mut world = World::self_review(&["alice"]);
+    world.spec.settings.auto_apply = true;
+    world.step("2026-12-01");
+    let instance = world
+        .recorded
+        .get_mut("ga")
+        .and_then(|s| s.instances.last_mut())
+        .expect("instance");
+    instance.items.get_mut("alice").expect("alice").access = vec![Access {
+        removal: Removal::Assignment {
+            id: "a-ops".into(),
+            kind: AssignmentType::Active,
+        },
+        via: Some("g-ops".into()),
+        not_supported: Some("access is held through group `Ops`".into()),
+    }];
+    world.decide("alice", "alice", Decision::Deny, None);
+    world.step("2026-12-02");
+    world.step("2026-12-16");
+    assert!(world.removed.is_empty());
+    assert_eq!(
+        world.instance().items["alice"].apply_result,
+        Some(ApplyResult::NotSupported {
+            reason: "access is held through group `Ops`".into()
+        })
+    );
+}
+
+#[test]
+fn an_interrupted_apply_resumes_with_exactly_the_pending_removals() {
+    let mut world = World::self_review(&["a", "b"]);
+    world.spec.settings.auto_apply = true;
+    world.step("2026-12-01");
+    world.decide("a", "a", Decision::Deny, None);
+    world.decide("b", "b", Decision::Deny, None);
+    world.step("2026-12-02");
+    // The plan is recorded but the executor dies after the first removal.
+    let plan = world.plan("2026-12-16");
+    let mut next = plan.reviews[0].next.clone().expect("state");
+    record_outcome(
+        &mut next,
+        "2026-12-01",
+        "a",
+        &[Outcome::Done(RemoveOutcome::Removed)],
+        ts("2026-12-16"),
+    );
+    world.recorded.insert("ga".into(), next);
+    let resumed = world.plan("2026-12-16T00:05:00Z");
+    let removals: Vec<&Effect> = resumed.reviews[0]
+        .effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Remove { .. }))
+        .collect();
+    assert_eq!(
+        removals,
+        [&Effect::Remove {
+            instance: "2026-12-01".into(),
+            principal: "b".into(),
+            removal: Removal::Assignment {
+                id: "a-b".into(),
+                kind: AssignmentType::Active
+            }
+        }]
+    );
+}
+
+#[test]
+fn remind_reaches_only_reviewers_with_undecided_items() {
+    let mut world = World::self_review(&["alice", "bob", "carol"]);
+    world.step("2026-12-01");
+    world.decide("alice", "alice", Decision::Approve, None);
+    world.step("2026-12-02");
+    world.spec.requests.remind = Some("nudge".into());
+    let plan = world.step("2026-12-03");
+    let notified: Vec<&Effect> = plan.reviews[0]
+        .effects
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Effect::Notify {
+                    event: NotificationEvent::Reminder,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(
+        notified,
+        [&Effect::Notify {
+            event: NotificationEvent::Reminder,
+            instance: "2026-12-01".into(),
+            reviewers: vec!["bob".into(), "carol".into()]
+        }]
+    );
+    assert!(world.step("2026-12-03T01:00:00Z").is_empty());
+}
+
+#[test]
+fn scheduled_reminders_go_out_every_interval_while_the_instance_runs() {
+    let mut world = World::self_review(&["alice"]);
+    world.spec.settings.reminders = Reminders {
+        enabled: true,
+        interval_days: 3,
+    };
+    let plan = world.step("2026-12-01");
+    assert_eq!(plan.requeue_at(), Some(ts("2026-12-04")));
+    assert!(world.step("2026-12-03").is_empty());
+    let plan = world.step("2026-12-04T08:00:00Z");
+    assert_eq!(
+        changes(&plan),
+        ["remind 1 reviewers of instance 2026-12-01 (scheduled): alice"]
+    );
+    assert!(world.step("2026-12-05").is_empty());
+    assert_eq!(changes(&world.step("2026-12-07")).len(), 1);
+}
+
+#[test]
+fn recurrence_starts_the_next_instance_with_its_own_id_and_fresh_items() {
+    let mut world = World::self_review(&["alice"]);
+    world.spec.schedule.recurrence = Recurrence::Monthly;
+    world.spec.schedule.count = Some(2);
+    world.step("2026-12-01");
+    world.decide("alice", "alice", Decision::Approve, None);
+    world.step("2026-12-02");
+    world.people.push(user("bob"));
+    let plan = world.step("2027-01-01");
+    assert!(
+        changes(&plan).contains(&"start instance 2027-01-01 with 2 items".to_owned()),
+        "{:?}",
+        changes(&plan)
+    );
+    assert_eq!(world.state().instances.len(), 2);
+    assert_eq!(
+        world.decision("alice"),
+        None,
+        "a new instance starts undecided; the old entry does not count"
+    );
+    world.decide(
+        "alice",
+        "alice",
+        Decision::Approve,
+        Some("reviewed again in January"),
+    );
+    world.step("2027-01-02");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+    world.step("2027-01-20");
+    assert!(
+        world.step("2027-02-01").is_empty(),
+        "count: 2 ends the series"
+    );
+}
+
+#[test]
+fn an_occurrence_whose_whole_window_passed_is_recorded_as_missed() {
+    let mut world = World::self_review(&["alice"]);
+    let plan = world.step("2026-12-20");
+    assert!(
+        changes(&plan)
+            .contains(&"record instance 2026-12-01 as missed: its whole window passed".to_owned())
+    );
+    assert!(world.state().instances.is_empty());
+}
+
+#[test]
+fn deleting_the_manifest_stops_the_running_instance_without_applying_and_archives() {
+    let mut world = World::self_review(&["alice"]);
+    world.spec.settings.auto_apply = true;
+    world.step("2026-12-01");
+    world.decide("alice", "alice", Decision::Deny, None);
+    world.step("2026-12-02");
+    world.deleted = true;
+    let plan = world.plan("2026-12-03");
+    let review = &plan.reviews[0];
+    assert_eq!(
+        review.changes,
+        [Change::Deleted {
+            stopped: Some("2026-12-01".into())
+        }]
+    );
+    assert_eq!(review.effects, [Effect::Archive]);
+    let ended = review
+        .next
+        .as_ref()
+        .and_then(|s| s.instances[0].ended.clone())
+        .expect("stopped");
+    assert_eq!(ended.reason, EndReason::Deleted);
+}
+
+#[test]
+fn a_manifest_that_fails_to_load_keeps_its_review_on_the_last_good_spec() {
+    let mut world = World::self_review(&["alice"]);
+    world.step("2026-12-01");
+    world.failed = true;
+    let plan = world.step("2026-12-16");
+    let review = &plan.reviews[0];
+    assert!(
+        review
+            .stale_spec
+            .as_deref()
+            .is_some_and(|s| s.contains("reviews/ga.yaml failed to load"))
+    );
+    assert!(!review.changes.contains(&Change::Deleted { stopped: None }));
+    assert!(
+        world.instance().ended.is_some(),
+        "the review goes on: its instance completes on schedule"
+    );
+}
+
+#[test]
+fn after_a_plan_is_carried_out_the_next_reconcile_has_nothing_to_do() {
+    let mut world = World::self_review(&["alice", "bob"]);
+    world.spec.settings.auto_apply = true;
+    world.spec.settings.reminders.enabled = true;
+    for now in ["2026-12-01", "2026-12-04", "2026-12-10", "2026-12-16"] {
+        if now == "2026-12-10" {
+            world.decide("bob", "bob", Decision::Deny, None);
+        }
+        world.step(now);
+        assert!(world.plan(now).is_empty(), "at {now}: {}", world.plan(now));
+    }
+}

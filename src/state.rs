@@ -1,0 +1,228 @@
+//! What Recert remembers about each review between reconciles: its instances, their items, the
+//! decisions seen in files and what became of them, requests handled, apply results.
+//!
+//! `reconcile` reads a [`ReviewState`] and returns the next one; `store` reads and writes it.
+//! The last good spec is kept here so that a manifest that fails to load keeps its review
+//! running instead of looking deleted.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::directory::{Access, Principal};
+use crate::model::decisions::Decision;
+use crate::model::review::{AccessReviewSpec, Requests, Timestamp};
+
+/// The state of one review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewState {
+    pub name: String,
+    /// The manifest file the review was last loaded from.
+    pub source: String,
+    /// The last spec that loaded cleanly.
+    pub spec: AccessReviewSpec,
+    /// The last token of each request that was handled.
+    #[serde(default)]
+    pub handled: Requests,
+    /// Instances, oldest first.
+    #[serde(default)]
+    pub instances: Vec<Instance>,
+    /// Occurrences whose whole window passed while Recert was not running.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missed: Vec<String>,
+    /// Reviewer and principal names (ids or user principal names) resolved to ids.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub known: BTreeMap<String, String>,
+}
+
+impl ReviewState {
+    pub fn current(&self) -> Option<&Instance> {
+        self.instances.last()
+    }
+
+    pub fn in_progress(&self) -> Option<&Instance> {
+        self.instances.last().filter(|i| i.ended.is_none())
+    }
+}
+
+/// One run of a review: a snapshot of the assignments in scope and the decisions on them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Instance {
+    /// The start date in UTC (`2026-12-01`); unique within the review.
+    pub id: String,
+    pub start: Timestamp,
+    /// When the instance is due to end.
+    pub end: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Ended>,
+    /// What was reviewed (`role` or `group`), for the results.
+    pub target: String,
+    /// Items by principal id.
+    pub items: BTreeMap<String, ItemState>,
+    /// Every decision entry seen in the files, by reviewer and principal id.
+    #[serde(default)]
+    pub entries: BTreeMap<String, Entry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resets: Vec<ResetRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders: Vec<ReminderRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply: Option<ApplyState>,
+}
+
+impl Instance {
+    pub fn entry_key(reviewer: &str, principal: &str) -> String {
+        format!("{reviewer} {principal}")
+    }
+}
+
+/// How an instance ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ended {
+    pub at: Timestamp,
+    pub reason: EndReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EndReason {
+    /// The end date came.
+    Completed,
+    /// A `stop` request ended it early.
+    Stopped,
+    /// The manifest was deleted while it ran.
+    Deleted,
+}
+
+/// One principal under review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemState {
+    pub principal: Principal,
+    pub access: Vec<Access>,
+    pub recommendation: Recommendation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_result: Option<ApplyResult>,
+}
+
+/// The decision that counts for an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionState {
+    pub decision: Decision,
+    /// Who decided: a reviewer's id, or `recert` for a default decision.
+    pub reviewer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: Timestamp,
+    /// Whether the system decided (the review's default decision), not a reviewer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_system: bool,
+}
+
+/// What the inactivity look-back suggests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recommendation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    pub reason: String,
+}
+
+/// A decision entry as seen in a reviewer's file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    pub reviewer: String,
+    pub principal: String,
+    pub decision: Decision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The file it came from.
+    pub source: String,
+    /// When Recert first saw this entry with this decision and reason: its recorded time.
+    pub seen: Timestamp,
+    pub status: EntryStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum EntryStatus {
+    Accepted,
+    /// Not used, and why.
+    Rejected {
+        reason: String,
+    },
+    /// Seen before a reset; it counts again only once the reviewer changes it.
+    Cleared,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetRecord {
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Decisions the reset cleared.
+    pub cleared: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReminderRecord {
+    pub at: Timestamp,
+    /// The request token, or none for a scheduled reminder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub reviewers: Vec<String>,
+}
+
+/// Applying an instance's results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyState {
+    pub requested: Timestamp,
+    /// The `apply` token, or none for auto-apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// A guard that stopped the apply before anything was removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
+}
+
+/// What applying did to one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "camelCase")]
+pub enum ApplyResult {
+    /// Waiting for the directory.
+    Pending,
+    /// The access was removed.
+    Applied { at: Timestamp },
+    /// The principal or the assignment no longer exists.
+    NotFound { at: Timestamp },
+    /// The directory cannot remove this access; the reason says which case.
+    NotSupported { reason: String },
+    /// A protected principal: never removed.
+    Protected,
+    /// The directory refused or failed.
+    Failed { error: String, at: Timestamp },
+}
+
+impl fmt::Display for ApplyResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApplyResult::Pending => f.write_str("pending"),
+            ApplyResult::Applied { .. } => f.write_str("applied"),
+            ApplyResult::NotFound { .. } => f.write_str("no longer exists"),
+            ApplyResult::NotSupported { reason } => write!(f, "not supported: {reason}"),
+            ApplyResult::Protected => f.write_str("protected principal, not removed"),
+            ApplyResult::Failed { error, .. } => write!(f, "failed: {error}"),
+        }
+    }
+}
