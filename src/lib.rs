@@ -5,13 +5,18 @@
 //! with file, line, column and field. The published JSON Schema comes from [`schema`], which
 //! generates it from the types in [`model`].
 
+pub mod audit;
 pub mod cli;
 pub mod diag;
 pub mod directory;
+pub mod execute;
 pub mod fsutil;
+pub mod journal;
 pub mod load;
 pub mod model;
 pub mod reconcile;
 pub mod schema;
 pub mod source;
 pub mod state;
+pub mod status;
+pub mod store;

@@ -3,6 +3,7 @@
 //! Subcommands return an [`ExitCode`]-like [`Outcome`]; `main` maps errors that escape them
 //! (usage and I/O problems) to exit code 2.
 
+mod engine;
 pub mod render;
 mod schema;
 mod validate;
@@ -25,6 +26,16 @@ pub enum Command {
     Validate(validate::Args),
     /// Print, write or check the JSON Schema of Recert's documents.
     Schema(schema::Args),
+    /// Show what the next reconcile would do (exit 3 when it would change something).
+    Plan(engine::EngineArgs),
+    /// Reconcile once: start, stop, reset, complete, remind and apply as the reviews ask.
+    Reconcile(engine::ReconcileArgs),
+    /// Print an instance's results as CSV.
+    Export(engine::ExportArgs),
+    /// List the items waiting for a reviewer across all reviews.
+    Pending(engine::PendingArgs),
+    /// Check the audit trails.
+    Audit(engine::AuditArgs),
 }
 
 /// How a command ended, as the process exit code.
@@ -36,6 +47,8 @@ pub enum Outcome {
     Findings = 1,
     /// Usage or I/O error: the command could not do its job.
     Error = 2,
+    /// `recert plan`: the next reconcile would change something.
+    Changes = 3,
 }
 
 /// Runs a parsed command line.
@@ -43,6 +56,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Plan(args) => engine::plan(&args),
+        Command::Reconcile(args) => engine::reconcile(&args),
+        Command::Export(args) => engine::export(&args),
+        Command::Pending(args) => engine::pending(&args),
+        Command::Audit(args) => engine::audit(&args),
     }
 }
 

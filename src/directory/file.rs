@@ -236,7 +236,11 @@ impl Directory for FileDirectory {
         Ok(ids
             .iter()
             .filter_map(|id| {
-                if let Some(u) = data.users.iter().find(|u| &u.id == id) {
+                if let Some(u) = data
+                    .users
+                    .iter()
+                    .find(|u| &u.id == id || u.user_principal_name.eq_ignore_ascii_case(id))
+                {
                     return Some(Principal::User(UserInfo {
                         id: u.id.clone(),
                         user_principal_name: u.user_principal_name.clone(),

@@ -189,7 +189,8 @@ pub trait Directory: Send + Sync {
     /// The most ids [`Directory::lookup`] takes at once (Graph's `$batch` takes 20).
     fn lookup_batch_size(&self) -> usize;
 
-    /// The principals with these ids; ids that do not exist are left out.
+    /// The principals with these ids (users also by user principal name, without case, as
+    /// Graph's `/users/{id | userPrincipalName}` allows); names that match nothing are left out.
     fn lookup(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Principal>, Error>> + Send;
 
     /// Removes one assignment or membership.

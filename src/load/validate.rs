@@ -107,7 +107,12 @@ impl SchemaSet {
         skip: &[String],
     ) -> Vec<Diagnostic> {
         let field = field_path(pointer);
-        let at = root.span_of(pointer);
+        // A finding about a whole mapping or list points at its key; one about a value, at it.
+        let at = if instance.is_object() || instance.is_array() {
+            root.key_span_of(pointer)
+        } else {
+            root.span_of(pointer)
+        };
         let error_message = node_schema
             .and_then(|s| s.get("errorMessage"))
             .and_then(Value::as_str);

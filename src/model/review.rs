@@ -33,8 +33,9 @@ pub struct AccessReviewSpec {
     pub scope: Scope,
     /// Who decides.
     pub reviewers: Reviewers,
-    /// Who decides for principals that have no manager (with `reviewers.type: manager`), as
-    /// user ids or user principal names.
+    /// Who decides items that have no reviewer of their own — with `reviewers.type: manager`,
+    /// principals without a manager; with `self`, groups (a group cannot review itself) — and,
+    /// with `users`, reviewers alongside the named users. User ids or user principal names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(length(min = 1)))]
     pub fallback_reviewers: Vec<String>,

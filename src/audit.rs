@@ -1,0 +1,283 @@
+//! The audit trail: an append-only, hash-chained log of every decision recorded and every
+//! change made, one per review.
+//!
+//! Each line is a JSON record holding its sequence number, the hash of the previous record and
+//! its own hash (SHA-256 over the previous hash and the record's canonical content). Editing,
+//! deleting or reordering a line breaks the chain; cutting lines off the end is caught against
+//! the head (last sequence number and hash) kept in the review's state. [`verify`] reports the
+//! first break with its line number.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::model::review::Timestamp;
+
+/// The hash before the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub review: String,
+    pub event: Value,
+    pub prev: String,
+    pub hash: String,
+}
+
+/// Where the chain ends: recorded in the review's state so truncation is detectable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+fn digest(prev: &str, seq: u64, at: Timestamp, review: &str, event: &Value) -> String {
+    // serde_json writes object keys in sorted order (no `preserve_order` feature), so this
+    // content is canonical.
+    let content = serde_json::json!({ "seq": seq, "at": at, "review": review, "event": event });
+    let mut hasher = Sha256::new();
+    hasher.update(prev.as_bytes());
+    hasher.update(content.to_string().as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Appends events to a log, continuing the chain from `head`; returns the new head.
+pub fn append(
+    path: &Path,
+    head: &Head,
+    review: &str,
+    at: Timestamp,
+    events: &[Value],
+) -> std::io::Result<Head> {
+    if events.is_empty() {
+        return Ok(head.clone());
+    }
+    repair_torn_tail(path)?;
+    let mut head = if head.hash.is_empty() {
+        Head {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+        }
+    } else {
+        head.clone()
+    };
+    let mut text = String::new();
+    for event in events {
+        let seq = head.seq + 1;
+        let hash = digest(&head.hash, seq, at, review, event);
+        let record = Record {
+            seq,
+            at,
+            review: review.to_owned(),
+            event: event.clone(),
+            prev: head.hash.clone(),
+            hash: hash.clone(),
+        };
+        text.push_str(&serde_json::to_string(&record).map_err(std::io::Error::other)?);
+        text.push('\n');
+        head = Head { seq, hash };
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    // One write per batch: a crash leaves whole lines or a torn tail, which the next append
+    // removes (it was never acknowledged).
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(head)
+}
+
+/// Drops an incomplete last line left by a crash mid-write.
+fn repair_torn_tail(path: &Path) -> std::io::Result<()> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(());
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.set_len(keep as u64)?;
+    file.sync_all()
+}
+
+/// A break in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{path}:{line}: {message}")]
+    Broken {
+        path: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Truncated { path: String, message: String },
+    #[error("{path}: cannot read: {message}")]
+    Io { path: String, message: String },
+}
+
+/// Checks a log from its first line against `expected` (the head kept in state, when known).
+/// Returns the number of records.
+pub fn verify(path: &Path, expected: Option<&Head>) -> Result<u64, VerifyError> {
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| VerifyError::Io {
+        path: name.clone(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut prev = GENESIS.to_owned();
+    let mut seq = 0;
+    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.map_err(io)?;
+        let broken = |message: String| VerifyError::Broken {
+            path: name.clone(),
+            line: line_no,
+            message,
+        };
+        let record: Record =
+            serde_json::from_str(&line).map_err(|e| broken(format!("not an audit record: {e}")))?;
+        if record.seq != seq + 1 {
+            return Err(broken(format!(
+                "record {} follows record {seq}: a record was deleted or moved",
+                record.seq
+            )));
+        }
+        if record.prev != prev {
+            return Err(broken(
+                "the link to the previous record is broken: a record was deleted, moved or edited"
+                    .to_owned(),
+            ));
+        }
+        if digest(
+            &record.prev,
+            record.seq,
+            record.at,
+            &record.review,
+            &record.event,
+        ) != record.hash
+        {
+            return Err(broken(
+                "the record's content does not match its hash: it was edited".to_owned(),
+            ));
+        }
+        prev = record.hash;
+        seq = record.seq;
+    }
+    if let Some(head) = expected.filter(|h| !h.hash.is_empty()) {
+        if head.seq != seq || head.hash != prev {
+            return Err(VerifyError::Truncated {
+                path: name,
+                message: format!(
+                    "the log ends at record {seq} but the state recorded record {}: records were removed from the end",
+                    head.seq
+                ),
+            });
+        }
+    }
+    Ok(seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn log() -> (tempfile::TempDir, std::path::PathBuf, Head) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("audit.jsonl");
+        let at = Timestamp::parse("2026-12-01T10:00:00Z").expect("time");
+        let head = append(
+            &path,
+            &Head::default(),
+            "ga",
+            at,
+            &[json!({"type": "a"}), json!({"type": "b"})],
+        )
+        .expect("append");
+        let head = append(&path, &head, "ga", at, &[json!({"type": "c"})]).expect("append");
+        (dir, path, head)
+    }
+
+    fn rewrite(path: &Path, f: impl FnOnce(&mut Vec<String>)) {
+        let mut lines: Vec<String> = std::fs::read_to_string(path)
+            .expect("read")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        f(&mut lines);
+        std::fs::write(path, lines.join("\n") + "\n").expect("write");
+    }
+
+    #[test]
+    fn an_untouched_log_verifies_against_its_head() {
+        let (_dir, path, head) = log();
+        assert_eq!(verify(&path, Some(&head)), Ok(3));
+    }
+
+    #[test]
+    fn an_edited_record_is_detected_with_its_line() {
+        let (_dir, path, head) = log();
+        rewrite(&path, |lines| lines[1] = lines[1].replace("\"b\"", "\"B\""));
+        assert!(matches!(
+            verify(&path, Some(&head)),
+            Err(VerifyError::Broken { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn a_deleted_record_is_detected() {
+        let (_dir, path, head) = log();
+        rewrite(&path, |lines| {
+            lines.remove(1);
+        });
+        assert!(matches!(
+            verify(&path, Some(&head)),
+            Err(VerifyError::Broken { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn reordered_records_are_detected() {
+        let (_dir, path, head) = log();
+        rewrite(&path, |lines| lines.swap(0, 1));
+        assert!(matches!(
+            verify(&path, Some(&head)),
+            Err(VerifyError::Broken { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn records_cut_from_the_end_are_detected_against_the_head() {
+        let (_dir, path, head) = log();
+        rewrite(&path, |lines| {
+            lines.pop();
+        });
+        assert!(matches!(
+            verify(&path, Some(&head)),
+            Err(VerifyError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn a_torn_last_line_from_a_crash_is_dropped_before_the_next_append() {
+        let (_dir, path, head) = log();
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        text.push_str("{\"seq\":4,\"at\":");
+        std::fs::write(&path, text).expect("write");
+        let at = Timestamp::parse("2026-12-02T10:00:00Z").expect("time");
+        let head = append(&path, &head, "ga", at, &[json!({"type": "d"})]).expect("append");
+        assert_eq!(verify(&path, Some(&head)), Ok(4));
+    }
+}

@@ -1,0 +1,535 @@
+//! One reconcile pass, end to end: load the manifests, read the state, read the directory as
+//! far as `reconcile::needs` asks, compute the plan, and carry it out — state first, then the
+//! directory through the journal, then the audit trail, status and results.
+//!
+//! Reviews are isolated: a review whose directory cannot be read, or whose state cannot be
+//! loaded, reports that in its status and the others go on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::audit;
+use crate::diag::{Diagnostic, Severity};
+use crate::directory::file::FileDirectory;
+use crate::directory::{self, Directory, RemoveOutcome};
+use crate::journal::{Journal, JournalOutcome};
+use crate::load::{self, Loaded, SchemaSet, rules::resolve_relative};
+use crate::model::directory::DirectoryType;
+use crate::model::review::Timestamp;
+use crate::model::{Directory as DirectoryDoc, Resource};
+use crate::reconcile::apply::{Outcome, record_outcome};
+use crate::reconcile::{
+    self, DecisionFile, Desired, DesiredReview, Effect, Observed, ObservedReview, Plan,
+};
+use crate::state::ReviewState;
+use crate::status;
+use crate::store::{Store, Stored};
+
+/// Fault injection for crash drills and tests: abort the process after this many removals.
+pub const FAULT_ABORT_AFTER_REMOVALS: &str = "RECERT_FAULT_ABORT_AFTER_REMOVALS";
+
+/// Attempts per removal when the directory answers with a retryable error.
+const REMOVE_ATTEMPTS: u32 = 4;
+
+/// Everything one pass computed.
+#[derive(Debug)]
+pub struct Pass {
+    pub loaded: Loaded,
+    pub plan: Plan,
+    /// Per-review problems (directory unreadable, state unreadable, a write failed).
+    pub errors: BTreeMap<String, String>,
+    /// Problems not tied to one review (a state file that cannot be parsed).
+    pub store_errors: Vec<String>,
+}
+
+impl Pass {
+    pub fn manifest_errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+    }
+}
+
+/// The reviews and decisions the manifests ask for.
+pub fn desired(loaded: &Loaded) -> Desired {
+    let mut desired = Desired::default();
+    for d in loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+    {
+        desired.failed_sources.insert(d.file.display().to_string());
+    }
+    for doc in &loaded.docs {
+        if let Resource::AccessReview(review) = &doc.resource {
+            let source = loaded.path_of(doc).display().to_string();
+            desired
+                .reviews
+                .entry(review.metadata.name.clone())
+                .or_insert(DesiredReview {
+                    spec: review.spec.clone(),
+                    source,
+                    decisions: Vec::new(),
+                });
+        }
+    }
+    for doc in &loaded.docs {
+        if let Resource::ReviewDecisions(decisions) = &doc.resource {
+            if let Some(review) = desired.reviews.get_mut(&decisions.spec.review) {
+                review.decisions.push(DecisionFile {
+                    source: loaded.path_of(doc).display().to_string(),
+                    spec: decisions.spec.clone(),
+                });
+            }
+        }
+    }
+    desired
+}
+
+/// The directories the manifests define, opened on first use.
+#[derive(Debug)]
+pub struct Directories<'a> {
+    loaded: &'a Loaded,
+    open: BTreeMap<String, Result<FileDirectory, String>>,
+}
+
+impl<'a> Directories<'a> {
+    pub fn new(loaded: &'a Loaded) -> Directories<'a> {
+        Directories {
+            loaded,
+            open: BTreeMap::new(),
+        }
+    }
+
+    pub fn get(&mut self, name: &str) -> Result<&FileDirectory, String> {
+        if !self.open.contains_key(name) {
+            let opened = self.open_directory(name);
+            self.open.insert(name.to_owned(), opened);
+        }
+        match &self.open[name] {
+            Ok(directory) => Ok(directory),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    fn open_directory(&self, name: &str) -> Result<FileDirectory, String> {
+        let doc = self
+            .loaded
+            .docs
+            .iter()
+            .find(|d| matches!(&d.resource, Resource::Directory(x) if x.metadata.name == name))
+            .ok_or_else(|| format!("no Directory named `{name}` is loaded"))?;
+        let Resource::Directory(directory) = &doc.resource else {
+            unreachable!("matched on the kind above");
+        };
+        let DirectoryDoc { spec, .. } = directory.as_ref();
+        match (spec.kind, &spec.file) {
+            (DirectoryType::File, Some(file)) => {
+                let path = resolve_relative(self.loaded.path_of(doc), &file.path);
+                FileDirectory::open(&path).map_err(|e| e.to_string())
+            }
+            (kind, _) => Err(format!(
+                "directory `{name}` is of type `{}`, which this build cannot reach yet",
+                kind.as_str()
+            )),
+        }
+    }
+}
+
+/// Loads, reads and plans, without changing anything.
+pub async fn plan(paths: &[PathBuf], store: &Store, now: Timestamp) -> Pass {
+    let loaded = load::load(paths, &load::Options::default(), &SchemaSet::new());
+    let (stored, store_errors) = store.load();
+    let recorded: BTreeMap<String, ReviewState> =
+        stored.into_iter().map(|(k, v)| (k, v.state)).collect();
+    let desired = desired(&loaded);
+    let mut errors = BTreeMap::new();
+    let observed = {
+        let mut directories = Directories::new(&loaded);
+        observe(&desired, &recorded, now, &mut directories, &mut errors).await
+    };
+    let plan = reconcile::reconcile(&desired, &observed, &recorded, now);
+    Pass {
+        loaded,
+        plan,
+        errors,
+        store_errors: store_errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+async fn observe(
+    desired: &Desired,
+    recorded: &BTreeMap<String, ReviewState>,
+    now: Timestamp,
+    directories: &mut Directories<'_>,
+    errors: &mut BTreeMap<String, String>,
+) -> Observed {
+    let mut observed = Observed::default();
+    for (name, need) in reconcile::needs(desired, recorded, now) {
+        let spec = &desired.reviews[&name].spec;
+        let directory = match directories.get(&spec.directory) {
+            Ok(directory) => directory,
+            Err(e) => {
+                errors.insert(name, e);
+                continue;
+            }
+        };
+        let mut review = ObservedReview::default();
+        if need.scope {
+            match directory::observe(directory, &spec.scope).await {
+                Ok(scope) => review.scope = Some(scope),
+                Err(e) => {
+                    errors.insert(
+                        name.clone(),
+                        format!(
+                            "cannot read the scope from directory `{}`: {e}",
+                            spec.directory
+                        ),
+                    );
+                }
+            }
+        }
+        let names: Vec<String> = need.names.into_iter().collect();
+        for chunk in names.chunks(directory.lookup_batch_size().max(1)) {
+            match directory.lookup(chunk).await {
+                Ok(found) => {
+                    for name in chunk {
+                        let hit = found.iter().find(|p| match p {
+                            directory::Principal::User(u) => {
+                                u.id == *name || u.user_principal_name.eq_ignore_ascii_case(name)
+                            }
+                            directory::Principal::Group(g) => g.id == *name,
+                        });
+                        if let Some(p) = hit {
+                            review.people.insert(name.clone(), p.id().to_owned());
+                        }
+                    }
+                }
+                Err(e) => {
+                    errors.insert(
+                        name.clone(),
+                        format!(
+                            "cannot look up reviewers in directory `{}`: {e}",
+                            spec.directory
+                        ),
+                    );
+                }
+            }
+        }
+        observed.reviews.insert(name, review);
+    }
+    observed
+}
+
+/// One full pass: plan, then carry the plan out.
+pub async fn reconcile_once(
+    paths: &[PathBuf],
+    store: &Store,
+    now: Timestamp,
+    revision: Option<&str>,
+) -> Pass {
+    let mut pass = plan(paths, store, now).await;
+    let (mut stored, _) = store.load();
+    let mut directories = Directories::new(&pass.loaded);
+    let mut removals_done = 0usize;
+    let abort_after: Option<usize> = std::env::var(FAULT_ABORT_AFTER_REMOVALS)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    for review in &pass.plan.reviews {
+        let name = review.review.clone();
+        let Some(next) = review.next.clone() else {
+            continue;
+        };
+        let previous = stored.remove(&name);
+        let head = previous
+            .as_ref()
+            .map(|s| s.audit_head.clone())
+            .unwrap_or_default();
+        let mut entry = Stored {
+            state: next,
+            audit_head: head,
+        };
+        let mut error = pass.errors.get(&name).cloned();
+        let result = carry_out(
+            store,
+            review,
+            &mut entry,
+            &mut directories,
+            now,
+            &mut removals_done,
+            abort_after,
+        )
+        .await;
+        if let Err(e) = result {
+            error = Some(e);
+        }
+        if let Some(e) = &error {
+            pass.errors.insert(name.clone(), e.clone());
+        }
+        if review.effects.contains(&Effect::Archive) {
+            continue;
+        }
+        if let Err(e) = write_outputs(store, &entry.state, review, error.as_deref(), revision) {
+            pass.errors.insert(name, e);
+        }
+    }
+    pass
+}
+
+fn events(review: &crate::reconcile::ReviewPlan) -> Vec<Value> {
+    let mut out: Vec<Value> = review
+        .changes
+        .iter()
+        .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+        .collect();
+    for effect in &review.effects {
+        if let Effect::Notify {
+            event,
+            instance,
+            reviewers,
+        } = effect
+        {
+            out.push(json!({ "change": "notification", "event": event, "instance": instance, "reviewers": reviewers }));
+        }
+    }
+    out
+}
+
+async fn carry_out(
+    store: &Store,
+    review: &crate::reconcile::ReviewPlan,
+    entry: &mut Stored,
+    directories: &mut Directories<'_>,
+    now: Timestamp,
+    removals_done: &mut usize,
+    abort_after: Option<usize>,
+) -> Result<(), String> {
+    let name = &review.review;
+    std::fs::create_dir_all(store.review_dir(name)).map_err(|e| e.to_string())?;
+    entry.audit_head = audit::append(
+        &store.audit_path(name),
+        &entry.audit_head,
+        name,
+        now,
+        &events(review),
+    )
+    .map_err(|e| format!("cannot append to the audit trail: {e}"))?;
+    // The state (with removals pending) is on disk before the directory is touched.
+    store.save(entry).map_err(|e| e.to_string())?;
+    if review.effects.contains(&Effect::Archive) {
+        store.archive(name, now).map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let mut groups: BTreeMap<(String, String), Vec<directory::Removal>> = BTreeMap::new();
+    for effect in &review.effects {
+        if let Effect::Remove {
+            instance,
+            principal,
+            removal,
+        } = effect
+        {
+            groups
+                .entry((instance.clone(), principal.clone()))
+                .or_default()
+                .push(removal.clone());
+        }
+    }
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let directory = directories.get(&entry.state.spec.directory)?;
+    let mut journal = Journal::open(&store.journal_path(name))
+        .map_err(|e| format!("cannot read the apply journal: {e}"))?;
+    let mut applied = Vec::new();
+    for ((instance, principal), removals) in groups {
+        let mut outcomes = Vec::new();
+        for removal in removals {
+            let outcome = match journal.outcome(&instance, &principal, &removal) {
+                Some(done) => from_journal(done),
+                None => {
+                    let attempted = journal.was_attempted(&instance, &principal, &removal);
+                    journal
+                        .intent(&instance, &principal, &removal)
+                        .map_err(|e| format!("cannot write the apply journal: {e}"))?;
+                    let outcome = match remove_with_retries(directory, &removal).await {
+                        Ok(RemoveOutcome::NotFound) if attempted => Outcome::DoneBefore,
+                        Ok(done) => Outcome::Done(done),
+                        Err(e) => Outcome::Failed(e.to_string()),
+                    };
+                    journal
+                        .record(&instance, &principal, &removal, to_journal(&outcome))
+                        .map_err(|e| format!("cannot write the apply journal: {e}"))?;
+                    *removals_done += 1;
+                    if abort_after.is_some_and(|n| *removals_done >= n) {
+                        std::process::abort();
+                    }
+                    outcome
+                }
+            };
+            outcomes.push(outcome);
+        }
+        record_outcome(&mut entry.state, &instance, &principal, &outcomes, now);
+        let result = entry
+            .state
+            .instances
+            .iter()
+            .find(|i| i.id == instance)
+            .and_then(|i| i.items.get(&principal))
+            .and_then(|i| i.apply_result.clone());
+        applied.push(json!({ "change": "applyResult", "instance": instance, "principal": principal, "result": result }));
+    }
+    entry.audit_head = audit::append(
+        &store.audit_path(name),
+        &entry.audit_head,
+        name,
+        now,
+        &applied,
+    )
+    .map_err(|e| format!("cannot append to the audit trail: {e}"))?;
+    store.save(entry).map_err(|e| e.to_string())?;
+    journal
+        .clear()
+        .map_err(|e| format!("cannot clear the apply journal: {e}"))
+}
+
+async fn remove_with_retries<D: Directory>(
+    directory: &D,
+    removal: &directory::Removal,
+) -> Result<RemoveOutcome, directory::Error> {
+    let mut attempt = 0;
+    loop {
+        match directory.remove(removal).await {
+            Err(e) if e.is_retryable() && attempt + 1 < REMOVE_ATTEMPTS => {
+                let wait = match &e {
+                    directory::Error::Throttled { retry_after_ms } => {
+                        Duration::from_millis(*retry_after_ms)
+                    }
+                    _ => Duration::from_millis(200 << attempt),
+                };
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn from_journal(done: &JournalOutcome) -> Outcome {
+    match done {
+        JournalOutcome::Done { outcome } => Outcome::Done(outcome.clone()),
+        JournalOutcome::DoneBefore => Outcome::DoneBefore,
+        JournalOutcome::Failed { error } => Outcome::Failed(error.clone()),
+    }
+}
+
+fn to_journal(outcome: &Outcome) -> JournalOutcome {
+    match outcome {
+        Outcome::Done(outcome) => JournalOutcome::Done {
+            outcome: outcome.clone(),
+        },
+        Outcome::DoneBefore => JournalOutcome::DoneBefore,
+        Outcome::Failed(error) => JournalOutcome::Failed {
+            error: error.clone(),
+        },
+    }
+}
+
+/// Writes the status file and every instance's results, skipping files whose content is
+/// unchanged (a quiet reconcile leaves no trace in `git status` or mtimes).
+fn write_outputs(
+    store: &Store,
+    state: &ReviewState,
+    review: &crate::reconcile::ReviewPlan,
+    error: Option<&str>,
+    revision: Option<&str>,
+) -> Result<(), String> {
+    let mut files: Vec<(PathBuf, String)> = vec![(
+        store.review_dir(&state.name).join("status.yaml"),
+        status::render(state, review, error, revision),
+    )];
+    for instance in &state.instances {
+        files.push((
+            store.results_path(&state.name, &instance.id),
+            status::results_csv(state, instance),
+        ));
+    }
+    for (path, text) in files {
+        if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
+            continue;
+        }
+        store
+            .write(&path, text.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The instances of reviews in the state directory with undecided items a reviewer may decide.
+pub fn pending(store: &Store, reviewer: &str) -> Vec<(String, String, String, String)> {
+    let (stored, _) = store.load();
+    let mut out = Vec::new();
+    for (name, entry) in stored {
+        let state = entry.state;
+        let Some(instance) = state.in_progress() else {
+            continue;
+        };
+        let me: BTreeSet<String> = [reconcile::normalize(reviewer)]
+            .into_iter()
+            .chain(state.known.get(&reconcile::normalize(reviewer)).cloned())
+            .chain(
+                instance
+                    .items
+                    .iter()
+                    .filter_map(|(id, item)| match &item.principal {
+                        directory::Principal::User(u)
+                            if u.user_principal_name.eq_ignore_ascii_case(reviewer) =>
+                        {
+                            Some(id.clone())
+                        }
+                        _ => None,
+                    }),
+            )
+            .collect();
+        for (id, item) in &instance.items {
+            if item.decision.is_none()
+                && reconcile::allowed_reviewers(&state, item)
+                    .iter()
+                    .any(|r| me.contains(r))
+            {
+                out.push((
+                    name.clone(),
+                    instance.id.clone(),
+                    id.clone(),
+                    item.principal.display_name().to_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The path of a review's results for an instance (the latest when none is named).
+pub fn results(store: &Store, review: &str, instance: Option<&str>) -> Result<String, String> {
+    let (stored, _) = store.load();
+    let entry = stored
+        .get(review)
+        .ok_or_else(|| format!("no review `{review}` in {}", store.root().display()))?;
+    let chosen = match instance {
+        Some(id) => entry
+            .state
+            .instances
+            .iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| format!("review `{review}` has no instance `{id}`"))?,
+        None => entry
+            .state
+            .instances
+            .last()
+            .ok_or_else(|| format!("review `{review}` has no instance yet"))?,
+    };
+    Ok(status::results_csv(&entry.state, chosen))
+}

@@ -1,0 +1,444 @@
+//! What a review's state looks like to people: the status file and the results CSV.
+//!
+//! Both are derived from the state alone and sorted deterministically, so a reconcile that
+//! changes nothing rewrites nothing and Git diffs show only what changed.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::directory::Principal;
+use crate::model::decisions::Decision;
+use crate::model::review::{Requests, Timestamp};
+use crate::reconcile::{ReviewPlan, allowed_reviewers};
+use crate::state::{ApplyResult, EndReason, EntryStatus, Instance, ReviewState};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status<'a> {
+    review: &'a str,
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observed_revision: Option<&'a str>,
+    phase: &'static str,
+    conditions: Vec<Condition>,
+    last_handled_requests: &'a Requests,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_edge: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    missed_instances: &'a Vec<String>,
+    instances: Vec<InstanceStatus<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Condition {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    status: &'static str,
+    reason: &'static str,
+    message: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InstanceStatus<'a> {
+    id: &'a str,
+    target: &'a str,
+    start: Timestamp,
+    end: Timestamp,
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ended_at: Option<Timestamp>,
+    counts: BTreeMap<&'static str, usize>,
+    reviewers: Vec<ReviewerProgress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apply: Option<ApplyStatus<'a>>,
+    items: Vec<ItemStatus<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rejected_decisions: Vec<Rejected<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    resets: Vec<ResetStatus<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reminders: Vec<ReminderStatus<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewerProgress {
+    reviewer: String,
+    items: usize,
+    decided: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApplyStatus<'a> {
+    requested: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocked: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemStatus<'a> {
+    principal: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    decision: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reviewer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decided_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    by_system: bool,
+    recommendation: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apply_result: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rejected<'a> {
+    reviewer: &'a str,
+    principal: &'a str,
+    source: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResetStatus<'a> {
+    at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    cleared: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReminderStatus<'a> {
+    at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    reviewers: &'a [String],
+}
+
+fn decision_name(decision: Option<Decision>) -> &'static str {
+    match decision {
+        None => "undecided",
+        Some(Decision::Approve) => "approve",
+        Some(Decision::Deny) => "deny",
+        Some(Decision::DontKnow) => "dontKnow",
+    }
+}
+
+fn instance_state(instance: &Instance) -> &'static str {
+    let applying = instance.apply.as_ref().is_some_and(|a| a.blocked.is_none())
+        && instance
+            .items
+            .values()
+            .any(|i| i.apply_result == Some(ApplyResult::Pending));
+    match (&instance.ended, &instance.apply) {
+        (None, _) => "InProgress",
+        (Some(_), _) if applying => "Applying",
+        (Some(_), Some(a)) if a.blocked.is_some() => "ApplyBlocked",
+        (Some(_), Some(_)) => "Applied",
+        (Some(e), None) if e.reason == EndReason::Stopped => "Stopped",
+        (Some(e), None) if e.reason == EndReason::Deleted => "Deleted",
+        (Some(_), None) => "Completed",
+    }
+}
+
+/// The status file of a review after `plan`.
+pub fn render(
+    state: &ReviewState,
+    plan: &ReviewPlan,
+    error: Option<&str>,
+    revision: Option<&str>,
+) -> String {
+    let phase = match state.instances.last() {
+        None => "Pending",
+        Some(instance) => instance_state(instance),
+    };
+    let stalled = error
+        .map(str::to_owned)
+        .or_else(|| plan.stalled.clone())
+        .or_else(|| {
+            state
+                .instances
+                .iter()
+                .rev()
+                .find_map(|i| i.apply.as_ref().and_then(|a| a.blocked.clone()))
+                .map(|b| format!("apply blocked by a guard: {b}"))
+        });
+    let ready = stalled.is_none() && plan.stale_spec.is_none();
+    let conditions = vec![
+        Condition {
+            kind: "Ready",
+            status: if ready { "True" } else { "False" },
+            reason: if plan.stale_spec.is_some() {
+                "ManifestInvalid"
+            } else if stalled.is_some() {
+                "Stalled"
+            } else {
+                "Reconciled"
+            },
+            message: plan
+                .stale_spec
+                .clone()
+                .or_else(|| stalled.clone())
+                .unwrap_or_else(|| "the review is up to date".to_owned()),
+        },
+        Condition {
+            kind: "Reconciling",
+            status: if phase == "Applying" { "True" } else { "False" },
+            reason: if phase == "Applying" {
+                "Applying"
+            } else {
+                "Idle"
+            },
+            message: if phase == "Applying" {
+                "removals are in progress".to_owned()
+            } else {
+                "nothing in progress".to_owned()
+            },
+        },
+        Condition {
+            kind: "Stalled",
+            status: if stalled.is_some() { "True" } else { "False" },
+            reason: if stalled.is_some() { "Blocked" } else { "None" },
+            message: stalled.unwrap_or_default(),
+        },
+    ];
+    let instances = state
+        .instances
+        .iter()
+        .map(|i| instance_status(state, i))
+        .collect();
+    let status = Status {
+        review: &state.name,
+        source: &state.source,
+        observed_revision: revision,
+        phase,
+        conditions,
+        last_handled_requests: &state.handled,
+        next_edge: plan.requeue_at,
+        missed_instances: &state.missed,
+        instances,
+    };
+    serde_saphyr::to_string(&status)
+        .unwrap_or_else(|e| format!("# status could not be rendered: {e}\n"))
+}
+
+fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> InstanceStatus<'a> {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    counts.insert("items", instance.items.len());
+    for item in instance.items.values() {
+        *counts
+            .entry(decision_name(item.decision.as_ref().map(|d| d.decision)))
+            .or_default() += 1;
+        if let Some(result) = &item.apply_result {
+            let key = match result {
+                ApplyResult::Pending => "applyPending",
+                ApplyResult::Applied { .. } => "applied",
+                ApplyResult::NotFound { .. } => "applyNotFound",
+                ApplyResult::NotSupported { .. } => "applyNotSupported",
+                ApplyResult::Protected => "applyProtected",
+                ApplyResult::Failed { .. } => "applyFailed",
+            };
+            *counts.entry(key).or_default() += 1;
+        }
+    }
+    let mut progress: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for item in instance.items.values() {
+        for reviewer in allowed_reviewers(state, item) {
+            let entry = progress.entry(reviewer).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(item.decision.is_some());
+        }
+    }
+    let items = instance
+        .items
+        .iter()
+        .map(|(id, item)| ItemStatus {
+            principal: id,
+            name: item.principal.display_name(),
+            kind: match item.principal {
+                Principal::User(_) => "user",
+                Principal::Group(_) => "group",
+            },
+            decision: decision_name(item.decision.as_ref().map(|d| d.decision)),
+            reviewer: item.decision.as_ref().map(|d| d.reviewer.as_str()),
+            reason: item.decision.as_ref().and_then(|d| d.reason.as_deref()),
+            decided_at: item.decision.as_ref().map(|d| d.at),
+            by_system: item.decision.as_ref().is_some_and(|d| d.by_system),
+            recommendation: match item.recommendation.decision {
+                Some(d) => format!("{d}: {}", item.recommendation.reason),
+                None => format!("none: {}", item.recommendation.reason),
+            },
+            apply_result: item.apply_result.as_ref().map(ToString::to_string),
+        })
+        .collect();
+    let rejected_decisions = instance
+        .entries
+        .values()
+        .filter_map(|e| match &e.status {
+            EntryStatus::Rejected { reason } => Some(Rejected {
+                reviewer: &e.reviewer,
+                principal: &e.principal,
+                source: &e.source,
+                reason,
+            }),
+            _ => None,
+        })
+        .collect();
+    InstanceStatus {
+        id: &instance.id,
+        target: &instance.target,
+        start: instance.start,
+        end: instance.end,
+        state: instance_state(instance),
+        ended_at: instance.ended.as_ref().map(|e| e.at),
+        counts,
+        reviewers: progress
+            .into_iter()
+            .map(|(reviewer, (items, decided))| ReviewerProgress {
+                reviewer,
+                items,
+                decided,
+            })
+            .collect(),
+        apply: instance.apply.as_ref().map(|a| ApplyStatus {
+            requested: a.requested,
+            token: a.token.as_deref(),
+            blocked: a.blocked.as_deref(),
+        }),
+        items,
+        rejected_decisions,
+        resets: instance
+            .resets
+            .iter()
+            .map(|r| ResetStatus {
+                at: r.at,
+                token: r.token.as_deref(),
+                cleared: r.cleared,
+            })
+            .collect(),
+        reminders: instance
+            .reminders
+            .iter()
+            .map(|r| ReminderStatus {
+                at: r.at,
+                token: r.token.as_deref(),
+                reviewers: &r.reviewers,
+            })
+            .collect(),
+    }
+}
+
+/// The columns of the results CSV.
+pub const CSV_COLUMNS: &[&str] = &[
+    "review",
+    "instance",
+    "instance_start",
+    "instance_end",
+    "instance_state",
+    "target",
+    "principal_id",
+    "principal_name",
+    "user_principal_name",
+    "principal_type",
+    "access",
+    "recommendation",
+    "recommendation_reason",
+    "decision",
+    "decided_by",
+    "decided_at",
+    "decided_by_system",
+    "reason",
+    "apply_result",
+];
+
+/// The results of one instance as CSV, one row per item, sorted by principal id.
+pub fn results_csv(state: &ReviewState, instance: &Instance) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let _ = writer.write_record(CSV_COLUMNS);
+    for (id, item) in &instance.items {
+        let (upn, kind) = match &item.principal {
+            Principal::User(u) => (u.user_principal_name.as_str(), "user"),
+            Principal::Group(_) => ("", "group"),
+        };
+        let access: Vec<String> = item
+            .access
+            .iter()
+            .map(|a| match &a.via {
+                Some(group) => format!("{} via {group}", a.removal),
+                None => a.removal.to_string(),
+            })
+            .collect();
+        let decision = item.decision.as_ref();
+        let row = [
+            state.name.clone(),
+            instance.id.clone(),
+            instance.start.to_string(),
+            instance.end.to_string(),
+            instance_state(instance).to_owned(),
+            instance.target.clone(),
+            id.clone(),
+            item.principal.display_name().to_owned(),
+            upn.to_owned(),
+            kind.to_owned(),
+            access.join("; "),
+            item.recommendation
+                .decision
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            item.recommendation.reason.clone(),
+            decision_name(decision.map(|d| d.decision)).to_owned(),
+            decision.map(|d| d.reviewer.clone()).unwrap_or_default(),
+            decision.map(|d| d.at.to_string()).unwrap_or_default(),
+            decision
+                .map(|d| d.by_system.to_string())
+                .unwrap_or_default(),
+            decision.and_then(|d| d.reason.clone()).unwrap_or_default(),
+            item.apply_result
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ];
+        let _ = writer.write_record(row.iter().map(|cell| neutralise(cell)));
+    }
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Spreadsheets run a cell that starts with `=`, `+`, `-` or `@` (and tab or CR) as a
+/// formula; OWASP's CSV-injection advice is to prefix such cells with a single quote.
+pub fn neutralise(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_left_alone() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("+1"), "'+1");
+        assert_eq!(neutralise("-2"), "'-2");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("alice@corp.example"), "alice@corp.example");
+    }
+}

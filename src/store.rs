@@ -1,0 +1,176 @@
+//! The state directory: each review's state, status, results and audit trail, and the archive.
+//!
+//! ```text
+//! STATE/reviews/NAME/state.json        what reconcile remembers (and the audit head)
+//! STATE/reviews/NAME/status.yaml       phase, conditions, counts, every item
+//! STATE/reviews/NAME/results/ID.csv    one per instance, for auditors
+//! STATE/reviews/NAME/audit.jsonl       hash-chained audit trail
+//! STATE/reviews/NAME/journal.jsonl     only while an apply runs
+//! STATE/archive/NAME-TIME/             a deleted review's records, kept
+//! ```
+//!
+//! The state directory is separate from the manifests: git-sync's tree is read-only and
+//! replaced on every sync.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Head;
+use crate::fsutil::write_atomic;
+use crate::model::review::Timestamp;
+use crate::state::ReviewState;
+
+/// A review's state as stored, with the head of its audit chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stored {
+    pub state: ReviewState,
+    #[serde(default)]
+    pub audit_head: Head,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: the stored state cannot be read ({message}); move it aside to start the review afresh"
+    )]
+    Corrupt { path: String, message: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn open(root: &Path) -> Result<Store, Error> {
+        std::fs::create_dir_all(root.join("reviews")).map_err(io(root))?;
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn review_dir(&self, name: &str) -> PathBuf {
+        self.root.join("reviews").join(name)
+    }
+
+    pub fn audit_path(&self, name: &str) -> PathBuf {
+        self.review_dir(name).join("audit.jsonl")
+    }
+
+    pub fn journal_path(&self, name: &str) -> PathBuf {
+        self.review_dir(name).join("journal.jsonl")
+    }
+
+    pub fn results_path(&self, name: &str, instance: &str) -> PathBuf {
+        self.review_dir(name)
+            .join("results")
+            .join(format!("{instance}.csv"))
+    }
+
+    /// Every stored review; one that cannot be read is an error of its own, and the others
+    /// are still returned.
+    pub fn load(&self) -> (BTreeMap<String, Stored>, Vec<Error>) {
+        let mut out = BTreeMap::new();
+        let mut errors = Vec::new();
+        let dir = self.root.join("reviews");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => return (out, vec![io(&dir)(e)]),
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for name in names {
+            let path = self.review_dir(&name).join("state.json");
+            match std::fs::read(&path) {
+                Ok(bytes) => match serde_json::from_slice::<Stored>(&bytes) {
+                    Ok(stored) => {
+                        out.insert(name, stored);
+                    }
+                    Err(e) => errors.push(Error::Corrupt {
+                        path: path.display().to_string(),
+                        message: e.to_string(),
+                    }),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => errors.push(io(&path)(e)),
+            }
+        }
+        (out, errors)
+    }
+
+    pub fn save(&self, stored: &Stored) -> Result<(), Error> {
+        let dir = self.review_dir(&stored.state.name);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join("state.json");
+        let mut text =
+            serde_json::to_vec_pretty(stored).map_err(|e| io(&path)(std::io::Error::other(e)))?;
+        text.push(b'\n');
+        write_atomic(&path, &text).map_err(io(&path))
+    }
+
+    pub fn write(&self, path: &Path, contents: &[u8]) -> Result<(), Error> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        write_atomic(path, contents).map_err(io(path))
+    }
+
+    /// Moves a review's records to the archive; evidence is never deleted.
+    pub fn archive(&self, name: &str, at: Timestamp) -> Result<PathBuf, Error> {
+        let archive = self.root.join("archive");
+        std::fs::create_dir_all(&archive).map_err(io(&archive))?;
+        let stamp = at.0.strftime("%Y%m%dT%H%M%SZ").to_string();
+        let target = archive.join(format!("{name}-{stamp}"));
+        let from = self.review_dir(name);
+        std::fs::rename(&from, &target).map_err(io(&from))?;
+        std::fs::File::open(&archive)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&archive))?;
+        Ok(target)
+    }
+
+    /// Every audit log, live and archived, with the head its state recorded.
+    pub fn audit_logs(&self) -> Vec<(PathBuf, Option<Head>)> {
+        let mut out = Vec::new();
+        for parent in [self.root.join("reviews"), self.root.join("archive")] {
+            let Ok(entries) = std::fs::read_dir(&parent) else {
+                continue;
+            };
+            let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+            dirs.sort();
+            for dir in dirs {
+                let log = dir.join("audit.jsonl");
+                if log.exists() {
+                    let head = std::fs::read(dir.join("state.json"))
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<Stored>(&b).ok())
+                        .map(|s| s.audit_head);
+                    out.push((log, head));
+                }
+            }
+        }
+        out
+    }
+}
