@@ -175,16 +175,16 @@ pub fn verify(path: &Path, expected: Option<&Head>) -> Result<u64, VerifyError> 
         prev = record.hash;
         seq = record.seq;
     }
-    if let Some(head) = expected.filter(|h| !h.hash.is_empty()) {
-        if head.seq != seq || head.hash != prev {
-            return Err(VerifyError::Truncated {
-                path: name,
-                message: format!(
-                    "the log ends at record {seq} but the state recorded record {}: records were removed from the end",
-                    head.seq
-                ),
-            });
-        }
+    if let Some(head) = expected.filter(|h| !h.hash.is_empty())
+        && (head.seq != seq || head.hash != prev)
+    {
+        return Err(VerifyError::Truncated {
+            path: name,
+            message: format!(
+                "the log ends at record {seq} but the state recorded record {}: records were removed from the end",
+                head.seq
+            ),
+        });
     }
     Ok(seq)
 }

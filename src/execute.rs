@@ -78,13 +78,13 @@ pub fn desired(loaded: &Loaded) -> Desired {
         }
     }
     for doc in &loaded.docs {
-        if let Resource::ReviewDecisions(decisions) = &doc.resource {
-            if let Some(review) = desired.reviews.get_mut(&decisions.spec.review) {
-                review.decisions.push(DecisionFile {
-                    source: loaded.path_of(doc).display().to_string(),
-                    spec: decisions.spec.clone(),
-                });
-            }
+        if let Resource::ReviewDecisions(decisions) = &doc.resource
+            && let Some(review) = desired.reviews.get_mut(&decisions.spec.review)
+        {
+            review.decisions.push(DecisionFile {
+                source: loaded.path_of(doc).display().to_string(),
+                spec: decisions.spec.clone(),
+            });
         }
     }
     desired
