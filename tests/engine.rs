@@ -1,0 +1,440 @@
+//! The engine through the real binary over a copy of `examples/`, driven with `--now`: a whole
+//! review (start, decisions, reset, more decisions, stop, apply, export, audit), and a crash in
+//! the middle of an apply.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{Output, recert, root};
+
+const REVIEW: &str = "subscription-owners-quarterly";
+
+struct Drill {
+    dir: tempfile::TempDir,
+}
+
+impl Drill {
+    fn new() -> Drill {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&root().join("examples"), &dir.path().join("manifests"));
+        Drill { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.path(rel), text).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        recert(self.dir.path(), args)
+    }
+
+    fn reconcile(&self, now: &str) -> Output {
+        let out = self.run(&[
+            "reconcile",
+            "manifests",
+            "--state-dir",
+            "state",
+            "--now",
+            now,
+            "--revision",
+            "abc123",
+        ]);
+        assert_eq!(
+            out.code, 0,
+            "reconcile at {now}:\n{}{}",
+            out.stdout, out.stderr
+        );
+        out
+    }
+
+    /// Adds a request token under the review's `spec` (the manifest ends inside `spec`).
+    fn request(&self, kind: &str, token: &str) {
+        let rel = format!("manifests/reviews/{REVIEW}.yaml");
+        let mut text = self.read(&rel);
+        if !text.contains("  requests:\n") {
+            text.push_str("  requests:\n");
+        }
+        text.push_str(&format!("    {kind}: {token}\n"));
+        self.write(&rel, &text);
+    }
+
+    fn status(&self) -> String {
+        self.read(&format!("state/reviews/{REVIEW}/status.yaml"))
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read examples") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if name == "invalid" || name == "ci" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+const BOB: &str = "apiVersion: recert.dev/v1alpha1
+kind: ReviewDecisions
+metadata:
+  name: bob-subscription-owners
+spec:
+  review: subscription-owners-quarterly
+  reviewer: u-bob
+  decisions:
+    - principal: olivia@corp.example
+      decision: deny
+      reason: Confirmed with Erin - moved to analytics.
+";
+
+#[test]
+fn a_whole_review_runs_from_start_to_export_through_the_binary() {
+    let drill = Drill::new();
+    let directory_before = drill.read("manifests/corp-directory.yaml");
+
+    // Before the start date: the review is adopted and waits.
+    let out = drill.reconcile("2026-11-30T12:00:00Z");
+    assert!(
+        out.stdout
+            .contains(&format!("review {REVIEW}:\n  ~ adopt the review")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        drill.status().contains("phase: Pending"),
+        "{}",
+        drill.status()
+    );
+
+    // The instance starts and Carol's file is recorded.
+    let out = drill.reconcile("2026-12-01T10:00:00Z");
+    assert!(
+        out.stdout
+            .contains("start instance 2026-12-01 with 7 items"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("record u-carol's decision `deny` on u-dave"),
+        "{}",
+        out.stdout
+    );
+    let status = drill.status();
+    assert!(
+        status.contains("phase: InProgress") && status.contains("observedRevision: abc123"),
+        "{status}"
+    );
+
+    // Bob decides later: his is the last decision on Olivia.
+    drill.write("manifests/decisions/bob-subscription-owners.yaml", BOB);
+    drill.reconcile("2026-12-02T10:00:00Z");
+    assert!(
+        drill
+            .status()
+            .contains("reason: Confirmed with Erin - moved to analytics."),
+        "{}",
+        drill.status()
+    );
+
+    // Reset clears every decision.
+    drill.request("reset", "reset-1");
+    let out = drill.reconcile("2026-12-03T10:00:00Z");
+    assert!(
+        out.stdout
+            .contains("reset instance 2026-12-01, clearing 7 decisions (request `reset-1`)"),
+        "{}",
+        out.stdout
+    );
+    assert!(drill.status().contains("cleared: 7"));
+    assert!(
+        !drill.status().contains("decision: deny"),
+        "{}",
+        drill.status()
+    );
+
+    // Carol decides again by changing her entries.
+    let carol = drill
+        .read("manifests/decisions/carol-subscription-owners.yaml")
+        .replace(
+            "Moved to the data team",
+            "Re-confirmed after the reset - moved to the data team",
+        )
+        .replace(
+            "Contract ended",
+            "Re-confirmed after the reset - contract ended",
+        );
+    drill.write("manifests/decisions/carol-subscription-owners.yaml", &carol);
+    drill.reconcile("2026-12-04T10:00:00Z");
+    assert_eq!(
+        drill.status().matches("decision: deny").count(),
+        2,
+        "{}",
+        drill.status()
+    );
+
+    // Stop ends the instance; a decision after it is rejected and shown.
+    drill.request("stop", "stop-1");
+    let out = drill.reconcile("2026-12-05T10:00:00Z");
+    assert!(
+        out.stdout
+            .contains("stop instance 2026-12-01 (request `stop-1`)"),
+        "{}",
+        out.stdout
+    );
+    drill.write(
+        "manifests/decisions/bob-subscription-owners.yaml",
+        &BOB.replace("Confirmed with Erin", "Late - confirmed with Erin"),
+    );
+    let out = drill.reconcile("2026-12-05T11:00:00Z");
+    assert!(
+        out.stdout.contains(
+            "reject u-bob's decision on u-olivia (instance 2026-12-01): instance 2026-12-01 ended"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        drill.status().contains("rejectedDecisions:"),
+        "{}",
+        drill.status()
+    );
+
+    // The plan shows the removals before anything happens.
+    drill.request("apply", "apply-1");
+    let plan = drill.run(&[
+        "plan",
+        "manifests",
+        "--state-dir",
+        "state",
+        "--now",
+        "2026-12-06T10:00:00Z",
+    ]);
+    assert_eq!(plan.code, 3, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("- remove active assignment `ra-owner-dave` of u-dave"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("- remove eligible assignment `ra-owner-ivan` of u-ivan"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        drill.read("manifests/corp-directory.yaml"),
+        directory_before,
+        "plan changes nothing"
+    );
+
+    // Apply removes exactly the denied direct assignments, keeping the file's comments.
+    let out = drill.reconcile("2026-12-06T10:00:00Z");
+    assert!(
+        out.stdout
+            .contains("apply instance 2026-12-01: 2 removals (request `apply-1`)"),
+        "{}",
+        out.stdout
+    );
+    let directory_after = drill.read("manifests/corp-directory.yaml");
+    assert!(
+        !directory_after.contains("id: ra-owner-dave")
+            && !directory_after.contains("id: ra-owner-ivan")
+    );
+    assert!(
+        directory_after.contains("id: ra-owner-erin")
+            && directory_after.contains("# Owner of the production subscription.")
+    );
+    assert_eq!(
+        directory_before.lines().count() - directory_after.lines().count(),
+        10
+    );
+    let status = drill.status();
+    assert_eq!(
+        status.matches("applyResult: applied").count(),
+        2,
+        "{status}"
+    );
+    assert!(
+        drill.run(&["validate", "manifests"]).code == 0,
+        "the edited directory file is still valid"
+    );
+
+    // Nothing more to do.
+    let plan = drill.run(&[
+        "plan",
+        "manifests",
+        "--state-dir",
+        "state",
+        "--now",
+        "2026-12-06T10:00:00Z",
+    ]);
+    assert_eq!(
+        (plan.code, plan.stdout.as_str()),
+        (0, "No changes: the reviews are up to date.\n"),
+        "{}",
+        plan.stdout
+    );
+
+    // Export: one row per item, the decisions and results an auditor needs.
+    let csv = drill.run(&["export", REVIEW, "--state-dir", "state"]);
+    assert_eq!(csv.code, 0);
+    let rows: Vec<&str> = csv.stdout.lines().collect();
+    assert_eq!(rows.len(), 8, "{}", csv.stdout);
+    assert!(rows[0].starts_with("review,instance,instance_start"));
+    let dave = rows
+        .iter()
+        .find(|r| r.contains(",u-dave,"))
+        .expect("dave's row");
+    assert!(
+        dave.contains(",deny,u-carol,") && dave.contains("Re-confirmed after the reset"),
+        "{dave}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(
+            drill.path(&format!("state/reviews/{REVIEW}/results/2026-12-01.csv"))
+        )
+        .expect("results file"),
+        csv.stdout
+    );
+
+    // The audit trail verifies, and an edit is detected.
+    let audit = drill.run(&["audit", "verify", "--state-dir", "state"]);
+    assert_eq!(audit.code, 0, "{}{}", audit.stdout, audit.stderr);
+    let log = drill.path(&format!("state/reviews/{REVIEW}/audit.jsonl"));
+    let text = std::fs::read_to_string(&log).expect("audit");
+    std::fs::write(
+        &log,
+        text.replacen("\"decision\":\"deny\"", "\"decision\":\"approve\"", 1),
+    )
+    .expect("tamper");
+    let audit = drill.run(&["audit", "verify", "--state-dir", "state"]);
+    assert_eq!(audit.code, 1);
+    assert!(
+        audit
+            .stdout
+            .contains("does not match its hash: it was edited"),
+        "{}",
+        audit.stdout
+    );
+}
+
+#[test]
+fn pending_lists_what_waits_for_a_reviewer_across_reviews() {
+    let drill = Drill::new();
+    drill.reconcile("2026-12-01T10:00:00Z");
+    let out = drill.run(&[
+        "pending",
+        "--reviewer",
+        "peggy@corp.example",
+        "--state-dir",
+        "state",
+    ]);
+    assert_eq!(out.code, 0);
+    // Peggy is a fallback reviewer of the Owner review and of the manager review (for Alice,
+    // who has no manager, already decided by her file).
+    assert!(
+        out.stdout
+            .lines()
+            .all(|l| l.starts_with("subscription-owners-quarterly\t2026-12-01\t")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\tu-niaj\t"), "{}", out.stdout);
+    let out = drill.run(&["pending", "--reviewer", "u-grace", "--state-dir", "state"]);
+    assert_eq!(out.stdout, "Nothing is waiting for u-grace.\n");
+}
+
+#[test]
+fn a_crash_in_the_middle_of_an_apply_is_finished_by_the_next_run_exactly_once() {
+    let drill = Drill::new();
+    drill.reconcile("2026-12-01T10:00:00Z");
+    drill.request("stop", "stop-1");
+    drill.reconcile("2026-12-02T10:00:00Z");
+    drill.request("apply", "apply-1");
+
+    let crashed = Command::new(env!("CARGO_BIN_EXE_recert"))
+        .args([
+            "reconcile",
+            "manifests",
+            "--state-dir",
+            "state",
+            "--now",
+            "2026-12-03T10:00:00Z",
+        ])
+        .env(recert::execute::FAULT_ABORT_AFTER_REMOVALS, "1")
+        .current_dir(drill.dir.path())
+        .output()
+        .expect("run recert");
+    assert!(!crashed.status.success(), "the fault aborts the process");
+    let journal = drill.path(&format!("state/reviews/{REVIEW}/journal.jsonl"));
+    assert!(journal.exists(), "the journal survives the crash");
+    let after_crash = drill.read("manifests/corp-directory.yaml");
+    assert!(
+        !after_crash.contains("id: ra-owner-dave") && after_crash.contains("id: ra-owner-ivan"),
+        "one removal was made before the crash"
+    );
+    assert!(
+        drill.status().contains("phase: Applying") || drill.status().contains("phase: Stopped"),
+        "{}",
+        drill.status()
+    );
+
+    let out = drill.reconcile("2026-12-03T10:05:00Z");
+    assert!(
+        !out.stdout.contains("apply instance"),
+        "the apply is not started again: {}",
+        out.stdout
+    );
+    assert!(
+        !journal.exists(),
+        "the journal is cleared once the state holds the outcomes"
+    );
+    let done = drill.read("manifests/corp-directory.yaml");
+    assert!(!done.contains("id: ra-owner-ivan") && done.contains("id: ra-owner-erin"));
+    let status = drill.status();
+    assert!(status.contains("phase: Applied"), "{status}");
+    assert!(
+        !status.contains("no longer exists"),
+        "dave's removal is not mistaken for someone else's: {status}"
+    );
+    let audit = std::fs::read_to_string(drill.path(&format!("state/reviews/{REVIEW}/audit.jsonl")))
+        .expect("audit");
+    assert_eq!(
+        audit.matches("\"applyResult\"").count(),
+        2,
+        "one result per removed item:\n{audit}"
+    );
+    assert_eq!(
+        drill.run(&["audit", "verify", "--state-dir", "state"]).code,
+        0
+    );
+    assert!(
+        drill
+            .run(&[
+                "plan",
+                "manifests",
+                "--state-dir",
+                "state",
+                "--now",
+                "2026-12-03T10:05:00Z"
+            ])
+            .stdout
+            .starts_with("No changes")
+    );
+}
