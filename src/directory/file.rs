@@ -6,6 +6,7 @@
 //! minus exactly that entry before writing it atomically. An edit that cannot be verified is
 //! refused, never written.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -37,6 +38,33 @@ struct State {
     /// Index of the `DirectoryData` document among the file's documents.
     document: usize,
     data: DirectoryDataSpec,
+    index: Index,
+}
+
+/// Lookups by key, rebuilt whenever the data changes: a review of one role among a thousand,
+/// over 100,000 assignments, must not scan them all.
+#[derive(Debug, Default)]
+struct Index {
+    users: HashMap<String, usize>,
+    groups: HashMap<String, usize>,
+    assignments_by_role: HashMap<String, Vec<usize>>,
+}
+
+impl Index {
+    fn new(data: &DirectoryDataSpec) -> Index {
+        let mut index = Index::default();
+        for (i, user) in data.users.iter().enumerate() {
+            index.users.insert(user.id.clone(), i);
+            index.users.insert(user.user_principal_name.to_lowercase(), i);
+        }
+        for (i, group) in data.groups.iter().enumerate() {
+            index.groups.insert(group.id.clone(), i);
+        }
+        for (i, assignment) in data.assignments.iter().enumerate() {
+            index.assignments_by_role.entry(assignment.role.clone()).or_default().push(i);
+        }
+        index
+    }
 }
 
 impl FileDirectory {
@@ -106,6 +134,7 @@ impl FileDirectory {
             Error::Unavailable(format!("cannot write {}: {e}", self.path.display()))
         })?;
         state.text = edited;
+        state.index = Index::new(&data);
         state.data = data;
         Ok(())
     }
@@ -149,6 +178,7 @@ fn read_state(path: &Path) -> Result<State, Error> {
     Ok(State {
         text,
         document: doc.index,
+        index: Index::new(&data.spec),
         data: data.spec.clone(),
     })
 }
@@ -198,11 +228,10 @@ impl Directory for FileDirectory {
         page: Option<String>,
     ) -> Result<Page<AssignmentInfo>, Error> {
         let state = self.lock();
-        let all: Vec<AssignmentInfo> = state
-            .data
-            .assignments
+        let positions = state.index.assignments_by_role.get(role).map_or(&[][..], Vec::as_slice);
+        let all: Vec<AssignmentInfo> = positions
             .iter()
-            .filter(|a| a.role == role)
+            .map(|&i| &state.data.assignments[i])
             .map(|a| AssignmentInfo {
                 id: a.id.clone(),
                 principal: a.principal.clone(),
