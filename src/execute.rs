@@ -226,58 +226,61 @@ async fn observe(
 }
 
 /// One full pass: plan, then carry the plan out.
-pub async fn reconcile_once(
-    paths: &[PathBuf],
+pub async fn reconcile_once(paths: &[PathBuf], store: &Store, now: Timestamp, revision: Option<&str>) -> Pass {
+    let mut pass = plan(paths, store, now).await;
+    let mut directories = Directories::new(&pass.loaded);
+    let errors = carry_out_plan(store, &pass.plan, &mut directories, &pass.errors, now, revision).await;
+    for (review, error) in errors {
+        pass.errors.insert(review, error);
+    }
+    pass
+}
+
+/// Carries out a plan: for each review, its audit events and state, then its removals through
+/// the journal, then its status and results. Returns the reviews that failed, with why.
+pub async fn carry_out_plan(
     store: &Store,
+    plan: &Plan,
+    directories: &mut Directories<'_>,
+    observe_errors: &BTreeMap<String, String>,
     now: Timestamp,
     revision: Option<&str>,
-) -> Pass {
-    let mut pass = plan(paths, store, now).await;
-    let (mut stored, _) = store.load();
-    let mut directories = Directories::new(&pass.loaded);
+) -> BTreeMap<String, String> {
+    let mut errors = BTreeMap::new();
+    let (mut stored, _) = store.load_some(plan.reviews.iter().map(|r| r.review.as_str()));
     let mut removals_done = 0usize;
-    let abort_after: Option<usize> = std::env::var(FAULT_ABORT_AFTER_REMOVALS)
-        .ok()
-        .and_then(|v| v.parse().ok());
-    for review in &pass.plan.reviews {
+    let abort_after: Option<usize> = std::env::var(FAULT_ABORT_AFTER_REMOVALS).ok().and_then(|v| v.parse().ok());
+    for review in &plan.reviews {
         let name = review.review.clone();
         let Some(next) = review.next.clone() else {
             continue;
         };
-        let previous = stored.remove(&name);
-        let head = previous
-            .as_ref()
-            .map(|s| s.audit_head.clone())
-            .unwrap_or_default();
-        let mut entry = Stored {
-            state: next,
-            audit_head: head,
-        };
-        let mut error = pass.errors.get(&name).cloned();
-        let result = carry_out(
-            store,
-            review,
-            &mut entry,
-            &mut directories,
-            now,
-            &mut removals_done,
-            abort_after,
-        )
-        .await;
-        if let Err(e) = result {
-            error = Some(e);
-        }
-        if let Some(e) = &error {
-            pass.errors.insert(name.clone(), e.clone());
+        let head = stored.remove(&name).map(|s| s.audit_head).unwrap_or_default();
+        let mut entry = Stored { state: next, audit_head: head };
+        let unchanged = review.is_empty() && store.review_dir(&name).join("state.json").exists();
+        let mut error = None;
+        if !unchanged {
+            if let Err(e) = carry_out(store, review, &mut entry, directories, now, &mut removals_done, abort_after).await {
+                error = Some(e);
+            }
         }
         if review.effects.contains(&Effect::Archive) {
             continue;
         }
-        if let Err(e) = write_outputs(store, &entry.state, review, error.as_deref(), revision) {
-            pass.errors.insert(name, e);
+        let shown = error.clone().or_else(|| observe_errors.get(&name).cloned()).or_else(|| directories_error(directories, &entry.state));
+        if let Err(e) = write_outputs(store, &entry.state, review, shown.as_deref(), revision) {
+            error = Some(e);
+        }
+        if let Some(e) = error {
+            errors.insert(name, e);
         }
     }
-    pass
+    errors
+}
+
+/// A review's directory that could not be opened, for its status.
+fn directories_error(directories: &mut Directories<'_>, state: &ReviewState) -> Option<String> {
+    directories.get(&state.spec.directory).err()
 }
 
 fn events(review: &crate::reconcile::ReviewPlan) -> Vec<Value> {

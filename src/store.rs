@@ -120,6 +120,27 @@ impl Store {
         (out, errors)
     }
 
+    /// The stored state of the named reviews only (a reconcile of a few reviews reads only
+    /// their files).
+    pub fn load_some<'n>(&self, names: impl Iterator<Item = &'n str>) -> (BTreeMap<String, Stored>, Vec<Error>) {
+        let mut out = BTreeMap::new();
+        let mut errors = Vec::new();
+        for name in names {
+            let path = self.review_dir(name).join("state.json");
+            match std::fs::read(&path) {
+                Ok(bytes) => match serde_json::from_slice::<Stored>(&bytes) {
+                    Ok(stored) => {
+                        out.insert(name.to_owned(), stored);
+                    }
+                    Err(e) => errors.push(Error::Corrupt { path: path.display().to_string(), message: e.to_string() }),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => errors.push(io(&path)(e)),
+            }
+        }
+        (out, errors)
+    }
+
     pub fn save(&self, stored: &Stored) -> Result<(), Error> {
         let dir = self.review_dir(&stored.state.name);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
