@@ -130,7 +130,26 @@ impl<'a> Directories<'a> {
         match (spec.kind, &spec.file) {
             (DirectoryType::File, Some(file)) => {
                 let path = resolve_relative(self.loaded.path_of(doc), &file.path);
-                FileDirectory::open(&path).map_err(|e| e.to_string())
+                let wanted = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                let already = self.loaded.docs.iter().find(|d| {
+                    matches!(d.resource, Resource::DirectoryData(_))
+                        && std::fs::canonicalize(self.loaded.path_of(d)).is_ok_and(|p| p == wanted)
+                });
+                match already {
+                    Some(d) => {
+                        let Resource::DirectoryData(data) = &d.resource else {
+                            unreachable!("matched on the kind above");
+                        };
+                        let text = self.loaded.sources[d.file].text.clone().unwrap_or_default();
+                        Ok(FileDirectory::from_loaded(
+                            &path,
+                            text,
+                            d.index,
+                            data.spec.clone(),
+                        ))
+                    }
+                    None => FileDirectory::open(&path).map_err(|e| e.to_string()),
+                }
             }
             (kind, _) => Err(format!(
                 "directory `{name}` is of type `{}`, which this build cannot reach yet",
@@ -226,10 +245,23 @@ async fn observe(
 }
 
 /// One full pass: plan, then carry the plan out.
-pub async fn reconcile_once(paths: &[PathBuf], store: &Store, now: Timestamp, revision: Option<&str>) -> Pass {
+pub async fn reconcile_once(
+    paths: &[PathBuf],
+    store: &Store,
+    now: Timestamp,
+    revision: Option<&str>,
+) -> Pass {
     let mut pass = plan(paths, store, now).await;
     let mut directories = Directories::new(&pass.loaded);
-    let errors = carry_out_plan(store, &pass.plan, &mut directories, &pass.errors, now, revision).await;
+    let errors = carry_out_plan(
+        store,
+        &pass.plan,
+        &mut directories,
+        &pass.errors,
+        now,
+        revision,
+    )
+    .await;
     for (review, error) in errors {
         pass.errors.insert(review, error);
     }
@@ -247,27 +279,73 @@ pub async fn carry_out_plan(
     revision: Option<&str>,
 ) -> BTreeMap<String, String> {
     let mut errors = BTreeMap::new();
-    let (mut stored, _) = store.load_some(plan.reviews.iter().map(|r| r.review.as_str()));
+    // Idle reviews (nothing to do, no new error, same revision) are not touched at all.
+    let idle = |r: &crate::reconcile::ReviewPlan| {
+        r.is_empty()
+            && r.stale_spec.is_none()
+            && r.stalled.is_none()
+            && !observe_errors.contains_key(&r.review)
+    };
+    let busy: Vec<&str> = plan
+        .reviews
+        .iter()
+        .filter(|r| !idle(r) || revision.is_some())
+        .map(|r| r.review.as_str())
+        .collect();
+    let (mut stored, _) = store.load_some(busy.iter().copied());
     let mut removals_done = 0usize;
-    let abort_after: Option<usize> = std::env::var(FAULT_ABORT_AFTER_REMOVALS).ok().and_then(|v| v.parse().ok());
+    let abort_after: Option<usize> = std::env::var(FAULT_ABORT_AFTER_REMOVALS)
+        .ok()
+        .and_then(|v| v.parse().ok());
     for review in &plan.reviews {
         let name = review.review.clone();
         let Some(next) = review.next.clone() else {
             continue;
         };
-        let head = stored.remove(&name).map(|s| s.audit_head).unwrap_or_default();
-        let mut entry = Stored { state: next, audit_head: head };
+        let previous = stored.remove(&name);
+        let same_revision = revision.is_none()
+            || previous
+                .as_ref()
+                .is_some_and(|p| p.revision.as_deref() == revision);
+        if idle(review) && same_revision && store.review_dir(&name).join("state.json").exists() {
+            continue;
+        }
+        let head = previous
+            .as_ref()
+            .map(|s| s.audit_head.clone())
+            .unwrap_or_default();
+        let revision_changed = !same_revision;
+        let mut entry = Stored {
+            state: next,
+            audit_head: head,
+            revision: revision.map(str::to_owned),
+        };
+        if revision_changed && review.is_empty() {
+            if let Err(e) = store.save(&entry) {
+                errors.insert(name.clone(), e.to_string());
+            }
+        }
         let unchanged = review.is_empty() && store.review_dir(&name).join("state.json").exists();
         let mut error = None;
         if !unchanged {
-            if let Err(e) = carry_out(store, review, &mut entry, directories, now, &mut removals_done, abort_after).await {
+            if let Err(e) = carry_out(
+                store,
+                review,
+                &mut entry,
+                directories,
+                now,
+                &mut removals_done,
+                abort_after,
+            )
+            .await
+            {
                 error = Some(e);
             }
         }
         if review.effects.contains(&Effect::Archive) {
             continue;
         }
-        let shown = error.clone().or_else(|| observe_errors.get(&name).cloned()).or_else(|| directories_error(directories, &entry.state));
+        let shown = error.clone().or_else(|| observe_errors.get(&name).cloned());
         if let Err(e) = write_outputs(store, &entry.state, review, shown.as_deref(), revision) {
             error = Some(e);
         }
@@ -276,11 +354,6 @@ pub async fn carry_out_plan(
         }
     }
     errors
-}
-
-/// A review's directory that could not be opened, for its status.
-fn directories_error(directories: &mut Directories<'_>, state: &ReviewState) -> Option<String> {
-    directories.get(&state.spec.directory).err()
 }
 
 fn events(review: &crate::reconcile::ReviewPlan) -> Vec<Value> {

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cli;
 pub mod diag;
 pub mod directory;
+pub mod edit;
 pub mod execute;
 pub mod fsutil;
 pub mod journal;

@@ -29,6 +29,9 @@ pub struct Stored {
     pub state: ReviewState,
     #[serde(default)]
     pub audit_head: Head,
+    /// The manifests' revision the status last showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +125,10 @@ impl Store {
 
     /// The stored state of the named reviews only (a reconcile of a few reviews reads only
     /// their files).
-    pub fn load_some<'n>(&self, names: impl Iterator<Item = &'n str>) -> (BTreeMap<String, Stored>, Vec<Error>) {
+    pub fn load_some<'n>(
+        &self,
+        names: impl Iterator<Item = &'n str>,
+    ) -> (BTreeMap<String, Stored>, Vec<Error>) {
         let mut out = BTreeMap::new();
         let mut errors = Vec::new();
         for name in names {
@@ -132,7 +138,10 @@ impl Store {
                     Ok(stored) => {
                         out.insert(name.to_owned(), stored);
                     }
-                    Err(e) => errors.push(Error::Corrupt { path: path.display().to_string(), message: e.to_string() }),
+                    Err(e) => errors.push(Error::Corrupt {
+                        path: path.display().to_string(),
+                        message: e.to_string(),
+                    }),
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => errors.push(io(&path)(e)),

@@ -55,13 +55,19 @@ impl Index {
         let mut index = Index::default();
         for (i, user) in data.users.iter().enumerate() {
             index.users.insert(user.id.clone(), i);
-            index.users.insert(user.user_principal_name.to_lowercase(), i);
+            index
+                .users
+                .insert(user.user_principal_name.to_lowercase(), i);
         }
         for (i, group) in data.groups.iter().enumerate() {
             index.groups.insert(group.id.clone(), i);
         }
         for (i, assignment) in data.assignments.iter().enumerate() {
-            index.assignments_by_role.entry(assignment.role.clone()).or_default().push(i);
+            index
+                .assignments_by_role
+                .entry(assignment.role.clone())
+                .or_default()
+                .push(i);
         }
         index
     }
@@ -76,6 +82,27 @@ impl FileDirectory {
             page_size: DEFAULT_PAGE_SIZE,
             state: Mutex::new(state),
         })
+    }
+
+    /// A directory over a file the loader has already read and validated (the daemon and
+    /// `recert reconcile` load the data file with the manifests: no second parse).
+    pub fn from_loaded(
+        path: &Path,
+        text: String,
+        document: usize,
+        data: DirectoryDataSpec,
+    ) -> FileDirectory {
+        let state = State {
+            text,
+            document,
+            index: Index::new(&data),
+            data,
+        };
+        FileDirectory {
+            path: path.to_path_buf(),
+            page_size: DEFAULT_PAGE_SIZE,
+            state: Mutex::new(state),
+        }
     }
 
     #[must_use]
@@ -228,7 +255,11 @@ impl Directory for FileDirectory {
         page: Option<String>,
     ) -> Result<Page<AssignmentInfo>, Error> {
         let state = self.lock();
-        let positions = state.index.assignments_by_role.get(role).map_or(&[][..], Vec::as_slice);
+        let positions = state
+            .index
+            .assignments_by_role
+            .get(role)
+            .map_or(&[][..], Vec::as_slice);
         let all: Vec<AssignmentInfo> = positions
             .iter()
             .map(|&i| &state.data.assignments[i])

@@ -293,9 +293,10 @@ impl Ctx<'_> {
                         user.user_principal_name
                     ),
                 );
-                self.out.push(d.note(first.clone()));
+                let note = self.first_at(doc, first);
+                self.out.push(d.note(note));
             } else {
-                upns.insert(upn, self.first_at(doc, &format!("{at}/userPrincipalName")));
+                upns.insert(upn, format!("{at}/userPrincipalName"));
             }
         }
         for (i, group) in data.groups.iter().enumerate() {

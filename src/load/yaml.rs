@@ -308,7 +308,9 @@ impl Builder {
                         anchor,
                     ),
                 };
-                let size = count_nodes(&node);
+                // Sizes matter only for anchors (alias expansion); counting every collection
+                // would cost O(n × depth).
+                let size = if anchor == 0 { 0 } else { count_nodes(&node) };
                 self.push(node, anchor, size)?;
             }
             Event::Alias(id) => {

@@ -1,0 +1,267 @@
+//! Engine benchmark: 1,000 reviews over 100,000 assignments in the embedded file directory.
+//!
+//! ```text
+//! cargo bench --bench engine -- [--reviews N] [--assignments N]
+//! ```
+//!
+//! Reports, in process: the first full reconcile (every instance starts: the directory is read,
+//! 1,000 snapshots are taken, every decision file is recorded, state, status, results and
+//! audit are written), a second full reconcile with nothing to do, and an incremental
+//! reconcile after one decision file changes (that file parsed, that review reconciled and
+//! its records written — what the daemon does per file event), with peak memory.
+
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark reports on standard output"
+)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use recert::execute::{self, Directories};
+use recert::load::{self, SchemaSet};
+use recert::model::Resource;
+use recert::model::review::Timestamp;
+use recert::reconcile::{self, DecisionFile, Desired, Observed};
+use recert::store::Store;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+/// Generates the manifests: a directory of `assignments / 5` users and one role per review,
+/// each role held by `assignments / reviews` users; half the reviews are self-reviews, half
+/// have two named reviewers; one decisions file per review.
+fn generate(root: &Path, reviews: usize, assignments: usize) {
+    let users = (assignments / 5).max(assignments / reviews.max(1)).max(1);
+    let per_role = assignments / reviews.max(1);
+    write(
+        &root.join("directory.yaml"),
+        "apiVersion: recert.dev/v1alpha1\nkind: Directory\nmetadata: {name: corp}\nspec:\n  type: file\n  file: {path: data.yaml}\n",
+    );
+    let mut data = String::from(
+        "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata: {name: corp}\nspec:\n  users:\n",
+    );
+    for u in 0..users {
+        let day = 1 + (u * 7) % 28;
+        let month = 1 + (u * 5) % 11;
+        let _ = writeln!(
+            data,
+            "    - {{id: u-{u}, userPrincipalName: user{u}@corp.example, displayName: User {u}, lastSignIn: 2026-{month:02}-{day:02}}}"
+        );
+    }
+    data.push_str("  roles:\n");
+    for r in 0..reviews {
+        let _ = writeln!(data, "    - {{id: r-{r}, displayName: Role {r}}}");
+    }
+    data.push_str("  assignments:\n");
+    for r in 0..reviews {
+        for k in 0..per_role {
+            let u = (r * per_role + k) % users;
+            let kind = if k % 4 == 0 { "eligible" } else { "active" };
+            let _ = writeln!(
+                data,
+                "    - {{id: a-{r}-{k}, principal: u-{u}, role: r-{r}, type: {kind}}}"
+            );
+        }
+    }
+    write(&root.join("data.yaml"), &data);
+    for r in 0..reviews {
+        let first = (r * per_role) % users;
+        let (reviewers, reviewer) = if r % 2 == 0 {
+            ("    type: self\n".to_owned(), format!("u-{first}"))
+        } else {
+            (
+                format!(
+                    "    type: users\n    users: [u-{}, user{}@corp.example]\n",
+                    (r * 13) % users,
+                    (r * 17) % users
+                ),
+                format!("u-{}", (r * 13) % users),
+            )
+        };
+        let review = format!(
+            "apiVersion: recert.dev/v1alpha1\nkind: AccessReview\nmetadata:\n  name: review-{r:04}\nspec:\n  directory: corp\n  displayName: Role {r} review\n  scope:\n    role: {{id: r-{r}}}\n  reviewers:\n{reviewers}  schedule:\n    start: 2026-12-01\n    durationDays: 14\n    recurrence: quarterly\n  settings:\n    requireJustification: true\n    defaultDecision: recommendation\n    recommendations: {{inactiveDays: 60}}\n  guards:\n    maxRemovalPercent: 50\n"
+        );
+        write(&root.join(format!("reviews/review-{r:04}.yaml")), &review);
+        let mut decisions = format!(
+            "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata:\n  name: review-{r:04}-decisions\nspec:\n  review: review-{r:04}\n  reviewer: {reviewer}\n  decisions:\n"
+        );
+        let decided: Vec<usize> = if r % 2 == 0 {
+            vec![first]
+        } else {
+            (0..per_role / 2)
+                .map(|k| (r * per_role + k) % users)
+                .collect()
+        };
+        for (i, u) in decided.iter().enumerate() {
+            let decision = if i % 5 == 0 { "deny" } else { "approve" };
+            let _ = writeln!(
+                decisions,
+                "    - {{principal: u-{u}, decision: {decision}, reason: Checked against the on-call rota}}"
+            );
+        }
+        write(
+            &root.join(format!("decisions/review-{r:04}.yaml")),
+            &decisions,
+        );
+    }
+}
+
+/// Resets the kernel's peak-RSS counter for this process (Linux 4.0+), so the next reading is
+/// the peak of what follows.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(f64::NAN);
+    kib / 1024.0
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let reviews = arg("--reviews", 1000);
+    let assignments = arg("--assignments", 100_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifests = dir.path().join("manifests");
+    generate(&manifests, reviews, assignments);
+    let store = Store::open(&dir.path().join("state")).expect("state dir");
+    let paths = vec![manifests.clone()];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let now = Timestamp::parse("2026-12-02T09:00:00Z").expect("time");
+
+    reset_peak();
+    let started = Instant::now();
+    let first = rt.block_on(execute::reconcile_once(&paths, &store, now, None));
+    let full = started.elapsed();
+    let full_peak = peak_mib();
+    assert!(
+        first.errors.is_empty() && first.manifest_errors().next().is_none(),
+        "the generated set reconciles cleanly: {:?}",
+        first.errors
+    );
+    let started_instances = first
+        .plan
+        .reviews
+        .iter()
+        .filter(|r| {
+            r.changes
+                .iter()
+                .any(|c| matches!(c, reconcile::Change::InstanceStarted { .. }))
+        })
+        .count();
+    assert_eq!(started_instances, reviews);
+
+    let mut steady = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let pass = rt.block_on(execute::reconcile_once(&paths, &store, now, None));
+        steady.push(started.elapsed());
+        assert!(pass.plan.is_empty(), "nothing to do the second time");
+    }
+    steady.sort();
+
+    // Incremental: the daemon keeps the loaded set; one decisions file changes.
+    let loaded = load::load(&paths, &load::Options::default(), &SchemaSet::new());
+    let desired_all: Desired = execute::desired(&loaded);
+    let mut incremental = Vec::new();
+    for round in 0..20 {
+        let r = 1 + 2 * round;
+        let name = format!("review-{r:04}");
+        let file = manifests.join(format!("decisions/{name}.yaml"));
+        let mut text = std::fs::read_to_string(&file).expect("decisions");
+        text = text.replacen("decision: approve", "decision: deny", 1);
+        std::fs::write(&file, text).expect("edit");
+
+        let started = Instant::now();
+        let changed = load::load(
+            std::slice::from_ref(&file),
+            &load::Options::default(),
+            &SchemaSet::new(),
+        );
+        let mut desired = Desired::default();
+        let mut review = desired_all.reviews[&name].clone();
+        review.decisions = changed
+            .docs
+            .iter()
+            .filter_map(|d| match &d.resource {
+                Resource::ReviewDecisions(x) => Some(DecisionFile {
+                    source: file.display().to_string(),
+                    spec: x.spec.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        desired.reviews.insert(name.clone(), review);
+        let (stored, _) = store.load_some(std::iter::once(name.as_str()));
+        let recorded: BTreeMap<_, _> = stored.into_iter().map(|(k, v)| (k, v.state)).collect();
+        let plan = reconcile::reconcile(&desired, &Observed::default(), &recorded, now);
+        let mut directories = Directories::new(&loaded);
+        let errors = rt.block_on(execute::carry_out_plan(
+            &store,
+            &plan,
+            &mut directories,
+            &BTreeMap::new(),
+            now,
+            None,
+        ));
+        incremental.push(started.elapsed());
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(
+            plan.reviews[0]
+                .changes
+                .iter()
+                .any(|c| matches!(c, reconcile::Change::DecisionRecorded { .. })),
+            "the change is recorded"
+        );
+    }
+    incremental.sort();
+    let p = |v: &[Duration], q: f64| ms(v[((v.len() as f64 - 1.0) * q).round() as usize]);
+
+    let data_bytes = std::fs::metadata(manifests.join("data.yaml"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "engine benchmark: {reviews} reviews, {assignments} assignments (data file {:.1} MiB), {} manifest files",
+        data_bytes as f64 / 1_048_576.0,
+        2 + 2 * reviews
+    );
+    println!(
+        "  full reconcile, first (all instances start):  {:>8.1} ms   peak RSS {full_peak:.0} MiB",
+        ms(full)
+    );
+    println!(
+        "  full reconcile, nothing to do (median of 3):  {:>8.1} ms",
+        p(&steady, 0.5)
+    );
+    println!(
+        "  incremental, one decision file (20 runs):     p50 {:>6.2} ms   p95 {:>6.2} ms   max {:>6.2} ms",
+        p(&incremental, 0.5),
+        p(&incremental, 0.95),
+        p(&incremental, 1.0)
+    );
+}
