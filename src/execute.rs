@@ -320,15 +320,16 @@ pub async fn carry_out_plan(
             audit_head: head,
             revision: revision.map(str::to_owned),
         };
-        if revision_changed && review.is_empty() {
-            if let Err(e) = store.save(&entry) {
-                errors.insert(name.clone(), e.to_string());
-            }
+        if revision_changed
+            && review.is_empty()
+            && let Err(e) = store.save(&entry)
+        {
+            errors.insert(name.clone(), e.to_string());
         }
         let unchanged = review.is_empty() && store.review_dir(&name).join("state.json").exists();
         let mut error = None;
-        if !unchanged {
-            if let Err(e) = carry_out(
+        if !unchanged
+            && let Err(e) = carry_out(
                 store,
                 review,
                 &mut entry,
@@ -338,9 +339,8 @@ pub async fn carry_out_plan(
                 abort_after,
             )
             .await
-            {
-                error = Some(e);
-            }
+        {
+            error = Some(e);
         }
         if review.effects.contains(&Effect::Archive) {
             continue;
