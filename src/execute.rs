@@ -538,7 +538,7 @@ fn write_outputs(
             continue;
         }
         store
-            .write(&path, text.as_bytes())
+            .write_derived(&path, text.as_bytes())
             .map_err(|e| e.to_string())?;
     }
     Ok(())

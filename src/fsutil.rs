@@ -26,6 +26,25 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Replaces `path` atomically for readers (temp file, rename) without forcing it to disk.
+///
+/// For files derived from durable state (status, results): after a power cut such a file may
+/// be old or empty, and the next reconcile rewrites it because its content differs. Skipping
+/// the two fsyncs matters when a first reconcile writes thousands of them.
+pub fn write_derived(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", path.file_name().and_then(|n| n.to_str()).unwrap_or("recert")))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(contents)?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

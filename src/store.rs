@@ -160,11 +160,12 @@ impl Store {
         write_atomic(&path, &text).map_err(io(&path))
     }
 
-    pub fn write(&self, path: &Path, contents: &[u8]) -> Result<(), Error> {
+    /// Writes a file derived from the state (status, results); see `fsutil::write_derived`.
+    pub fn write_derived(&self, path: &Path, contents: &[u8]) -> Result<(), Error> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
-        write_atomic(path, contents).map_err(io(path))
+        crate::fsutil::write_derived(path, contents).map_err(io(path))
     }
 
     /// Moves a review's records to the archive; evidence is never deleted.

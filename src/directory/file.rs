@@ -277,11 +277,10 @@ impl Directory for FileDirectory {
     async fn list_members(&self, group: &str, page: Option<String>) -> Result<Page<String>, Error> {
         let state = self.lock();
         let members = state
-            .data
+            .index
             .groups
-            .iter()
-            .find(|g| g.id == group)
-            .map(|g| g.members.clone())
+            .get(group)
+            .map(|&i| state.data.groups[i].members.clone())
             .ok_or_else(|| Error::NotFound(format!("group {group}")))?;
         self.page(&members, page)
     }
@@ -296,11 +295,12 @@ impl Directory for FileDirectory {
         Ok(ids
             .iter()
             .filter_map(|id| {
-                if let Some(u) = data
+                let user = state
+                    .index
                     .users
-                    .iter()
-                    .find(|u| &u.id == id || u.user_principal_name.eq_ignore_ascii_case(id))
-                {
+                    .get(id.as_str())
+                    .or_else(|| state.index.users.get(&id.to_lowercase()));
+                if let Some(u) = user.map(|&i| &data.users[i]) {
                     return Some(Principal::User(UserInfo {
                         id: u.id.clone(),
                         user_principal_name: u.user_principal_name.clone(),
@@ -311,10 +311,11 @@ impl Directory for FileDirectory {
                         source: u.source,
                     }));
                 }
-                data.groups
-                    .iter()
-                    .find(|g| &g.id == id)
-                    .map(|g| Principal::Group(group_info(g)))
+                state
+                    .index
+                    .groups
+                    .get(id.as_str())
+                    .map(|&i| Principal::Group(group_info(&data.groups[i])))
             })
             .collect())
     }
