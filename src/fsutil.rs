@@ -37,7 +37,12 @@ pub fn write_derived(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", path.file_name().and_then(|n| n.to_str()).unwrap_or("recert")))
+        .prefix(&format!(
+            ".{}.",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("recert")
+        ))
         .suffix(".tmp")
         .tempfile_in(dir)?;
     temp.write_all(contents)?;

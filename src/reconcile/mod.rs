@@ -615,4 +615,6 @@ fn requeue_at(state: &ReviewState, now: Timestamp) -> Option<Timestamp> {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
