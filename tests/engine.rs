@@ -438,3 +438,94 @@ fn a_crash_in_the_middle_of_an_apply_is_finished_by_the_next_run_exactly_once() 
             .starts_with("No changes")
     );
 }
+
+#[test]
+fn decide_edits_the_reviewers_file_in_place_and_the_engine_records_it() {
+    let drill = Drill::new();
+    drill.reconcile("2026-12-01T10:00:00Z");
+    let before = drill.read("manifests/decisions/carol-subscription-owners.yaml");
+    let out = drill.run(&[
+        "decide",
+        REVIEW,
+        "--reviewer",
+        "carol@corp.example",
+        "--principal",
+        "olivia@corp.example",
+        "--deny",
+        "--reason",
+        "Moved to analytics: see ticket #42",
+        "manifests",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("updated manifests/decisions/carol-subscription-owners.yaml"),
+        "{}",
+        out.stdout
+    );
+    let after = drill.read("manifests/decisions/carol-subscription-owners.yaml");
+    // Only Olivia's entry changed; every comment and other entry is byte-identical.
+    let changed: Vec<(&str, &str)> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    assert!(
+        changed
+            .iter()
+            .all(|(old, _)| old.contains("dontKnow") || old.contains("She may have moved")),
+        "{changed:?}"
+    );
+    assert_eq!(drill.run(&["validate", "manifests"]).code, 0);
+    let out = drill.reconcile("2026-12-02T10:00:00Z");
+    assert!(
+        out.stdout
+            .contains("record u-carol's decision `deny` on u-olivia"),
+        "{}",
+        out.stdout
+    );
+
+    // A reviewer without a file gets a new one, valid and recorded.
+    let out = drill.run(&[
+        "decide",
+        REVIEW,
+        "--reviewer",
+        "u-bob",
+        "--principal",
+        "u-niaj",
+        "--approve",
+        "--reason",
+        "On call",
+        "manifests",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("created manifests/decisions/subscription-owners-quarterly-u-bob.yaml"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(drill.run(&["validate", "manifests"]).code, 0);
+    let out = drill.reconcile("2026-12-03T10:00:00Z");
+    assert!(
+        out.stdout
+            .contains("record u-bob's decision `approve` on u-niaj"),
+        "{}",
+        out.stdout
+    );
+
+    // Exactly one of the decision flags.
+    let out = drill.run(&[
+        "decide",
+        REVIEW,
+        "--reviewer",
+        "u-bob",
+        "--principal",
+        "u-niaj",
+        "--approve",
+        "--deny",
+        "manifests",
+    ]);
+    assert_eq!(out.code, 2);
+}

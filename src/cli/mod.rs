@@ -3,6 +3,7 @@
 //! Subcommands return an [`ExitCode`]-like [`Outcome`]; `main` maps errors that escape them
 //! (usage and I/O problems) to exit code 2.
 
+mod decide;
 mod engine;
 pub mod render;
 mod schema;
@@ -36,6 +37,8 @@ pub enum Command {
     Pending(engine::PendingArgs),
     /// Check the audit trails.
     Audit(engine::AuditArgs),
+    /// Record a decision in the reviewer's decisions file (created, or edited in place).
+    Decide(decide::Args),
 }
 
 /// How a command ended, as the process exit code.
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Export(args) => engine::export(&args),
         Command::Pending(args) => engine::pending(&args),
         Command::Audit(args) => engine::audit(&args),
+        Command::Decide(args) => decide::run(&args),
     }
 }
 
