@@ -52,6 +52,8 @@ pub struct LoadedDoc {
     pub file: usize,
     /// 0-based position of the document in its file.
     pub index: usize,
+    /// The spanned tree, for placing findings. Emptied for `DirectoryData` once the rules have
+    /// run (see `load`).
     pub root: Node,
     pub resource: Resource,
 }
@@ -103,6 +105,14 @@ pub fn load(paths: &[PathBuf], options: &Options, schemas: &SchemaSet) -> Loaded
         );
     }
     diagnostics.extend(rules::check(&loaded));
+    // Positions are needed only to place findings, and every finding is placed by now. A large
+    // `DirectoryData` (100,000 assignments) would otherwise keep a second, spanned copy of
+    // itself for as long as the documents live.
+    for doc in &mut loaded.docs {
+        if matches!(doc.resource, Resource::DirectoryData(_)) {
+            doc.root = Node { span: doc.root.span, value: NodeValue::Map(Vec::new()) };
+        }
+    }
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     diagnostics.dedup();
     loaded.diagnostics = diagnostics;
