@@ -63,6 +63,7 @@ pub fn append(
         return Ok(head.clone());
     }
     repair_torn_tail(path)?;
+    set_aside_uncommitted(path, head)?;
     let mut head = if head.hash.is_empty() {
         Head {
             seq: 0,
@@ -96,6 +97,48 @@ pub fn append(
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     Ok(head)
+}
+
+/// The audit log is written ahead of the state: records past the head the state committed
+/// describe changes whose state never reached the disk (a crash between the two), and the
+/// next reconcile derives them again. They are moved to `audit.uncommitted.jsonl` beside the
+/// log — kept as evidence, outside the chain — so the chain continues from the committed head.
+fn set_aside_uncommitted(path: &Path, head: &Head) -> std::io::Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let committed = if head.hash.is_empty() { 0 } else { head.seq };
+    let lines: Vec<&str> = text.lines().collect();
+    let last_seq = lines
+        .last()
+        .and_then(|l| serde_json::from_str::<Record>(l).ok())
+        .map_or(0, |r| r.seq);
+    if last_seq <= committed || (committed as usize) > lines.len() {
+        return Ok(());
+    }
+    let keep = committed as usize;
+    // Only a tail that continues the committed chain is moved; anything else is left for
+    // `recert audit verify` to report.
+    let matches_head = keep == 0
+        || serde_json::from_str::<Record>(lines[keep - 1])
+            .is_ok_and(|r| r.seq == head.seq && r.hash == head.hash);
+    if !matches_head {
+        return Ok(());
+    }
+    let aside = path.with_file_name("audit.uncommitted.jsonl");
+    let mut tail = lines[keep..].join("\n");
+    tail.push('\n');
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&aside)?;
+    file.write_all(tail.as_bytes())?;
+    file.sync_all()?;
+    let mut head_text = lines[..keep].join("\n");
+    if keep > 0 {
+        head_text.push('\n');
+    }
+    crate::fsutil::write_atomic(path, head_text.as_bytes())
 }
 
 /// Drops an incomplete last line left by a crash mid-write.
@@ -268,6 +311,19 @@ mod tests {
             verify(&path, Some(&head)),
             Err(VerifyError::Truncated { .. })
         ));
+    }
+
+    #[test]
+    fn records_past_the_committed_head_are_set_aside_and_the_chain_continues() {
+        let (dir, path, head) = log();
+        let at = Timestamp::parse("2026-12-02T10:00:00Z").expect("time");
+        // A pass appended record 4, then crashed before its state (head 3) was written.
+        append(&path, &head, "ga", at, &[json!({"type": "lost"})]).expect("append");
+        let head = append(&path, &head, "ga", at, &[json!({"type": "again"})]).expect("append");
+        assert_eq!(verify(&path, Some(&head)), Ok(4));
+        let aside =
+            std::fs::read_to_string(dir.path().join("audit.uncommitted.jsonl")).expect("kept");
+        assert!(aside.contains("\"lost\""), "{aside}");
     }
 
     #[test]

@@ -110,7 +110,10 @@ pub fn load(paths: &[PathBuf], options: &Options, schemas: &SchemaSet) -> Loaded
     // itself for as long as the documents live.
     for doc in &mut loaded.docs {
         if matches!(doc.resource, Resource::DirectoryData(_)) {
-            doc.root = Node { span: doc.root.span, value: NodeValue::Map(Vec::new()) };
+            doc.root = Node {
+                span: doc.root.span,
+                value: NodeValue::Map(Vec::new()),
+            };
         }
     }
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
