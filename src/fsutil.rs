@@ -7,23 +7,7 @@ use std::path::Path;
 /// Writes `contents` to `path` through a temporary file in the same folder: write, fsync,
 /// rename over the target, fsync the folder (so the rename itself survives a power cut).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("recert")
-        ))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    temp.write_all(contents)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(dir)?.sync_all()
+    replace(path, contents, true)
 }
 
 /// Replaces `path` atomically for readers (temp file, rename) without forcing it to disk.
@@ -32,21 +16,30 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// be old or empty, and the next reconcile rewrites it because its content differs. Skipping
 /// the two fsyncs matters when a first reconcile writes thousands of them.
 pub fn write_derived(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    replace(path, contents, false)
+}
+
+fn replace(path: &Path, contents: &[u8], durable: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("recert");
     let mut temp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("recert")
-        ))
+        .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .tempfile_in(dir)?;
     temp.write_all(contents)?;
+    if durable {
+        temp.as_file().sync_all()?;
+    }
     temp.persist(path).map_err(|e| e.error)?;
+    if durable {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 

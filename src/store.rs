@@ -92,35 +92,17 @@ impl Store {
     /// Every stored review; one that cannot be read is an error of its own, and the others
     /// are still returned.
     pub fn load(&self) -> (BTreeMap<String, Stored>, Vec<Error>) {
-        let mut out = BTreeMap::new();
-        let mut errors = Vec::new();
         let dir = self.root.join("reviews");
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
-            Err(e) => return (out, vec![io(&dir)(e)]),
+            Err(e) => return (BTreeMap::new(), vec![io(&dir)(e)]),
         };
         let mut names: Vec<String> = entries
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
         names.sort();
-        for name in names {
-            let path = self.review_dir(&name).join("state.json");
-            match std::fs::read(&path) {
-                Ok(bytes) => match serde_json::from_slice::<Stored>(&bytes) {
-                    Ok(stored) => {
-                        out.insert(name, stored);
-                    }
-                    Err(e) => errors.push(Error::Corrupt {
-                        path: path.display().to_string(),
-                        message: e.to_string(),
-                    }),
-                },
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => errors.push(io(&path)(e)),
-            }
-        }
-        (out, errors)
+        self.load_some(names.iter().map(String::as_str))
     }
 
     /// The stored state of the named reviews only (a reconcile of a few reviews reads only

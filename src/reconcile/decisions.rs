@@ -27,6 +27,20 @@ struct Seen {
     carried: bool,
 }
 
+impl Seen {
+    fn entry(&self, seen: Timestamp, status: EntryStatus) -> Entry {
+        Entry {
+            reviewer: self.reviewer.clone(),
+            principal: self.principal.clone(),
+            decision: self.decision,
+            reason: self.reason.clone(),
+            source: self.source.clone(),
+            seen,
+            status,
+        }
+    }
+}
+
 pub(super) fn record(
     state: &mut ReviewState,
     files: &[DecisionFile],
@@ -109,16 +123,7 @@ pub(super) fn record(
                     }
                 }
                 _ if s.carried => {
-                    let entry = Entry {
-                        reviewer: s.reviewer.clone(),
-                        principal: s.principal.clone(),
-                        decision: s.decision,
-                        reason: s.reason.clone(),
-                        source: s.source.clone(),
-                        seen: now,
-                        status: EntryStatus::Cleared,
-                    };
-                    updates.push((key.clone(), Some(entry)));
+                    updates.push((key.clone(), Some(s.entry(now, EntryStatus::Cleared))));
                 }
                 _ => {
                     let status = if key.contains(" @") {
@@ -149,16 +154,7 @@ pub(super) fn record(
                         },
                     };
                     plan.changes.push(change);
-                    let entry = Entry {
-                        reviewer: s.reviewer.clone(),
-                        principal: s.principal.clone(),
-                        decision: s.decision,
-                        reason: s.reason.clone(),
-                        source: s.source.clone(),
-                        seen: now,
-                        status,
-                    };
-                    updates.push((key.clone(), Some(entry)));
+                    updates.push((key.clone(), Some(s.entry(now, status))));
                 }
             }
         }
