@@ -52,9 +52,9 @@ pub struct LoadedDoc {
     pub file: usize,
     /// 0-based position of the document in its file.
     pub index: usize,
-    /// The spanned tree, for placing findings. Emptied for `DirectoryData` once the rules have
-    /// run (see `load`).
-    pub root: Node,
+    /// The spanned tree, when the file was read with positions (it had a finding); otherwise
+    /// the rules read positions again from the source, only for the findings they make.
+    pub root: Option<Node>,
     pub resource: Resource,
 }
 
@@ -105,17 +105,6 @@ pub fn load(paths: &[PathBuf], options: &Options, schemas: &SchemaSet) -> Loaded
         );
     }
     diagnostics.extend(rules::check(&loaded));
-    // Positions are needed only to place findings, and every finding is placed by now. A large
-    // `DirectoryData` (100,000 assignments) would otherwise keep a second, spanned copy of
-    // itself for as long as the documents live.
-    for doc in &mut loaded.docs {
-        if matches!(doc.resource, Resource::DirectoryData(_)) {
-            doc.root = Node {
-                span: doc.root.span,
-                value: NodeValue::Map(Vec::new()),
-            };
-        }
-    }
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     diagnostics.dedup();
     loaded.diagnostics = diagnostics;
@@ -196,7 +185,7 @@ fn io_reason(error: &std::io::Error) -> String {
 
 struct FileResult {
     source: SourceFile,
-    docs: Vec<(usize, Node, Resource)>,
+    docs: Vec<(usize, Option<Node>, Resource)>,
     diagnostics: Vec<Diagnostic>,
     documents_read: usize,
 }
@@ -219,6 +208,16 @@ fn load_file(path: &Path, options: &Options, schemas: &SchemaSet) -> FileResult 
             return result;
         }
     };
+    // Fast path: most files have no finding, and then no position is ever needed.
+    if let Some(docs) = load_clean(&text, schemas) {
+        result.documents_read = docs.len();
+        result.docs = docs
+            .into_iter()
+            .map(|(index, resource)| (index, None, resource))
+            .collect();
+        result.source.text = Some(text);
+        return result;
+    }
     let parsed = yaml::parse(&text);
     result.source.text = Some(text);
     for error in parsed.errors {
@@ -241,10 +240,57 @@ fn load_file(path: &Path, options: &Options, schemas: &SchemaSet) -> FileResult 
         let (resource, diagnostics) = check_document(path, &document.root, schemas);
         result.diagnostics.extend(diagnostics);
         if let (Some(resource), false) = (resource, document.damaged) {
-            result.docs.push((document.index, document.root, resource));
+            result
+                .docs
+                .push((document.index, Some(document.root), resource));
         }
     }
     result
+}
+
+/// Every document of a file that has no finding at all, decoded without positions; `None`
+/// as soon as anything is wrong (the caller then reads the file again with positions).
+fn load_clean(text: &str, schemas: &SchemaSet) -> Option<Vec<(usize, Resource)>> {
+    let parsed = yaml::parse_values(text);
+    if !parsed.errors.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for document in parsed.documents {
+        if document.root.is_null() {
+            continue;
+        }
+        if document.damaged {
+            return None;
+        }
+        let value = document.root;
+        if value.get("apiVersion").and_then(Value::as_str) != Some(model::API_VERSION)
+            || has_inline_secret(&value)
+        {
+            return None;
+        }
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .and_then(Kind::parse)?;
+        if !schemas.is_valid(kind, &value) {
+            return None;
+        }
+        out.push((document.index, decode(kind, value).ok()?));
+    }
+    Some(out)
+}
+
+fn has_inline_secret(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(key, v)| match v {
+            Value::String(s) if is_secret_key(key) && !s.is_empty() => true,
+            Value::Number(_) if is_secret_key(key) => true,
+            other => has_inline_secret(other),
+        }),
+        Value::Array(items) => items.iter().any(has_inline_secret),
+        _ => false,
+    }
 }
 
 fn read_text(path: &Path, options: &Options) -> Result<String, Box<Diagnostic>> {

@@ -22,6 +22,7 @@ pub fn check(loaded: &Loaded) -> Vec<Diagnostic> {
     let mut ctx = Ctx {
         loaded,
         out: Vec::new(),
+        spanned: Default::default(),
     };
     ctx.unique_names();
     let index = Index::new(loaded);
@@ -39,6 +40,8 @@ pub fn check(loaded: &Loaded) -> Vec<Diagnostic> {
 struct Ctx<'a> {
     loaded: &'a Loaded,
     out: Vec<Diagnostic>,
+    /// Spanned trees of documents loaded without positions, read again on their first finding.
+    spanned: std::cell::RefCell<HashMap<(usize, usize), Option<crate::load::yaml::Node>>>,
 }
 
 /// Lookups across the loaded documents, built once: every path is canonicalised once, not per
@@ -173,26 +176,46 @@ impl Ctx<'_> {
         self.loaded.path_of(doc)
     }
 
+    /// Where `pointer` is in `doc`, reading the file again with positions if it was loaded
+    /// without them.
+    fn span_of(&self, doc: &LoadedDoc, pointer: &str) -> Option<crate::source::Span> {
+        if let Some(root) = &doc.root {
+            return Some(root.span_of(pointer));
+        }
+        let mut cache = self.spanned.borrow_mut();
+        let root = cache.entry((doc.file, doc.index)).or_insert_with(|| {
+            let text = self.loaded.sources[doc.file].text.as_deref()?;
+            crate::load::yaml::parse(text)
+                .documents
+                .into_iter()
+                .find(|d| d.index == doc.index)
+                .map(|d| d.root)
+        });
+        root.as_ref().map(|r| r.span_of(pointer))
+    }
+
     fn error(&self, doc: &LoadedDoc, code: Code, pointer: &str, message: String) -> Diagnostic {
         Diagnostic::error(code, self.path(doc), message)
-            .at(doc.root.span_of(pointer))
+            .at_opt(self.span_of(doc, pointer))
             .field(field_path(pointer))
     }
 
     fn warning(&self, doc: &LoadedDoc, code: Code, pointer: &str, message: String) -> Diagnostic {
         Diagnostic::warning(code, self.path(doc), message)
-            .at(doc.root.span_of(pointer))
+            .at_opt(self.span_of(doc, pointer))
             .field(field_path(pointer))
     }
 
     fn first_at(&self, doc: &LoadedDoc, pointer: &str) -> String {
-        let span = doc.root.span_of(pointer);
-        format!(
-            "first defined at {}:{}:{}",
-            self.path(doc).display(),
-            span.line,
-            span.col
-        )
+        match self.span_of(doc, pointer) {
+            Some(span) => format!(
+                "first defined at {}:{}:{}",
+                self.path(doc).display(),
+                span.line,
+                span.col
+            ),
+            None => format!("first defined in {}", self.path(doc).display()),
+        }
     }
 
     fn unique_names(&mut self) {
@@ -423,16 +446,19 @@ impl Ctx<'_> {
         pointer: &str,
         what: &str,
     ) {
+        // Positions are looked up only for a duplicate: a large `DirectoryData` has hundreds
+        // of thousands of keys and almost never one twice.
         if let Some(first) = seen.get(key) {
+            let note = self.first_at(doc, first);
             let d = self.error(
                 doc,
                 Code::DuplicateObject,
                 pointer,
                 format!("{what} `{key}` is used twice"),
             );
-            self.out.push(d.note(first.clone()));
+            self.out.push(d.note(note));
         } else {
-            seen.insert(key, self.first_at(doc, pointer));
+            seen.insert(key, pointer.to_owned());
         }
     }
 
@@ -615,15 +641,16 @@ impl Ctx<'_> {
             };
             for (principal, pointer) in entry.principals().zip(pointers) {
                 if let Some(first) = seen.get(principal) {
+                    let note = self.first_at(doc, first);
                     let d = self.error(
                         doc,
                         Code::DuplicateDecision,
                         &pointer,
                         format!("`{principal}` is decided twice in this file"),
                     );
-                    self.out.push(d.note(first.clone()));
+                    self.out.push(d.note(note));
                 } else {
-                    seen.insert(principal, self.first_at(doc, &pointer));
+                    seen.insert(principal, pointer.clone());
                 }
                 items.push((principal, pointer, i));
             }

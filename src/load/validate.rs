@@ -87,6 +87,14 @@ impl SchemaSet {
         out
     }
 
+    /// Whether `value` passes `kind`'s schema, without collecting errors.
+    pub fn is_valid(&self, kind: Kind, value: &Value) -> bool {
+        self.validators
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .is_some_and(|(_, v)| v.is_valid(value))
+    }
+
     fn schema_at(&self, pointer: &str) -> Option<&Value> {
         self.document.pointer(pointer)
     }

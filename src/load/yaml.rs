@@ -140,25 +140,124 @@ pub enum YamlErrorKind {
 
 /// One document of a file.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Document {
+pub struct Document<T = Node> {
     /// 0-based position of the document in its file.
     pub index: usize,
-    pub root: Node,
+    pub root: T,
     /// Whether a problem inside the document made the tree incomplete or ambiguous (a
     /// duplicate key): it is still validated, but not used.
     pub damaged: bool,
 }
 
 /// What a file held: its complete documents and the problems found.
-#[derive(Debug, Default)]
-pub struct Parsed {
-    pub documents: Vec<Document>,
+#[derive(Debug)]
+pub struct Parsed<T = Node> {
+    pub documents: Vec<Document<T>>,
     pub errors: Vec<YamlError>,
 }
 
-/// Reads every document of a YAML text. Never panics, never recurses on input depth.
-pub fn parse(text: &str) -> Parsed {
-    let mut builder = Builder::default();
+/// A tree the builder can produce: the spanned [`Node`] (for placing findings and editing
+/// text), or a plain [`Value`] (the fast path: most files have no finding, and their
+/// positions are never needed).
+pub trait Tree: Sized + Clone {
+    fn scalar(value: Value, span: Span) -> Self;
+    fn seq(items: Vec<Self>, span: Span) -> Self;
+    fn map(entries: Vec<(String, Span, Self)>, span: Span) -> Self;
+    /// Values in the tree, for the alias budget.
+    fn size(&self) -> usize;
+}
+
+impl Tree for Node {
+    fn scalar(value: Value, span: Span) -> Self {
+        Node {
+            span,
+            value: NodeValue::Scalar(value),
+        }
+    }
+
+    fn seq(items: Vec<Self>, span: Span) -> Self {
+        Node {
+            span,
+            value: NodeValue::Seq(items),
+        }
+    }
+
+    fn map(entries: Vec<(String, Span, Self)>, span: Span) -> Self {
+        let entries = entries
+            .into_iter()
+            .map(|(key, key_span, value)| Entry {
+                key,
+                key_span,
+                value,
+            })
+            .collect();
+        Node {
+            span,
+            value: NodeValue::Map(entries),
+        }
+    }
+
+    fn size(&self) -> usize {
+        match &self.value {
+            NodeValue::Scalar(_) => 1,
+            NodeValue::Seq(items) => 1 + items.iter().map(Tree::size).sum::<usize>(),
+            NodeValue::Map(entries) => {
+                1 + entries.iter().map(|e| 1 + e.value.size()).sum::<usize>()
+            }
+        }
+    }
+}
+
+impl Tree for Value {
+    fn scalar(value: Value, _: Span) -> Self {
+        value
+    }
+
+    fn seq(items: Vec<Self>, _: Span) -> Self {
+        Value::Array(items)
+    }
+
+    fn map(entries: Vec<(String, Span, Self)>, _: Span) -> Self {
+        Value::Object(
+            entries
+                .into_iter()
+                .map(|(key, _, value)| (key, value))
+                .collect(),
+        )
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            Value::Array(items) => 1 + items.iter().map(Tree::size).sum::<usize>(),
+            Value::Object(map) => 1 + map.values().map(|v| 1 + v.size()).sum::<usize>(),
+            _ => 1,
+        }
+    }
+}
+
+/// Reads every document of a YAML text into spanned trees. Never panics, never recurses on
+/// input depth.
+pub fn parse(text: &str) -> Parsed<Node> {
+    parse_into(text)
+}
+
+/// Reads every document into plain values: the same checks and errors as [`parse`], without
+/// positions.
+pub fn parse_values(text: &str) -> Parsed<Value> {
+    parse_into(text)
+}
+
+fn parse_into<T: Tree>(text: &str) -> Parsed<T> {
+    let mut builder = Builder::<T> {
+        parsed: Parsed {
+            documents: Vec::new(),
+            errors: Vec::new(),
+        },
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        alias_nodes: 0,
+        damaged: false,
+    };
     let mut parser = Parser::new_from_str(text);
     loop {
         match parser.next_event() {
@@ -214,16 +313,16 @@ fn marker_pos(marker: &Marker) -> (u32, u32) {
 }
 
 /// A collection being built.
-enum Frame {
+enum Frame<T> {
     Seq {
         span: Span,
         anchor: usize,
-        items: Vec<Node>,
+        items: Vec<T>,
     },
     Map {
         span: Span,
         anchor: usize,
-        entries: Vec<Entry>,
+        entries: Vec<(String, Span, T)>,
         /// Keys seen, once the map is large enough for a linear scan to matter.
         seen: Option<HashSet<String>>,
         /// The key read, waiting for its value.
@@ -231,16 +330,35 @@ enum Frame {
     },
 }
 
-#[derive(Default)]
-struct Builder {
-    parsed: Parsed,
-    stack: Vec<Frame>,
-    anchors: HashMap<usize, (Node, usize)>,
+struct Builder<T> {
+    parsed: Parsed<T>,
+    stack: Vec<Frame<T>>,
+    anchors: HashMap<usize, (T, usize)>,
     alias_nodes: usize,
     damaged: bool,
 }
 
-impl Builder {
+fn complex_key(span: Span) -> YamlError {
+    YamlError {
+        kind: YamlErrorKind::Unsupported,
+        span,
+        message: "a mapping key must be a plain value, not a list or mapping".to_owned(),
+        notes: vec!["the rest of the file is not read".to_owned()],
+    }
+}
+
+impl<T: Tree> Builder<T> {
+    /// Whether the next node completed is a mapping key.
+    fn expecting_key(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame::Map {
+                pending_key: None,
+                ..
+            })
+        )
+    }
+
     fn event(&mut self, event: Event<'_>, span: YSpan) -> Result<(), YamlError> {
         let here = span_of(&span);
         match event {
@@ -250,14 +368,18 @@ impl Builder {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let value = resolve_scalar(&text, style, tag.as_deref(), here)?;
-                self.push(
-                    Node {
-                        span: here,
-                        value: NodeValue::Scalar(value),
-                    },
-                    anchor,
-                    1,
-                )?;
+                if self.expecting_key() {
+                    let key = match value {
+                        Value::String(s) => s,
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    };
+                    if let Some(Frame::Map { pending_key, .. }) = self.stack.last_mut() {
+                        *pending_key = Some((key, here));
+                    }
+                    return Ok(());
+                }
+                self.push(T::scalar(value, here), anchor, 1)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 check_tag(tag.as_deref(), "!!seq", here)?;
@@ -288,29 +410,17 @@ impl Builder {
                         span,
                         anchor,
                         items,
-                    } => (
-                        Node {
-                            span: widen(span, here),
-                            value: NodeValue::Seq(items),
-                        },
-                        anchor,
-                    ),
+                    } => (T::seq(items, widen(span, here)), anchor),
                     Frame::Map {
                         span,
                         anchor,
                         entries,
                         ..
-                    } => (
-                        Node {
-                            span: widen(span, here),
-                            value: NodeValue::Map(entries),
-                        },
-                        anchor,
-                    ),
+                    } => (T::map(entries, widen(span, here)), anchor),
                 };
                 // Sizes matter only for anchors (alias expansion); counting every collection
                 // would cost O(n × depth).
-                let size = if anchor == 0 { 0 } else { count_nodes(&node) };
+                let size = if anchor == 0 { 0 } else { node.size() };
                 self.push(node, anchor, size)?;
             }
             Event::Alias(id) => {
@@ -333,6 +443,9 @@ impl Builder {
     }
 
     fn open(&mut self, here: Span) -> Result<(), YamlError> {
+        if self.expecting_key() {
+            return Err(complex_key(here));
+        }
         if self.stack.len() >= MAX_DEPTH {
             return Err(YamlError {
                 kind: YamlErrorKind::TooDeep,
@@ -360,7 +473,7 @@ impl Builder {
     }
 
     /// Places a finished node into its parent, or finishes a document.
-    fn push(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), YamlError> {
+    fn push(&mut self, node: T, anchor: usize, size: usize) -> Result<(), YamlError> {
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), size));
         }
@@ -376,62 +489,52 @@ impl Builder {
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
+                span,
+                pending_key: None,
+                ..
+            }) => {
+                // Only an alias can arrive here as a key (scalars are taken in `event`).
+                return Err(complex_key(*span));
+            }
+            Some(Frame::Map {
                 entries,
                 seen,
                 pending_key,
                 ..
-            }) => match pending_key.take() {
-                None => {
-                    let key = match &node.value {
-                        NodeValue::Scalar(Value::String(s)) => s.clone(),
-                        NodeValue::Scalar(Value::Null) => String::new(),
-                        NodeValue::Scalar(other) => other.to_string(),
-                        _ => {
-                            return Err(YamlError {
-                                kind: YamlErrorKind::Unsupported,
-                                span: node.span,
-                                message:
-                                    "a mapping key must be a plain value, not a list or mapping"
-                                        .to_owned(),
-                                notes: vec!["the rest of the file is not read".to_owned()],
-                            });
-                        }
-                    };
-                    *pending_key = Some((key, node.span));
-                }
-                Some((key, key_span)) => {
-                    let duplicate = match seen {
-                        Some(set) => !set.insert(key.clone()),
-                        None => entries.iter().any(|e| e.key == key),
-                    };
-                    if duplicate {
-                        let first = entries.iter().find(|e| e.key == key).map(|e| e.key_span);
-                        self.damaged = true;
-                        self.parsed.errors.push(YamlError {
-                            kind: YamlErrorKind::DuplicateKey,
-                            span: key_span,
-                            message: format!("duplicate key `{key}`"),
-                            notes: first
-                                .map(|f| {
-                                    vec![format!(
-                                        "first defined at line {}, column {}",
-                                        f.line, f.col
-                                    )]
-                                })
-                                .unwrap_or_default(),
-                        });
-                    } else {
-                        entries.push(Entry {
-                            key,
-                            key_span,
-                            value: node,
-                        });
-                        if seen.is_none() && entries.len() > 16 {
-                            *seen = Some(entries.iter().map(|e| e.key.clone()).collect());
-                        }
+            }) => {
+                let Some((key, key_span)) = pending_key.take() else {
+                    return Ok(());
+                };
+                let duplicate = match seen {
+                    Some(set) => !set.insert(key.clone()),
+                    None => entries.iter().any(|(k, _, _)| *k == key),
+                };
+                if duplicate {
+                    let first = entries
+                        .iter()
+                        .find(|(k, _, _)| *k == key)
+                        .map(|(_, s, _)| *s);
+                    self.damaged = true;
+                    self.parsed.errors.push(YamlError {
+                        kind: YamlErrorKind::DuplicateKey,
+                        span: key_span,
+                        message: format!("duplicate key `{key}`"),
+                        notes: first
+                            .map(|f| {
+                                vec![format!(
+                                    "first defined at line {}, column {}",
+                                    f.line, f.col
+                                )]
+                            })
+                            .unwrap_or_default(),
+                    });
+                } else {
+                    entries.push((key, key_span, node));
+                    if seen.is_none() && entries.len() > 16 {
+                        *seen = Some(entries.iter().map(|(k, _, _)| k.clone()).collect());
                     }
                 }
-            },
+            }
         }
         Ok(())
     }
@@ -442,19 +545,6 @@ fn widen(start: Span, end: Span) -> Span {
         end_line: end.end_line,
         end_col: end.end_col,
         ..start
-    }
-}
-
-fn count_nodes(node: &Node) -> usize {
-    match &node.value {
-        NodeValue::Scalar(_) => 1,
-        NodeValue::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        NodeValue::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|e| 1 + count_nodes(&e.value))
-                .sum::<usize>()
-        }
     }
 }
 
@@ -596,6 +686,22 @@ mod tests {
         assert_eq!(v["i"], -3);
         assert_eq!(v["j"], 1000.0);
         assert_eq!(v["k"], ".inf");
+    }
+
+    #[test]
+    fn the_plain_and_the_spanned_builders_read_the_same_values() {
+        let text = "a: &x {b: [1, two, ~, 2026-12-01]}\nc: *x\n---\n- 'q'\n- {d: yes}\n---\n";
+        let spanned = parse(text);
+        let plain = parse_values(text);
+        assert!(spanned.errors.is_empty() && plain.errors.is_empty());
+        let spanned: Vec<Value> = spanned
+            .documents
+            .iter()
+            .map(|d| d.root.to_value())
+            .collect();
+        let plain: Vec<Value> = plain.documents.into_iter().map(|d| d.root).collect();
+        assert_eq!(spanned, plain);
+        assert_eq!(plain.len(), 3);
     }
 
     #[test]
