@@ -529,3 +529,54 @@ fn decide_edits_the_reviewers_file_in_place_and_the_engine_records_it() {
     ]);
     assert_eq!(out.code, 2);
 }
+
+#[test]
+fn deleting_a_manifest_archives_its_records_and_the_audit_still_verifies() {
+    let drill = Drill::new();
+    drill.reconcile("2026-12-01T10:00:00Z");
+    std::fs::remove_file(drill.path(&format!("manifests/reviews/{REVIEW}.yaml")))
+        .expect("delete manifest");
+    std::fs::remove_file(drill.path("manifests/decisions/carol-subscription-owners.yaml"))
+        .expect("delete decisions");
+    let out = drill.reconcile("2026-12-02T10:00:00Z");
+    assert!(
+        out.stdout.contains(
+            "delete the review: stop instance 2026-12-01 without applying, archive its records"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(!drill.path(&format!("state/reviews/{REVIEW}")).exists());
+    let archived: Vec<_> = std::fs::read_dir(drill.path("state/archive"))
+        .expect("archive")
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+        .collect();
+    assert_eq!(archived, [format!("{REVIEW}-20261202T100000Z")]);
+    let dir = drill.path(&format!("state/archive/{REVIEW}-20261202T100000Z"));
+    for kept in [
+        "state.json",
+        "status.yaml",
+        "audit.jsonl",
+        "results/2026-12-01.csv",
+    ] {
+        assert!(dir.join(kept).exists(), "{kept} is kept in the archive");
+    }
+    assert!(
+        std::fs::read_to_string(dir.join("audit.jsonl"))
+            .expect("audit")
+            .contains("\"deleted\"")
+    );
+    let audit = drill.run(&["audit", "verify", "--state-dir", "state"]);
+    assert_eq!(audit.code, 0, "{}{}", audit.stdout, audit.stderr);
+    assert!(
+        audit.stderr.starts_with("verified 4 audit trails"),
+        "{}",
+        audit.stderr
+    );
+    // Nothing was removed from the directory.
+    assert!(
+        drill
+            .read("manifests/corp-directory.yaml")
+            .contains("id: ra-owner-dave")
+    );
+}
