@@ -235,7 +235,7 @@ fn main() {
         desired.reviews.insert(name.clone(), review);
         let (stored, _) = store.load_some(std::iter::once(name.as_str()));
         let recorded: BTreeMap<_, _> = stored.into_iter().map(|(k, v)| (k, v.state)).collect();
-        let plan = reconcile::reconcile(&desired, &Observed::default(), &recorded, now);
+        let plan = reconcile::reconcile(&desired, Observed::default(), &recorded, now);
         let mut directories = Directories::new(&loaded);
         let errors = rt.block_on(execute::carry_out_plan(
             &store,

@@ -171,7 +171,7 @@ pub async fn plan(paths: &[PathBuf], store: &Store, now: Timestamp) -> Pass {
         let mut directories = Directories::new(&loaded);
         observe(&desired, &recorded, now, &mut directories, &mut errors).await
     };
-    let plan = reconcile::reconcile(&desired, &observed, &recorded, now);
+    let plan = reconcile::reconcile(&desired, observed, &recorded, now);
     Pass {
         loaded,
         plan,

@@ -122,19 +122,19 @@ pub fn normalize(name: &str) -> String {
     name.to_lowercase()
 }
 
-/// Computes what to do now.
+/// Computes what to do now. The observation is taken by value: a new instance's snapshot
+/// moves the observed items instead of copying them (1,000 reviews of 100 items each).
 pub fn reconcile(
     desired: &Desired,
-    observed: &Observed,
+    mut observed: Observed,
     recorded: &BTreeMap<String, ReviewState>,
     now: Timestamp,
 ) -> Plan {
     let names: BTreeSet<&String> = desired.reviews.keys().chain(recorded.keys()).collect();
-    let empty = ObservedReview::default();
     let reviews = names
         .into_iter()
         .map(|name| {
-            let observed = observed.reviews.get(name).unwrap_or(&empty);
+            let observed = observed.reviews.remove(name).unwrap_or_default();
             reconcile_review(name, desired, observed, recorded.get(name), now)
         })
         .collect();
@@ -157,7 +157,7 @@ fn instance_due(
 fn reconcile_review(
     name: &str,
     desired: &Desired,
-    observed: &ObservedReview,
+    observed: ObservedReview,
     recorded: Option<&ReviewState>,
     now: Timestamp,
 ) -> ReviewPlan {
@@ -247,7 +247,7 @@ fn reconcile_review(
 
 fn start_instance(
     state: &mut ReviewState,
-    observed: &ObservedReview,
+    observed: ObservedReview,
     now: Timestamp,
     plan: &mut ReviewPlan,
 ) {
@@ -271,7 +271,7 @@ fn start_instance(
     }
     // The previous instance, if still open, completes first (its end date has passed).
     complete(state, now, plan);
-    let Some(scope) = &observed.scope else {
+    let Some(scope) = observed.scope else {
         plan.stalled = Some(format!(
             "instance {id} is due but the directory has not been read"
         ));
@@ -280,17 +280,17 @@ fn start_instance(
     let spec = &state.spec;
     let items: BTreeMap<String, ItemState> = scope
         .items
-        .iter()
+        .into_iter()
         .map(|(id, item)| {
             let recommendation = recommend(spec, &item.principal, now);
             let state = ItemState {
-                principal: item.principal.clone(),
-                access: item.access.clone(),
+                principal: item.principal,
+                access: item.access,
                 recommendation,
                 decision: None,
                 apply_result: None,
             };
-            (id.clone(), state)
+            (id, state)
         })
         .collect();
     let target = match scope.target_kind {

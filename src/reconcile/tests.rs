@@ -196,7 +196,7 @@ impl World {
                 },
             );
         }
-        reconcile(&desired, &observed, &self.recorded, ts(now))
+        reconcile(&desired, observed, &self.recorded, ts(now))
     }
 
     /// Reconciles at `now` and carries the plan out: removals succeed.
