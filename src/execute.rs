@@ -590,7 +590,11 @@ pub fn pending(store: &Store, reviewer: &str) -> Vec<(String, String, String, St
 
 /// The path of a review's results for an instance (the latest when none is named).
 pub fn results(store: &Store, review: &str, instance: Option<&str>) -> Result<String, String> {
-    let (stored, _) = store.load();
+    // Only this review's state is read; a state that cannot be read says why.
+    let (stored, errors) = store.load_some(std::iter::once(review));
+    if let Some(error) = errors.first() {
+        return Err(error.to_string());
+    }
     let entry = stored
         .get(review)
         .ok_or_else(|| format!("no review `{review}` in {}", store.root().display()))?;

@@ -326,3 +326,23 @@ fn usage_errors_exit_2() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("cannot read missing.json"));
 }
+
+#[test]
+fn a_secret_in_a_free_form_field_the_schema_accepts_is_still_reported() {
+    let tree = valid_tree();
+    tree.write(
+        "reviews/self.yaml",
+        crate::support::SELF_REVIEW.replace(
+            "  name: ga-self\n",
+            "  name: ga-self\n  annotations:\n    apiKey: sk-live-123\n",
+        ),
+    );
+    let out = tree.recert(&["validate"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("./reviews/self.yaml:6:13: error[inline-secret]: `metadata.annotations.apiKey` holds a secret written inline"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("sk-live-123"),
+        "the secret is masked: {}",
+        out.stdout
+    );
+}

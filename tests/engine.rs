@@ -580,3 +580,34 @@ fn deleting_a_manifest_archives_its_records_and_the_audit_still_verifies() {
             .contains("id: ra-owner-dave")
     );
 }
+
+#[test]
+fn export_reads_only_its_review_and_names_a_state_file_it_cannot_read() {
+    let drill = Drill::new();
+    drill.reconcile("2026-12-01T10:00:00Z");
+    std::fs::write(
+        drill.path("state/reviews/prod-admins-group/state.json"),
+        "{ not json",
+    )
+    .expect("corrupt another review");
+    let out = drill.run(&["export", REVIEW, "--state-dir", "state"]);
+    assert_eq!(
+        out.code, 0,
+        "another review's broken state does not matter: {}",
+        out.stderr
+    );
+    std::fs::write(
+        drill.path(&format!("state/reviews/{REVIEW}/state.json")),
+        "{ not json",
+    )
+    .expect("corrupt");
+    let out = drill.run(&["export", REVIEW, "--state-dir", "state"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(&format!(
+            "state/reviews/{REVIEW}/state.json: the stored state cannot be read"
+        )),
+        "{}",
+        out.stderr
+    );
+}

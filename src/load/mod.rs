@@ -264,9 +264,11 @@ fn load_clean(text: &str, schemas: &SchemaSet) -> Option<Vec<(usize, Resource)>>
             return None;
         }
         let value = document.root;
-        if value.get("apiVersion").and_then(Value::as_str) != Some(model::API_VERSION)
-            || has_inline_secret(&value)
-        {
+        if value.get("apiVersion").and_then(Value::as_str) != Some(model::API_VERSION) || {
+            let mut secrets = Vec::new();
+            inline_secrets(&value, &mut String::new(), &mut secrets);
+            !secrets.is_empty()
+        } {
             return None;
         }
         let kind = value
@@ -279,18 +281,6 @@ fn load_clean(text: &str, schemas: &SchemaSet) -> Option<Vec<(usize, Resource)>>
         out.push((document.index, decode(kind, value).ok()?));
     }
     Some(out)
-}
-
-fn has_inline_secret(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => map.iter().any(|(key, v)| match v {
-            Value::String(s) if is_secret_key(key) && !s.is_empty() => true,
-            Value::Number(_) if is_secret_key(key) => true,
-            other => has_inline_secret(other),
-        }),
-        Value::Array(items) => items.iter().any(has_inline_secret),
-        _ => false,
-    }
 }
 
 fn read_text(path: &Path, options: &Options) -> Result<String, Box<Diagnostic>> {
@@ -364,38 +354,34 @@ fn is_secret_key(key: &str) -> bool {
     SECRET_KEYS.contains(&normal.as_str())
 }
 
-/// Pointers to secret fields whose value is written inline.
-fn inline_secrets(node: &Node, pointer: &mut String, found: &mut Vec<(String, String)>) {
-    match &node.value {
-        NodeValue::Map(entries) => {
-            for entry in entries {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&entry.key.replace('~', "~0").replace('/', "~1"));
-                match &entry.value.value {
-                    NodeValue::Scalar(Value::String(s))
-                        if is_secret_key(&entry.key) && !s.is_empty() =>
-                    {
-                        found.push((pointer.clone(), entry.key.clone()));
-                    }
-                    NodeValue::Scalar(Value::Number(_)) if is_secret_key(&entry.key) => {
-                        found.push((pointer.clone(), entry.key.clone()));
-                    }
-                    _ => inline_secrets(&entry.value, pointer, found),
+/// Pointers to secret fields whose value is written inline, with the field's name. One scan
+/// serves both paths: the fast path only asks whether there is any.
+fn inline_secrets(value: &Value, pointer: &mut String, found: &mut Vec<(String, String)>) {
+    let mut visit =
+        |segment: &str, child: &Value, key: Option<&str>, found: &mut Vec<(String, String)>| {
+            let len = pointer.len();
+            pointer.push('/');
+            pointer.push_str(&segment.replace('~', "~0").replace('/', "~1"));
+            match (key, child) {
+                (Some(key), Value::String(s)) if is_secret_key(key) && !s.is_empty() => {
+                    found.push((pointer.clone(), key.to_owned()))
                 }
-                pointer.truncate(len);
+                (Some(key), Value::Number(_)) if is_secret_key(key) => {
+                    found.push((pointer.clone(), key.to_owned()))
+                }
+                _ => inline_secrets(child, pointer, found),
             }
-        }
-        NodeValue::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&i.to_string());
-                inline_secrets(item, pointer, found);
-                pointer.truncate(len);
-            }
-        }
-        NodeValue::Scalar(_) => {}
+            pointer.truncate(len);
+        };
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .for_each(|(key, child)| visit(key, child, Some(key), found)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, child)| visit(&i.to_string(), child, None, found)),
+        _ => {}
     }
 }
 
@@ -476,8 +462,9 @@ fn check_document(
         return (None, out);
     };
 
+    let value = root.to_value();
     let mut secrets = Vec::new();
-    inline_secrets(root, &mut String::new(), &mut secrets);
+    inline_secrets(&value, &mut String::new(), &mut secrets);
     let mut skip: Vec<String> = vec!["/apiVersion".to_owned(), "/kind".to_owned()];
     for (pointer, key) in secrets {
         out.push(
@@ -490,7 +477,6 @@ fn check_document(
         skip.push(pointer);
     }
 
-    let value = root.to_value();
     out.extend(schemas.check(kind, &value, root, path, &skip));
     if !out.is_empty() {
         return (None, out);
