@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::audit;
 use crate::diag::{Diagnostic, Severity};
 use crate::directory::file::FileDirectory;
-use crate::directory::{self, Directory, RemoveOutcome};
+use crate::directory::{self, AnyDirectory, Directory, RemoveOutcome};
 use crate::journal::{Journal, JournalOutcome};
 use crate::load::{self, Loaded, SchemaSet, rules::resolve_relative};
 use crate::model::directory::DirectoryType;
@@ -94,7 +94,7 @@ pub fn desired(loaded: &Loaded) -> Desired {
 #[derive(Debug)]
 pub struct Directories<'a> {
     loaded: &'a Loaded,
-    open: BTreeMap<String, Result<FileDirectory, String>>,
+    open: BTreeMap<String, Result<AnyDirectory, String>>,
 }
 
 impl<'a> Directories<'a> {
@@ -105,7 +105,7 @@ impl<'a> Directories<'a> {
         }
     }
 
-    pub fn get(&mut self, name: &str) -> Result<&FileDirectory, String> {
+    pub fn get(&mut self, name: &str) -> Result<&AnyDirectory, String> {
         if !self.open.contains_key(name) {
             let opened = self.open_directory(name);
             self.open.insert(name.to_owned(), opened);
@@ -116,7 +116,7 @@ impl<'a> Directories<'a> {
         }
     }
 
-    fn open_directory(&self, name: &str) -> Result<FileDirectory, String> {
+    fn open_directory(&self, name: &str) -> Result<AnyDirectory, String> {
         let doc = self
             .loaded
             .docs
@@ -141,14 +141,16 @@ impl<'a> Directories<'a> {
                             unreachable!("matched on the kind above");
                         };
                         let text = self.loaded.sources[d.file].text.clone().unwrap_or_default();
-                        Ok(FileDirectory::from_loaded(
+                        Ok(AnyDirectory::File(FileDirectory::from_loaded(
                             &path,
                             text,
                             d.index,
                             data.spec.clone(),
-                        ))
+                        )))
                     }
-                    None => FileDirectory::open(&path).map_err(|e| e.to_string()),
+                    None => FileDirectory::open(&path)
+                        .map(AnyDirectory::File)
+                        .map_err(|e| e.to_string()),
                 }
             }
             (kind, _) => Err(format!(

@@ -524,6 +524,9 @@ spec:
         let outcome = block_on(directory.remove(&Removal::Assignment {
             id: "a-2".into(),
             kind: Default::default(),
+            principal: String::new(),
+            role: String::new(),
+            scope: String::new(),
         }));
         assert_eq!(outcome, Ok(RemoveOutcome::Removed));
         let text = std::fs::read_to_string(directory.path()).expect("read");
@@ -560,6 +563,9 @@ spec:
         let outcome = block_on(directory.remove(&Removal::Assignment {
             id: "a-9".into(),
             kind: Default::default(),
+            principal: String::new(),
+            role: String::new(),
+            scope: String::new(),
         }));
         assert_eq!(outcome, Ok(RemoveOutcome::NotFound));
         assert_eq!(
@@ -574,6 +580,9 @@ spec:
         let outcome = block_on(directory.remove(&Removal::Assignment {
             id: "a-3".into(),
             kind: Default::default(),
+            principal: String::new(),
+            role: String::new(),
+            scope: String::new(),
         }));
         assert_eq!(outcome, Ok(RemoveOutcome::Removed));
         let text = std::fs::read_to_string(directory.path()).expect("read");

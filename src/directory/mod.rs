@@ -6,8 +6,11 @@
 //! from a directory (the assignments in scope, expanded through groups, with each principal's
 //! sign-in and manager) is assembled once, for every implementation, by [`observe`].
 
+pub mod any;
 pub mod file;
+pub mod http;
 pub mod observe;
+pub mod secret;
 
 use std::fmt;
 use std::future::Future;
@@ -17,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::directory_data::{AssignmentType, Membership, Source};
 use crate::model::review::Timestamp;
 
+pub use any::AnyDirectory;
 pub use observe::{Access, Item, ObservedScope, observe};
 
 /// A role that can be assigned.
@@ -95,9 +99,20 @@ pub struct Page<T> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Removal {
-    /// A role assignment, active or eligible.
+    /// A role assignment, active or eligible. Principal, role and scope travel with the id
+    /// because Graph removes a PIM-managed assignment by a schedule request that names them,
+    /// not by the assignment's id.
     #[serde(rename_all = "camelCase")]
-    Assignment { id: String, kind: AssignmentType },
+    Assignment {
+        id: String,
+        kind: AssignmentType,
+        #[serde(default)]
+        principal: String,
+        #[serde(default)]
+        role: String,
+        #[serde(default)]
+        scope: String,
+    },
     /// A member of a group (for a group-scoped review).
     #[serde(rename_all = "camelCase")]
     GroupMember { group: String, member: String },
@@ -106,7 +121,7 @@ pub enum Removal {
 impl fmt::Display for Removal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Removal::Assignment { id, kind } => {
+            Removal::Assignment { id, kind, .. } => {
                 let kind = match kind {
                     AssignmentType::Active => "active",
                     AssignmentType::Eligible => "eligible",

@@ -126,6 +126,9 @@ async fn observe_role<D: Directory>(
         let removal = Removal::Assignment {
             id: assignment.id.clone(),
             kind: assignment.kind,
+            principal: assignment.principal.clone(),
+            role: assignment.role.clone(),
+            scope: assignment.scope.clone(),
         };
         match principal {
             Principal::Group(group) if scope.expand_groups => groups.push((group, removal)),

@@ -99,6 +99,9 @@ impl World {
                     removal: Removal::Assignment {
                         id: format!("a-{}", u.id),
                         kind: AssignmentType::Active,
+                        principal: String::new(),
+                        role: String::new(),
+                        scope: String::new(),
                     },
                     via: None,
                     not_supported: None,
@@ -624,7 +627,10 @@ fn apply_removes_only_denied_items_of_a_completed_instance() {
         world.removed,
         [Removal::Assignment {
             id: "a-bob".into(),
-            kind: AssignmentType::Active
+            kind: AssignmentType::Active,
+            principal: String::new(),
+            role: String::new(),
+            scope: String::new(),
         }]
     );
     assert!(matches!(
@@ -661,7 +667,10 @@ fn protected_principals_are_never_removed() {
         world.removed,
         [Removal::Assignment {
             id: "a-alice".into(),
-            kind: AssignmentType::Active
+            kind: AssignmentType::Active,
+            principal: String::new(),
+            role: String::new(),
+            scope: String::new(),
         }]
     );
     assert_eq!(
@@ -725,6 +734,9 @@ fn access_through_a_group_is_not_supported_and_says_which_group() {
         removal: Removal::Assignment {
             id: "a-ops".into(),
             kind: AssignmentType::Active,
+            principal: String::new(),
+            role: String::new(),
+            scope: String::new(),
         },
         via: Some("g-ops".into()),
         not_supported: Some("access is held through group `Ops`".into()),
@@ -773,7 +785,10 @@ fn an_interrupted_apply_resumes_with_exactly_the_pending_removals() {
             principal: "b".into(),
             removal: Removal::Assignment {
                 id: "a-b".into(),
-                kind: AssignmentType::Active
+                kind: AssignmentType::Active,
+                principal: String::new(),
+                role: String::new(),
+                scope: String::new(),
             }
         }]
     );

@@ -1,0 +1,57 @@
+//! One type for every kind of directory, so the executor holds them side by side.
+//!
+//! [`Directory`] returns `impl Future`, which keeps it free of boxing but not object-safe;
+//! an enum dispatches instead of `dyn`.
+
+use super::file::FileDirectory;
+use super::{
+    AssignmentInfo, Directory, Error, GroupInfo, Page, Principal, Removal, RemoveOutcome, RoleInfo,
+};
+
+/// A directory of any supported kind.
+#[derive(Debug)]
+pub enum AnyDirectory {
+    File(FileDirectory),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $d:ident => $call:expr) => {
+        match $self {
+            AnyDirectory::File($d) => $call,
+        }
+    };
+}
+
+impl Directory for AnyDirectory {
+    async fn roles(&self) -> Result<Vec<RoleInfo>, Error> {
+        dispatch!(self, d => d.roles().await)
+    }
+
+    async fn find_groups(&self, key: &str) -> Result<Vec<GroupInfo>, Error> {
+        dispatch!(self, d => d.find_groups(key).await)
+    }
+
+    async fn list_assignments(
+        &self,
+        role: &str,
+        page: Option<String>,
+    ) -> Result<Page<AssignmentInfo>, Error> {
+        dispatch!(self, d => d.list_assignments(role, page).await)
+    }
+
+    async fn list_members(&self, group: &str, page: Option<String>) -> Result<Page<String>, Error> {
+        dispatch!(self, d => d.list_members(group, page).await)
+    }
+
+    fn lookup_batch_size(&self) -> usize {
+        dispatch!(self, d => d.lookup_batch_size())
+    }
+
+    async fn lookup(&self, ids: &[String]) -> Result<Vec<Principal>, Error> {
+        dispatch!(self, d => d.lookup(ids).await)
+    }
+
+    async fn remove(&self, target: &Removal) -> Result<RemoveOutcome, Error> {
+        dispatch!(self, d => d.remove(target).await)
+    }
+}
