@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -94,25 +95,122 @@ pub fn desired(loaded: &Loaded) -> Desired {
 #[derive(Debug)]
 pub struct Directories<'a> {
     loaded: &'a Loaded,
-    open: BTreeMap<String, Result<AnyDirectory, String>>,
+    open: BTreeMap<String, Opened>,
+    /// Names whose cache entry was checked against this pass's manifests.
+    checked: BTreeSet<String>,
+    protected: Vec<PathBuf>,
+}
+
+/// Directories kept open between passes (the daemon's): a Graph token, an index over a large
+/// file directory, are reused while the manifests that define them stay the same.
+#[derive(Debug, Default)]
+pub struct DirectoryCache {
+    open: BTreeMap<String, Opened>,
+    protected: Vec<PathBuf>,
+}
+
+impl DirectoryCache {
+    /// A cache whose file directories under any of `protected` are never edited.
+    pub fn protecting(protected: Vec<PathBuf>) -> DirectoryCache {
+        DirectoryCache {
+            open: BTreeMap::new(),
+            protected,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Opened {
+    /// What the directory was opened from: its manifest, and a file directory's data.
+    key: u64,
+    directory: Result<AnyDirectory, String>,
 }
 
 impl<'a> Directories<'a> {
     pub fn new(loaded: &'a Loaded) -> Directories<'a> {
+        Directories::with_cache(loaded, DirectoryCache::default())
+    }
+
+    pub fn with_cache(loaded: &'a Loaded, cache: DirectoryCache) -> Directories<'a> {
         Directories {
             loaded,
-            open: BTreeMap::new(),
+            open: cache.open,
+            checked: BTreeSet::new(),
+            protected: cache.protected,
+        }
+    }
+
+    /// What to keep for the next pass.
+    pub fn into_cache(self) -> DirectoryCache {
+        DirectoryCache {
+            open: self.open,
+            protected: self.protected,
         }
     }
 
     pub fn get(&mut self, name: &str) -> Result<&AnyDirectory, String> {
-        if !self.open.contains_key(name) {
-            let opened = self.open_directory(name);
-            self.open.insert(name.to_owned(), opened);
+        if !self.checked.contains(name) {
+            self.checked.insert(name.to_owned());
+            let key = self.key_of(name);
+            let reuse = self
+                .open
+                .get(name)
+                .is_some_and(|o| o.key == key && o.directory.is_ok());
+            if !reuse {
+                let directory = self.open_directory(name).map(|d| self.protect(d));
+                self.open.insert(name.to_owned(), Opened { key, directory });
+            }
         }
-        match &self.open[name] {
-            Ok(directory) => Ok(directory),
-            Err(e) => Err(e.clone()),
+        match self.open.get(name).map(|o| &o.directory) {
+            Some(Ok(directory)) => Ok(directory),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!("no Directory named `{name}` is loaded")),
+        }
+    }
+
+    /// A hash of everything the directory named `name` is opened from.
+    fn key_of(&self, name: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for doc in &self.loaded.docs {
+            match &doc.resource {
+                Resource::Directory(x) if x.metadata.name == name => {
+                    self.loaded.path_of(doc).hash(&mut hasher);
+                    serde_json::to_string(&x.spec)
+                        .unwrap_or_default()
+                        .hash(&mut hasher);
+                }
+                // Cheap enough (SipHash over the text) and exact: a data file edited by an
+                // apply or a commit reopens the directory.
+                Resource::DirectoryData(_) => {
+                    self.loaded.path_of(doc).hash(&mut hasher);
+                    self.loaded.sources[doc.file].text.hash(&mut hasher);
+                }
+                _ => {}
+            }
+        }
+        hasher.finish()
+    }
+
+    fn protect(&self, directory: AnyDirectory) -> AnyDirectory {
+        match directory {
+            AnyDirectory::File(file) => {
+                let path =
+                    std::fs::canonicalize(file.path()).unwrap_or_else(|_| file.path().to_owned());
+                match self.protected.iter().find(|root| path.starts_with(root)) {
+                    Some(root) => {
+                        let reason = format!(
+                            "the file directory `{}` is inside the watched tree `{}`, which `recert run` never writes; keep the data file outside it, or apply with `recert reconcile`",
+                            file.path().display(),
+                            root.display()
+                        );
+                        AnyDirectory::File(file.read_only(reason))
+                    }
+                    None => AnyDirectory::File(file),
+                }
+            }
+            #[allow(unreachable_patterns)]
+            other => other,
         }
     }
 
@@ -164,22 +262,75 @@ impl<'a> Directories<'a> {
 /// Loads, reads and plans, without changing anything.
 pub async fn plan(paths: &[PathBuf], store: &Store, now: Timestamp) -> Pass {
     let loaded = load::load(paths, &load::Options::default(), &SchemaSet::new());
-    let (stored, store_errors) = store.load();
-    let recorded: BTreeMap<String, ReviewState> =
-        stored.into_iter().map(|(k, v)| (k, v.state)).collect();
-    let desired = desired(&loaded);
-    let mut errors = BTreeMap::new();
-    let observed = {
-        let mut directories = Directories::new(&loaded);
-        observe(&desired, &recorded, now, &mut directories, &mut errors).await
-    };
-    let plan = reconcile::reconcile(&desired, observed, &recorded, now);
+    let mut directories = Directories::new(&loaded);
+    let result = plan_loaded(&loaded, store, &mut directories, now, None).await;
+    drop(directories);
     Pass {
         loaded,
-        plan,
+        plan: result.plan,
+        errors: result.errors,
+        store_errors: result.store_errors,
+    }
+}
+
+/// What a pass over already loaded manifests computed and did.
+#[derive(Debug, Default)]
+pub struct PassResult {
+    pub plan: Plan,
+    /// Per-review problems (directory unreadable, state unreadable, a write failed).
+    pub errors: BTreeMap<String, String>,
+    /// Problems not tied to one review.
+    pub store_errors: Vec<String>,
+}
+
+/// Plans the reviews in `only` (every review, recorded or in the manifests, when `None`).
+pub async fn plan_loaded(
+    loaded: &Loaded,
+    store: &Store,
+    directories: &mut Directories<'_>,
+    now: Timestamp,
+    only: Option<&BTreeSet<String>>,
+) -> PassResult {
+    let (stored, store_errors) = match only {
+        Some(names) => store.load_some(names.iter().map(String::as_str)),
+        None => store.load(),
+    };
+    let recorded: BTreeMap<String, ReviewState> =
+        stored.into_iter().map(|(k, v)| (k, v.state)).collect();
+    let mut desired = desired(loaded);
+    if let Some(names) = only {
+        desired.reviews.retain(|name, _| names.contains(name));
+    }
+    let mut errors = BTreeMap::new();
+    let observed = observe(&desired, &recorded, now, directories, &mut errors).await;
+    PassResult {
+        plan: reconcile::reconcile(&desired, observed, &recorded, now),
         errors,
         store_errors: store_errors.iter().map(ToString::to_string).collect(),
     }
+}
+
+/// Plans and carries out the reviews in `only` (all when `None`): the daemon's pass.
+pub async fn reconcile_loaded(
+    loaded: &Loaded,
+    store: &Store,
+    directories: &mut Directories<'_>,
+    now: Timestamp,
+    revision: Option<&str>,
+    only: Option<&BTreeSet<String>>,
+) -> PassResult {
+    let mut result = plan_loaded(loaded, store, directories, now, only).await;
+    let errors = carry_out_plan(
+        store,
+        &result.plan,
+        directories,
+        &result.errors,
+        now,
+        revision,
+    )
+    .await;
+    result.errors.extend(errors);
+    result
 }
 
 async fn observe(
@@ -246,28 +397,36 @@ async fn observe(
     observed
 }
 
-/// One full pass: plan, then carry the plan out.
+/// One full pass: load, plan, then carry the plan out.
 pub async fn reconcile_once(
     paths: &[PathBuf],
     store: &Store,
     now: Timestamp,
     revision: Option<&str>,
 ) -> Pass {
-    let mut pass = plan(paths, store, now).await;
-    let mut directories = Directories::new(&pass.loaded);
-    let errors = carry_out_plan(
-        store,
-        &pass.plan,
-        &mut directories,
-        &pass.errors,
-        now,
-        revision,
-    )
-    .await;
-    for (review, error) in errors {
-        pass.errors.insert(review, error);
+    let loaded = load::load(paths, &load::Options::default(), &SchemaSet::new());
+    let mut directories = Directories::new(&loaded);
+    let result = reconcile_loaded(&loaded, store, &mut directories, now, revision, None).await;
+    drop(directories);
+    Pass {
+        loaded,
+        plan: result.plan,
+        errors: result.errors,
+        store_errors: result.store_errors,
     }
-    pass
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Asks every pass in this process to stop at the next safe point: between reviews, or after
+/// a removal's outcome is journaled. What is left is finished by the next pass, as after a
+/// crash.
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
 }
 
 /// Carries out a plan: for each review, its audit events and state, then its removals through
@@ -300,6 +459,9 @@ pub async fn carry_out_plan(
         .ok()
         .and_then(|v| v.parse().ok());
     for review in &plan.reviews {
+        if stop_requested() {
+            break;
+        }
         let name = review.review.clone();
         let Some(next) = review.next.clone() else {
             continue;
@@ -444,6 +606,13 @@ async fn carry_out(
                     *removals_done += 1;
                     if abort_after.is_some_and(|n| *removals_done >= n) {
                         std::process::abort();
+                    }
+                    if stop_requested() {
+                        return Err(
+                            "interrupted by shutdown; the next start finishes this apply \
+                                    from its journal"
+                                .to_owned(),
+                        );
                     }
                     outcome
                 }

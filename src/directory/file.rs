@@ -29,6 +29,8 @@ pub const DEFAULT_PAGE_SIZE: usize = 500;
 pub struct FileDirectory {
     path: PathBuf,
     page_size: usize,
+    /// Why this file may not be edited (the daemon never writes into the tree it watches).
+    read_only: Option<String>,
     state: Mutex<State>,
 }
 
@@ -80,6 +82,7 @@ impl FileDirectory {
         Ok(FileDirectory {
             path: path.to_path_buf(),
             page_size: DEFAULT_PAGE_SIZE,
+            read_only: None,
             state: Mutex::new(state),
         })
     }
@@ -101,8 +104,16 @@ impl FileDirectory {
         FileDirectory {
             path: path.to_path_buf(),
             page_size: DEFAULT_PAGE_SIZE,
+            read_only: None,
             state: Mutex::new(state),
         }
+    }
+
+    /// Refuses every removal with this reason: what apply then reports as "not supported".
+    #[must_use]
+    pub fn read_only(mut self, reason: impl Into<String>) -> FileDirectory {
+        self.read_only = Some(reason.into());
+        self
     }
 
     #[must_use]
@@ -321,6 +332,11 @@ impl Directory for FileDirectory {
     }
 
     async fn remove(&self, target: &Removal) -> Result<RemoveOutcome, Error> {
+        if let Some(reason) = &self.read_only {
+            return Ok(RemoveOutcome::NotSupported {
+                reason: reason.clone(),
+            });
+        }
         let mut state = self.lock();
         match target {
             Removal::Assignment { id, .. } => {

@@ -66,6 +66,16 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// How many YAML documents were read, valid or not.
     pub documents_read: usize,
+    /// Per source, what [`load_reusing`] needs to reuse it.
+    files: Vec<FileMeta>,
+}
+
+/// What a file contributed apart from its documents.
+#[derive(Debug, Clone, Default)]
+struct FileMeta {
+    hash: u64,
+    diagnostics: Vec<Diagnostic>,
+    documents_read: usize,
 }
 
 impl Loaded {
@@ -82,33 +92,153 @@ impl Loaded {
 
 /// Loads every manifest under `paths` and checks the rules that span documents.
 pub fn load(paths: &[PathBuf], options: &Options, schemas: &SchemaSet) -> Loaded {
+    load_reusing(paths, options, schemas, Loaded::default())
+}
+
+/// Loads like [`load`], but a file whose text is exactly that of a file in `previous` is not
+/// parsed again: its documents and findings move over (with the new path). This is what the
+/// daemon does on every event: a git-sync flip puts every file at a new path with mostly the
+/// same contents, and an edit changes one file.
+pub fn load_reusing(
+    paths: &[PathBuf],
+    options: &Options,
+    schemas: &SchemaSet,
+    previous: Loaded,
+) -> Loaded {
     let (files, mut diagnostics) = walk(paths);
-    let results: Vec<FileResult> = files
+    let texts: Vec<Result<(String, u64), Box<Diagnostic>>> = files
         .par_iter()
-        .map(|path| load_file(path, options, schemas))
+        .map(|path| {
+            read_text(path, options).map(|text| {
+                let hash = hash_text(&text);
+                (text, hash)
+            })
+        })
         .collect();
+
+    // Previous files by content, and their documents grouped per file.
+    let mut old_docs: Vec<Vec<LoadedDoc>> =
+        (0..previous.sources.len()).map(|_| Vec::new()).collect();
+    for doc in previous.docs {
+        let file = doc.file;
+        old_docs[file].push(doc);
+    }
+    let mut by_hash: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+    for (i, meta) in previous.files.iter().enumerate() {
+        by_hash.entry(meta.hash).or_default().push(i);
+    }
+    let mut old_sources: Vec<Option<SourceFile>> = previous.sources.into_iter().map(Some).collect();
+    let mut old_meta = previous.files;
+
+    enum Slot {
+        Reused(SourceFile, Vec<LoadedDoc>, FileMeta),
+        Parse(String, u64),
+        Unreadable(Box<Diagnostic>),
+    }
+    let mut slots: Vec<Slot> = Vec::with_capacity(files.len());
+    for (path, text) in files.iter().zip(texts) {
+        let (text, hash) = match text {
+            Ok(x) => x,
+            Err(d) => {
+                slots.push(Slot::Unreadable(d));
+                continue;
+            }
+        };
+        let hit = by_hash.get_mut(&hash).and_then(|candidates| {
+            let at = candidates.iter().position(|&i| {
+                old_sources[i]
+                    .as_ref()
+                    .is_some_and(|s| s.text.as_deref() == Some(text.as_str()))
+            })?;
+            Some(candidates.swap_remove(at))
+        });
+        match hit.and_then(|i| Some((i, old_sources[i].take()?))) {
+            Some((i, mut source)) => {
+                let mut meta = std::mem::take(&mut old_meta[i]);
+                for d in &mut meta.diagnostics {
+                    d.file = path.clone();
+                }
+                source.path = path.clone();
+                slots.push(Slot::Reused(source, std::mem::take(&mut old_docs[i]), meta));
+            }
+            None => slots.push(Slot::Parse(text, hash)),
+        }
+    }
+    enum Done {
+        Reused(SourceFile, Vec<LoadedDoc>, FileMeta),
+        Parsed(FileResult, u64),
+        Unreadable(Box<Diagnostic>),
+    }
+    let done: Vec<Done> = slots
+        .into_par_iter()
+        .zip(files.par_iter())
+        .map(|(slot, path)| match slot {
+            Slot::Reused(source, docs, meta) => Done::Reused(source, docs, meta),
+            Slot::Parse(text, hash) => Done::Parsed(check_text(path, text, schemas), hash),
+            Slot::Unreadable(d) => Done::Unreadable(d),
+        })
+        .collect();
+
     let mut loaded = Loaded::default();
-    for (file, result) in results.into_iter().enumerate() {
-        loaded.documents_read += result.documents_read;
-        loaded.sources.push(result.source);
-        diagnostics.extend(result.diagnostics);
-        loaded.docs.extend(
-            result
-                .docs
-                .into_iter()
-                .map(|(index, root, resource)| LoadedDoc {
-                    file,
-                    index,
-                    root,
-                    resource,
-                }),
-        );
+    for (file, (done, path)) in done.into_iter().zip(&files).enumerate() {
+        let meta = match done {
+            Done::Reused(source, docs, meta) => {
+                loaded.sources.push(source);
+                loaded
+                    .docs
+                    .extend(docs.into_iter().map(|d| LoadedDoc { file, ..d }));
+                meta
+            }
+            Done::Parsed(result, hash) => {
+                loaded.sources.push(result.source);
+                loaded
+                    .docs
+                    .extend(
+                        result
+                            .docs
+                            .into_iter()
+                            .map(|(index, root, resource)| LoadedDoc {
+                                file,
+                                index,
+                                root,
+                                resource,
+                            }),
+                    );
+                FileMeta {
+                    hash,
+                    diagnostics: result.diagnostics,
+                    documents_read: result.documents_read,
+                }
+            }
+            Done::Unreadable(d) => {
+                loaded.sources.push(SourceFile {
+                    path: path.clone(),
+                    text: None,
+                });
+                // Never reused: an unreadable file is read again next time.
+                FileMeta {
+                    hash: 0,
+                    diagnostics: vec![*d],
+                    documents_read: 0,
+                }
+            }
+        };
+        loaded.documents_read += meta.documents_read;
+        diagnostics.extend(meta.diagnostics.iter().cloned());
+        loaded.files.push(meta);
     }
     diagnostics.extend(rules::check(&loaded));
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     diagnostics.dedup();
     loaded.diagnostics = diagnostics;
     loaded
+}
+
+fn hash_text(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The manifest files under `paths`, sorted, and a diagnostic for each path that cannot be
@@ -190,8 +320,8 @@ struct FileResult {
     documents_read: usize,
 }
 
-/// Reads and checks one file: every document in it, each independently.
-fn load_file(path: &Path, options: &Options, schemas: &SchemaSet) -> FileResult {
+/// Checks one file's text: every document in it, each independently.
+fn check_text(path: &Path, text: String, schemas: &SchemaSet) -> FileResult {
     let mut result = FileResult {
         source: SourceFile {
             path: path.to_path_buf(),
@@ -200,13 +330,6 @@ fn load_file(path: &Path, options: &Options, schemas: &SchemaSet) -> FileResult 
         docs: Vec::new(),
         diagnostics: Vec::new(),
         documents_read: 0,
-    };
-    let text = match read_text(path, options) {
-        Ok(text) => text,
-        Err(d) => {
-            result.diagnostics.push(*d);
-            return result;
-        }
     };
     // Fast path: most files have no finding, and then no position is ever needed.
     if let Some(docs) = load_clean(&text, schemas) {
