@@ -237,7 +237,7 @@ fn main() {
         let recorded: BTreeMap<_, _> = stored.into_iter().map(|(k, v)| (k, v.state)).collect();
         let plan = reconcile::reconcile(&desired, Observed::default(), &recorded, now);
         let mut directories = Directories::new(&loaded);
-        let errors = rt.block_on(execute::carry_out_plan(
+        let carried = rt.block_on(execute::carry_out_plan(
             &store,
             &plan,
             &mut directories,
@@ -246,7 +246,7 @@ fn main() {
             None,
         ));
         incremental.push(started.elapsed());
-        assert!(errors.is_empty(), "{errors:?}");
+        assert!(carried.errors.is_empty(), "{:?}", carried.errors);
         assert!(
             plan.reviews[0]
                 .changes

@@ -32,6 +32,27 @@ use crate::store::{Store, Stored};
 /// Fault injection for crash drills and tests: abort the process after this many removals.
 pub const FAULT_ABORT_AFTER_REMOVALS: &str = "RECERT_FAULT_ABORT_AFTER_REMOVALS";
 
+/// Fault injection for shutdown drills and tests: wait this many milliseconds before each
+/// removal, as a slow directory would.
+pub const FAULT_REMOVE_DELAY_MS: &str = "RECERT_FAULT_REMOVE_DELAY_MS";
+
+/// The fault hooks, read once per pass.
+#[derive(Debug, Clone, Copy, Default)]
+struct Faults {
+    abort_after: Option<usize>,
+    remove_delay: Option<Duration>,
+}
+
+impl Faults {
+    fn from_env() -> Faults {
+        let number = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        Faults {
+            abort_after: number(FAULT_ABORT_AFTER_REMOVALS).and_then(|n| usize::try_from(n).ok()),
+            remove_delay: number(FAULT_REMOVE_DELAY_MS).map(Duration::from_millis),
+        }
+    }
+}
+
 /// Attempts per removal when the directory answers with a retryable error.
 const REMOVE_ATTEMPTS: u32 = 4;
 
@@ -281,6 +302,12 @@ pub struct PassResult {
     pub errors: BTreeMap<String, String>,
     /// Problems not tied to one review.
     pub store_errors: Vec<String>,
+    /// Reviews whose directory could not be read.
+    pub unreachable: BTreeSet<String>,
+    /// The state written for each review touched.
+    pub states: BTreeMap<String, ReviewState>,
+    /// Apply results recorded, by result name.
+    pub applied: BTreeMap<&'static str, u64>,
 }
 
 /// Plans the reviews in `only` (every review, recorded or in the manifests, when `None`).
@@ -307,6 +334,7 @@ pub async fn plan_loaded(
         plan: reconcile::reconcile(&desired, observed, &recorded, now),
         errors,
         store_errors: store_errors.iter().map(ToString::to_string).collect(),
+        ..PassResult::default()
     }
 }
 
@@ -320,7 +348,8 @@ pub async fn reconcile_loaded(
     only: Option<&BTreeSet<String>>,
 ) -> PassResult {
     let mut result = plan_loaded(loaded, store, directories, now, only).await;
-    let errors = carry_out_plan(
+    result.unreachable = result.errors.keys().cloned().collect();
+    let carried = carry_out_plan(
         store,
         &result.plan,
         directories,
@@ -329,7 +358,9 @@ pub async fn reconcile_loaded(
         revision,
     )
     .await;
-    result.errors.extend(errors);
+    result.errors.extend(carried.errors);
+    result.states = carried.states;
+    result.applied = carried.applied;
     result
 }
 
@@ -429,6 +460,17 @@ pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
+/// What carrying out a plan did.
+#[derive(Debug, Default)]
+pub struct Carried {
+    /// The reviews that failed, with why.
+    pub errors: BTreeMap<String, String>,
+    /// The state written for each review touched (after its apply results).
+    pub states: BTreeMap<String, ReviewState>,
+    /// Apply results recorded, by result name.
+    pub applied: BTreeMap<&'static str, u64>,
+}
+
 /// Carries out a plan: for each review, its audit events and state, then its removals through
 /// the journal, then its status and results. Returns the reviews that failed, with why.
 pub async fn carry_out_plan(
@@ -438,8 +480,9 @@ pub async fn carry_out_plan(
     observe_errors: &BTreeMap<String, String>,
     now: Timestamp,
     revision: Option<&str>,
-) -> BTreeMap<String, String> {
-    let mut errors = BTreeMap::new();
+) -> Carried {
+    let mut carried = Carried::default();
+    let errors = &mut carried.errors;
     // Idle reviews (nothing to do, no new error, same revision) are not touched at all.
     let idle = |r: &crate::reconcile::ReviewPlan| {
         r.is_empty()
@@ -455,9 +498,7 @@ pub async fn carry_out_plan(
         .collect();
     let (mut stored, _) = store.load_some(busy.iter().copied());
     let mut removals_done = 0usize;
-    let abort_after: Option<usize> = std::env::var(FAULT_ABORT_AFTER_REMOVALS)
-        .ok()
-        .and_then(|v| v.parse().ok());
+    let faults = Faults::from_env();
     for review in &plan.reviews {
         if stop_requested() {
             break;
@@ -500,7 +541,8 @@ pub async fn carry_out_plan(
                 directories,
                 now,
                 &mut removals_done,
-                abort_after,
+                faults,
+                &mut carried.applied,
             )
             .await
         {
@@ -514,10 +556,11 @@ pub async fn carry_out_plan(
             error = Some(e);
         }
         if let Some(e) = error {
-            errors.insert(name, e);
+            errors.insert(name.clone(), e);
         }
+        carried.states.insert(name, entry.state);
     }
-    errors
+    carried
 }
 
 fn events(review: &crate::reconcile::ReviewPlan) -> Vec<Value> {
@@ -546,7 +589,8 @@ async fn carry_out(
     directories: &mut Directories<'_>,
     now: Timestamp,
     removals_done: &mut usize,
-    abort_after: Option<usize>,
+    faults: Faults,
+    applied_counts: &mut BTreeMap<&'static str, u64>,
 ) -> Result<(), String> {
     let name = &review.review;
     std::fs::create_dir_all(store.review_dir(name)).map_err(|e| e.to_string())?;
@@ -595,6 +639,9 @@ async fn carry_out(
                     journal
                         .intent(&instance, &principal, &removal)
                         .map_err(|e| format!("cannot write the apply journal: {e}"))?;
+                    if let Some(delay) = faults.remove_delay {
+                        tokio::time::sleep(delay).await;
+                    }
                     let outcome = match remove_with_retries(directory, &removal).await {
                         Ok(RemoveOutcome::NotFound) if attempted => Outcome::DoneBefore,
                         Ok(done) => Outcome::Done(done),
@@ -604,7 +651,7 @@ async fn carry_out(
                         .record(&instance, &principal, &removal, to_journal(&outcome))
                         .map_err(|e| format!("cannot write the apply journal: {e}"))?;
                     *removals_done += 1;
-                    if abort_after.is_some_and(|n| *removals_done >= n) {
+                    if faults.abort_after.is_some_and(|n| *removals_done >= n) {
                         std::process::abort();
                     }
                     if stop_requested() {
@@ -627,6 +674,11 @@ async fn carry_out(
             .find(|i| i.id == instance)
             .and_then(|i| i.items.get(&principal))
             .and_then(|i| i.apply_result.clone());
+        if let Some(result) = &result {
+            *applied_counts
+                .entry(status::apply_result_name(result))
+                .or_default() += 1;
+        }
         applied.push(json!({ "change": "applyResult", "instance": instance, "principal": principal, "result": result }));
     }
     entry.audit_head = audit::append(

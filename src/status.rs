@@ -129,7 +129,7 @@ struct ReminderStatus<'a> {
     reviewers: &'a [String],
 }
 
-fn decision_name(decision: Option<Decision>) -> &'static str {
+pub fn decision_name(decision: Option<Decision>) -> &'static str {
     match decision {
         None => "undecided",
         Some(Decision::Approve) => "approve",
@@ -155,6 +155,26 @@ fn instance_state(instance: &Instance) -> &'static str {
     }
 }
 
+/// The review's phase: that of its latest instance, or `Pending` before the first.
+pub fn phase(state: &ReviewState) -> &'static str {
+    match state.instances.last() {
+        None => "Pending",
+        Some(instance) => instance_state(instance),
+    }
+}
+
+/// The name of an apply result, as status, results and metrics show it.
+pub fn apply_result_name(result: &ApplyResult) -> &'static str {
+    match result {
+        ApplyResult::Pending => "pending",
+        ApplyResult::Applied { .. } => "applied",
+        ApplyResult::NotFound { .. } => "notFound",
+        ApplyResult::NotSupported { .. } => "notSupported",
+        ApplyResult::Protected => "protected",
+        ApplyResult::Failed { .. } => "failed",
+    }
+}
+
 /// The status file of a review after `plan`.
 pub fn render(
     state: &ReviewState,
@@ -162,10 +182,7 @@ pub fn render(
     error: Option<&str>,
     revision: Option<&str>,
 ) -> String {
-    let phase = match state.instances.last() {
-        None => "Pending",
-        Some(instance) => instance_state(instance),
-    };
+    let phase = phase(state);
     let stalled = error
         .map(str::to_owned)
         .or_else(|| plan.stalled.clone())

@@ -6,6 +6,7 @@
 mod decide;
 mod engine;
 pub mod render;
+mod run;
 mod schema;
 mod validate;
 
@@ -39,6 +40,8 @@ pub enum Command {
     Audit(engine::AuditArgs),
     /// Record a decision in the reviewer's decisions file (created, or edited in place).
     Decide(decide::Args),
+    /// Run continuously: watch the manifests, follow the schedule, reconcile, serve probes.
+    Run(run::Args),
 }
 
 /// How a command ended, as the process exit code.
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Pending(args) => engine::pending(&args),
         Command::Audit(args) => engine::audit(&args),
         Command::Decide(args) => decide::run(&args),
+        Command::Run(args) => run::run(&args),
     }
 }
 

@@ -39,14 +39,14 @@ pub struct Desired {
     pub failed_sources: BTreeSet<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DesiredReview {
     pub spec: AccessReviewSpec,
     pub source: String,
     pub decisions: Vec<DecisionFile>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DecisionFile {
     pub source: String,
     pub spec: ReviewDecisionsSpec,

@@ -1,0 +1,113 @@
+//! `recert run`: the daemon's flags, logging set-up and runtime.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::daemon::{self, watch};
+
+use super::Outcome;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The manifests: a folder, or a path through git-sync's link (its target's name is
+    /// recorded as the revision).
+    #[arg(env = "RECERT_PATH", value_name = "PATH")]
+    pub path: PathBuf,
+    /// Where status, results, audit trail and state are kept; outside the watched tree.
+    #[arg(long, env = "RECERT_STATE_DIR", value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9090).
+    #[arg(long, env = "RECERT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// A full reconcile of every review at least this often.
+    #[arg(long, env = "RECERT_RESYNC", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub resync: Duration,
+    /// Quiet time after a file event before reconciling.
+    #[arg(long, env = "RECERT_DEBOUNCE", value_name = "DURATION", default_value = "50ms", value_parser = parse_duration)]
+    pub debounce: Duration,
+    /// How to notice changes: file events with a polling fallback, or polling only.
+    #[arg(long, env = "RECERT_WATCH", value_enum, default_value = "auto")]
+    pub watch: watch::Mode,
+    /// How often to poll when polling.
+    #[arg(long, env = "RECERT_POLL_INTERVAL", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// How long a stop may take to finish the work in flight.
+    #[arg(long, env = "RECERT_SHUTDOWN_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// The longest wait before retrying a failing review.
+    #[arg(long, env = "RECERT_MAX_BACKOFF", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub max_backoff: Duration,
+    /// Log lines as human-readable text or as JSON objects.
+    #[arg(long, env = "RECERT_LOG_FORMAT", value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+    /// Which log lines to write (a tracing filter: `info`, `debug`, `recert=debug`).
+    #[arg(
+        long,
+        env = "RECERT_LOG",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("not a duration (try `30s`, `5m`, `1h`): {e}"))?;
+    Duration::try_from(d).map_err(|_| "a duration must not be negative".to_owned())
+}
+
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    init_logging(args)?;
+    let config = daemon::Config {
+        path: args.path.clone(),
+        state_dir: args.state_dir.clone(),
+        listen: args.listen,
+        resync: args.resync.max(Duration::from_secs(1)),
+        debounce: args.debounce,
+        watch: args.watch,
+        poll_interval: args.poll_interval.max(Duration::from_millis(100)),
+        shutdown_timeout: args.shutdown_timeout,
+        max_backoff: args.max_backoff.max(Duration::from_secs(1)),
+    };
+    // Two workers: the control loop's pass never stalls the probes.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    match runtime.block_on(daemon::run(config)) {
+        Ok(()) => Ok(Outcome::Clean),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            super::err(&format!("error: {e}\n"))?;
+            Ok(Outcome::Error)
+        }
+    }
+}
+
+fn init_logging(args: &Args) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .map_err(|e| anyhow::anyhow!("--log `{}`: {e}", args.log))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    let result = match args.log_format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}

@@ -1,0 +1,545 @@
+//! `recert run`: the long-running reconciler.
+//!
+//! One control loop owns everything that changes: the loaded manifests, the open directories,
+//! the schedule of every review and its back-off. Triggers — file events (debounced), the next
+//! schedule edge of any review, the periodic resync, a poll tick — only wake the loop, and
+//! each pass reconciles exactly the reviews that trigger concerns, one pass at a time, so a
+//! review is never reconciled twice at once. The probes and metrics are served beside it.
+
+pub mod lock;
+pub mod metrics;
+pub mod server;
+pub mod tree;
+pub mod watch;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::diag::Severity;
+use crate::execute::{self, Directories, DirectoryCache};
+use crate::load::{self, Loaded, SchemaSet};
+use crate::model::review::Timestamp;
+use crate::reconcile::{Desired, Effect};
+use crate::store::Store;
+
+use lock::StateLock;
+use server::Health;
+use tree::{Resolved, Tree};
+
+/// How the daemon runs; every field has a flag and an environment variable.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub state_dir: PathBuf,
+    pub listen: Option<SocketAddr>,
+    /// A full pass at least this often, whatever else happens.
+    pub resync: Duration,
+    /// Quiet time after a file event before the pass (an editor writes several events).
+    pub debounce: Duration,
+    pub watch: watch::Mode,
+    pub poll_interval: Duration,
+    /// How long a stop may take to finish the work in flight.
+    pub shutdown_timeout: Duration,
+    /// The longest back-off of a failing review.
+    pub max_backoff: Duration,
+}
+
+/// Why a pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// The first pass, a resync: everything.
+    Full,
+    /// Files changed (an event or a poll): what changed.
+    Files,
+    /// A schedule edge or a back-off ended: the reviews that are due.
+    Timer,
+}
+
+impl Trigger {
+    fn label(self) -> &'static str {
+        match self {
+            Trigger::Full => "resync",
+            Trigger::Files => "files",
+            Trigger::Timer => "schedule",
+        }
+    }
+}
+
+/// A failing review's retry schedule.
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    failures: u32,
+    until: Instant,
+}
+
+struct Daemon {
+    config: Config,
+    tree: Tree,
+    resolved: Option<Resolved>,
+    store: Store,
+    schemas: SchemaSet,
+    loaded: Loaded,
+    desired: Option<Desired>,
+    directories: DirectoryCache,
+    /// When each review next needs a pass (its next start, end or reminder).
+    due: BTreeMap<String, Timestamp>,
+    backoff: BTreeMap<String, Backoff>,
+    /// Reviews whose directory could not be read in their last pass.
+    unreachable: BTreeSet<String>,
+    /// The manifest errors of the last load, each logged once.
+    last_errors: BTreeSet<String>,
+    health: Arc<Health>,
+}
+
+/// Runs until SIGTERM or SIGINT. Errors are those that stop it from starting.
+pub async fn run(config: Config) -> Result<(), String> {
+    let tree = Tree::new(&config.path)
+        .map_err(|e| format!("cannot use `{}`: {e}", config.path.display()))?;
+    let resolved = tree
+        .resolve()
+        .map_err(|e| format!("cannot read `{}`: {e}", config.path.display()))?;
+    let state_dir = std::path::absolute(&config.state_dir)
+        .map_err(|e| format!("cannot use `{}`: {e}", config.state_dir.display()))?;
+    refuse_state_inside_tree(&tree, &resolved, &state_dir)?;
+    let lock = StateLock::acquire(&state_dir)?;
+    let store = Store::open(&state_dir).map_err(|e| e.to_string())?;
+
+    let health = Arc::new(Health::default());
+    health.directories_ok.store(true, Ordering::SeqCst);
+    if let Some(addr) = config.listen {
+        let local = server::serve(addr, health.clone()).await?;
+        tracing::info!(%local, "serving /healthz, /readyz and /metrics");
+    }
+
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let mut watcher = watch::Watcher::start(
+        config.watch,
+        &tree.watch_points(),
+        &resolved.root,
+        config.poll_interval,
+        tx,
+    );
+    let mut stop = signals()?;
+
+    // The tree being watched is never written: file directories inside it are read-only.
+    let protected = vec![resolved.root.clone(), tree.path.clone()];
+    let mut daemon = Daemon {
+        tree,
+        resolved: None,
+        store,
+        schemas: SchemaSet::new(),
+        loaded: Loaded::default(),
+        desired: None,
+        directories: DirectoryCache::protecting(protected),
+        due: BTreeMap::new(),
+        backoff: BTreeMap::new(),
+        unreachable: BTreeSet::new(),
+        last_errors: BTreeSet::new(),
+        health,
+        config,
+    };
+    tracing::info!(
+        path = %daemon.config.path.display(),
+        state_dir = %state_dir.display(),
+        lock = %lock.path().display(),
+        "recert started"
+    );
+
+    let mut trigger = Some(Trigger::Full);
+    let mut last_full = Instant::now();
+    loop {
+        if let Some(t) = trigger.take() {
+            let grace = daemon.config.shutdown_timeout;
+            let stopped = {
+                let pass = daemon.pass(t);
+                tokio::pin!(pass);
+                tokio::select! {
+                    () = &mut pass => false,
+                    () = stop.first() => {
+                        // The pass is not dropped: it sees the stop request at its next safe
+                        // point (between reviews, or after a removal is journaled) and returns.
+                        tracing::info!("stopping: finishing the work in flight");
+                        tokio::select! {
+                            () = &mut pass => {}
+                            () = tokio::time::sleep(grace) => {
+                                tracing::warn!(
+                                    ?grace,
+                                    "the work in flight did not finish in time; exiting, the journal resumes it"
+                                );
+                            }
+                        }
+                        true
+                    }
+                }
+            };
+            if stopped {
+                break;
+            }
+            if t == Trigger::Full {
+                last_full = Instant::now();
+            }
+            if let Some(root) = daemon.resolved.as_ref().map(|r| r.root.clone()) {
+                watcher.follow(&root);
+            }
+        }
+        if execute::stop_requested() {
+            break;
+        }
+        let wake = daemon.next_wake(last_full, watcher.polling);
+        daemon
+            .health
+            .metrics
+            .queue_depth(daemon.due_now(Instant::now()).len());
+        tokio::select! {
+            Some(()) = events.recv() => {
+                // Debounce: wait until the tree has been quiet for a moment.
+                loop {
+                    match tokio::time::timeout(daemon.config.debounce, events.recv()).await {
+                        Ok(Some(())) => continue,
+                        _ => break,
+                    }
+                }
+                trigger = Some(Trigger::Files);
+            }
+            () = tokio::time::sleep_until(wake.0.into()) => {
+                trigger = Some(wake.1);
+            }
+            () = stop.first() => {
+                tracing::info!("stopping");
+                break;
+            }
+        }
+    }
+    drop(lock);
+    tracing::info!("recert stopped");
+    Ok(())
+}
+
+impl Daemon {
+    /// When to wake without an event, and why.
+    fn next_wake(&self, last_full: Instant, polling: Option<Duration>) -> (Instant, Trigger) {
+        let now = Instant::now();
+        let mut wake = (last_full + self.config.resync, Trigger::Full);
+        if let Some(interval) = polling {
+            wake = wake.min_by_instant((now + interval, Trigger::Files));
+        }
+        let clock = jiff::Timestamp::now();
+        for (name, at) in &self.due {
+            let wait = clock
+                .until(at.0)
+                .ok()
+                .and_then(|d| Duration::try_from(d).ok())
+                .unwrap_or(Duration::ZERO);
+            let at = self
+                .backoff
+                .get(name)
+                .map_or(now + wait, |b| b.until.max(now + wait));
+            wake = wake.min_by_instant((at, Trigger::Timer));
+        }
+        for backoff in self.backoff.values() {
+            wake = wake.min_by_instant((backoff.until, Trigger::Timer));
+        }
+        wake
+    }
+
+    /// The reviews a timer pass takes now.
+    fn due_now(&self, now: Instant) -> BTreeSet<String> {
+        let clock = Timestamp(jiff::Timestamp::now());
+        let mut out: BTreeSet<String> = self
+            .due
+            .iter()
+            .filter(|(_, at)| **at <= clock)
+            .map(|(name, _)| name.clone())
+            .collect();
+        out.extend(
+            self.backoff
+                .iter()
+                .filter(|(_, b)| b.until <= now)
+                .map(|(name, _)| name.clone()),
+        );
+        out.retain(|name| self.backoff.get(name).is_none_or(|b| b.until <= now));
+        out
+    }
+
+    async fn pass(&mut self, trigger: Trigger) {
+        let started = Instant::now();
+        let now = Timestamp(jiff::Timestamp::now());
+        let selection = match trigger {
+            Trigger::Full | Trigger::Files => match self.refresh(trigger) {
+                Some(selection) => selection,
+                None => return,
+            },
+            Trigger::Timer => Some(self.due_now(started)),
+        };
+        if selection.as_ref().is_some_and(BTreeSet::is_empty) {
+            return;
+        }
+        let revision = self.resolved.as_ref().and_then(|r| r.revision.clone());
+        let mut directories =
+            Directories::with_cache(&self.loaded, std::mem::take(&mut self.directories));
+        let result = execute::reconcile_loaded(
+            &self.loaded,
+            &self.store,
+            &mut directories,
+            now,
+            revision.as_deref(),
+            selection.as_ref(),
+        )
+        .await;
+        self.directories = directories.into_cache();
+
+        let metrics = &self.health.metrics;
+        let clock = Instant::now();
+        for review in &result.plan.reviews {
+            let name = &review.review;
+            let _span = tracing::info_span!("review", review = %name).entered();
+            let error = result.errors.get(name);
+            metrics.reconciled(error.is_none());
+            match review.requeue_at {
+                Some(at) if review.next.is_some() => {
+                    self.due.insert(name.clone(), at);
+                }
+                _ => {
+                    self.due.remove(name);
+                }
+            }
+            if review.effects.contains(&Effect::Archive) || review.next.is_none() {
+                metrics.review(name, None);
+                self.backoff.remove(name);
+                self.unreachable.remove(name);
+                tracing::info!("review deleted; its records are archived");
+                continue;
+            }
+            metrics.review(name, result.states.get(name).or(review.next.as_ref()));
+            for change in &review.changes {
+                tracing::info!(change = %change, "reconciled");
+            }
+            if let Some(reason) = &review.stale_spec {
+                tracing::warn!(%reason, "keeping the last good spec");
+            }
+            match error {
+                Some(e) => {
+                    let failures = self.backoff.get(name).map_or(0, |b| b.failures) + 1;
+                    let wait = backoff_delay(failures, self.config.max_backoff);
+                    self.backoff.insert(
+                        name.clone(),
+                        Backoff {
+                            failures,
+                            until: clock + wait,
+                        },
+                    );
+                    tracing::warn!(error = %e, retry_in = ?wait, "reconcile failed");
+                }
+                None => {
+                    if self.backoff.remove(name).is_some() {
+                        tracing::info!("recovered");
+                    }
+                }
+            }
+            if result.unreachable.contains(name) {
+                self.unreachable.insert(name.clone());
+            } else {
+                self.unreachable.remove(name);
+            }
+        }
+        for (name, n) in &result.applied {
+            metrics.apply_results(name, *n);
+        }
+        for e in &result.store_errors {
+            tracing::error!(error = %e, "state dir");
+        }
+        let ok = result.errors.is_empty() && result.store_errors.is_empty();
+        self.health
+            .directories_ok
+            .store(self.unreachable.is_empty(), Ordering::SeqCst);
+        if trigger == Trigger::Full {
+            self.health.synced.store(true, Ordering::SeqCst);
+        }
+        let took = started.elapsed();
+        metrics.pass(
+            trigger.label(),
+            took,
+            ok,
+            jiff::Timestamp::now().as_millisecond() as f64 / 1000.0,
+        );
+        tracing::debug!(
+            trigger = trigger.label(),
+            reviews = result.plan.reviews.len(),
+            took = ?took,
+            "pass done"
+        );
+    }
+
+    /// Re-resolves the tree and reloads what changed. Returns the reviews to reconcile (`None`
+    /// for all of them), or `None` outright when the tree cannot be read (the last loaded set
+    /// stays, and the next event or resync tries again).
+    fn refresh(&mut self, trigger: Trigger) -> Option<Option<BTreeSet<String>>> {
+        let resolved = match self.tree.resolve() {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                tracing::error!(
+                    path = %self.tree.path.display(),
+                    error = %e,
+                    "cannot resolve the manifests; keeping the last loaded set"
+                );
+                return None;
+            }
+        };
+        let previous = std::mem::take(&mut self.loaded);
+        let loaded = tokio::task::block_in_place(|| {
+            load::load_reusing(
+                std::slice::from_ref(&resolved.root),
+                &load::Options::default(),
+                &self.schemas,
+                previous,
+            )
+        });
+        let new_errors = error_lines(&loaded);
+        for line in new_errors.difference(&self.last_errors) {
+            tracing::warn!(finding = %line, "manifest error; its review keeps its last good spec");
+        }
+        let desired = execute::desired(&loaded);
+        let revision_changed = self
+            .resolved
+            .as_ref()
+            .is_some_and(|r| r.revision != resolved.revision);
+        if revision_changed {
+            tracing::info!(
+                revision = resolved.revision.as_deref().unwrap_or("-"),
+                root = %resolved.root.display(),
+                "new revision"
+            );
+        }
+        let selection = match (&self.desired, trigger) {
+            (Some(old), Trigger::Files)
+                if !revision_changed && old.failed_sources == desired.failed_sources =>
+            {
+                let mut changed: BTreeSet<String> = BTreeSet::new();
+                for (name, review) in &desired.reviews {
+                    if old.reviews.get(name) != Some(review) {
+                        changed.insert(name.clone());
+                    }
+                }
+                for name in old.reviews.keys() {
+                    if !desired.reviews.contains_key(name) {
+                        changed.insert(name.clone());
+                    }
+                }
+                // A changed manifest is retried at once, whatever its back-off.
+                for name in &changed {
+                    self.backoff.remove(name);
+                }
+                Some(changed)
+            }
+            _ => None,
+        };
+        self.last_errors = new_errors;
+        self.loaded = loaded;
+        self.desired = Some(desired);
+        self.resolved = Some(resolved);
+        Some(selection)
+    }
+}
+
+fn error_lines(loaded: &Loaded) -> BTreeSet<String> {
+    loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| {
+            let at = d
+                .span
+                .map(|s| format!(":{}:{}", s.line, s.col))
+                .unwrap_or_default();
+            format!("{}{at}: {}: {}", d.file.display(), d.code, d.message)
+        })
+        .collect()
+}
+
+/// Exponential back-off with jitter: 1 s, 2 s, 4 s … up to `max`, each between half and all
+/// of its window.
+fn backoff_delay(failures: u32, max: Duration) -> Duration {
+    let policy = crate::directory::http::RetryPolicy {
+        max_attempts: u32::MAX,
+        base_delay: Duration::from_millis(500),
+        max_delay: max,
+    };
+    policy.backoff(failures)
+}
+
+fn refuse_state_inside_tree(
+    tree: &Tree,
+    resolved: &Resolved,
+    state_dir: &std::path::Path,
+) -> Result<(), String> {
+    let state = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let mut roots = vec![resolved.root.clone(), tree.path.clone()];
+    if let Some(link) = &tree.link
+        && let Some(parent) = link.parent()
+    {
+        roots.push(parent.to_path_buf());
+    }
+    if let Some(root) = roots.iter().find(|r| state.starts_with(r)) {
+        return Err(format!(
+            "the state dir `{}` is inside the watched tree `{}`; the daemon never writes there \
+             (and would wake itself up): put the state dir elsewhere",
+            state_dir.display(),
+            root.display()
+        ));
+    }
+    Ok(())
+}
+
+trait MinByInstant {
+    fn min_by_instant(self, other: Self) -> Self;
+}
+
+impl MinByInstant for (Instant, Trigger) {
+    fn min_by_instant(self, other: Self) -> Self {
+        if other.0 < self.0 { other } else { self }
+    }
+}
+
+/// SIGTERM and SIGINT. The first asks for a graceful stop; a second exits at once.
+struct Stop {
+    rx: mpsc::UnboundedReceiver<()>,
+}
+
+impl Stop {
+    async fn first(&mut self) {
+        if self.rx.recv().await.is_none() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn signals() -> Result<Stop, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                Some(()) = term.recv() => {}
+                Some(()) = int.recv() => {}
+                else => return,
+            }
+            seen += 1;
+            if seen >= 2 {
+                tracing::warn!("second signal: exiting at once");
+                std::process::exit(130);
+            }
+            execute::request_stop();
+            let _ = tx.send(());
+        }
+    });
+    Ok(Stop { rx })
+}
