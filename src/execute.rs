@@ -36,6 +36,18 @@ pub const FAULT_ABORT_AFTER_REMOVALS: &str = "RECERT_FAULT_ABORT_AFTER_REMOVALS"
 /// removal, as a slow directory would.
 pub const FAULT_REMOVE_DELAY_MS: &str = "RECERT_FAULT_REMOVE_DELAY_MS";
 
+/// What a pass has done so far across reviews.
+#[derive(Debug)]
+struct Progress {
+    removals_done: usize,
+    faults: Faults,
+    applied: BTreeMap<&'static str, u64>,
+}
+
+/// Present in a review's folder while its status shows a problem (an error, a stale spec, a
+/// stall), so that an idle pass still rewrites the status once the problem is gone.
+const PROBLEM_MARKER: &str = "status.problem";
+
 /// The fault hooks, read once per pass.
 #[derive(Debug, Clone, Copy, Default)]
 struct Faults {
@@ -484,11 +496,14 @@ pub async fn carry_out_plan(
     let mut carried = Carried::default();
     let errors = &mut carried.errors;
     // Idle reviews (nothing to do, no new error, same revision) are not touched at all.
+    // A review whose status shows a problem is not idle even when its plan is empty: the
+    // problem may just have gone (a manifest fixed), and the status must say so.
     let idle = |r: &crate::reconcile::ReviewPlan| {
         r.is_empty()
             && r.stale_spec.is_none()
             && r.stalled.is_none()
             && !observe_errors.contains_key(&r.review)
+            && !store.review_dir(&r.review).join(PROBLEM_MARKER).exists()
     };
     let busy: Vec<&str> = plan
         .reviews
@@ -497,8 +512,11 @@ pub async fn carry_out_plan(
         .map(|r| r.review.as_str())
         .collect();
     let (mut stored, _) = store.load_some(busy.iter().copied());
-    let mut removals_done = 0usize;
-    let faults = Faults::from_env();
+    let mut progress = Progress {
+        removals_done: 0,
+        faults: Faults::from_env(),
+        applied: BTreeMap::new(),
+    };
     for review in &plan.reviews {
         if stop_requested() {
             break;
@@ -534,17 +552,8 @@ pub async fn carry_out_plan(
         let unchanged = review.is_empty() && store.review_dir(&name).join("state.json").exists();
         let mut error = None;
         if !unchanged
-            && let Err(e) = carry_out(
-                store,
-                review,
-                &mut entry,
-                directories,
-                now,
-                &mut removals_done,
-                faults,
-                &mut carried.applied,
-            )
-            .await
+            && let Err(e) =
+                carry_out(store, review, &mut entry, directories, now, &mut progress).await
         {
             error = Some(e);
         }
@@ -560,6 +569,7 @@ pub async fn carry_out_plan(
         }
         carried.states.insert(name, entry.state);
     }
+    carried.applied = progress.applied;
     carried
 }
 
@@ -588,9 +598,7 @@ async fn carry_out(
     entry: &mut Stored,
     directories: &mut Directories<'_>,
     now: Timestamp,
-    removals_done: &mut usize,
-    faults: Faults,
-    applied_counts: &mut BTreeMap<&'static str, u64>,
+    progress: &mut Progress,
 ) -> Result<(), String> {
     let name = &review.review;
     std::fs::create_dir_all(store.review_dir(name)).map_err(|e| e.to_string())?;
@@ -639,7 +647,7 @@ async fn carry_out(
                     journal
                         .intent(&instance, &principal, &removal)
                         .map_err(|e| format!("cannot write the apply journal: {e}"))?;
-                    if let Some(delay) = faults.remove_delay {
+                    if let Some(delay) = progress.faults.remove_delay {
                         tokio::time::sleep(delay).await;
                     }
                     let outcome = match remove_with_retries(directory, &removal).await {
@@ -650,8 +658,12 @@ async fn carry_out(
                     journal
                         .record(&instance, &principal, &removal, to_journal(&outcome))
                         .map_err(|e| format!("cannot write the apply journal: {e}"))?;
-                    *removals_done += 1;
-                    if faults.abort_after.is_some_and(|n| *removals_done >= n) {
+                    progress.removals_done += 1;
+                    if progress
+                        .faults
+                        .abort_after
+                        .is_some_and(|n| progress.removals_done >= n)
+                    {
                         std::process::abort();
                     }
                     if stop_requested() {
@@ -675,7 +687,8 @@ async fn carry_out(
             .and_then(|i| i.items.get(&principal))
             .and_then(|i| i.apply_result.clone());
         if let Some(result) = &result {
-            *applied_counts
+            *progress
+                .applied
                 .entry(status::apply_result_name(result))
                 .or_default() += 1;
         }
@@ -746,6 +759,17 @@ fn write_outputs(
     error: Option<&str>,
     revision: Option<&str>,
 ) -> Result<(), String> {
+    let marker = store.review_dir(&state.name).join(PROBLEM_MARKER);
+    let problem = error.is_some() || review.stale_spec.is_some() || review.stalled.is_some();
+    if problem {
+        store
+            .write_derived(&marker, b"")
+            .map_err(|e| e.to_string())?;
+    } else if let Err(e) = std::fs::remove_file(&marker)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(format!("cannot remove `{}`: {e}", marker.display()));
+    }
     let mut files: Vec<(PathBuf, String)> = vec![(
         store.review_dir(&state.name).join("status.yaml"),
         status::render(state, review, error, revision),

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod daemon;
 mod engine;
 mod examples;
 mod schema;

@@ -199,12 +199,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         tokio::select! {
             Some(()) = events.recv() => {
                 // Debounce: wait until the tree has been quiet for a moment.
-                loop {
-                    match tokio::time::timeout(daemon.config.debounce, events.recv()).await {
-                        Ok(Some(())) => continue,
-                        _ => break,
-                    }
-                }
+                while let Ok(Some(())) =
+                    tokio::time::timeout(daemon.config.debounce, events.recv()).await
+                {}
                 trigger = Some(Trigger::Files);
             }
             () = tokio::time::sleep_until(wake.0.into()) => {

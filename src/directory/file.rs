@@ -425,6 +425,14 @@ fn cut_sequence_item(text: &str, document: usize, pointer: &str) -> Option<Strin
     };
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..from]);
+    if !flow && items.len() == 1 {
+        // The key would be left with no value, which YAML reads as null, not as an empty
+        // list: write `[]` on the item's line, indented deeper than any key it belongs to.
+        let dash = text[from..].len() - text[from..].trim_start_matches(' ').len();
+        let indent = dash + 2;
+        out.push_str(&" ".repeat(indent));
+        out.push_str("[]\n");
+    }
     out.push_str(&text[to..]);
     Some(out)
 }
@@ -532,6 +540,26 @@ spec:
             .build()
             .expect("runtime")
             .block_on(f)
+    }
+
+    #[test]
+    fn removing_the_only_block_assignment_leaves_an_empty_list_not_null() {
+        let text = "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata:\n  name: corp\nspec:\n  users:\n    - {id: u-1, userPrincipalName: one@corp.example}\n  roles:\n    - {id: r-1, displayName: Role}\n  assignments:\n    # the only one\n    - {id: a-1, principal: u-1, role: r-1}\n";
+        let (_dir, directory) = fixture(text);
+        let outcome = block_on(directory.remove(&Removal::Assignment {
+            id: "a-1".into(),
+            kind: Default::default(),
+            principal: String::new(),
+            role: String::new(),
+            scope: String::new(),
+        }));
+        assert_eq!(outcome, Ok(RemoveOutcome::Removed));
+        let edited = std::fs::read_to_string(directory.path()).expect("read");
+        assert!(
+            edited.ends_with("  assignments:\n    # the only one\n      []\n"),
+            "{edited}"
+        );
+        assert!(directory.data().assignments.is_empty());
     }
 
     #[test]

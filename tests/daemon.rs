@@ -1,0 +1,574 @@
+//! `recert run` as users run it: the real binary on a temporary tree, driven by file edits,
+//! git-sync-style link flips, the clock and signals, observed through the state dir and the
+//! HTTP endpoints.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{DATA, DIRECTORY, Tree, recert};
+
+/// A running daemon, killed by PID when the test ends.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let log = dir.join(format!("daemon-{}.log", args.len() + env.len()));
+        let log = unique(log);
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_recert"))
+            .arg("run")
+            .args(args)
+            .args(["--log-format", "json", "--debounce", "20ms"])
+            .envs(env.iter().copied())
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("recert run starts");
+        Daemon { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; its exit code.
+    fn wait(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unique(path: PathBuf) -> PathBuf {
+    let mut n = 0;
+    loop {
+        let candidate = path.with_extension(format!("{n}.log"));
+        if !candidate.exists() {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+/// Polls until `check` holds; fails the test with `what` (and the daemon's log) otherwise.
+/// The bound is a guard against a hang, not a performance claim.
+fn eventually(daemon: &Daemon, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!(
+        "{what} never happened; the daemon logged:\n{}",
+        daemon.log()
+    );
+}
+
+fn status(state: &Path, review: &str) -> String {
+    std::fs::read_to_string(state.join("reviews").join(review).join("status.yaml"))
+        .unwrap_or_default()
+}
+
+fn rfc3339(offset_seconds: i64) -> String {
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(offset_seconds);
+    at.round(jiff::Unit::Second).expect("round").to_string()
+}
+
+/// A self-review of the Global Administrators that started an hour ago and runs 14 days.
+fn running_review() -> String {
+    format!(
+        r#"apiVersion: recert.dev/v1alpha1
+kind: AccessReview
+metadata:
+  name: ga-self
+spec:
+  directory: corp
+  displayName: Global Administrators
+  scope:
+    role: {{name: Global Administrator}}
+  reviewers:
+    type: self
+  schedule:
+    start: "{}"
+    durationDays: 14
+"#,
+        rfc3339(-3600)
+    )
+}
+
+const ALICE_APPROVES: &str = r#"apiVersion: recert.dev/v1alpha1
+kind: ReviewDecisions
+metadata:
+  name: alice
+spec:
+  review: ga-self
+  reviewer: u-alice
+  decisions:
+    - principal: u-alice
+      decision: approve
+      reason: still on call
+"#;
+
+fn manifests(tree: &Tree, at: &str) {
+    tree.write(&format!("{at}/directory.yaml"), DIRECTORY)
+        .write(&format!("{at}/data.yaml"), DATA)
+        .write(&format!("{at}/reviews/ga.yaml"), running_review());
+}
+
+fn alice_decision(status: &str) -> bool {
+    status.contains("decision: approve") && status.contains("reviewer: u-alice")
+}
+
+#[test]
+fn a_new_decision_file_is_reflected_in_status() {
+    let tree = Tree::new();
+    manifests(&tree, "m");
+    let daemon = Daemon::start(tree.path(), &["m", "--state-dir", "state"], &[]);
+    let state = tree.path().join("state");
+    eventually(&daemon, "the review starting", || {
+        status(&state, "ga-self").contains("phase: InProgress")
+    });
+    assert!(!alice_decision(&status(&state, "ga-self")));
+
+    tree.write("m/decisions/alice.yaml", ALICE_APPROVES);
+    eventually(&daemon, "alice's decision in the status", || {
+        alice_decision(&status(&state, "ga-self"))
+    });
+    // Every log line is JSON, and the lines about a review name it.
+    let log = daemon.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON log line"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["span"]["review"] == "ga-self" && l["message"] == "reconciled"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_git_sync_flip_is_followed_and_its_commit_recorded() {
+    let tree = Tree::new();
+    manifests(&tree, "git/.worktrees/aaa111");
+    std::os::unix::fs::symlink(".worktrees/aaa111", tree.path().join("git/repo")).expect("link");
+    let daemon = Daemon::start(tree.path(), &["git/repo", "--state-dir", "state"], &[]);
+    let state = tree.path().join("state");
+    eventually(&daemon, "the first revision in the status", || {
+        status(&state, "ga-self").contains("aaa111")
+    });
+
+    // git-sync: a new worktree, the link replaced atomically, the old worktree deleted.
+    manifests(&tree, "git/.worktrees/bbb222");
+    tree.write("git/.worktrees/bbb222/decisions/alice.yaml", ALICE_APPROVES);
+    std::os::unix::fs::symlink(".worktrees/bbb222", tree.path().join("git/repo.tmp"))
+        .expect("link");
+    std::fs::rename(
+        tree.path().join("git/repo.tmp"),
+        tree.path().join("git/repo"),
+    )
+    .expect("flip");
+    std::fs::remove_dir_all(tree.path().join("git/.worktrees/aaa111")).expect("delete old");
+
+    eventually(&daemon, "the new revision and its decision", || {
+        let s = status(&state, "ga-self");
+        s.contains("bbb222") && alice_decision(&s)
+    });
+    assert!(!status(&state, "ga-self").contains("aaa111"));
+    // Nothing was written into the watched tree.
+    let written: Vec<_> = walk(&tree.path().join("git/.worktrees/bbb222"));
+    assert_eq!(
+        written,
+        [
+            "data.yaml",
+            "decisions/alice.yaml",
+            "directory.yaml",
+            "reviews/ga.yaml"
+        ]
+    );
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(
+                    path.strip_prefix(dir)
+                        .expect("inside")
+                        .display()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_review_reaching_its_end_completes_without_any_file_event() {
+    let tree = Tree::new();
+    // Started a day ago less four seconds, for one day: it ends four seconds from now.
+    let review = format!(
+        r#"apiVersion: recert.dev/v1alpha1
+kind: AccessReview
+metadata:
+  name: ga-self
+spec:
+  directory: corp
+  displayName: Global Administrators
+  scope:
+    role: {{name: Global Administrator}}
+  reviewers:
+    type: self
+  schedule:
+    start: "{}"
+    durationDays: 1
+"#,
+        rfc3339(-86_400 + 4)
+    );
+    tree.write("m/directory.yaml", DIRECTORY)
+        .write("m/data.yaml", DATA)
+        .write("m/reviews/ga.yaml", review);
+    // Polling off, resync far away: only the schedule timer can end it.
+    let daemon = Daemon::start(
+        tree.path(),
+        &["m", "--state-dir", "state", "--resync", "1h"],
+        &[],
+    );
+    let state = tree.path().join("state");
+    eventually(&daemon, "the review starting", || {
+        status(&state, "ga-self").contains("phase: InProgress")
+    });
+    eventually(&daemon, "the review completing on its end date", || {
+        status(&state, "ga-self").contains("phase: Completed")
+    });
+}
+
+#[test]
+fn an_invalid_edit_keeps_the_review_on_its_last_good_spec_with_the_error_in_status() {
+    let tree = Tree::new();
+    manifests(&tree, "m");
+    let good = std::fs::read_to_string(tree.path().join("m/reviews/ga.yaml")).expect("review");
+    let daemon = Daemon::start(tree.path(), &["m", "--state-dir", "state"], &[]);
+    let state = tree.path().join("state");
+    eventually(&daemon, "the review starting", || {
+        status(&state, "ga-self").contains("phase: InProgress")
+    });
+    let broken = good.replace("durationDays: 14", "durationDays: fourteen");
+    tree.write("m/reviews/ga.yaml", broken);
+    eventually(&daemon, "the error in the status", || {
+        let s = status(&state, "ga-self");
+        s.contains("ManifestInvalid") && s.contains("phase: InProgress")
+    });
+    // Fixing it brings the review back to Ready.
+    tree.write("m/reviews/ga.yaml", &good);
+    eventually(&daemon, "the review ready again", || {
+        let s = status(&state, "ga-self");
+        !s.contains("ManifestInvalid") && s.contains("reason: Reconciled")
+    });
+}
+
+#[test]
+fn a_second_instance_on_the_same_state_dir_is_refused() {
+    let tree = Tree::new();
+    manifests(&tree, "m");
+    let first = Daemon::start(tree.path(), &["m", "--state-dir", "state"], &[]);
+    let state = tree.path().join("state");
+    eventually(&first, "the first daemon working", || {
+        status(&state, "ga-self").contains("phase:")
+    });
+    let second = recert(tree.path(), &["run", "m", "--state-dir", "state"]);
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("in use by another recert (pid"),
+        "{}",
+        second.stderr
+    );
+}
+
+/// Six users denied by default at the end of a review that ends three seconds after it is
+/// written, applied automatically, from a file directory outside the watched tree (the daemon never writes
+/// inside it).
+fn apply_tree() -> Tree {
+    let tree = Tree::new();
+    let users: String = (1..=6)
+        .map(|i| format!("    - {{id: u-{i}, userPrincipalName: user{i}@corp.example}}\n"))
+        .collect();
+    let assignments: String = (1..=6)
+        .map(|i| format!("    - {{id: a-{i}, principal: u-{i}, role: r-ga}}\n"))
+        .collect();
+    tree.write(
+        "outside/data.yaml",
+        format!(
+            "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata:\n  name: corp\nspec:\n  users:\n{users}  roles:\n    - {{id: r-ga, displayName: Global Administrator}}\n  assignments:\n{assignments}"
+        ),
+    );
+    tree.write(
+        "m/directory.yaml",
+        DIRECTORY.replace("path: data.yaml", "path: ../outside/data.yaml"),
+    );
+    tree.write(
+        "m/reviews/ga.yaml",
+        format!(
+            r#"apiVersion: recert.dev/v1alpha1
+kind: AccessReview
+metadata:
+  name: ga-self
+spec:
+  directory: corp
+  displayName: Global Administrators
+  scope:
+    role: {{name: Global Administrator}}
+  reviewers:
+    type: self
+  schedule:
+    start: "{}"
+    durationDays: 1
+  settings:
+    defaultDecision: deny
+    autoApply: true
+"#,
+            rfc3339(-86_400 + 3)
+        ),
+    );
+    tree
+}
+
+#[test]
+fn sigterm_during_an_apply_stops_cleanly_and_the_next_start_finishes_it_exactly_once() {
+    let tree = apply_tree();
+    let state = tree.path().join("state");
+    let mut daemon = Daemon::start(
+        tree.path(),
+        &["m", "--state-dir", "state"],
+        &[("RECERT_FAULT_REMOVE_DELAY_MS", "300")],
+    );
+    let data = tree.path().join("outside/data.yaml");
+    let remaining = || {
+        std::fs::read_to_string(&data)
+            .expect("data")
+            .matches("principal: u-")
+            .count()
+    };
+    eventually(&daemon, "the first removal", || remaining() < 6);
+    daemon.signal("TERM");
+    assert_eq!(
+        daemon.wait(Duration::from_secs(20)),
+        Some(0),
+        "a stop exits cleanly; log:\n{}",
+        daemon.log()
+    );
+    let left = remaining();
+    assert!(left > 0, "the stop came before the apply finished");
+    assert!(daemon.log().contains("stopping"), "{}", daemon.log());
+
+    let daemon = Daemon::start(tree.path(), &["m", "--state-dir", "state"], &[]);
+    eventually(&daemon, "the apply finished", || {
+        status(&state, "ga-self").contains("phase: Applied")
+    });
+    assert_eq!(remaining(), 0, "{}", status(&state, "ga-self"));
+    // Exactly once: one applyResult per principal in the audit trail, every one `applied`.
+    let audit =
+        std::fs::read_to_string(state.join("reviews/ga-self/audit.jsonl")).expect("audit trail");
+    let results: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .filter(|e| e["event"]["change"] == "applyResult")
+        .collect();
+    let mut principals: Vec<String> = results
+        .iter()
+        .map(|e| {
+            e["event"]["principal"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    principals.sort();
+    assert_eq!(
+        principals,
+        ["u-1", "u-2", "u-3", "u-4", "u-5", "u-6"],
+        "{audit}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|e| e["event"]["result"]["result"] == "applied"),
+        "{audit}"
+    );
+    drop(daemon);
+    let verify = recert(tree.path(), &["audit", "verify", "--state-dir", "state"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}
+
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[test]
+fn the_endpoints_answer_and_metrics_parse_as_prometheus_text() {
+    let tree = Tree::new();
+    manifests(&tree, "m");
+    tree.write("m/decisions/alice.yaml", ALICE_APPROVES);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let daemon = Daemon::start(
+        tree.path(),
+        &["m", "--state-dir", "state", "--listen", &addr],
+        &[],
+    );
+    eventually(&daemon, "/readyz answering 200", || {
+        TcpStream::connect(&addr).is_ok() && http_get(&addr, "/readyz").0 == 200
+    });
+    assert_eq!(http_get(&addr, "/healthz").0, 200);
+    let (code, text) = http_get(&addr, "/metrics");
+    assert_eq!(code, 200);
+    let samples = parse_prometheus(&text);
+    let value = |name: &str, labels: &str| {
+        samples
+            .iter()
+            .find(|(n, l, _)| n == name && l == labels)
+            .map(|(_, _, v)| *v)
+    };
+    assert_eq!(
+        value("recert_reconciles_total", "result=\"success\""),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(value("recert_reviews", "phase=\"InProgress\""), Some(1.0));
+    assert_eq!(value("recert_items", "decision=\"approve\""), Some(1.0));
+    assert!(value("recert_last_successful_sync_timestamp_seconds", "").is_some_and(|v| v > 0.0));
+    assert!(value("recert_reconcile_duration_seconds_count", "").is_some_and(|v| v >= 1.0));
+    assert_eq!(value("recert_queue_depth", ""), Some(0.0));
+}
+
+/// A strict reader of the text exposition format 0.0.4: every line is a `# HELP`, a
+/// `# TYPE` naming a known type before the family's samples, or a sample
+/// `name{label="value",...} number` whose family was typed.
+fn parse_prometheus(text: &str) -> Vec<(String, String, f64)> {
+    let mut typed: Vec<(String, String)> = Vec::new();
+    let mut samples = Vec::new();
+    let is_name = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert!(is_name(name), "{line}");
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                "{line}"
+            );
+            typed.push((name.to_owned(), kind.to_owned()));
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            assert!(
+                is_name(rest.split(' ').next().unwrap_or_default()),
+                "{line}"
+            );
+            continue;
+        }
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "stray line: {line:?}"
+        );
+        let (series, value) = line.rsplit_once(' ').expect("sample value");
+        let value: f64 = value.parse().expect("a float value");
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => (name, rest.strip_suffix('}').expect("closing brace")),
+            None => (series, ""),
+        };
+        assert!(is_name(name), "{line}");
+        if !labels.is_empty() {
+            for pair in labels.split("\",") {
+                let (key, value) = pair.split_once("=\"").expect("label=\"value\"");
+                assert!(is_name(key), "{line}");
+                assert!(!value.trim_end_matches('"').contains('\n'), "{line}");
+            }
+        }
+        let family = typed
+            .iter()
+            .rev()
+            .find(|(f, kind)| {
+                name == f
+                    || (kind == "histogram"
+                        && [
+                            format!("{f}_bucket"),
+                            format!("{f}_sum"),
+                            format!("{f}_count"),
+                        ]
+                        .iter()
+                        .any(|n| n == name))
+            })
+            .unwrap_or_else(|| panic!("sample before its # TYPE: {line}"));
+        let _ = family;
+        samples.push((name.to_owned(), labels.to_owned(), value));
+    }
+    samples
+}
