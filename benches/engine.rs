@@ -16,8 +16,6 @@
 )]
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use recert::execute::{self, Directories};
@@ -27,6 +25,9 @@ use recert::model::review::Timestamp;
 use recert::reconcile::{self, DecisionFile, Desired, Observed};
 use recert::store::Store;
 
+#[path = "support/tree.rs"]
+mod tree;
+
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -34,90 +35,6 @@ fn arg(name: &str, default: usize) -> usize {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
-
-/// Generates the manifests: a directory of `assignments / 5` users and one role per review,
-/// each role held by `assignments / reviews` users; half the reviews are self-reviews, half
-/// have two named reviewers; one decisions file per review.
-fn generate(root: &Path, reviews: usize, assignments: usize) {
-    let users = (assignments / 5).max(assignments / reviews.max(1)).max(1);
-    let per_role = assignments / reviews.max(1);
-    write(
-        &root.join("directory.yaml"),
-        "apiVersion: recert.dev/v1alpha1\nkind: Directory\nmetadata: {name: corp}\nspec:\n  type: file\n  file: {path: data.yaml}\n",
-    );
-    let mut data = String::from(
-        "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata: {name: corp}\nspec:\n  users:\n",
-    );
-    for u in 0..users {
-        let day = 1 + (u * 7) % 28;
-        let month = 1 + (u * 5) % 11;
-        let _ = writeln!(
-            data,
-            "    - {{id: u-{u}, userPrincipalName: user{u}@corp.example, displayName: User {u}, lastSignIn: 2026-{month:02}-{day:02}}}"
-        );
-    }
-    data.push_str("  roles:\n");
-    for r in 0..reviews {
-        let _ = writeln!(data, "    - {{id: r-{r}, displayName: Role {r}}}");
-    }
-    data.push_str("  assignments:\n");
-    for r in 0..reviews {
-        for k in 0..per_role {
-            let u = (r * per_role + k) % users;
-            let kind = if k % 4 == 0 { "eligible" } else { "active" };
-            let _ = writeln!(
-                data,
-                "    - {{id: a-{r}-{k}, principal: u-{u}, role: r-{r}, type: {kind}}}"
-            );
-        }
-    }
-    write(&root.join("data.yaml"), &data);
-    for r in 0..reviews {
-        let first = (r * per_role) % users;
-        let (reviewers, reviewer) = if r % 2 == 0 {
-            ("    type: self\n".to_owned(), format!("u-{first}"))
-        } else {
-            (
-                format!(
-                    "    type: users\n    users: [u-{}, user{}@corp.example]\n",
-                    (r * 13) % users,
-                    (r * 17) % users
-                ),
-                format!("u-{}", (r * 13) % users),
-            )
-        };
-        let review = format!(
-            "apiVersion: recert.dev/v1alpha1\nkind: AccessReview\nmetadata:\n  name: review-{r:04}\nspec:\n  directory: corp\n  displayName: Role {r} review\n  scope:\n    role: {{id: r-{r}}}\n  reviewers:\n{reviewers}  schedule:\n    start: 2026-12-01\n    durationDays: 14\n    recurrence: quarterly\n  settings:\n    requireJustification: true\n    defaultDecision: recommendation\n    recommendations: {{inactiveDays: 60}}\n  guards:\n    maxRemovalPercent: 50\n"
-        );
-        write(&root.join(format!("reviews/review-{r:04}.yaml")), &review);
-        let mut decisions = format!(
-            "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata:\n  name: review-{r:04}-decisions\nspec:\n  review: review-{r:04}\n  reviewer: {reviewer}\n  decisions:\n"
-        );
-        let decided: Vec<usize> = if r % 2 == 0 {
-            vec![first]
-        } else {
-            (0..per_role / 2)
-                .map(|k| (r * per_role + k) % users)
-                .collect()
-        };
-        for (i, u) in decided.iter().enumerate() {
-            let decision = if i % 5 == 0 { "deny" } else { "approve" };
-            let _ = writeln!(
-                decisions,
-                "    - {{principal: u-{u}, decision: {decision}, reason: Checked against the on-call rota}}"
-            );
-        }
-        write(
-            &root.join(format!("decisions/review-{r:04}.yaml")),
-            &decisions,
-        );
-    }
 }
 
 /// Resets the kernel's peak-RSS counter for this process (Linux 4.0+), so the next reading is
@@ -145,7 +62,7 @@ fn main() {
     let assignments = arg("--assignments", 100_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let manifests = dir.path().join("manifests");
-    generate(&manifests, reviews, assignments);
+    tree::generate(&manifests, reviews, assignments, "2026-12-01");
     let store = Store::open(&dir.path().join("state")).expect("state dir");
     let paths = vec![manifests.clone()];
     let rt = tokio::runtime::Builder::new_current_thread()

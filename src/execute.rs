@@ -213,11 +213,11 @@ impl<'a> Directories<'a> {
                         .unwrap_or_default()
                         .hash(&mut hasher);
                 }
-                // Cheap enough (SipHash over the text) and exact: a data file edited by an
-                // apply or a commit reopens the directory.
+                // The hash the loader took of the text: a data file edited by an apply or a
+                // commit reopens the directory.
                 Resource::DirectoryData(_) => {
                     self.loaded.path_of(doc).hash(&mut hasher);
-                    self.loaded.sources[doc.file].text.hash(&mut hasher);
+                    self.loaded.content_hash(doc.file).hash(&mut hasher);
                 }
                 _ => {}
             }

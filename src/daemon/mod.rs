@@ -277,6 +277,7 @@ impl Daemon {
         if selection.as_ref().is_some_and(BTreeSet::is_empty) {
             return;
         }
+        tracing::debug!(took = ?started.elapsed(), reviews = ?selection.as_ref().map(BTreeSet::len), "selected");
         let revision = self.resolved.as_ref().and_then(|r| r.revision.clone());
         let mut directories =
             Directories::with_cache(&self.loaded, std::mem::take(&mut self.directories));
@@ -389,6 +390,7 @@ impl Daemon {
             }
         };
         let previous = std::mem::take(&mut self.loaded);
+        let load_started = Instant::now();
         let loaded = tokio::task::block_in_place(|| {
             load::load_reusing(
                 std::slice::from_ref(&resolved.root),
@@ -397,6 +399,7 @@ impl Daemon {
                 previous,
             )
         });
+        tracing::debug!(took = ?load_started.elapsed(), files = loaded.sources.len(), "manifests loaded");
         let new_errors = error_lines(&loaded);
         for line in new_errors.difference(&self.last_errors) {
             tracing::warn!(finding = %line, "manifest error; its review keeps its last good spec");

@@ -74,8 +74,44 @@ pub struct Loaded {
 #[derive(Debug, Clone, Default)]
 struct FileMeta {
     hash: u64,
+    /// Size, modification time and inode when read: a file whose stamp is unchanged (and not
+    /// too recent to trust) is reused without being read again.
+    stamp: Option<Stamp>,
     diagnostics: Vec<Diagnostic>,
+    /// The findings of the rules inside its `DirectoryData` documents.
+    data_rules: Option<Vec<Diagnostic>>,
     documents_read: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: std::time::SystemTime,
+    inode: u64,
+}
+
+impl Stamp {
+    /// The stamp of a file, if it is old enough to be trusted: a file modified within the last
+    /// second could be written again within the file system's timestamp granularity with the
+    /// same size (git's "racy git" problem), so it is always read.
+    fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        let modified = meta.modified().ok()?;
+        let age = std::time::SystemTime::now().duration_since(modified).ok()?;
+        (age > std::time::Duration::from_secs(1)).then_some(Stamp {
+            len: meta.len(),
+            modified,
+            inode: meta.ino(),
+        })
+    }
+}
+
+impl Loaded {
+    /// A hash of a loaded file's text (0 when it could not be read).
+    pub fn content_hash(&self, file: usize) -> u64 {
+        self.files.get(file).map_or(0, |f| f.hash)
+    }
 }
 
 impl Loaded {
@@ -105,17 +141,34 @@ pub fn load_reusing(
     schemas: &SchemaSet,
     previous: Loaded,
 ) -> Loaded {
+    let read_started = std::time::Instant::now();
     let (files, mut diagnostics) = walk(paths);
-    let texts: Vec<Result<(String, u64), Box<Diagnostic>>> = files
+    // Previous files by path and stamp: unchanged files are not even read.
+    let by_path: std::collections::HashMap<&Path, usize> = previous
+        .sources
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| previous.files.get(*i).is_some_and(|m| m.stamp.is_some()))
+        .map(|(i, s)| (s.path.as_path(), i))
+        .collect();
+    let texts: Vec<Result<Read, Box<Diagnostic>>> = files
         .par_iter()
         .map(|path| {
+            let stamp = Stamp::of(path);
+            if let (Some(stamp), Some(&i)) = (stamp, by_path.get(path.as_path()))
+                && previous.files[i].stamp == Some(stamp)
+            {
+                return Ok(Read::Unchanged(i));
+            }
             read_text(path, options).map(|text| {
                 let hash = hash_text(&text);
-                (text, hash)
+                Read::Text(text, hash, stamp)
             })
         })
         .collect();
+    drop(by_path);
 
+    tracing::debug!(took = ?read_started.elapsed(), files = files.len(), "manifests walked, read and hashed");
     // Previous files by content, and their documents grouped per file.
     let mut old_docs: Vec<Vec<LoadedDoc>> =
         (0..previous.sources.len()).map(|_| Vec::new()).collect();
@@ -132,13 +185,31 @@ pub fn load_reusing(
 
     enum Slot {
         Reused(SourceFile, Vec<LoadedDoc>, FileMeta),
-        Parse(String, u64),
+        Parse(String, u64, Option<Stamp>),
         Unreadable(Box<Diagnostic>),
     }
     let mut slots: Vec<Slot> = Vec::with_capacity(files.len());
     for (path, text) in files.iter().zip(texts) {
-        let (text, hash) = match text {
-            Ok(x) => x,
+        let (text, hash, stamp) = match text {
+            Ok(Read::Text(text, hash, stamp)) => (text, hash, stamp),
+            Ok(Read::Unchanged(i)) => match old_sources[i].take() {
+                Some(source) => {
+                    let meta = std::mem::take(&mut old_meta[i]);
+                    slots.push(Slot::Reused(source, std::mem::take(&mut old_docs[i]), meta));
+                    continue;
+                }
+                // Taken already (the same file listed twice): read it.
+                None => match read_text(path, options) {
+                    Ok(text) => {
+                        let hash = hash_text(&text);
+                        (text, hash, None)
+                    }
+                    Err(d) => {
+                        slots.push(Slot::Unreadable(d));
+                        continue;
+                    }
+                },
+            },
             Err(d) => {
                 slots.push(Slot::Unreadable(d));
                 continue;
@@ -159,14 +230,15 @@ pub fn load_reusing(
                     d.file = path.clone();
                 }
                 source.path = path.clone();
+                meta.stamp = stamp;
                 slots.push(Slot::Reused(source, std::mem::take(&mut old_docs[i]), meta));
             }
-            None => slots.push(Slot::Parse(text, hash)),
+            None => slots.push(Slot::Parse(text, hash, stamp)),
         }
     }
     enum Done {
         Reused(SourceFile, Vec<LoadedDoc>, FileMeta),
-        Parsed(FileResult, u64),
+        Parsed(FileResult, u64, Option<Stamp>),
         Unreadable(Box<Diagnostic>),
     }
     let done: Vec<Done> = slots
@@ -174,7 +246,9 @@ pub fn load_reusing(
         .zip(files.par_iter())
         .map(|(slot, path)| match slot {
             Slot::Reused(source, docs, meta) => Done::Reused(source, docs, meta),
-            Slot::Parse(text, hash) => Done::Parsed(check_text(path, text, schemas), hash),
+            Slot::Parse(text, hash, stamp) => {
+                Done::Parsed(check_text(path, text, schemas), hash, stamp)
+            }
             Slot::Unreadable(d) => Done::Unreadable(d),
         })
         .collect();
@@ -189,7 +263,7 @@ pub fn load_reusing(
                     .extend(docs.into_iter().map(|d| LoadedDoc { file, ..d }));
                 meta
             }
-            Done::Parsed(result, hash) => {
+            Done::Parsed(result, hash, stamp) => {
                 loaded.sources.push(result.source);
                 loaded
                     .docs
@@ -206,7 +280,9 @@ pub fn load_reusing(
                     );
                 FileMeta {
                     hash,
+                    stamp,
                     diagnostics: result.diagnostics,
+                    data_rules: None,
                     documents_read: result.documents_read,
                 }
             }
@@ -218,7 +294,9 @@ pub fn load_reusing(
                 // Never reused: an unreadable file is read again next time.
                 FileMeta {
                     hash: 0,
+                    stamp: None,
                     diagnostics: vec![*d],
+                    data_rules: None,
                     documents_read: 0,
                 }
             }
@@ -227,11 +305,29 @@ pub fn load_reusing(
         diagnostics.extend(meta.diagnostics.iter().cloned());
         loaded.files.push(meta);
     }
-    diagnostics.extend(rules::check(&loaded));
+    let rules_started = std::time::Instant::now();
+    let cached: std::collections::HashMap<usize, Vec<Diagnostic>> = loaded
+        .files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, meta)| Some((i, meta.data_rules.clone()?)))
+        .collect();
+    let (found, data_rules) = rules::check_reusing(&loaded, &cached);
+    for (i, meta) in loaded.files.iter_mut().enumerate() {
+        meta.data_rules = data_rules.get(&i).cloned();
+    }
+    diagnostics.extend(found);
+    tracing::debug!(took = ?rules_started.elapsed(), "cross-document rules checked");
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     diagnostics.dedup();
     loaded.diagnostics = diagnostics;
     loaded
+}
+
+/// A walked file: read, or unchanged since the previous load (by its index there).
+enum Read {
+    Text(String, u64, Option<Stamp>),
+    Unchanged(usize),
 }
 
 fn hash_text(text: &str) -> u64 {
@@ -648,6 +744,49 @@ fn decode(kind: Kind, value: Value) -> Result<Resource, (String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const REVIEW: &str = "apiVersion: recert.dev/v1alpha1\nkind: AccessReview\nmetadata:\n  name: r\nspec:\n  directory: missing\n  displayName: R\n  scope:\n    role: {name: X}\n  reviewers: {type: self}\n  schedule: {start: 2026-12-01, durationDays: 14}\n";
+
+    fn summary(loaded: &Loaded) -> Vec<String> {
+        let mut out: Vec<String> = loaded
+            .docs
+            .iter()
+            .map(|d| format!("{} {}", loaded.path_of(d).display(), d.resource.name()))
+            .collect();
+        out.extend(
+            loaded
+                .diagnostics
+                .iter()
+                .map(|d| format!("{} {}", d.file.display(), d.code)),
+        );
+        out
+    }
+
+    #[test]
+    fn reloading_after_a_flip_and_an_edit_matches_a_fresh_load() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        for root in [&a, &b] {
+            std::fs::create_dir_all(root).expect("mkdir");
+            std::fs::write(root.join("r.yaml"), REVIEW).expect("write");
+        }
+        std::fs::write(a.join("s.yaml"), REVIEW.replace("name: r", "name: s")).expect("write");
+        std::fs::write(b.join("s.yaml"), REVIEW.replace("name: r", "name: t")).expect("write");
+        let schemas = SchemaSet::new();
+        let options = Options::default();
+        let first = load(std::slice::from_ref(&a), &options, &schemas);
+        // `r.yaml` is the same text at a new path (a flip), `s.yaml` changed.
+        let reused = load_reusing(std::slice::from_ref(&b), &options, &schemas, first);
+        let fresh = load(std::slice::from_ref(&b), &options, &schemas);
+        assert_eq!(summary(&reused), summary(&fresh));
+        assert!(summary(&reused).iter().any(|l| l.ends_with("s.yaml t")));
+        // The unresolved directory reference is reported at the new path.
+        assert!(
+            reused.diagnostics.iter().all(|d| d.file.starts_with(&b)),
+            "{:?}",
+            summary(&reused)
+        );
+    }
 
     #[test]
     fn secret_keys_match_whatever_the_spelling_style() {

@@ -19,6 +19,17 @@ use super::{Loaded, LoadedDoc};
 
 /// Every cross-document finding in `loaded`.
 pub fn check(loaded: &Loaded) -> Vec<Diagnostic> {
+    check_reusing(loaded, &HashMap::new()).0
+}
+
+/// [`check`], taking the findings of a file's `DirectoryData` documents from `cached` (by file
+/// index) when there: those rules look only inside the document, and a large directory takes
+/// most of the time of all the rules. Returns the findings, and those of every `DirectoryData`
+/// file, for the next call.
+pub fn check_reusing(
+    loaded: &Loaded,
+    cached: &HashMap<usize, Vec<Diagnostic>>,
+) -> (Vec<Diagnostic>, HashMap<usize, Vec<Diagnostic>>) {
     let mut ctx = Ctx {
         loaded,
         out: Vec::new(),
@@ -26,15 +37,27 @@ pub fn check(loaded: &Loaded) -> Vec<Diagnostic> {
     };
     ctx.unique_names();
     let index = Index::new(loaded);
+    let mut data_findings: HashMap<usize, Vec<Diagnostic>> = HashMap::new();
     for doc in &loaded.docs {
         match &doc.resource {
             Resource::Directory(d) => ctx.directory(doc, d, &index),
-            Resource::DirectoryData(d) => ctx.directory_data(doc, &d.spec),
+            Resource::DirectoryData(d) => {
+                let found = match cached.get(&doc.file) {
+                    Some(found) => found.clone(),
+                    None => {
+                        let before = ctx.out.len();
+                        ctx.directory_data(doc, &d.spec);
+                        ctx.out.drain(before..).collect()
+                    }
+                };
+                ctx.out.extend(found.iter().cloned());
+                data_findings.entry(doc.file).or_default().extend(found);
+            }
             Resource::AccessReview(r) => ctx.review(doc, r, &index),
             Resource::ReviewDecisions(d) => ctx.decisions(doc, d, &index),
         }
     }
-    ctx.out
+    (ctx.out, data_findings)
 }
 
 struct Ctx<'a> {
@@ -65,11 +88,28 @@ impl<'a> Index<'a> {
         let mut names: HashMap<Kind, Vec<&str>> = HashMap::new();
         let mut data_by_file = HashMap::new();
         let mut data_path = HashMap::new();
+        // Folders are resolved once each, not every file: the walk yields regular files only
+        // (links are not followed), so a file's canonical path is its folder's plus its name.
+        let mut folders: HashMap<&Path, PathBuf> = HashMap::new();
         let files = loaded
             .sources
             .iter()
             .enumerate()
-            .map(|(i, s)| (canonical(&s.path), i))
+            .map(|(i, s)| {
+                let path = match (s.path.parent(), s.path.file_name()) {
+                    (Some(parent), Some(name))
+                        if !std::fs::symlink_metadata(&s.path)
+                            .is_ok_and(|m| m.file_type().is_symlink()) =>
+                    {
+                        folders
+                            .entry(parent)
+                            .or_insert_with(|| canonical(parent))
+                            .join(name)
+                    }
+                    _ => canonical(&s.path),
+                };
+                (path, i)
+            })
             .collect();
         let files_with_docs = loaded.docs.iter().map(|d| d.file).collect();
         for doc in &loaded.docs {
