@@ -6,3 +6,4 @@ mod cli;
 mod engine;
 mod examples;
 mod schema;
+mod scim;

@@ -1,0 +1,513 @@
+//! A SCIM 2.0 service provider (RFC 7643/7644) as a directory.
+//!
+//! SCIM has no roles, so **groups are the roles under review**:
+//!
+//! * [`Directory::roles`] lists the groups (id, `displayName`);
+//! * [`Directory::list_assignments`] of a group gives its members as active assignments at
+//!   scope `/`, each with the id `{group}:{member}`, derived so that the same membership has
+//!   the same id on every read;
+//! * a member that is itself a group is access through a nested group, reported by
+//!   [`super::observe`] exactly as for the file directory (not removable by the review);
+//! * users map `userName` → user principal name, `displayName` (else `name.formatted`),
+//!   `active` → enabled (missing means active), and the enterprise extension's
+//!   `manager.value` → manager. Core SCIM has no sign-in time, so it is unknown.
+//!
+//! Reads: lists page with `startIndex`/`count`/`sortBy=id` and go on from the number of
+//! resources actually received, since a server may cap a page below what was asked. Look-ups
+//! send one `filter=id eq "a" or userName eq "a" or …` per batch (then the same for groups
+//! with whatever matched no user); a server that rejects such filters is asked one id at a
+//! time from then on. A group's members come whole with the group (`attributes=members`):
+//! SCIM has no paging for a multi-valued attribute.
+//!
+//! Removal is `PATCH /Groups/{id}`, in the RFC form first and the Entra ID form as a fallback
+//! (see [`remove`]), guarded by the group's ETag when the server gives one.
+
+mod filter;
+mod remove;
+pub mod wire;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_MATCH};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use super::http::{Http, Response, RetryPolicy, Settings};
+use super::secret::{self, Secret};
+use super::{
+    AssignmentInfo, Directory, Error, GroupInfo, Page, Principal, Removal, RemoveOutcome, RoleInfo,
+};
+use crate::model::directory::ScimSettings;
+use crate::model::directory_data::AssignmentType;
+
+/// Resources per page unless the Directory says otherwise.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Ids per look-up filter: two clauses each, so a batch stays well under common URL limits.
+pub const LOOKUP_BATCH: usize = 50;
+
+const SCIM_JSON: &str = "application/scim+json";
+const USER_ATTRIBUTES: &str = "id,userName,displayName,name,active,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+const GROUP_ATTRIBUTES: &str = "id,displayName";
+
+/// A SCIM service provider.
+#[derive(Debug)]
+pub struct ScimDirectory {
+    http: Http,
+    base: Url,
+    token: Secret,
+    page_size: usize,
+    /// Set once the server has refused an `or` filter: look-ups go one id at a time.
+    no_or_filters: AtomicBool,
+    /// Which member-removal form this server accepted last ([`remove::Dialect`]).
+    dialect: AtomicU8,
+    /// The last members and version read of each group, for removals guarded by `If-Match`.
+    groups: Mutex<HashMap<String, Snapshot>>,
+    /// Requests sent, by method and status: what tests and benchmarks count.
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+}
+
+/// A group's members as last read, and the version they were read at.
+#[derive(Debug, Clone)]
+struct Snapshot {
+    members: HashSet<String>,
+    version: Option<String>,
+}
+
+/// A query's result, or the server's refusal of its filter (so the caller can fall back).
+enum Queried<T> {
+    Found(Vec<T>),
+    FilterRejected(Error),
+}
+
+impl ScimDirectory {
+    /// A client for the service the settings name. A relative secret file is read from
+    /// `base_dir`, the folder of the Directory manifest.
+    pub fn new(settings: &ScimSettings, base_dir: &Path) -> Result<ScimDirectory, Error> {
+        let token = secret::resolve(&settings.bearer_token, base_dir)
+            .map_err(|e| Error::Auth(format!("cannot read the bearer token: {e}")))?;
+        let base = Url::parse(settings.base_url.trim_end_matches('/'))
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "`{}` is not an http(s) base URL",
+                    settings.base_url
+                ))
+            })?;
+        let http = Http::new(
+            Settings {
+                service: "scim",
+                max_concurrent: settings.max_concurrent_requests.unwrap_or(4).max(1) as usize,
+                timeout: Duration::from_secs(u64::from(
+                    settings.request_timeout_seconds.unwrap_or(30).max(1),
+                )),
+                retry: RetryPolicy::default(),
+            },
+            wire::describe_error,
+        )?;
+        Ok(ScimDirectory {
+            http,
+            base,
+            token,
+            page_size: settings
+                .page_size
+                .map_or(DEFAULT_PAGE_SIZE, |n| n.max(1) as usize),
+            no_or_filters: AtomicBool::new(false),
+            dialect: AtomicU8::new(remove::Dialect::Unknown as u8),
+            groups: Mutex::new(HashMap::new()),
+            requests: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Requests sent so far, by method and HTTP status.
+    pub fn requests(&self) -> BTreeMap<(String, u16), u64> {
+        self.requests.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Requests sent so far with this method, whatever their status.
+    pub fn requests_with(&self, method: &str) -> u64 {
+        self.requests()
+            .iter()
+            .filter(|((m, _), _)| m == method)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// `base/segment/segment…`, each segment percent-encoded (ids may hold any character).
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// Sends one request (with the shared retry policy) and counts it.
+    async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        if_match: Option<&str>,
+    ) -> Result<Response, Error> {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| Error::Invalid(format!("cannot encode the request: {e}")))?;
+        let response = self
+            .http
+            .send(|| {
+                let mut request = self
+                    .http
+                    .client()
+                    .request(method.clone(), url.clone())
+                    .bearer_auth(self.token.expose())
+                    .header(ACCEPT, format!("{SCIM_JSON}, application/json"));
+                if !query.is_empty() {
+                    request = request.query(query);
+                }
+                if let Some(body) = &body {
+                    request = request.header(CONTENT_TYPE, SCIM_JSON).body(body.clone());
+                }
+                if let Some(version) = if_match {
+                    request = request.header(IF_MATCH, version);
+                }
+                request
+            })
+            .await?;
+        if let Ok(mut counts) = self.requests.lock() {
+            *counts
+                .entry((method.to_string(), response.status.as_u16()))
+                .or_default() += 1;
+        }
+        Ok(response)
+    }
+
+    /// Every resource of `endpoint` the filter selects, page by page.
+    async fn query<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        filter: Option<&str>,
+        attributes: &str,
+    ) -> Result<Queried<T>, Error> {
+        let url = self.url(&[endpoint]);
+        let mut out = Vec::new();
+        let mut start = 1usize;
+        loop {
+            let mut query = vec![
+                ("attributes", attributes.to_owned()),
+                // Unsorted order may change between calls, which would skip or repeat
+                // resources across pages.
+                ("sortBy", "id".to_owned()),
+                ("startIndex", start.to_string()),
+                ("count", self.page_size.to_string()),
+            ];
+            if let Some(filter) = filter {
+                query.push(("filter", filter.to_owned()));
+            }
+            let response = self
+                .call(Method::GET, url.clone(), &query, None, None)
+                .await?;
+            if filter.is_some() && start == 1 && filter::rejected(&response) {
+                return Ok(Queried::FilterRejected(self.http.unexpected(&response)));
+            }
+            if response.status != StatusCode::OK {
+                return Err(self.http.unexpected(&response));
+            }
+            let page: wire::ListResponse<T> = response.json()?;
+            let got = page.resources.len();
+            out.extend(page.resources);
+            // Go on from what was received, never from what was asked: a server caps pages
+            // at its own maximum (`itemsPerPage` below `count`).
+            let done = match page.total_results {
+                Some(total) => got == 0 || out.len() as u64 >= total,
+                None => got == 0 || got < self.page_size,
+            };
+            if done {
+                return Ok(Queried::Found(out));
+            }
+            start += got;
+        }
+    }
+
+    /// A query whose filter the server must support.
+    async fn query_all<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        filter: Option<&str>,
+        attributes: &str,
+    ) -> Result<Vec<T>, Error> {
+        match self.query(endpoint, filter, attributes).await? {
+            Queried::Found(items) => Ok(items),
+            Queried::FilterRejected(e) => Err(e),
+        }
+    }
+
+    /// One resource by id; `None` when the server has no such resource.
+    async fn get_one<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        id: &str,
+        attributes: &str,
+    ) -> Result<Option<(T, Option<String>)>, Error> {
+        let query = [("attributes", attributes.to_owned())];
+        let response = self
+            .call(Method::GET, self.url(&[endpoint, id]), &query, None, None)
+            .await?;
+        match response.status {
+            StatusCode::OK => {
+                let etag = etag(&response);
+                Ok(Some((response.json()?, etag)))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.http.unexpected(&response)),
+        }
+    }
+
+    /// Reads a group's members and version, and remembers them for a later removal.
+    async fn read_group(&self, group: &str) -> Result<Option<(Vec<String>, Snapshot)>, Error> {
+        let Some((resource, etag)) = self
+            .get_one::<wire::Group>("Groups", group, "members")
+            .await?
+        else {
+            self.forget(group);
+            return Ok(None);
+        };
+        let members = resource.member_ids();
+        let snapshot = Snapshot {
+            members: members.iter().cloned().collect(),
+            version: etag.or_else(|| resource.meta.and_then(|m| m.version)),
+        };
+        self.remember(group, &snapshot);
+        Ok(Some((members, snapshot)))
+    }
+
+    fn remember(&self, group: &str, snapshot: &Snapshot) {
+        if let Ok(mut groups) = self.groups.lock() {
+            // Without a version a stale copy could not be detected, so it is not kept.
+            if snapshot.version.is_some() {
+                groups.insert(group.to_owned(), snapshot.clone());
+            } else {
+                groups.remove(group);
+            }
+        }
+    }
+
+    fn forget(&self, group: &str) {
+        if let Ok(mut groups) = self.groups.lock() {
+            groups.remove(group);
+        }
+    }
+
+    fn remembered(&self, group: &str) -> Option<Snapshot> {
+        self.groups.lock().ok()?.get(group).cloned()
+    }
+
+    async fn members(&self, group: &str, page: Option<String>) -> Result<Vec<String>, Error> {
+        if let Some(token) = page {
+            return Err(Error::Invalid(format!("bad page token `{token}`")));
+        }
+        match self.read_group(group).await? {
+            Some((members, _)) => Ok(members),
+            None => Err(Error::NotFound(format!("group {group}"))),
+        }
+    }
+
+    /// Users by id or user name, then groups by id, with one `or` filter each.
+    async fn lookup_batched(&self, ids: &[String]) -> Result<Option<Vec<Principal>>, Error> {
+        let users = filter::any(
+            ids.iter()
+                .flat_map(|id| [filter::eq("id", id), filter::eq("userName", id)]),
+        );
+        let users: Vec<wire::User> =
+            match self.query("Users", Some(&users), USER_ATTRIBUTES).await? {
+                Queried::Found(users) => users,
+                Queried::FilterRejected(_) => return Ok(None),
+            };
+        let mut out: Vec<Principal> = users
+            .into_iter()
+            .map(|u| Principal::User(u.into_info()))
+            .collect();
+        let rest: Vec<&String> = ids
+            .iter()
+            .filter(|id| {
+                !out.iter().any(|p| match p {
+                    Principal::User(u) => {
+                        u.id == **id || u.user_principal_name.eq_ignore_ascii_case(id)
+                    }
+                    Principal::Group(_) => false,
+                })
+            })
+            .collect();
+        if !rest.is_empty() {
+            let groups = filter::any(rest.iter().map(|id| filter::eq("id", id)));
+            match self
+                .query::<wire::Group>("Groups", Some(&groups), GROUP_ATTRIBUTES)
+                .await?
+            {
+                Queried::Found(groups) => {
+                    out.extend(groups.iter().map(|g| Principal::Group(g.info())));
+                }
+                Queried::FilterRejected(_) => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The fallback for servers without `or` filters: each id by `GET /Users/{id}`, then by
+    /// `userName eq`, then as a group.
+    async fn lookup_each(&self, ids: &[String]) -> Result<Vec<Principal>, Error> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some((user, _)) = self
+                .get_one::<wire::User>("Users", id, USER_ATTRIBUTES)
+                .await?
+            {
+                out.push(Principal::User(user.into_info()));
+                continue;
+            }
+            let by_name = filter::eq("userName", id);
+            if let Queried::Found(users) = self
+                .query::<wire::User>("Users", Some(&by_name), USER_ATTRIBUTES)
+                .await?
+                && let Some(user) = users.into_iter().next()
+            {
+                out.push(Principal::User(user.into_info()));
+                continue;
+            }
+            if let Some((group, _)) = self
+                .get_one::<wire::Group>("Groups", id, GROUP_ATTRIBUTES)
+                .await?
+            {
+                out.push(Principal::Group(group.info()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn etag(response: &Response) -> Option<String> {
+    response
+        .headers
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The id of the assignment a membership stands for.
+pub fn assignment_id(group: &str, member: &str) -> String {
+    format!("{group}:{member}")
+}
+
+impl Directory for ScimDirectory {
+    async fn roles(&self) -> Result<Vec<RoleInfo>, Error> {
+        let groups: Vec<wire::Group> = self.query_all("Groups", None, GROUP_ATTRIBUTES).await?;
+        Ok(groups
+            .iter()
+            .map(|g| {
+                let info = g.info();
+                RoleInfo {
+                    id: info.id,
+                    display_name: info.display_name,
+                }
+            })
+            .collect())
+    }
+
+    async fn find_groups(&self, key: &str) -> Result<Vec<GroupInfo>, Error> {
+        let wanted = filter::any([filter::eq("id", key), filter::eq("displayName", key)]);
+        let groups: Vec<wire::Group> = match self
+            .query("Groups", Some(&wanted), GROUP_ATTRIBUTES)
+            .await?
+        {
+            Queried::Found(groups) => groups,
+            Queried::FilterRejected(_) => {
+                let by_id = self
+                    .get_one::<wire::Group>("Groups", key, GROUP_ATTRIBUTES)
+                    .await?
+                    .map(|(g, _)| g);
+                let by_name = filter::eq("displayName", key);
+                let mut found = self
+                    .query_all::<wire::Group>("Groups", Some(&by_name), GROUP_ATTRIBUTES)
+                    .await?;
+                found.extend(by_id);
+                found
+            }
+        };
+        // `displayName` compares without case in SCIM; the engine names groups exactly, as
+        // the file directory does.
+        let mut out: Vec<GroupInfo> = groups
+            .iter()
+            .filter(|g| g.id == key || g.display_name.as_deref() == Some(key))
+            .map(wire::Group::info)
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.dedup_by(|a, b| a.id == b.id);
+        Ok(out)
+    }
+
+    async fn list_assignments(
+        &self,
+        role: &str,
+        page: Option<String>,
+    ) -> Result<Page<AssignmentInfo>, Error> {
+        let members = self.members(role, page).await?;
+        Ok(Page {
+            items: members
+                .into_iter()
+                .map(|member| AssignmentInfo {
+                    id: assignment_id(role, &member),
+                    principal: member,
+                    role: role.to_owned(),
+                    kind: AssignmentType::Active,
+                    scope: "/".to_owned(),
+                })
+                .collect(),
+            next: None,
+        })
+    }
+
+    async fn list_members(&self, group: &str, page: Option<String>) -> Result<Page<String>, Error> {
+        Ok(Page {
+            items: self.members(group, page).await?,
+            next: None,
+        })
+    }
+
+    fn lookup_batch_size(&self) -> usize {
+        LOOKUP_BATCH
+    }
+
+    async fn lookup(&self, ids: &[String]) -> Result<Vec<Principal>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.no_or_filters.load(Ordering::Relaxed) {
+            if let Some(found) = self.lookup_batched(ids).await? {
+                return Ok(found);
+            }
+            self.no_or_filters.store(true, Ordering::Relaxed);
+        }
+        self.lookup_each(ids).await
+    }
+
+    async fn remove(&self, target: &Removal) -> Result<RemoveOutcome, Error> {
+        let (group, member) = match target {
+            Removal::Assignment {
+                principal, role, ..
+            } => (role, principal),
+            Removal::GroupMember { group, member } => (group, member),
+        };
+        if group.is_empty() || member.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{target} names no group and member to remove"
+            )));
+        }
+        self.remove_member(group, member).await
+    }
+}
