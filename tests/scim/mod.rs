@@ -3,4 +3,5 @@
 //! the binary.
 
 mod directory;
+mod engine;
 mod peer;
