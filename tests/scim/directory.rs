@@ -103,7 +103,7 @@ fn look_ups_go_fifty_ids_to_a_request_and_page_within_a_batch() {
     wanted.push(group.clone());
     wanted.push("nobody@corp.example".into());
 
-    for (page_size, expected_gets) in [(None, 4), (Some(7), 20)] {
+    for (page_size, expected_gets) in [(None, 6), (Some(7), 22)] {
         let directory = open(&tenant, page_size);
         let batch = directory.lookup_batch_size();
         let mut found = Vec::new();
@@ -120,7 +120,8 @@ fn look_ups_go_fifty_ids_to_a_request_and_page_within_a_batch() {
             .count();
         assert_eq!((users, groups), (120, 1), "page size {page_size:?}");
         // 50 ids a batch: 3 user queries, and one group query for the last batch, whose ids
-        // did not all match a user. Seven to a page, the batches take 8 + 8 + 3 pages.
+        // did not all match a user (seven to a page, the batches take 8 + 8 + 3 pages); then
+        // the one name nothing matched is asked for by path, as a user and as a group.
         assert_eq!(
             directory.requests_with("GET"),
             expected_gets,
@@ -158,5 +159,86 @@ fn a_list_goes_on_past_the_servers_page_cap() {
         2,
         "{:?}",
         directory.requests()
+    );
+}
+
+#[test]
+fn a_server_that_refuses_the_rfc_form_gets_the_entra_form_and_keeps_getting_it() {
+    // django-scim2 answers the RFC form with 501 and takes only the Entra ID form.
+    let peer = Tenant::entra();
+    let ids: Vec<String> = ["ann", "ben", "cat"]
+        .iter()
+        .map(|n| peer.create_user(&format!("dialect-{n}")))
+        .collect();
+    let group = peer.group("dialect-ops", &[]);
+    for id in &ids {
+        peer.patch_member(&group, "add", id);
+    }
+    let directory = open(&peer, None);
+
+    let first = peer.block_on(directory.remove(&member(&group, &ids[0])));
+    assert_eq!(first, Ok(RemoveOutcome::Removed));
+    let requests = directory.requests();
+    assert_eq!(
+        (
+            requests.get(&("PATCH".into(), 501)),
+            requests.get(&("PATCH".into(), 200))
+        ),
+        (Some(&1), Some(&1)),
+        "the RFC form, refused, then the Entra form: {requests:?}"
+    );
+
+    let second = peer.block_on(directory.remove(&member(&group, &ids[1])));
+    assert_eq!(second, Ok(RemoveOutcome::Removed));
+    let requests = directory.requests();
+    assert_eq!(
+        (
+            requests.get(&("PATCH".into(), 501)),
+            requests.get(&("PATCH".into(), 200))
+        ),
+        (Some(&1), Some(&2)),
+        "the Entra form first, remembered: {requests:?}"
+    );
+
+    let again = peer.block_on(directory.remove(&member(&group, &ids[0])));
+    assert_eq!(again, Ok(RemoveOutcome::NotFound));
+    assert_eq!(
+        directory.requests_with("PATCH"),
+        3,
+        "{:?}",
+        directory.requests()
+    );
+    assert_eq!(peer.members(&group), [ids[2].clone()]);
+
+    // Its filter ignores `id` (it answers with nothing, not an error): a user the filter
+    // missed is still found by path, and the filter is not trusted for ids again.
+    let gets = directory.requests_with("GET");
+    let wanted = [ids[2].clone(), "DIALECT-ANN".to_owned()];
+    let found = peer.block_on(directory.lookup(&wanted)).expect("look-up");
+    let mut names: Vec<&str> = found
+        .iter()
+        .map(|p| match p {
+            Principal::User(u) => u.user_principal_name.as_str(),
+            Principal::Group(g) => g.display_name.as_str(),
+        })
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["dialect-ann", "dialect-cat"]);
+    assert_eq!(
+        directory.requests_with("GET") - gets,
+        3,
+        "one user filter (no group filter: the rest are ids), then GET /Users/{{id}} for the \
+         one it missed: {:?}",
+        directory.requests()
+    );
+    let gets = directory.requests_with("GET");
+    let found = peer
+        .block_on(directory.lookup(&wanted[..1]))
+        .expect("look-up");
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        directory.requests_with("GET") - gets,
+        1,
+        "straight to GET /Users/{{id}}"
     );
 }

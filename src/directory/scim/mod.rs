@@ -15,8 +15,14 @@
 //! Reads: lists page with `startIndex`/`count`/`sortBy=id` and go on from the number of
 //! resources actually received, since a server may cap a page below what was asked. Look-ups
 //! send one `filter=id eq "a" or userName eq "a" or …` per batch (then the same for groups
-//! with whatever matched no user); a server that rejects such filters is asked one id at a
-//! time from then on. A group's members come whole with the group (`attributes=members`):
+//! with whatever matched no user). Each id no filter matched is asked for by path
+//! (`GET /Users/{id}`, then `/Groups/{id}`), since some servers ignore an attribute they cannot
+//! filter on instead of refusing the filter; a server that refuses `or` filters, or whose
+//! filter missed what a path found, is asked one id at a time from then on.
+//!
+//! Known limit: [`Directory::lookup`] takes bare ids, so on a server whose users and groups
+//! share one id space (django-scim2 numbers both from 1) a nested group whose id is also a
+//! user's id is taken for that user. A group's members come whole with the group (`attributes=members`):
 //! SCIM has no paging for a multi-valued attribute.
 //!
 //! Removal is `PATCH /Groups/{id}`, in the RFC form first and the Entra ID form as a fallback
@@ -60,7 +66,8 @@ pub struct ScimDirectory {
     base: Url,
     token: Secret,
     page_size: usize,
-    /// Set once the server has refused an `or` filter: look-ups go one id at a time.
+    /// Set once the server has refused an `or` filter, or a filter has missed what exists:
+    /// look-ups go one id at a time.
     no_or_filters: AtomicBool,
     /// Which member-removal form this server accepted last ([`remove::Dialect`]).
     dialect: AtomicU8,
@@ -335,14 +342,7 @@ impl ScimDirectory {
             .collect();
         let rest: Vec<&String> = ids
             .iter()
-            .filter(|id| {
-                !out.iter().any(|p| match p {
-                    Principal::User(u) => {
-                        u.id == **id || u.user_principal_name.eq_ignore_ascii_case(id)
-                    }
-                    Principal::Group(_) => false,
-                })
-            })
+            .filter(|id| !out.iter().any(|p| matches(p, id)))
             .collect();
         if !rest.is_empty() {
             let groups = filter::any(rest.iter().map(|id| filter::eq("id", id)));
@@ -359,9 +359,9 @@ impl ScimDirectory {
         Ok(Some(out))
     }
 
-    /// The fallback for servers without `or` filters: each id by `GET /Users/{id}`, then by
-    /// `userName eq`, then as a group.
-    async fn lookup_each(&self, ids: &[String]) -> Result<Vec<Principal>, Error> {
+    /// The fallback for servers without (reliable) `or` filters: each id by `GET /Users/{id}`,
+    /// then by `userName eq` (unless a filter already asked), then as a group.
+    async fn lookup_each(&self, ids: &[String], by_name: bool) -> Result<Vec<Principal>, Error> {
         let mut out = Vec::new();
         for id in ids {
             if let Some((user, _)) = self
@@ -371,10 +371,11 @@ impl ScimDirectory {
                 out.push(Principal::User(user.into_info()));
                 continue;
             }
-            let by_name = filter::eq("userName", id);
-            if let Queried::Found(users) = self
-                .query::<wire::User>("Users", Some(&by_name), USER_ATTRIBUTES)
-                .await?
+            let name = filter::eq("userName", id);
+            if by_name
+                && let Queried::Found(users) = self
+                    .query::<wire::User>("Users", Some(&name), USER_ATTRIBUTES)
+                    .await?
                 && let Some(user) = users.into_iter().next()
             {
                 out.push(Principal::User(user.into_info()));
@@ -388,6 +389,14 @@ impl ScimDirectory {
             }
         }
         Ok(out)
+    }
+}
+
+/// Whether a principal answers to `key`: its id, or a user's name without case.
+fn matches(principal: &Principal, key: &str) -> bool {
+    match principal {
+        Principal::User(u) => u.id == key || u.user_principal_name.eq_ignore_ascii_case(key),
+        Principal::Group(g) => g.id == key,
     }
 }
 
@@ -487,13 +496,30 @@ impl Directory for ScimDirectory {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        if !self.no_or_filters.load(Ordering::Relaxed) {
-            if let Some(found) = self.lookup_batched(ids).await? {
-                return Ok(found);
-            }
-            self.no_or_filters.store(true, Ordering::Relaxed);
+        if self.no_or_filters.load(Ordering::Relaxed) {
+            return self.lookup_each(ids, true).await;
         }
-        self.lookup_each(ids).await
+        let Some(mut found) = self.lookup_batched(ids).await? else {
+            self.no_or_filters.store(true, Ordering::Relaxed);
+            return self.lookup_each(ids, true).await;
+        };
+        // Some servers ignore a filter attribute they do not support (django-scim2 and `id`)
+        // and answer with nothing rather than an error, which would drop principals from a
+        // review without a word. So each id the filter did not match is asked for by path,
+        // and once that finds what the filter missed, the filter is not trusted again.
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|id| !found.iter().any(|p| matches(p, id)))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let extra = self.lookup_each(&missing, false).await?;
+            if !extra.is_empty() {
+                self.no_or_filters.store(true, Ordering::Relaxed);
+            }
+            found.extend(extra);
+        }
+        Ok(found)
     }
 
     async fn remove(&self, target: &Removal) -> Result<RemoveOutcome, Error> {
