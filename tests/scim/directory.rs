@@ -187,6 +187,12 @@ fn a_server_that_refuses_the_rfc_form_gets_the_entra_form_and_keeps_getting_it()
         (Some(&1), Some(&1)),
         "the RFC form, refused, then the Entra form: {requests:?}"
     );
+    // The shared layer counts every attempt; no other peer answers 501, so this one is ours.
+    assert_eq!(
+        recert::directory::http::request_counts().get(&("scim", "501".to_owned())),
+        Some(&1),
+        "a 501 is not retried"
+    );
 
     let second = peer.block_on(directory.remove(&member(&group, &ids[1])));
     assert_eq!(second, Ok(RemoveOutcome::Removed));
@@ -227,7 +233,7 @@ fn a_server_that_refuses_the_rfc_form_gets_the_entra_form_and_keeps_getting_it()
     assert_eq!(
         directory.requests_with("GET") - gets,
         3,
-        "one user filter (no group filter: the rest are ids), then GET /Users/{{id}} for the \
+        "a user filter, a group filter for the id no user matched, then GET /Users/{{id}} for the \
          one it missed: {:?}",
         directory.requests()
     );
