@@ -11,10 +11,7 @@ use serde_json::Value;
 use crate::directory::{GroupInfo, UserInfo};
 use crate::model::directory_data::{Membership, Source};
 
-/// The schema URN of the enterprise user extension, which carries the manager.
-pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
 /// A page of a query (RFC 7644 §3.4.2).
 #[derive(Debug, Deserialize)]
