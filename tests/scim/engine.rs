@@ -274,6 +274,9 @@ fn a_group_as_role_review_removes_the_denied_members_exactly_once() {
     );
     reconcile(&tree, "2026-12-16T11:00:00Z");
     assert_eq!(corp.tenant.members(&corp.prod), expected);
+    // The server's own log: the test's removal of Frank, then one PATCH each for Bob and
+    // Dave. Frank's removal found him gone and wrote nothing; the re-run wrote nothing.
+    assert_eq!(corp.tenant.logged("PATCH"), 3);
     let audit = read(&tree, "state/reviews/prod-admins/audit.jsonl");
     assert_eq!(audit.matches("\"applyResult\"").count(), 3, "{audit}");
     assert_eq!(

@@ -86,6 +86,19 @@ impl Tenant {
         }
     }
 
+    /// Requests with this method that scim2-server's access log shows for this tenant
+    /// (`"PATCH /tenant/v2/Groups/… HTTP/1.1" 204`), whoever sent them.
+    pub fn logged(&self, method: &str) -> usize {
+        let log = std::fs::read_to_string(var("RECERT_TEST_SCIM_LOG")).expect("the peer's log");
+        let path = self
+            .base
+            .split_once("//")
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .map(|(_, path)| format!("\"{method} /{path}/"))
+            .expect("a tenant URL");
+        log.lines().filter(|l| l.contains(&path)).count()
+    }
+
     /// Runs a future on this tenant's runtime (the directory under test is async).
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
