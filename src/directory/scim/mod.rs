@@ -312,8 +312,31 @@ impl ScimDirectory {
         }
     }
 
-    fn remembered(&self, group: &str) -> Option<Snapshot> {
-        self.groups.lock().ok()?.get(group).cloned()
+    /// The remembered version of the group, if the remembered copy has the member.
+    fn remembered_version(&self, group: &str, member: &str) -> Option<String> {
+        let groups = self.groups.lock().ok()?;
+        let snapshot = groups.get(group)?;
+        if snapshot.members.contains(member) {
+            snapshot.version.clone()
+        } else {
+            None
+        }
+    }
+
+    /// After a removal: the remembered copy loses the member and takes the group's new
+    /// version; without one it cannot be trusted any more and is dropped.
+    fn removed(&self, group: &str, member: &str, version: Option<String>) {
+        if let Ok(mut groups) = self.groups.lock() {
+            match (groups.get_mut(group), version) {
+                (Some(snapshot), Some(version)) => {
+                    snapshot.members.remove(member);
+                    snapshot.version = Some(version);
+                }
+                _ => {
+                    groups.remove(group);
+                }
+            }
+        }
     }
 
     async fn members(&self, group: &str, page: Option<String>) -> Result<Vec<String>, Error> {

@@ -105,29 +105,18 @@ impl ScimDirectory {
     ) -> Result<RemoveOutcome, Error> {
         // A remembered copy is trusted only to say the member is there: the PATCH's If-Match
         // catches it being stale. That the member is absent is always read fresh.
-        let mut known = self
-            .remembered(group)
-            .filter(|s| s.members.contains(member));
+        let mut known = self.remembered_version(group, member);
         for _ in 0..MAX_CONFLICTS {
-            let snapshot = match known.take() {
-                Some(snapshot) => snapshot,
+            let version = match known.take() {
+                Some(version) => Some(version),
                 None => match self.read_group(group).await? {
-                    Some((_, snapshot)) => snapshot,
-                    None => return Ok(RemoveOutcome::NotFound),
+                    Some((_, snapshot)) if snapshot.members.contains(member) => snapshot.version,
+                    _ => return Ok(RemoveOutcome::NotFound),
                 },
             };
-            if !snapshot.members.contains(member) {
-                return Ok(RemoveOutcome::NotFound);
-            }
-            match self
-                .patch_remove(group, member, snapshot.version.as_deref())
-                .await?
-            {
+            match self.patch_remove(group, member, version.as_deref()).await? {
                 Patched::Done(version) => {
-                    let mut after = snapshot;
-                    after.members.remove(member);
-                    after.version = version;
-                    self.remember(group, &after);
+                    self.removed(group, member, version);
                     return Ok(RemoveOutcome::Removed);
                 }
                 Patched::Absent => {
