@@ -430,3 +430,82 @@ fn a_nested_group_member_is_reported_as_the_file_directory_reports_it() {
         "erin stays in On Call"
     );
 }
+
+#[test]
+fn a_group_review_runs_end_to_end_against_a_server_with_the_entra_dialect() {
+    // django-scim2: integer ids, no ETags, `id` ignored in filters, only the Entra form of
+    // member removal. One shared database, so everything is named after this test.
+    let peer = Tenant::entra();
+    let carol = peer.create_user("e2e-carol@corp.example");
+    let ann = peer.create_user("e2e-ann@corp.example");
+    let ben = peer.create_user("e2e-ben@corp.example");
+    let group = peer.group("e2e-ops", &[]);
+    for id in [&ann, &ben] {
+        peer.patch_member(&group, "add", id);
+    }
+    let tree = Tree::new();
+    scim_directory(&tree, &peer, &peer.token, 100);
+    tree.write(
+        "manifests/reviews/prod-admins.yaml",
+        review(
+            "prod-admins",
+            "group: {name: e2e-ops}",
+            "type: users\n    users: [e2e-carol@corp.example]",
+        ),
+    )
+    .write(
+        "manifests/decisions/carol.yaml",
+        "apiVersion: recert.dev/v1alpha1
+kind: ReviewDecisions
+metadata:
+  name: carol
+spec:
+  review: prod-admins
+  reviewer: e2e-carol@corp.example
+  decisions:
+    - principal: e2e-ben@corp.example
+      decision: deny
+      reason: Left the team.
+    - principal: e2e-ann@corp.example
+      decision: approve
+      reason: On call.
+",
+    );
+    let out = reconcile(&tree, "2026-12-01T10:00:00Z");
+    assert!(
+        out.stdout
+            .contains("start instance 2026-12-01 with 2 items"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("record {carol}'s decision `deny` on {ben}")),
+        "{}",
+        out.stdout
+    );
+    request(&tree, "prod-admins", "stop", "stop-1");
+    reconcile(&tree, "2026-12-02T10:00:00Z");
+    request(&tree, "prod-admins", "apply", "apply-1");
+    let out = reconcile(&tree, "2026-12-03T10:00:00Z");
+    assert!(
+        out.stdout
+            .contains("apply instance 2026-12-01: 1 removals (request `apply-1`)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(peer.members(&group), vec![ann]);
+    let status = read(&tree, "state/reviews/prod-admins/status.yaml");
+    assert_eq!(
+        status.matches("applyResult: applied").count(),
+        1,
+        "{status}"
+    );
+    let again = plan(&tree, "2026-12-03T10:00:00Z");
+    assert_eq!(
+        (again.code, again.stdout.as_str()),
+        (0, "No changes: the reviews are up to date.\n"),
+        "{}",
+        again.stdout
+    );
+}

@@ -20,6 +20,9 @@
 //! filter on instead of refusing the filter; a server that refuses `or` filters, or whose
 //! filter missed what a path found, is asked one id at a time from then on.
 //!
+//! A review's group is found by an `id`/`displayName` filter, or, when that finds nothing, by
+//! listing the groups and matching them here.
+//!
 //! Known limit: [`Directory::lookup`] takes bare ids, so on a server whose users and groups
 //! share one id space (django-scim2 numbers both from 1) a nested group whose id is also a
 //! user's id is taken for that user. A group's members come whole with the group (`attributes=members`):
@@ -384,19 +387,11 @@ impl Directory for ScimDirectory {
             .query("Groups", Some(&wanted), GROUP_ATTRIBUTES)
             .await?
         {
-            Queried::Found(groups) => groups,
-            Queried::FilterRejected(_) => {
-                let by_id = self
-                    .get_one::<wire::Group>("Groups", key, GROUP_ATTRIBUTES)
-                    .await?
-                    .map(|(g, _)| g);
-                let by_name = filter::eq("displayName", key);
-                let mut found = self
-                    .query_all::<wire::Group>("Groups", Some(&by_name), GROUP_ATTRIBUTES)
-                    .await?;
-                found.extend(by_id);
-                found
-            }
+            Queried::Found(groups) if !groups.is_empty() => groups,
+            // Refused, or found nothing: some servers (django-scim2) answer a group filter
+            // with an empty list whatever it says, so the groups are listed and matched here
+            // before the review is told its group does not exist.
+            _ => self.query_all("Groups", None, GROUP_ATTRIBUTES).await?,
         };
         // `displayName` compares without case in SCIM; the engine names groups exactly, as
         // the file directory does.
