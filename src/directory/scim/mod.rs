@@ -456,3 +456,71 @@ impl Directory for ScimDirectory {
         self.remove_member(group, member).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::directory::SecretRef;
+
+    fn directory(base_url: &str) -> (tempfile::TempDir, Result<ScimDirectory, Error>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("token"), "s3cr3t-token\n").expect("write");
+        let settings = ScimSettings {
+            base_url: base_url.to_owned(),
+            bearer_token: SecretRef {
+                env: None,
+                file: Some("token".to_owned()),
+            },
+            page_size: None,
+            max_concurrent_requests: None,
+            request_timeout_seconds: None,
+        };
+        let opened = ScimDirectory::new(&settings, dir.path());
+        (dir, opened)
+    }
+
+    #[test]
+    fn ids_are_one_path_segment_whatever_they_hold() {
+        let (_dir, opened) = directory("https://scim.example/tenant/v2/");
+        let scim = opened.expect("opens");
+        assert_eq!(
+            scim.url(&["Users", "a/b c?d#e"]).as_str(),
+            "https://scim.example/tenant/v2/Users/a%2Fb%20c%3Fd%23e"
+        );
+        assert_eq!(
+            scim.url(&["Groups"]).as_str(),
+            "https://scim.example/tenant/v2/Groups"
+        );
+    }
+
+    #[test]
+    fn the_token_is_never_in_debug_output() {
+        let (_dir, opened) = directory("https://scim.example/v2");
+        let debug = format!("{:?}", opened.expect("opens"));
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("Secret(***)"), "{debug}");
+    }
+
+    #[test]
+    fn a_missing_token_or_a_bad_url_is_an_error_not_a_panic() {
+        let (dir, _) = directory("https://scim.example/v2");
+        std::fs::remove_file(dir.path().join("token")).expect("remove");
+        let settings = ScimSettings {
+            base_url: "https://scim.example/v2".to_owned(),
+            bearer_token: SecretRef {
+                env: None,
+                file: Some("token".to_owned()),
+            },
+            page_size: Some(0),
+            max_concurrent_requests: Some(0),
+            request_timeout_seconds: Some(0),
+        };
+        let error = ScimDirectory::new(&settings, dir.path()).expect_err("no token");
+        assert!(
+            matches!(&error, Error::Auth(m) if m.contains("cannot read the bearer token")),
+            "{error}"
+        );
+        let (_dir, opened) = directory("mailto:someone@example.com");
+        assert!(matches!(opened, Err(Error::Invalid(_))));
+    }
+}
