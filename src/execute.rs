@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::audit;
 use crate::diag::{Diagnostic, Severity};
 use crate::directory::file::FileDirectory;
+use crate::directory::scim::ScimDirectory;
 use crate::directory::{self, AnyDirectory, Directory, RemoveOutcome};
 use crate::journal::{Journal, JournalOutcome};
 use crate::load::{self, Loaded, SchemaSet, rules::resolve_relative};
@@ -284,6 +285,22 @@ impl<'a> Directories<'a> {
                         .map_err(|e| e.to_string()),
                 }
             }
+            (DirectoryType::Scim, _) => match &spec.scim {
+                Some(settings) => {
+                    // A relative secret file is the manifest's neighbour, wherever Recert runs.
+                    let base = self
+                        .loaded
+                        .path_of(doc)
+                        .parent()
+                        .unwrap_or_else(|| std::path::Path::new("."));
+                    ScimDirectory::new(settings, base)
+                        .map(AnyDirectory::Scim)
+                        .map_err(|e| format!("directory `{name}`: {e}"))
+                }
+                None => Err(format!(
+                    "directory `{name}` has `type: scim` but no `scim` block"
+                )),
+            },
             (kind, _) => Err(format!(
                 "directory `{name}` is of type `{}`, which this build cannot reach yet",
                 kind.as_str()

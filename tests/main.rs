@@ -7,3 +7,4 @@ mod daemon;
 mod engine;
 mod examples;
 mod schema;
+mod scim;

@@ -4,6 +4,7 @@
 //! an enum dispatches instead of `dyn`.
 
 use super::file::FileDirectory;
+use super::scim::ScimDirectory;
 use super::{
     AssignmentInfo, Directory, Error, GroupInfo, Page, Principal, Removal, RemoveOutcome, RoleInfo,
 };
@@ -12,12 +13,14 @@ use super::{
 #[derive(Debug)]
 pub enum AnyDirectory {
     File(FileDirectory),
+    Scim(ScimDirectory),
 }
 
 macro_rules! dispatch {
     ($self:ident, $d:ident => $call:expr) => {
         match $self {
             AnyDirectory::File($d) => $call,
+            AnyDirectory::Scim($d) => $call,
         }
     };
 }

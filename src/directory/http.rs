@@ -130,7 +130,8 @@ impl Http {
 
     /// Sends the request `build` makes, retrying transient failures, and returns the first
     /// response that is not one: 2xx, 3xx and 4xx other than 429 are the caller's to read.
-    /// `build` is called once per attempt, so each attempt is a fresh request.
+    /// `build` is called once per attempt, so each attempt is a fresh request. A 501 is returned
+    /// as it is, not retried.
     pub async fn send(&self, build: impl Fn() -> RequestBuilder) -> Result<Response, Error> {
         let policy = self.settings.retry;
         let mut attempt = 0;
@@ -169,7 +170,9 @@ impl Http {
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    if status.is_server_error() {
+                    // 501 says the server does not do this at all: asking again cannot help,
+                    // and the caller may try another form of the request.
+                    if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
                         if last {
                             return Err(Error::Http {
                                 status: status.as_u16(),

@@ -10,6 +10,7 @@ pub mod any;
 pub mod file;
 pub mod http;
 pub mod observe;
+pub mod scim;
 pub mod secret;
 
 use std::fmt;

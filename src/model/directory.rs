@@ -108,8 +108,14 @@ pub struct ScimSettings {
     /// (for example `https://scim.example.com/v2`).
     #[schemars(regex(pattern = HTTP_URL), extend("errorMessage" = HTTP_URL_MESSAGE))]
     pub base_url: String,
-    /// The bearer token, by reference.
+    /// The bearer token, by reference. The service needs it to read users and groups and to
+    /// patch groups.
     pub bearer_token: SecretRef,
+    /// How many resources to ask for per page when listing. Defaults to 100. A service may
+    /// answer with fewer (its own maximum); Recert pages on from what it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub page_size: Option<u32>,
     /// How many requests may be in flight at once. Defaults to 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 64))]
