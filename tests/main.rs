@@ -5,4 +5,7 @@ mod support;
 mod cli;
 mod engine;
 mod examples;
+mod graph;
+mod graph_contract;
+mod graph_engine;
 mod schema;

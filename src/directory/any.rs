@@ -4,20 +4,27 @@
 //! an enum dispatches instead of `dyn`.
 
 use super::file::FileDirectory;
+use super::graph::GraphDirectory;
 use super::{
     AssignmentInfo, Directory, Error, GroupInfo, Page, Principal, Removal, RemoveOutcome, RoleInfo,
 };
 
 /// A directory of any supported kind.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per directory, opened once per pass: its size does not matter"
+)]
 pub enum AnyDirectory {
     File(FileDirectory),
+    Graph(GraphDirectory),
 }
 
 macro_rules! dispatch {
     ($self:ident, $d:ident => $call:expr) => {
         match $self {
             AnyDirectory::File($d) => $call,
+            AnyDirectory::Graph($d) => $call,
         }
     };
 }
