@@ -242,12 +242,16 @@ fn an_expired_token_is_renewed_once_and_the_request_goes_through() {
     let counts = server.counts();
     assert_eq!(counts.tokens, 2);
     assert_eq!(counts.unauthorized, 1);
+    // The cached token is a secret too: Debug output never shows it.
+    let debug = format!("{dir:?}");
+    assert!(!debug.contains("test-token-"), "{debug}");
+    assert!(debug.contains("Secret(***)"), "{debug}");
 }
 
 #[test]
 fn throttled_batch_items_are_retried_after_their_retry_after() {
     let server = GraphServer::start(big_tenant(20, 0));
-    // Five tokens, then one every 2 ms: most items of a 20-item batch are answered 429.
+    // One token, then one every 2 ms: most items of a 20-item batch are answered 429.
     server.rate_limit(500.0, 5.0);
     let dir = directory(&server);
     let ids: Vec<String> = (0..20).map(|i| format!("u-{i:06}")).collect();
@@ -428,4 +432,21 @@ fn a_page_link_to_another_host_is_not_followed() {
     .expect_err("refused");
     assert!(e.to_string().contains("outside the Graph endpoint"), "{e}");
     assert_eq!(server.counts().tokens, 0, "no token was even asked for");
+}
+
+#[test]
+fn a_server_slower_than_the_timeout_is_reported_as_unreachable_not_waited_for_forever() {
+    let server = GraphServer::start(big_tenant(1, 0));
+    let secret = server.tenant().client_secret.clone();
+    let mut config = config(&server, Credential::Secret(Secret::new(secret)));
+    config.timeout = Duration::from_millis(100);
+    config.retry.max_attempts = 2;
+    let dir = GraphDirectory::new(config).expect("dir");
+    server.slow(Some(Duration::from_millis(400)));
+    let e = block_on(dir.roles()).expect_err("times out");
+    assert!(e.is_retryable(), "{e:?}");
+    assert!(e.to_string().contains("timed out"), "{e}");
+    // Slow but within the timeout is fine.
+    server.slow(Some(Duration::from_millis(20)));
+    assert_eq!(block_on(dir.roles()).expect("slow read").len(), 1);
 }

@@ -28,6 +28,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 pub use routes::{Op, Reply};
+#[allow(unused_imports, reason = "the benchmark seeds no groups")]
 pub use tenant::{Group, Kind, Tenant, User};
 
 /// A fault the server plays on the next requests to Graph endpoints.
@@ -185,14 +186,15 @@ impl GraphServer {
         faults.queue.extend(std::iter::repeat_n(fault, n));
     }
 
-    /// A token-bucket rate limit: `per_second` requests a second, bursts of `burst`. Each
-    /// request, and each item of a batch, takes a token; without one it is answered 429 with
-    /// the time until the next token as a fractional `Retry-After`.
+    /// A token-bucket rate limit: `per_second` requests a second; the bucket holds at most
+    /// `burst` tokens and starts with one, so no client gets ahead of the rate by more than
+    /// `burst - 1` requests. Each request, and each item of a batch, takes a token; without one
+    /// it is answered 429 with the time until the next token as a fractional `Retry-After`.
     pub fn rate_limit(&self, per_second: f64, burst: f64) {
         lock(&self.shared.faults).bucket = Some(Bucket {
             rate: per_second,
             capacity: burst.max(1.0),
-            tokens: burst.max(1.0),
+            tokens: 1.0,
             last: Instant::now(),
         });
     }
