@@ -17,6 +17,10 @@
 //! falling back to `DELETE /roleAssignments/{id}` when PIM answers that it holds no such
 //! assignment (one made outside PIM); an eligible one by a `roleEligibilityScheduleRequest`
 //! with `adminRemove`; a group member by `DELETE /groups/{id}/members/{member}/$ref`.
+//!
+//! A removal request is retried when its answer is lost (a dropped connection, a 5xx). If Graph
+//! had acted on the lost attempt, the retry finds nothing and the removal reports `NotFound`
+//! ("no longer exists") although this run removed it; the assignment is gone either way.
 
 pub mod batch;
 pub mod client;
