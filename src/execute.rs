@@ -6,7 +6,7 @@
 //! loaded, reports that in its status and the others go on.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::audit;
 use crate::diag::{Diagnostic, Severity};
 use crate::directory::file::FileDirectory;
+use crate::directory::graph::{GraphConfig, GraphDirectory};
 use crate::directory::scim::ScimDirectory;
 use crate::directory::{self, AnyDirectory, Directory, RemoveOutcome};
 use crate::journal::{Journal, JournalOutcome};
@@ -243,7 +244,6 @@ impl<'a> Directories<'a> {
                     None => AnyDirectory::File(file),
                 }
             }
-            #[allow(unreachable_patterns)]
             other => other,
         }
     }
@@ -301,6 +301,22 @@ impl<'a> Directories<'a> {
                     "directory `{name}` has `type: scim` but no `scim` block"
                 )),
             },
+            (DirectoryType::Graph, _) => {
+                let settings = spec.graph.as_ref().ok_or_else(|| {
+                    format!("directory `{name}` is of type `graph` but has no `graph` settings")
+                })?;
+                let base = self
+                    .loaded
+                    .path_of(doc)
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                let config = GraphConfig::from_settings(settings, &base)
+                    .map_err(|e| format!("directory `{name}`: {e}"))?;
+                GraphDirectory::new(config)
+                    .map(AnyDirectory::Graph)
+                    .map_err(|e| format!("directory `{name}`: {e}"))
+            }
             (kind, _) => Err(format!(
                 "directory `{name}` is of type `{}`, which this build cannot reach yet",
                 kind.as_str()

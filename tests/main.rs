@@ -6,5 +6,8 @@ mod cli;
 mod daemon;
 mod engine;
 mod examples;
+mod graph;
+mod graph_contract;
+mod graph_engine;
 mod schema;
 mod scim;

@@ -4,6 +4,7 @@
 //! an enum dispatches instead of `dyn`.
 
 use super::file::FileDirectory;
+use super::graph::GraphDirectory;
 use super::scim::ScimDirectory;
 use super::{
     AssignmentInfo, Directory, Error, GroupInfo, Page, Principal, Removal, RemoveOutcome, RoleInfo,
@@ -11,9 +12,14 @@ use super::{
 
 /// A directory of any supported kind.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per directory, opened once per pass: its size does not matter"
+)]
 pub enum AnyDirectory {
     File(FileDirectory),
     Scim(ScimDirectory),
+    Graph(GraphDirectory),
 }
 
 macro_rules! dispatch {
@@ -21,6 +27,7 @@ macro_rules! dispatch {
         match $self {
             AnyDirectory::File($d) => $call,
             AnyDirectory::Scim($d) => $call,
+            AnyDirectory::Graph($d) => $call,
         }
     };
 }

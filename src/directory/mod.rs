@@ -8,6 +8,7 @@
 
 pub mod any;
 pub mod file;
+pub mod graph;
 pub mod http;
 pub mod observe;
 pub mod scim;

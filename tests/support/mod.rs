@@ -19,8 +19,14 @@ pub struct Output {
 /// Runs `recert ARGS` in `dir`. A run that has not ended after a minute is killed and fails
 /// the test: that guards against hangs on hostile input, it does not measure speed.
 pub fn recert(dir: &Path, args: &[&str]) -> Output {
+    recert_with_env(dir, args, &[])
+}
+
+/// [`recert`] with extra environment variables for the child (secrets by `env` reference).
+pub fn recert_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_recert"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -160,3 +166,5 @@ pub fn valid_tree() -> Tree {
         .write("reviews/named.yaml", USERS_REVIEW);
     tree
 }
+
+pub mod graph_server;
