@@ -92,6 +92,13 @@ impl Pass {
 
 /// The reviews and decisions the manifests ask for.
 pub fn desired(loaded: &Loaded) -> Desired {
+    desired_of(loaded, None)
+}
+
+/// [`desired`] for the reviews in `only` (all when `None`): a pass over a few reviews does not
+/// copy every review's spec and decisions.
+pub fn desired_of(loaded: &Loaded, only: Option<&BTreeSet<String>>) -> Desired {
+    let wanted = |name: &str| only.is_none_or(|names| names.contains(name));
     let mut desired = Desired::default();
     for d in loaded
         .diagnostics
@@ -101,7 +108,9 @@ pub fn desired(loaded: &Loaded) -> Desired {
         desired.failed_sources.insert(d.file.display().to_string());
     }
     for doc in &loaded.docs {
-        if let Resource::AccessReview(review) = &doc.resource {
+        if let Resource::AccessReview(review) = &doc.resource
+            && wanted(&review.metadata.name)
+        {
             let source = loaded.path_of(doc).display().to_string();
             desired
                 .reviews
@@ -369,10 +378,7 @@ pub async fn plan_loaded(
     };
     let recorded: BTreeMap<String, ReviewState> =
         stored.into_iter().map(|(k, v)| (k, v.state)).collect();
-    let mut desired = desired(loaded);
-    if let Some(names) = only {
-        desired.reviews.retain(|name, _| names.contains(name));
-    }
+    let desired = desired_of(loaded, only);
     let mut errors = BTreeMap::new();
     let observed = observe(&desired, &recorded, now, directories, &mut errors).await;
     PassResult {

@@ -24,8 +24,9 @@ use tokio::sync::mpsc;
 use crate::diag::Severity;
 use crate::execute::{self, Directories, DirectoryCache};
 use crate::load::{self, Loaded, SchemaSet};
+use crate::model::Resource;
 use crate::model::review::Timestamp;
-use crate::reconcile::{Desired, Effect};
+use crate::reconcile::Effect;
 use crate::store::Store;
 
 use lock::StateLock;
@@ -85,7 +86,8 @@ struct Daemon {
     store: Store,
     schemas: SchemaSet,
     loaded: Loaded,
-    desired: Option<Desired>,
+    /// Per review, what its manifests were at the last load, and the files that failed.
+    desired: Option<(BTreeMap<String, Fingerprint>, BTreeSet<String>)>,
     directories: DirectoryCache,
     /// When each review next needs a pass (its next start, end or reminder).
     due: BTreeMap<String, Timestamp>,
@@ -404,7 +406,8 @@ impl Daemon {
         for line in new_errors.difference(&self.last_errors) {
             tracing::warn!(finding = %line, "manifest error; its review keeps its last good spec");
         }
-        let desired = execute::desired(&loaded);
+        let fingerprints = fingerprints(&loaded);
+        let failed = execute::desired_of(&loaded, Some(&BTreeSet::new())).failed_sources;
         let revision_changed = self
             .resolved
             .as_ref()
@@ -417,17 +420,17 @@ impl Daemon {
             );
         }
         let selection = match (&self.desired, trigger) {
-            (Some(old), Trigger::Files)
-                if !revision_changed && old.failed_sources == desired.failed_sources =>
+            (Some((old, old_failed)), Trigger::Files)
+                if !revision_changed && *old_failed == failed =>
             {
                 let mut changed: BTreeSet<String> = BTreeSet::new();
-                for (name, review) in &desired.reviews {
-                    if old.reviews.get(name) != Some(review) {
+                for (name, print) in &fingerprints {
+                    if old.get(name) != Some(print) {
                         changed.insert(name.clone());
                     }
                 }
-                for name in old.reviews.keys() {
-                    if !desired.reviews.contains_key(name) {
+                for name in old.keys() {
+                    if !fingerprints.contains_key(name) {
                         changed.insert(name.clone());
                     }
                 }
@@ -441,10 +444,44 @@ impl Daemon {
         };
         self.last_errors = new_errors;
         self.loaded = loaded;
-        self.desired = Some(desired);
+        self.desired = Some((fingerprints, failed));
         self.resolved = Some(resolved);
         Some(selection)
     }
+}
+
+/// What a review's manifests are: its own file and its decisions files, each by path and
+/// content. Any change to them is a change to the review (a conservative test: another
+/// document in the same file changing counts too), found without copying any spec.
+type Fingerprint = Vec<(PathBuf, u64)>;
+
+fn fingerprints(loaded: &Loaded) -> BTreeMap<String, Fingerprint> {
+    let mut out: BTreeMap<String, Fingerprint> = BTreeMap::new();
+    let mut decisions: Vec<(&str, (PathBuf, u64))> = Vec::new();
+    for doc in &loaded.docs {
+        let print = (
+            loaded.path_of(doc).to_path_buf(),
+            loaded.content_hash(doc.file),
+        );
+        match &doc.resource {
+            Resource::AccessReview(review) => {
+                out.entry(review.metadata.name.clone())
+                    .or_default()
+                    .insert(0, print);
+            }
+            Resource::ReviewDecisions(d) => decisions.push((d.spec.review.as_str(), print)),
+            _ => {}
+        }
+    }
+    for (review, print) in decisions {
+        if let Some(entry) = out.get_mut(review) {
+            entry.push(print);
+        }
+    }
+    for print in out.values_mut() {
+        print[1..].sort();
+    }
+    out
 }
 
 fn error_lines(loaded: &Loaded) -> BTreeSet<String> {
