@@ -25,7 +25,7 @@ use crate::model::review::Timestamp;
 use crate::model::{Directory as DirectoryDoc, Resource};
 use crate::reconcile::apply::{Outcome, record_outcome};
 use crate::reconcile::{
-    self, DecisionFile, Desired, DesiredReview, Effect, Observed, ObservedReview, Plan,
+    self, DecisionFile, Desired, DesiredReview, Effect, Observed, ObservedReview, Plan, ReviewPlan,
 };
 use crate::state::ReviewState;
 use crate::status;
@@ -358,8 +358,8 @@ pub struct PassResult {
     pub store_errors: Vec<String>,
     /// Reviews whose directory could not be read.
     pub unreachable: BTreeSet<String>,
-    /// The state written for each review touched.
-    pub states: BTreeMap<String, ReviewState>,
+    /// A summary of the state written for each review touched.
+    pub states: BTreeMap<String, status::Summary>,
     /// Apply results recorded, by result name.
     pub applied: BTreeMap<&'static str, u64>,
 }
@@ -516,8 +516,9 @@ pub fn stop_requested() -> bool {
 pub struct Carried {
     /// The reviews that failed, with why.
     pub errors: BTreeMap<String, String>,
-    /// The state written for each review touched (after its apply results).
-    pub states: BTreeMap<String, ReviewState>,
+    /// A summary of the state written for each review touched (after its apply results);
+    /// not the states themselves, which a full pass would otherwise hold all at once.
+    pub states: BTreeMap<String, status::Summary>,
     /// Apply results recorded, by result name.
     pub applied: BTreeMap<&'static str, u64>,
 }
@@ -533,7 +534,6 @@ pub async fn carry_out_plan(
     revision: Option<&str>,
 ) -> Carried {
     let mut carried = Carried::default();
-    let errors = &mut carried.errors;
     // Idle reviews (nothing to do, no new error, same revision) are not touched at all.
     // A review whose status shows a problem is not idle even when its plan is empty: the
     // problem may just have gone (a manifest fixed), and the status must say so.
@@ -550,66 +550,209 @@ pub async fn carry_out_plan(
         .filter(|r| !idle(r) || revision.is_some())
         .map(|r| r.review.as_str())
         .collect();
-    let (mut stored, _) = store.load_some(busy.iter().copied());
+    let (stored, _) = store.load_some(busy.iter().copied());
     let mut progress = Progress {
         removals_done: 0,
         faults: Faults::from_env(),
         applied: BTreeMap::new(),
     };
-    for review in &plan.reviews {
+    let prepare = |review| prepare(store, review, &stored, idle(review), revision);
+    let finish = |job: Job<'_>| finish(store, job, observe_errors, revision);
+
+    // Reviews that remove nothing only write their own files: they go in parallel, which
+    // matters when a thousand instances start at once and each state is fsynced. Reviews
+    // with removals talk to the directory through the journal, one at a time.
+    let (serial, parallel): (Vec<&ReviewPlan>, Vec<&ReviewPlan>) = plan
+        .reviews
+        .iter()
+        .partition(|r| r.effects.iter().any(|e| matches!(e, Effect::Remove { .. })));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<Vec<Finished>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..WRITERS.min(parallel.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(review) = parallel.get(i) else { break };
+                        if stop_requested() {
+                            break;
+                        }
+                        let Some(mut job) = prepare(review) else {
+                            continue;
+                        };
+                        if !job.unchanged
+                            && let Err(e) = record_plan(store, review, &mut job.entry, now)
+                        {
+                            job.error = Some(e);
+                        }
+                        out.extend(finish(job));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    for finished in done.into_iter().flatten() {
+        carried.record(finished);
+    }
+    for review in serial {
         if stop_requested() {
             break;
         }
-        let name = review.review.clone();
-        let Some(next) = review.next.clone() else {
+        let Some(mut job) = prepare(review) else {
             continue;
         };
-        let previous = stored.remove(&name);
-        let same_revision = revision.is_none()
-            || previous
-                .as_ref()
-                .is_some_and(|p| p.revision.as_deref() == revision);
-        if idle(review) && same_revision && store.review_dir(&name).join("state.json").exists() {
-            continue;
-        }
-        let head = previous
-            .as_ref()
-            .map(|s| s.audit_head.clone())
-            .unwrap_or_default();
-        let revision_changed = !same_revision;
-        let mut entry = Stored {
-            state: next,
-            audit_head: head,
-            revision: revision.map(str::to_owned),
-        };
-        if revision_changed
-            && review.is_empty()
-            && let Err(e) = store.save(&entry)
+        if !job.unchanged
+            && let Err(e) = carry_out(
+                store,
+                review,
+                &mut job.entry,
+                directories,
+                now,
+                &mut progress,
+            )
+            .await
         {
-            errors.insert(name.clone(), e.to_string());
+            job.error = Some(e);
         }
-        let unchanged = review.is_empty() && store.review_dir(&name).join("state.json").exists();
-        let mut error = None;
-        if !unchanged
-            && let Err(e) =
-                carry_out(store, review, &mut entry, directories, now, &mut progress).await
-        {
-            error = Some(e);
+        if let Some(finished) = finish(job) {
+            carried.record(finished);
         }
-        if review.effects.contains(&Effect::Archive) {
-            continue;
-        }
-        let shown = error.clone().or_else(|| observe_errors.get(&name).cloned());
-        if let Err(e) = write_outputs(store, &entry.state, review, shown.as_deref(), revision) {
-            error = Some(e);
-        }
-        if let Some(e) = error {
-            errors.insert(name.clone(), e);
-        }
-        carried.states.insert(name, entry.state);
     }
     carried.applied = progress.applied;
     carried
+}
+
+/// Threads that write the files of reviews without removals (I/O-bound: fsync waits).
+const WRITERS: usize = 4;
+
+/// One review on its way through a pass.
+struct Job<'p> {
+    review: &'p ReviewPlan,
+    entry: Stored,
+    /// Nothing to record: only the status may need rewriting.
+    unchanged: bool,
+    error: Option<String>,
+}
+
+/// What a review's pass ended with.
+struct Finished {
+    name: String,
+    error: Option<String>,
+    summary: Option<status::Summary>,
+}
+
+impl Carried {
+    fn record(&mut self, finished: Finished) {
+        if let Some(e) = finished.error {
+            self.errors.insert(finished.name.clone(), e);
+        }
+        if let Some(summary) = finished.summary {
+            self.states.insert(finished.name, summary);
+        }
+    }
+}
+
+/// The entry to record for a review, or `None` when the review is left alone (idle, same
+/// revision) or gone.
+fn prepare<'p>(
+    store: &Store,
+    review: &'p ReviewPlan,
+    stored: &BTreeMap<String, Stored>,
+    idle: bool,
+    revision: Option<&str>,
+) -> Option<Job<'p>> {
+    let name = &review.review;
+    let next = review.next.clone()?;
+    let previous = stored.get(name);
+    let same_revision =
+        revision.is_none() || previous.is_some_and(|p| p.revision.as_deref() == revision);
+    let recorded = store.review_dir(name).join("state.json").exists();
+    if idle && same_revision && recorded {
+        return None;
+    }
+    let entry = Stored {
+        state: next,
+        audit_head: previous.map(|s| s.audit_head.clone()).unwrap_or_default(),
+        revision: revision.map(str::to_owned),
+    };
+    let mut error = None;
+    if !same_revision
+        && review.is_empty()
+        && let Err(e) = store.save(&entry)
+    {
+        error = Some(e.to_string());
+    }
+    Some(Job {
+        review,
+        entry,
+        unchanged: review.is_empty() && recorded,
+        error,
+    })
+}
+
+/// Writes a review's status and results after its records.
+fn finish(
+    store: &Store,
+    job: Job<'_>,
+    observe_errors: &BTreeMap<String, String>,
+    revision: Option<&str>,
+) -> Option<Finished> {
+    let Job {
+        review,
+        entry,
+        mut error,
+        ..
+    } = job;
+    let name = review.review.clone();
+    if review.effects.contains(&Effect::Archive) {
+        return error.map(|e| Finished {
+            name,
+            error: Some(e),
+            summary: None,
+        });
+    }
+    let shown = error.clone().or_else(|| observe_errors.get(&name).cloned());
+    if let Err(e) = write_outputs(store, &entry.state, review, shown.as_deref(), revision) {
+        error = Some(e);
+    }
+    Some(Finished {
+        name,
+        error,
+        summary: Some(status::Summary::of(&entry.state)),
+    })
+}
+
+/// Records a review's plan: its audit events, then its state (with any removals pending, so
+/// that the state is on disk before the directory is touched), then the archive for a deleted
+/// review. Returns whether the review was archived.
+fn record_plan(
+    store: &Store,
+    review: &ReviewPlan,
+    entry: &mut Stored,
+    now: Timestamp,
+) -> Result<bool, String> {
+    let name = &review.review;
+    std::fs::create_dir_all(store.review_dir(name)).map_err(|e| e.to_string())?;
+    entry.audit_head = audit::append(
+        &store.audit_path(name),
+        &entry.audit_head,
+        name,
+        now,
+        &events(review),
+    )
+    .map_err(|e| format!("cannot append to the audit trail: {e}"))?;
+    store.save(entry).map_err(|e| e.to_string())?;
+    if review.effects.contains(&Effect::Archive) {
+        store.archive(name, now).map_err(|e| e.to_string())?;
+        return Ok(true);
+    }
+    Ok(false)
 }
 
 fn events(review: &crate::reconcile::ReviewPlan) -> Vec<Value> {
@@ -640,19 +783,7 @@ async fn carry_out(
     progress: &mut Progress,
 ) -> Result<(), String> {
     let name = &review.review;
-    std::fs::create_dir_all(store.review_dir(name)).map_err(|e| e.to_string())?;
-    entry.audit_head = audit::append(
-        &store.audit_path(name),
-        &entry.audit_head,
-        name,
-        now,
-        &events(review),
-    )
-    .map_err(|e| format!("cannot append to the audit trail: {e}"))?;
-    // The state (with removals pending) is on disk before the directory is touched.
-    store.save(entry).map_err(|e| e.to_string())?;
-    if review.effects.contains(&Effect::Archive) {
-        store.archive(name, now).map_err(|e| e.to_string())?;
+    if record_plan(store, review, entry, now)? {
         return Ok(());
     }
     let mut groups: BTreeMap<(String, String), Vec<directory::Removal>> = BTreeMap::new();

@@ -163,6 +163,30 @@ pub fn phase(state: &ReviewState) -> &'static str {
     }
 }
 
+/// What the metrics show of a review: its phase and its latest instance's items by decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub phase: &'static str,
+    pub decisions: BTreeMap<&'static str, u64>,
+}
+
+impl Summary {
+    pub fn of(state: &ReviewState) -> Summary {
+        let mut decisions = BTreeMap::new();
+        if let Some(instance) = state.instances.last() {
+            for item in instance.items.values() {
+                *decisions
+                    .entry(decision_name(item.decision.as_ref().map(|d| d.decision)))
+                    .or_default() += 1;
+            }
+        }
+        Summary {
+            phase: phase(state),
+            decisions,
+        }
+    }
+}
+
 /// The name of an apply result, as status, results and metrics show it.
 pub fn apply_result_name(result: &ApplyResult) -> &'static str {
     match result {

@@ -8,7 +8,6 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::state::ReviewState;
 use crate::status;
 
 /// Bounds of the reconcile duration histogram, in seconds.
@@ -28,17 +27,11 @@ struct Inner {
     duration_count: u64,
     duration_sum: f64,
     /// Per review, its latest instance summarised.
-    reviews: BTreeMap<String, Summary>,
+    reviews: BTreeMap<String, status::Summary>,
     apply_results: BTreeMap<&'static str, u64>,
     queue_depth: u64,
     last_success: Option<f64>,
     passes: BTreeMap<&'static str, u64>,
-}
-
-#[derive(Debug, Default, Clone)]
-struct Summary {
-    phase: &'static str,
-    decisions: BTreeMap<&'static str, u64>,
 }
 
 impl Metrics {
@@ -74,27 +67,16 @@ impl Metrics {
         }
     }
 
-    pub fn review(&self, name: &str, state: Option<&ReviewState>) {
+    pub fn review(&self, name: &str, summary: Option<status::Summary>) {
         let mut inner = self.lock();
-        let Some(state) = state else {
-            inner.reviews.remove(name);
-            return;
-        };
-        let mut summary = Summary {
-            phase: status::phase(state),
-            decisions: BTreeMap::new(),
-        };
-        if let Some(instance) = state.instances.last() {
-            for item in instance.items.values() {
-                *summary
-                    .decisions
-                    .entry(status::decision_name(
-                        item.decision.as_ref().map(|d| d.decision),
-                    ))
-                    .or_default() += 1;
+        match summary {
+            Some(summary) => {
+                inner.reviews.insert(name.to_owned(), summary);
+            }
+            None => {
+                inner.reviews.remove(name);
             }
         }
-        inner.reviews.insert(name.to_owned(), summary);
     }
 
     /// Apply results recorded by a pass (each counted once, when it is recorded).

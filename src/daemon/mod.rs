@@ -316,7 +316,12 @@ impl Daemon {
                 tracing::info!("review deleted; its records are archived");
                 continue;
             }
-            metrics.review(name, result.states.get(name).or(review.next.as_ref()));
+            let summary = match (result.states.get(name), &review.next) {
+                (Some(summary), _) => Some(summary.clone()),
+                (None, Some(next)) => Some(crate::status::Summary::of(next)),
+                (None, None) => None,
+            };
+            metrics.review(name, summary);
             for change in &review.changes {
                 tracing::info!(change = %change, "reconciled");
             }
