@@ -21,17 +21,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/args.rs"]
+mod args;
+use args::arg;
+
 #[path = "support/tree.rs"]
 mod tree;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn http_status(addr: &str, path: &str) -> Option<u16> {
     use std::io::{Read, Write};

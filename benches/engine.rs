@@ -25,17 +25,12 @@ use recert::model::review::Timestamp;
 use recert::reconcile::{self, DecisionFile, Desired, Observed};
 use recert::store::Store;
 
+#[path = "support/args.rs"]
+mod args;
+use args::arg;
+
 #[path = "support/tree.rs"]
 mod tree;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Resets the kernel's peak-RSS counter for this process (Linux 4.0+), so the next reading is
 /// the peak of what follows.

@@ -22,6 +22,10 @@
     reason = "a benchmark reports on standard output"
 )]
 
+#[path = "support/args.rs"]
+mod args;
+use args::arg;
+
 #[path = "../tests/support/graph_server/mod.rs"]
 mod graph_server;
 
@@ -39,15 +43,6 @@ use recert::model::directory_data::AssignmentType;
 use recert::model::review::Scope;
 
 const ROLE: &str = "62e90394-69f5-4237-9190-012177145e10";
-
-fn arg(name: &str, default: f64) -> f64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn tenant(assignments: usize) -> Tenant {
     let mut t = Tenant::new();

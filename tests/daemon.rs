@@ -103,8 +103,9 @@ fn rfc3339(offset_seconds: i64) -> String {
     at.round(jiff::Unit::Second).expect("round").to_string()
 }
 
-/// A self-review of the Global Administrators that started an hour ago and runs 14 days.
-fn running_review() -> String {
+/// A self-review of the Global Administrators, `ga-self`, from `start` for `days` days, with
+/// extra lines under `spec` (already indented).
+fn self_review(start: &str, days: u32, extra: &str) -> String {
     format!(
         r#"apiVersion: recert.dev/v1alpha1
 kind: AccessReview
@@ -118,11 +119,15 @@ spec:
   reviewers:
     type: self
   schedule:
-    start: "{}"
-    durationDays: 14
-"#,
-        rfc3339(-3600)
+    start: "{start}"
+    durationDays: {days}
+{extra}"#
     )
+}
+
+/// `ga-self`, started an hour ago, running 14 days.
+fn running_review() -> String {
+    self_review(&rfc3339(-3600), 14, "")
 }
 
 const ALICE_APPROVES: &str = r#"apiVersion: recert.dev/v1alpha1
@@ -244,24 +249,7 @@ fn walk(dir: &Path) -> Vec<String> {
 fn a_review_reaching_its_end_completes_without_any_file_event() {
     let tree = Tree::new();
     // Started a day ago less four seconds, for one day: it ends four seconds from now.
-    let review = format!(
-        r#"apiVersion: recert.dev/v1alpha1
-kind: AccessReview
-metadata:
-  name: ga-self
-spec:
-  directory: corp
-  displayName: Global Administrators
-  scope:
-    role: {{name: Global Administrator}}
-  reviewers:
-    type: self
-  schedule:
-    start: "{}"
-    durationDays: 1
-"#,
-        rfc3339(-86_400 + 4)
-    );
+    let review = self_review(&rfc3339(-86_400 + 4), 1, "");
     tree.write("m/directory.yaml", DIRECTORY)
         .write("m/data.yaml", DATA)
         .write("m/reviews/ga.yaml", review);
@@ -345,26 +333,10 @@ fn apply_tree() -> Tree {
     );
     tree.write(
         "m/reviews/ga.yaml",
-        format!(
-            r#"apiVersion: recert.dev/v1alpha1
-kind: AccessReview
-metadata:
-  name: ga-self
-spec:
-  directory: corp
-  displayName: Global Administrators
-  scope:
-    role: {{name: Global Administrator}}
-  reviewers:
-    type: self
-  schedule:
-    start: "{}"
-    durationDays: 1
-  settings:
-    defaultDecision: deny
-    autoApply: true
-"#,
-            rfc3339(-86_400 + 3)
+        self_review(
+            &rfc3339(-86_400 + 3),
+            1,
+            "  settings:\n    defaultDecision: deny\n    autoApply: true\n",
         ),
     );
     tree
