@@ -457,6 +457,7 @@ async fn observe(
                                 u.id == *name || u.user_principal_name.eq_ignore_ascii_case(name)
                             }
                             directory::Principal::Group(g) => g.id == *name,
+                            directory::Principal::ServicePrincipal(s) => s.id == *name,
                         });
                         if let Some(p) = hit {
                             review.people.insert(name.clone(), p.id().to_owned());

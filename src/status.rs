@@ -313,6 +313,7 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
             kind: match item.principal {
                 Principal::User(_) => "user",
                 Principal::Group(_) => "group",
+                Principal::ServicePrincipal(_) => "servicePrincipal",
             },
             decision: decision_name(item.decision.as_ref().map(|d| d.decision)),
             reviewer: item.decision.as_ref().map(|d| d.reviewer.as_str()),
@@ -416,6 +417,7 @@ pub fn results_csv(state: &ReviewState, instance: &Instance) -> String {
         let (upn, kind) = match &item.principal {
             Principal::User(u) => (u.user_principal_name.as_str(), "user"),
             Principal::Group(_) => ("", "group"),
+            Principal::ServicePrincipal(_) => ("", "servicePrincipal"),
         };
         let access: Vec<String> = item
             .access

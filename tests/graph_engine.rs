@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::graph::{ROLE, big_tenant};
-use crate::support::graph_server::{Fault, GraphServer, Group, Kind, Tenant};
+use crate::support::graph_server::{Fault, GraphServer, Group, Kind, ServicePrincipal, Tenant};
 use crate::support::{Output, Tree, recert_with_env};
 
 const SECRET_VAR: &str = "RECERT_TEST_GRAPH_SECRET";
@@ -307,5 +307,44 @@ fn a_vanished_assignment_a_group_held_access_and_an_eligible_removal_are_reporte
             .as_str()
             .is_some_and(|c| c.contains("roleEligibilityScheduleRequests")),
         "{request}"
+    );
+}
+
+#[test]
+fn a_service_principal_holding_the_role_is_reviewed_and_its_denied_assignment_removed() {
+    let mut tenant = Tenant::new();
+    tenant
+        .role(ROLE, "Global Administrator")
+        .simple_user("u-ann", "ann@contoso.example", Some("2026-11-30T08:00:00Z"))
+        .service_principal(ServicePrincipal {
+            id: "sp-deploy".to_owned(),
+            display_name: "Deploy pipeline".to_owned(),
+            app_id: "99999999-0000-0000-0000-000000000001".to_owned(),
+            enabled: true,
+        })
+        .assign("a-ann", "u-ann", ROLE, Kind::Active)
+        .assign("a-sp", "sp-deploy", ROLE, Kind::Active);
+    let setup = Setup::new(tenant);
+    setup.reconcile(START);
+    let status = setup.status();
+    assert!(
+        status.contains("principal: sp-deploy")
+            && status.contains("name: Deploy pipeline")
+            && status.contains("type: servicePrincipal"),
+        "{status}"
+    );
+    // Carol, a named reviewer, may decide for the application.
+    setup.deny(&["sp-deploy"]);
+    setup.reconcile(DURING);
+    setup.reconcile(AFTER);
+    assert_eq!(setup.server.tenant().removed, ["a-sp"]);
+    let results = setup.results();
+    let row = results
+        .lines()
+        .find(|l| l.contains("sp-deploy"))
+        .expect("a row for the service principal");
+    assert!(
+        row.contains("servicePrincipal") && row.contains("applied"),
+        "{row}"
     );
 }

@@ -55,12 +55,26 @@ pub struct GroupInfo {
     pub source: Source,
 }
 
-/// A user or a group.
+/// An application's identity in the directory (an Entra ID service principal): it can hold a
+/// role, cannot review itself and has no manager, so its items go to fallback reviewers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePrincipalInfo {
+    pub id: String,
+    pub display_name: String,
+    /// The application (client) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    pub enabled: bool,
+}
+
+/// A user, a group or a service principal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Principal {
     User(UserInfo),
     Group(GroupInfo),
+    ServicePrincipal(ServicePrincipalInfo),
 }
 
 impl Principal {
@@ -68,6 +82,7 @@ impl Principal {
         match self {
             Principal::User(u) => &u.id,
             Principal::Group(g) => &g.id,
+            Principal::ServicePrincipal(s) => &s.id,
         }
     }
 
@@ -75,6 +90,7 @@ impl Principal {
         match self {
             Principal::User(u) => u.display_name.as_deref().unwrap_or(&u.user_principal_name),
             Principal::Group(g) => &g.display_name,
+            Principal::ServicePrincipal(s) => &s.display_name,
         }
     }
 }

@@ -281,7 +281,7 @@ async fn transitive_members<D: Directory>(
                         queue.push_back((member, nested));
                     }
                 }
-                Principal::User(_) => {
+                Principal::User(_) | Principal::ServicePrincipal(_) => {
                     if seen.insert(member.clone()) {
                         out.push((principal, path.clone()));
                     }

@@ -265,7 +265,8 @@ fn resolve(state: &ReviewState, instance: Option<&Instance>, name: &str) -> Stri
             .iter()
             .find(|(_, item)| match &item.principal {
                 crate::directory::Principal::User(u) => normalize(&u.user_principal_name) == lower,
-                crate::directory::Principal::Group(_) => false,
+                crate::directory::Principal::Group(_)
+                | crate::directory::Principal::ServicePrincipal(_) => false,
             });
         if let Some((id, _)) = by_upn {
             return id.clone();

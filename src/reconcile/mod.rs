@@ -333,11 +333,26 @@ pub fn recommend(spec: &AccessReviewSpec, principal: &Principal, now: Timestamp)
             reason: "recommendations are off".to_owned(),
         };
     }
-    let Principal::User(user) = principal else {
-        return Recommendation {
-            decision: None,
-            reason: "a group has no sign-in activity".to_owned(),
-        };
+    let user = match principal {
+        Principal::User(user) => user,
+        Principal::ServicePrincipal(sp) if !sp.enabled => {
+            return Recommendation {
+                decision: Some(Decision::Deny),
+                reason: "the service principal is disabled".to_owned(),
+            };
+        }
+        Principal::ServicePrincipal(_) => {
+            return Recommendation {
+                decision: None,
+                reason: "a service principal's sign-in activity is not read".to_owned(),
+            };
+        }
+        Principal::Group(_) => {
+            return Recommendation {
+                decision: None,
+                reason: "a group has no sign-in activity".to_owned(),
+            };
+        }
     };
     if !user.enabled {
         return Recommendation {
@@ -394,8 +409,8 @@ pub fn allowed_reviewers(state: &ReviewState, item: &ItemState) -> BTreeSet<Stri
         (ReviewerType::Manager, Principal::User(user)) if user.manager.is_some() => {
             user.manager.iter().cloned().collect()
         }
-        // A group cannot review itself and has no manager; principals without a manager go
-        // to the fallback reviewers.
+        // A group or a service principal cannot review itself and has no manager; principals
+        // without a manager go to the fallback reviewers.
         _ => fallback,
     }
 }

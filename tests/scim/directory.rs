@@ -235,6 +235,7 @@ fn a_server_that_refuses_the_rfc_form_gets_the_entra_form_and_keeps_getting_it()
         .map(|p| match p {
             Principal::User(u) => u.user_principal_name.as_str(),
             Principal::Group(g) => g.display_name.as_str(),
+            Principal::ServicePrincipal(s) => s.display_name.as_str(),
         })
         .collect();
     names.sort_unstable();

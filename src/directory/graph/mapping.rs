@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::directory::{AssignmentInfo, GroupInfo, UserInfo};
+use crate::directory::{AssignmentInfo, GroupInfo, ServicePrincipalInfo, UserInfo};
 use crate::model::directory_data::{AssignmentType, Membership, Source};
 use crate::model::review::Timestamp;
 
@@ -102,6 +102,9 @@ pub struct DirectoryObject {
     pub sign_in_activity: Option<SignInActivity>,
     #[serde(default)]
     pub manager: Option<Box<DirectoryObject>>,
+    /// A service principal's application (client) id.
+    #[serde(default)]
+    pub app_id: Option<String>,
 }
 
 /// A user's `signInActivity`: timestamps as Graph sends them (text), read when mapped.
@@ -171,6 +174,20 @@ impl DirectoryObject {
             // selects it, so a missing value is treated as the default state of an account.
             enabled: self.account_enabled.unwrap_or(true),
             source: source(self.on_premises_sync_enabled),
+        }
+    }
+
+    pub fn to_service_principal(&self) -> ServicePrincipalInfo {
+        ServicePrincipalInfo {
+            id: self.id.clone(),
+            display_name: self
+                .display_name
+                .clone()
+                .or_else(|| self.app_id.clone())
+                .unwrap_or_else(|| self.id.clone()),
+            app_id: self.app_id.clone(),
+            // Graph leaves `accountEnabled` out for some service principals: enabled then.
+            enabled: self.account_enabled.unwrap_or(true),
         }
     }
 

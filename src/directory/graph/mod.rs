@@ -9,8 +9,9 @@
 //!   principal holds only through a role-assignable group (`memberType: Inherited`) are left
 //!   out: the group's own assignment is listed, and the engine expands it;
 //! - principals: `POST /$batch` of `GET /users/{id}` (with `signInActivity` and the manager's
-//!   id), then, for the ids that are not users, `GET /groups/{id}`. Other objects (service
-//!   principals, devices) are not users or groups and are left out;
+//!   id), then, for the ids that are not users, `GET /groups/{id}`, then, for what is neither,
+//!   `GET /servicePrincipals/{id}` (applications holding roles; they cannot review themselves,
+//!   so their items go to the fallback reviewers). Other objects (devices) are left out;
 //! - group members: `/groups/{id}/members`, direct members only (the engine expands nesting).
 //!
 //! Removals: an active assignment by a `roleAssignmentScheduleRequest` with `adminRemove`,
@@ -57,6 +58,7 @@ const GROUP_PAGE: usize = 999;
 const USER_SELECT: &str =
     "id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInActivity";
 const GROUP_SELECT: &str = "id,displayName,groupTypes,onPremisesSyncEnabled";
+const SERVICE_PRINCIPAL_SELECT: &str = "id,displayName,appId,accountEnabled";
 const ASSIGNMENT_SELECT: &str =
     "id,principalId,roleDefinitionId,directoryScopeId,memberType,assignmentType";
 
@@ -455,12 +457,36 @@ impl Directory for GraphDirectory {
                 .iter()
                 .map(|id| format!("/groups/{}?$select={GROUP_SELECT}", encode_segment(id)))
                 .collect();
-            for body in batch::get_many(&self.client, &groups, self.retry)
+            let found = batch::get_many(&self.client, &groups, self.retry).await?;
+            let mut neither = Vec::new();
+            for (id, body) in not_users.iter().zip(found) {
+                match body {
+                    Some(body) => out.push(Principal::Group(parse_object(body)?.to_group())),
+                    None => neither.push(*id),
+                }
+            }
+            // Applications hold roles too (a service principal with Global Administrator is
+            // exactly what a review must not miss).
+            if neither.is_empty() {
+                continue;
+            }
+            let apps: Vec<String> = neither
+                .iter()
+                .map(|id| {
+                    format!(
+                        "/servicePrincipals/{}?$select={SERVICE_PRINCIPAL_SELECT}",
+                        encode_segment(id)
+                    )
+                })
+                .collect();
+            for body in batch::get_many(&self.client, &apps, self.retry)
                 .await?
                 .into_iter()
                 .flatten()
             {
-                out.push(Principal::Group(parse_object(body)?.to_group()));
+                out.push(Principal::ServicePrincipal(
+                    parse_object(body)?.to_service_principal(),
+                ));
             }
         }
         Ok(out)

@@ -109,5 +109,6 @@ fn matches(principal: &Principal, key: &str) -> bool {
     match principal {
         Principal::User(u) => u.id == key || u.user_principal_name.eq_ignore_ascii_case(key),
         Principal::Group(g) => g.id == key,
+        Principal::ServicePrincipal(s) => s.id == key,
     }
 }

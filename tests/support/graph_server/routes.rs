@@ -369,6 +369,16 @@ pub fn route(tenant: &mut Tenant, request: &Request) -> (Reply, Op) {
             }
             (Err(e), _) | (_, Err(e)) => Ok((e, Op::List)),
         },
+        ("GET", ["servicePrincipals", id]) => Ok((
+            match tenant.service_principals.get(*id) {
+                Some(sp) => Reply::json(
+                    200,
+                    apply_select(tenant.service_principal_json(sp), &request.select()),
+                ),
+                None => not_found(id),
+            },
+            Op::Get,
+        )),
         ("GET", ["groups", id]) => Ok((
             match tenant.groups.get(*id) {
                 Some(g) => Reply::json(200, apply_select(tenant.group_json(g), &request.select())),

@@ -38,6 +38,15 @@ pub struct Group {
     pub members: Vec<String>,
 }
 
+/// An application's service principal.
+#[derive(Debug, Clone)]
+pub struct ServicePrincipal {
+    pub id: String,
+    pub display_name: String,
+    pub app_id: String,
+    pub enabled: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Assignment {
     pub id: String,
@@ -67,6 +76,7 @@ pub struct Tenant {
     pub users: BTreeMap<String, User>,
     upns: HashMap<String, String>,
     pub groups: BTreeMap<String, Group>,
+    pub service_principals: BTreeMap<String, ServicePrincipal>,
     /// By id, so pages can resume after the last id served (stable while items are removed).
     pub assignments: BTreeMap<String, Assignment>,
     /// Every schedule request created, in order.
@@ -88,6 +98,7 @@ impl Tenant {
             users: BTreeMap::new(),
             upns: HashMap::new(),
             groups: BTreeMap::new(),
+            service_principals: BTreeMap::new(),
             assignments: BTreeMap::new(),
             requests: Vec::new(),
             removed: Vec::new(),
@@ -118,6 +129,21 @@ impl Tenant {
             on_premises: false,
             last_sign_in: last_sign_in.map(str::to_owned),
             manager: None,
+        })
+    }
+
+    pub fn service_principal(&mut self, sp: ServicePrincipal) -> &mut Tenant {
+        self.service_principals.insert(sp.id.clone(), sp);
+        self
+    }
+
+    pub fn service_principal_json(&self, sp: &ServicePrincipal) -> Value {
+        json!({
+            "@odata.type": "#microsoft.graph.servicePrincipal",
+            "id": sp.id,
+            "displayName": sp.display_name,
+            "appId": sp.app_id,
+            "accountEnabled": sp.enabled,
         })
     }
 
