@@ -544,3 +544,35 @@ fn parse_prometheus(text: &str) -> Vec<(String, String, f64)> {
     }
     samples
 }
+
+#[test]
+fn polling_picks_up_changes_where_file_events_are_not_used() {
+    let tree = Tree::new();
+    manifests(&tree, "m");
+    let daemon = Daemon::start(
+        tree.path(),
+        &[
+            "m",
+            "--state-dir",
+            "state",
+            "--watch",
+            "poll",
+            "--poll-interval",
+            "200ms",
+        ],
+        &[],
+    );
+    let state = tree.path().join("state");
+    eventually(&daemon, "the review starting", || {
+        status(&state, "ga-self").contains("phase: InProgress")
+    });
+    tree.write("m/decisions/alice.yaml", ALICE_APPROVES);
+    eventually(&daemon, "alice's decision, found by polling", || {
+        alice_decision(&status(&state, "ga-self"))
+    });
+    assert!(
+        daemon.log().contains("polling the manifests"),
+        "{}",
+        daemon.log()
+    );
+}
