@@ -95,18 +95,24 @@ pub fn desired(loaded: &Loaded) -> Desired {
     desired_of(loaded, None)
 }
 
+/// The manifest files with an error: reviews recorded from them keep their last good spec.
+pub fn failed_sources(loaded: &Loaded) -> BTreeSet<String> {
+    loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.file.display().to_string())
+        .collect()
+}
+
 /// [`desired`] for the reviews in `only` (all when `None`): a pass over a few reviews does not
 /// copy every review's spec and decisions.
 pub fn desired_of(loaded: &Loaded, only: Option<&BTreeSet<String>>) -> Desired {
     let wanted = |name: &str| only.is_none_or(|names| names.contains(name));
-    let mut desired = Desired::default();
-    for d in loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-    {
-        desired.failed_sources.insert(d.file.display().to_string());
-    }
+    let mut desired = Desired {
+        failed_sources: failed_sources(loaded),
+        ..Desired::default()
+    };
     for doc in &loaded.docs {
         if let Resource::AccessReview(review) = &doc.resource
             && wanted(&review.metadata.name)

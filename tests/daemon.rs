@@ -18,8 +18,7 @@ struct Daemon {
 
 impl Daemon {
     fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
-        let log = dir.join(format!("daemon-{}.log", args.len() + env.len()));
-        let log = unique(log);
+        let log = unique(dir.join("daemon.log"));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_recert"))
             .arg("run")

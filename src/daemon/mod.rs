@@ -412,7 +412,7 @@ impl Daemon {
             tracing::warn!(finding = %line, "manifest error; its review keeps its last good spec");
         }
         let fingerprints = fingerprints(&loaded);
-        let failed = execute::desired_of(&loaded, Some(&BTreeSet::new())).failed_sources;
+        let failed = execute::failed_sources(&loaded);
         let revision_changed = self
             .resolved
             .as_ref()

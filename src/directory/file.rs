@@ -546,13 +546,7 @@ spec:
     fn removing_the_only_block_assignment_leaves_an_empty_list_not_null() {
         let text = "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata:\n  name: corp\nspec:\n  users:\n    - {id: u-1, userPrincipalName: one@corp.example}\n  roles:\n    - {id: r-1, displayName: Role}\n  assignments:\n    # the only one\n    - {id: a-1, principal: u-1, role: r-1}\n";
         let (_dir, directory) = fixture(text);
-        let outcome = block_on(directory.remove(&Removal::Assignment {
-            id: "a-1".into(),
-            kind: Default::default(),
-            principal: String::new(),
-            role: String::new(),
-            scope: String::new(),
-        }));
+        let outcome = block_on(directory.remove(&Removal::assignment("a-1", Default::default())));
         assert_eq!(outcome, Ok(RemoveOutcome::Removed));
         let edited = std::fs::read_to_string(directory.path()).expect("read");
         assert!(
@@ -565,13 +559,7 @@ spec:
     #[test]
     fn removing_a_block_assignment_cuts_its_lines_and_keeps_every_comment() {
         let (_dir, directory) = fixture(DATA);
-        let outcome = block_on(directory.remove(&Removal::Assignment {
-            id: "a-2".into(),
-            kind: Default::default(),
-            principal: String::new(),
-            role: String::new(),
-            scope: String::new(),
-        }));
+        let outcome = block_on(directory.remove(&Removal::assignment("a-2", Default::default())));
         assert_eq!(outcome, Ok(RemoveOutcome::Removed));
         let text = std::fs::read_to_string(directory.path()).expect("read");
         assert_eq!(
@@ -604,13 +592,7 @@ spec:
     #[test]
     fn removing_an_assignment_that_is_gone_reports_not_found_and_writes_nothing() {
         let (_dir, directory) = fixture(DATA);
-        let outcome = block_on(directory.remove(&Removal::Assignment {
-            id: "a-9".into(),
-            kind: Default::default(),
-            principal: String::new(),
-            role: String::new(),
-            scope: String::new(),
-        }));
+        let outcome = block_on(directory.remove(&Removal::assignment("a-9", Default::default())));
         assert_eq!(outcome, Ok(RemoveOutcome::NotFound));
         assert_eq!(
             std::fs::read_to_string(directory.path()).expect("read"),
@@ -621,13 +603,7 @@ spec:
     #[test]
     fn the_last_assignment_with_a_trailing_comment_is_cut_cleanly() {
         let (_dir, directory) = fixture(DATA);
-        let outcome = block_on(directory.remove(&Removal::Assignment {
-            id: "a-3".into(),
-            kind: Default::default(),
-            principal: String::new(),
-            role: String::new(),
-            scope: String::new(),
-        }));
+        let outcome = block_on(directory.remove(&Removal::assignment("a-3", Default::default())));
         assert_eq!(outcome, Ok(RemoveOutcome::Removed));
         let text = std::fs::read_to_string(directory.path()).expect("read");
         assert!(

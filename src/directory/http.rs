@@ -275,6 +275,16 @@ fn count(service: &'static str, status: &str) {
     }
 }
 
+/// A response as a server would have sent it, for tests of the code that reads responses.
+#[cfg(test)]
+pub fn test_response(status: u16, body: &str) -> Response {
+    Response {
+        status: StatusCode::from_u16(status).expect("a valid status"),
+        headers: HeaderMap::new(),
+        body: Bytes::from(body.to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

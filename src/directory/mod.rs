@@ -136,6 +136,20 @@ pub enum Removal {
     GroupMember { group: String, member: String },
 }
 
+#[cfg(test)]
+impl Removal {
+    /// An assignment by id alone, for tests that do not need principal, role or scope.
+    pub fn assignment(id: &str, kind: AssignmentType) -> Removal {
+        Removal::Assignment {
+            id: id.to_owned(),
+            kind,
+            principal: String::new(),
+            role: String::new(),
+            scope: String::new(),
+        }
+    }
+}
+
 impl fmt::Display for Removal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

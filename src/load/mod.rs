@@ -226,7 +226,11 @@ pub fn load_reusing(
         match hit.and_then(|i| Some((i, old_sources[i].take()?))) {
             Some((i, mut source)) => {
                 let mut meta = std::mem::take(&mut old_meta[i]);
-                for d in &mut meta.diagnostics {
+                for d in meta
+                    .diagnostics
+                    .iter_mut()
+                    .chain(meta.data_rules.iter_mut().flatten())
+                {
                     d.file = path.clone();
                 }
                 source.path = path.clone();
@@ -308,13 +312,13 @@ pub fn load_reusing(
     let rules_started = std::time::Instant::now();
     let cached: std::collections::HashMap<usize, Vec<Diagnostic>> = loaded
         .files
-        .iter()
+        .iter_mut()
         .enumerate()
-        .filter_map(|(i, meta)| Some((i, meta.data_rules.clone()?)))
+        .filter_map(|(i, meta)| Some((i, meta.data_rules.take()?)))
         .collect();
-    let (found, data_rules) = rules::check_reusing(&loaded, &cached);
+    let (found, mut data_rules) = rules::check_reusing(&loaded, &cached);
     for (i, meta) in loaded.files.iter_mut().enumerate() {
-        meta.data_rules = data_rules.get(&i).cloned();
+        meta.data_rules = data_rules.remove(&i);
     }
     diagnostics.extend(found);
     tracing::debug!(took = ?rules_started.elapsed(), "cross-document rules checked");
@@ -766,9 +770,12 @@ mod tests {
     fn reloading_after_a_flip_and_an_edit_matches_a_fresh_load() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        // A directory whose data has a finding of the DirectoryData rules (a duplicate id).
+        let data = "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata:\n  name: d\nspec:\n  users:\n    - {id: u-1, userPrincipalName: one@x.example}\n    - {id: u-1, userPrincipalName: two@x.example}\n";
         for root in [&a, &b] {
             std::fs::create_dir_all(root).expect("mkdir");
             std::fs::write(root.join("r.yaml"), REVIEW).expect("write");
+            std::fs::write(root.join("data.yaml"), data).expect("write");
         }
         std::fs::write(a.join("s.yaml"), REVIEW.replace("name: r", "name: s")).expect("write");
         std::fs::write(b.join("s.yaml"), REVIEW.replace("name: r", "name: t")).expect("write");
@@ -780,7 +787,14 @@ mod tests {
         let fresh = load(std::slice::from_ref(&b), &options, &schemas);
         assert_eq!(summary(&reused), summary(&fresh));
         assert!(summary(&reused).iter().any(|l| l.ends_with("s.yaml t")));
-        // The unresolved directory reference is reported at the new path.
+        // The unresolved directory reference and the duplicate id are reported at the new path.
+        assert!(
+            summary(&reused)
+                .iter()
+                .any(|l| l.starts_with(&b.join("data.yaml").display().to_string())),
+            "{:?}",
+            summary(&reused)
+        );
         assert!(
             reused.diagnostics.iter().all(|d| d.file.starts_with(&b)),
             "{:?}",

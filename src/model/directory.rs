@@ -63,8 +63,8 @@ impl DirectoryType {
 }
 
 /// Microsoft Graph (Entra ID) connection settings. The application needs the Graph application
-/// permissions RoleManagement.ReadWrite.Directory, User.Read.All, AuditLog.Read.All and
-/// GroupMember.Read.All.
+/// permissions RoleManagement.ReadWrite.Directory, User.Read.All, AuditLog.Read.All,
+/// GroupMember.Read.All and, for service principals holding roles, Application.Read.All.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GraphSettings {

@@ -96,13 +96,7 @@ impl World {
             .iter()
             .map(|u| {
                 let access = Access {
-                    removal: Removal::Assignment {
-                        id: format!("a-{}", u.id),
-                        kind: AssignmentType::Active,
-                        principal: String::new(),
-                        role: String::new(),
-                        scope: String::new(),
-                    },
+                    removal: Removal::assignment(&format!("a-{}", u.id), AssignmentType::Active),
                     via: None,
                     not_supported: None,
                 };
@@ -625,13 +619,7 @@ fn apply_removes_only_denied_items_of_a_completed_instance() {
     );
     assert_eq!(
         world.removed,
-        [Removal::Assignment {
-            id: "a-bob".into(),
-            kind: AssignmentType::Active,
-            principal: String::new(),
-            role: String::new(),
-            scope: String::new(),
-        }]
+        [Removal::assignment("a-bob", AssignmentType::Active)]
     );
     assert!(matches!(
         world.instance().items["bob"].apply_result,
@@ -665,13 +653,7 @@ fn protected_principals_are_never_removed() {
     );
     assert_eq!(
         world.removed,
-        [Removal::Assignment {
-            id: "a-alice".into(),
-            kind: AssignmentType::Active,
-            principal: String::new(),
-            role: String::new(),
-            scope: String::new(),
-        }]
+        [Removal::assignment("a-alice", AssignmentType::Active)]
     );
     assert_eq!(
         world.instance().items["breakglass"].apply_result,
@@ -731,13 +713,7 @@ fn access_through_a_group_is_not_supported_and_says_which_group() {
         .and_then(|s| s.instances.last_mut())
         .expect("instance");
     instance.items.get_mut("alice").expect("alice").access = vec![Access {
-        removal: Removal::Assignment {
-            id: "a-ops".into(),
-            kind: AssignmentType::Active,
-            principal: String::new(),
-            role: String::new(),
-            scope: String::new(),
-        },
+        removal: Removal::assignment("a-ops", AssignmentType::Active),
         via: Some("g-ops".into()),
         not_supported: Some("access is held through group `Ops`".into()),
     }];
@@ -783,13 +759,7 @@ fn an_interrupted_apply_resumes_with_exactly_the_pending_removals() {
         [&Effect::Remove {
             instance: "2026-12-01".into(),
             principal: "b".into(),
-            removal: Removal::Assignment {
-                id: "a-b".into(),
-                kind: AssignmentType::Active,
-                principal: String::new(),
-                role: String::new(),
-                scope: String::new(),
-            }
+            removal: Removal::assignment("a-b", AssignmentType::Active)
         }]
     );
 }
