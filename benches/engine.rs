@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench engine -- [--reviews N] [--assignments N]
+//! cargo bench --bench engine -- --generate-only DIR   # write the manifests and stop (profiling)
 //! ```
 //!
 //! Reports, in process: the first full reconcile (every instance starts: the directory is read,
@@ -24,6 +25,10 @@ use recert::model::Resource;
 use recert::model::review::Timestamp;
 use recert::reconcile::{self, DecisionFile, Desired, Observed};
 use recert::store::Store;
+
+// The allocator the `recert` binary uses, so that these figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "support/args.rs"]
 mod args;
@@ -55,6 +60,16 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let reviews = arg("--reviews", 1000);
     let assignments = arg("--assignments", 100_000);
+    let generate_only: String = arg("--generate-only", String::new());
+    if !generate_only.is_empty() {
+        tree::generate(
+            std::path::Path::new(&generate_only),
+            reviews,
+            assignments,
+            "2026-12-01",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let manifests = dir.path().join("manifests");
     tree::generate(&manifests, reviews, assignments, "2026-12-01");

@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::Head;
@@ -111,33 +112,55 @@ impl Store {
         &self,
         names: impl Iterator<Item = &'n str>,
     ) -> (BTreeMap<String, Stored>, Vec<Error>) {
+        // Read and decoded on every core: a full pass reads a thousand states.
+        let names: Vec<&str> = names.collect();
+        let read: Vec<(&str, Result<Option<Stored>, Error>)> = names
+            .into_par_iter()
+            .map(|name| (name, self.read_state(name)))
+            .collect();
         let mut out = BTreeMap::new();
         let mut errors = Vec::new();
-        for name in names {
-            let path = self.review_dir(name).join("state.json");
-            match std::fs::read(&path) {
-                Ok(bytes) => match serde_json::from_slice::<Stored>(&bytes) {
-                    Ok(stored) => {
-                        out.insert(name.to_owned(), stored);
-                    }
-                    Err(e) => errors.push(Error::Corrupt {
-                        path: path.display().to_string(),
-                        message: e.to_string(),
-                    }),
-                },
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => errors.push(io(&path)(e)),
+        for (name, result) in read {
+            match result {
+                Ok(Some(stored)) => {
+                    out.insert(name.to_owned(), stored);
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(e),
             }
         }
         (out, errors)
+    }
+
+    fn read_state(&self, name: &str) -> Result<Option<Stored>, Error> {
+        let path = self.review_dir(name).join("state.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<Stored>(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Corrupt {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
     }
 
     pub fn save(&self, stored: &Stored) -> Result<(), Error> {
         let dir = self.review_dir(&stored.state.name);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join("state.json");
-        let mut text =
-            serde_json::to_vec_pretty(stored).map_err(|e| io(&path)(std::io::Error::other(e)))?;
+        // One value per line keeps diffs of the state line-sized; no indentation, because a
+        // thousand states of a hundred items each are otherwise half spaces, written and
+        // fsynced on every pass that changes them.
+        let mut text = Vec::with_capacity(64 * 1024);
+        let mut serializer = serde_json::Serializer::with_formatter(
+            &mut text,
+            serde_json::ser::PrettyFormatter::with_indent(b""),
+        );
+        stored
+            .serialize(&mut serializer)
+            .map_err(|e| io(&path)(std::io::Error::other(e)))?;
         text.push(b'\n');
         write_atomic(&path, &text).map_err(io(&path))
     }

@@ -487,11 +487,9 @@ fn load_clean(text: &str, schemas: &SchemaSet) -> Option<Vec<(usize, Resource)>>
             return None;
         }
         let value = document.root;
-        if value.get("apiVersion").and_then(Value::as_str) != Some(model::API_VERSION) || {
-            let mut secrets = Vec::new();
-            inline_secrets(&value, &mut String::new(), &mut secrets);
-            !secrets.is_empty()
-        } {
+        if value.get("apiVersion").and_then(Value::as_str) != Some(model::API_VERSION)
+            || !inline_secrets(&value).is_empty()
+        {
             return None;
         }
         let kind = value
@@ -568,44 +566,97 @@ const SECRET_KEYS: &[&str] = &[
     "accesstoken",
 ];
 
+/// The length of the longest of [`SECRET_KEYS`].
+const LONGEST: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < SECRET_KEYS.len() {
+        if SECRET_KEYS[i].len() > longest {
+            longest = SECRET_KEYS[i].len();
+        }
+        i += 1;
+    }
+    longest
+};
+
 fn is_secret_key(key: &str) -> bool {
-    let normal: String = key
-        .chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect();
-    SECRET_KEYS.contains(&normal.as_str())
+    // This runs on every key of every document (a large DirectoryData has half a million,
+    // none a secret): ASCII keys are folded into a small buffer, without allocating.
+    if !key.is_ascii() {
+        let normal: String = key
+            .chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect();
+        return SECRET_KEYS.contains(&normal.as_str());
+    }
+    let mut folded = [0u8; LONGEST];
+    let mut len = 0;
+    for b in key.bytes().filter(|b| *b != b'_' && *b != b'-') {
+        if len == LONGEST {
+            return false;
+        }
+        folded[len] = b.to_ascii_lowercase();
+        len += 1;
+    }
+    SECRET_KEYS.iter().any(|k| k.as_bytes() == &folded[..len])
 }
 
 /// Pointers to secret fields whose value is written inline, with the field's name. One scan
 /// serves both paths: the fast path only asks whether there is any.
-fn inline_secrets(value: &Value, pointer: &mut String, found: &mut Vec<(String, String)>) {
-    let mut visit =
-        |segment: &str, child: &Value, key: Option<&str>, found: &mut Vec<(String, String)>| {
-            let len = pointer.len();
-            pointer.push('/');
-            pointer.push_str(&segment.replace('~', "~0").replace('/', "~1"));
-            match (key, child) {
-                (Some(key), Value::String(s)) if is_secret_key(key) && !s.is_empty() => {
-                    found.push((pointer.clone(), key.to_owned()))
-                }
-                (Some(key), Value::Number(_)) if is_secret_key(key) => {
-                    found.push((pointer.clone(), key.to_owned()))
-                }
-                _ => inline_secrets(child, pointer, found),
-            }
-            pointer.truncate(len);
-        };
+fn inline_secrets(value: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    find_secrets(value, &mut Vec::new(), &mut found);
+    found
+}
+
+/// A step from a value to one of its children.
+#[derive(Clone, Copy)]
+enum Step<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+fn find_secrets<'v>(value: &'v Value, path: &mut Vec<Step<'v>>, found: &mut Vec<(String, String)>) {
     match value {
-        Value::Object(map) => map
-            .iter()
-            .for_each(|(key, child)| visit(key, child, Some(key), found)),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .for_each(|(i, child)| visit(&i.to_string(), child, None, found)),
+        Value::Object(map) => {
+            for (key, child) in map {
+                path.push(Step::Key(key));
+                let inline = match child {
+                    Value::String(s) => !s.is_empty(),
+                    Value::Number(_) => true,
+                    _ => false,
+                };
+                if inline && is_secret_key(key) {
+                    found.push((spell(path), key.clone()));
+                } else {
+                    find_secrets(child, path, found);
+                }
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                path.push(Step::Index(i));
+                find_secrets(child, path, found);
+                path.pop();
+            }
+        }
         _ => {}
     }
+}
+
+/// A path as a JSON pointer (RFC 6901).
+fn spell(path: &[Step<'_>]) -> String {
+    let mut pointer = String::new();
+    for step in path {
+        pointer.push('/');
+        match step {
+            Step::Key(key) => pointer.push_str(&key.replace('~', "~0").replace('/', "~1")),
+            Step::Index(i) => pointer.push_str(&i.to_string()),
+        }
+    }
+    pointer
 }
 
 /// Checks one document: envelope, inline secrets, schema, typed decode.
@@ -686,8 +737,7 @@ fn check_document(
     };
 
     let value = root.to_value();
-    let mut secrets = Vec::new();
-    inline_secrets(&value, &mut String::new(), &mut secrets);
+    let secrets = inline_secrets(&value);
     let mut skip: Vec<String> = vec!["/apiVersion".to_owned(), "/kind".to_owned()];
     for (pointer, key) in secrets {
         out.push(
@@ -807,6 +857,13 @@ mod tests {
         assert!(is_secret_key("clientSecret"));
         assert!(is_secret_key("client_secret"));
         assert!(is_secret_key("Bearer-Token"));
+        assert!(is_secret_key("CLIENT_CERTIFICATE"));
         assert!(!is_secret_key("clientId"));
+        assert!(!is_secret_key("clientCertificates"));
+        assert!(!is_secret_key("secretName"));
+        // Non-ASCII keys take the general path, folded as Unicode folds them: the Kelvin
+        // sign lower-cases to `k`.
+        assert!(is_secret_key("To\u{212A}en"));
+        assert!(!is_secret_key("tökén"));
     }
 }

@@ -8,6 +8,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use foldhash::HashMapExt;
+
 use crate::diag::{Code, Diagnostic, field_path};
 use crate::model::directory::DirectoryType;
 use crate::model::directory_data::DirectoryDataSpec;
@@ -154,6 +156,20 @@ impl<'a> Index<'a> {
     fn people_for(&self, review: &AccessReview) -> Option<&People<'a>> {
         let path = self.data_path.get(review.spec.directory.as_str())?;
         self.data_by_file.get(self.files.get(path)?)
+    }
+}
+
+type FastMap<K, V> = foldhash::HashMap<K, V>;
+type FastSet<T> = foldhash::HashSet<T>;
+
+/// A field of an entry of a `DirectoryData` list (`/spec/{list}/{index}/{field}`): where a
+/// name was first seen, spelled as a pointer only when it is seen twice.
+#[derive(Clone, Copy)]
+struct Place(&'static str, usize, &'static str);
+
+impl Place {
+    fn pointer(self) -> String {
+        format!("/spec/{}/{}/{}", self.0, self.1, self.2)
     }
 }
 
@@ -334,32 +350,43 @@ impl Ctx<'_> {
     }
 
     fn directory_data(&mut self, doc: &LoadedDoc, data: &DirectoryDataSpec) {
-        let mut principals: HashMap<&str, String> = HashMap::new();
-        let mut upns: HashMap<String, String> = HashMap::new();
+        // A large directory has a hundred thousand entries and almost never a finding: the
+        // maps hold indices, and a pointer is spelled only for a finding.
+        let mut principals = FastMap::with_capacity(data.users.len() + data.groups.len());
+        let mut upns: FastMap<String, usize> = FastMap::with_capacity(data.users.len());
         for (i, user) in data.users.iter().enumerate() {
-            let at = format!("/spec/users/{i}");
             self.unique(
                 doc,
                 &mut principals,
                 &user.id,
-                &format!("{at}/id"),
+                Place("users", i, "id"),
                 "user or group id",
             );
-            let upn = user.user_principal_name.to_lowercase();
-            if let Some(first) = upns.get(&upn) {
-                let d = self.error(
-                    doc,
-                    Code::DuplicateObject,
-                    &format!("{at}/userPrincipalName"),
-                    format!(
-                        "user principal name `{}` is used twice",
-                        user.user_principal_name
-                    ),
-                );
-                let note = self.first_at(doc, first);
-                self.out.push(d.note(note));
+            // Lower-cased only when it has to be, which user principal names rarely need.
+            let upn = &user.user_principal_name;
+            let upn = if upn.chars().any(char::is_uppercase) {
+                upn.to_lowercase()
             } else {
-                upns.insert(upn, format!("{at}/userPrincipalName"));
+                upn.clone()
+            };
+            match upns.get(&upn) {
+                Some(&first) => {
+                    let d = self.error(
+                        doc,
+                        Code::DuplicateObject,
+                        &format!("/spec/users/{i}/userPrincipalName"),
+                        format!(
+                            "user principal name `{}` is used twice",
+                            user.user_principal_name
+                        ),
+                    );
+                    let note =
+                        self.first_at(doc, &format!("/spec/users/{first}/userPrincipalName"));
+                    self.out.push(d.note(note));
+                }
+                None => {
+                    upns.insert(upn, i);
+                }
             }
         }
         for (i, group) in data.groups.iter().enumerate() {
@@ -367,56 +394,56 @@ impl Ctx<'_> {
                 doc,
                 &mut principals,
                 &group.id,
-                &format!("/spec/groups/{i}/id"),
+                Place("groups", i, "id"),
                 "user or group id",
             );
         }
-        let mut group_names = HashMap::new();
+        let mut group_names = FastMap::with_capacity(data.groups.len());
         for (i, group) in data.groups.iter().enumerate() {
             self.unique(
                 doc,
                 &mut group_names,
                 &group.display_name,
-                &format!("/spec/groups/{i}/displayName"),
+                Place("groups", i, "displayName"),
                 "group name",
             );
         }
-        let mut role_ids = HashMap::new();
-        let mut role_names = HashMap::new();
+        let mut role_ids = FastMap::with_capacity(data.roles.len());
+        let mut role_names = FastMap::with_capacity(data.roles.len());
         for (i, role) in data.roles.iter().enumerate() {
             self.unique(
                 doc,
                 &mut role_ids,
                 &role.id,
-                &format!("/spec/roles/{i}/id"),
+                Place("roles", i, "id"),
                 "role id",
             );
             self.unique(
                 doc,
                 &mut role_names,
                 &role.display_name,
-                &format!("/spec/roles/{i}/displayName"),
+                Place("roles", i, "displayName"),
                 "role name",
             );
         }
-        let mut assignment_ids = HashMap::new();
+        let mut assignment_ids = FastMap::with_capacity(data.assignments.len());
         for (i, assignment) in data.assignments.iter().enumerate() {
             self.unique(
                 doc,
                 &mut assignment_ids,
                 &assignment.id,
-                &format!("/spec/assignments/{i}/id"),
+                Place("assignments", i, "id"),
                 "assignment id",
             );
         }
 
-        let users: HashSet<&str> = data.users.iter().map(|u| u.id.as_str()).collect();
+        let users: FastSet<&str> = data.users.iter().map(|u| u.id.as_str()).collect();
         let groups: HashMap<&str, &[String]> = data
             .groups
             .iter()
             .map(|g| (g.id.as_str(), g.members.as_slice()))
             .collect();
-        let roles: HashSet<&str> = data.roles.iter().map(|r| r.id.as_str()).collect();
+        let roles: FastSet<&str> = data.roles.iter().map(|r| r.id.as_str()).collect();
         let is_principal = |id: &str| users.contains(id) || groups.contains_key(id);
         for (i, user) in data.users.iter().enumerate() {
             if let Some(manager) = &user.manager
@@ -478,27 +505,27 @@ impl Ctx<'_> {
         }
     }
 
+    /// Reports `key` if `seen` has it already (noting where it was first), else records where
+    /// it is.
     fn unique<'k>(
         &mut self,
         doc: &LoadedDoc,
-        seen: &mut HashMap<&'k str, String>,
+        seen: &mut FastMap<&'k str, Place>,
         key: &'k str,
-        pointer: &str,
+        place: Place,
         what: &str,
     ) {
-        // Positions are looked up only for a duplicate: a large `DirectoryData` has hundreds
-        // of thousands of keys and almost never one twice.
         if let Some(first) = seen.get(key) {
-            let note = self.first_at(doc, first);
+            let note = self.first_at(doc, &first.pointer());
             let d = self.error(
                 doc,
                 Code::DuplicateObject,
-                pointer,
+                &place.pointer(),
                 format!("{what} `{key}` is used twice"),
             );
             self.out.push(d.note(note));
         } else {
-            seen.insert(key, pointer.to_owned());
+            seen.insert(key, place);
         }
     }
 

@@ -13,6 +13,8 @@ use serde_json::{Map, Number, Value};
 
 use crate::source::{Span, to_u32};
 
+mod split;
+
 /// Deepest nesting of collections accepted. Recert's deepest legitimate path is about six
 /// levels; 64 leaves room for free-form labels while keeping recursive walks shallow.
 pub const MAX_DEPTH: usize = 64;
@@ -242,12 +244,21 @@ pub fn parse(text: &str) -> Parsed<Node> {
 }
 
 /// Reads every document into plain values: the same checks and errors as [`parse`], without
-/// positions.
+/// positions. A large text's long block lists are read on several cores (see [`split`]).
 pub fn parse_values(text: &str) -> Parsed<Value> {
-    parse_into(text)
+    split::parse_values(text).unwrap_or_else(|| parse_into(text))
 }
 
 fn parse_into<T: Tree>(text: &str) -> Parsed<T> {
+    drive(text, |_, _, _| true).0.parsed
+}
+
+/// Feeds the events of `text` to a builder, showing each to `watch` first (with the builder
+/// as it stands). Stops when `watch` returns false; the flag says whether it ran to the end.
+fn drive<T: Tree>(
+    text: &str,
+    mut watch: impl FnMut(&Event<'_>, &YSpan, &Builder<T>) -> bool,
+) -> (Builder<T>, bool) {
     let mut builder = Builder::<T> {
         parsed: Parsed {
             documents: Vec::new(),
@@ -257,12 +268,17 @@ fn parse_into<T: Tree>(text: &str) -> Parsed<T> {
         anchors: HashMap::new(),
         alias_nodes: 0,
         damaged: false,
+        deepest: 0,
+        anchored: false,
     };
     let mut parser = Parser::new_from_str(text);
     loop {
         match parser.next_event() {
             None => break,
             Some(Ok((event, span))) => {
+                if !watch(&event, &span, &builder) {
+                    return (builder, false);
+                }
                 if let Err(error) = builder.event(event, span) {
                     builder.parsed.errors.push(error);
                     break;
@@ -274,7 +290,7 @@ fn parse_into<T: Tree>(text: &str) -> Parsed<T> {
             }
         }
     }
-    builder.parsed
+    (builder, true)
 }
 
 fn syntax_error(error: &ScanError) -> YamlError {
@@ -336,6 +352,10 @@ struct Builder<T> {
     anchors: HashMap<usize, (T, usize)>,
     alias_nodes: usize,
     damaged: bool,
+    /// The deepest the stack has been.
+    deepest: usize,
+    /// Whether any anchor or alias was seen.
+    anchored: bool,
 }
 
 fn complex_key(span: Span) -> YamlError {
@@ -424,6 +444,7 @@ impl<T: Tree> Builder<T> {
                 self.push(node, anchor, size)?;
             }
             Event::Alias(id) => {
+                self.anchored = true;
                 let Some((node, size)) = self.anchors.get(&id).cloned() else {
                     return Err(YamlError {
                         kind: YamlErrorKind::Syntax,
@@ -454,6 +475,7 @@ impl<T: Tree> Builder<T> {
                 notes: vec!["the rest of the file is not read".to_owned()],
             });
         }
+        self.deepest = self.deepest.max(self.stack.len() + 1);
         Ok(())
     }
 
@@ -475,6 +497,7 @@ impl<T: Tree> Builder<T> {
     /// Places a finished node into its parent, or finishes a document.
     fn push(&mut self, node: T, anchor: usize, size: usize) -> Result<(), YamlError> {
         if anchor != 0 {
+            self.anchored = true;
             self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
