@@ -162,11 +162,11 @@ fn main() {
         desired.reviews.insert(name.clone(), review);
         let (stored, _) = store.load_some(std::iter::once(name.as_str()));
         let recorded: BTreeMap<_, _> = stored.into_iter().map(|(k, v)| (k, v.state)).collect();
-        let plan = reconcile::reconcile(&desired, Observed::default(), &recorded, now);
+        let mut plan = reconcile::reconcile(&desired, Observed::default(), &recorded, now);
         let mut directories = Directories::new(&loaded);
         let carried = rt.block_on(execute::carry_out_plan(
             &store,
-            &plan,
+            &mut plan,
             &mut directories,
             &BTreeMap::new(),
             now,

@@ -395,7 +395,13 @@ pub async fn plan_loaded(
     }
 }
 
-/// Plans and carries out the reviews in `only` (all when `None`): the daemon's pass.
+/// Reviews planned and carried out together. A pass goes batch by batch, so that it holds the
+/// states of one batch at a time, not of every review (a thousand states of a hundred items
+/// each are a few hundred megabytes in memory).
+const BATCH: usize = 64;
+
+/// Plans and carries out the reviews in `only` (all when `None`): the daemon's pass. The plan
+/// returned has no `next` states: they were recorded, and `states` summarises them.
 pub async fn reconcile_loaded(
     loaded: &Loaded,
     store: &Store,
@@ -404,20 +410,55 @@ pub async fn reconcile_loaded(
     revision: Option<&str>,
     only: Option<&BTreeSet<String>>,
 ) -> PassResult {
-    let mut result = plan_loaded(loaded, store, directories, now, only).await;
-    result.unreachable = result.errors.keys().cloned().collect();
-    let carried = carry_out_plan(
-        store,
-        &result.plan,
-        directories,
-        &result.errors,
-        now,
-        revision,
-    )
-    .await;
-    result.errors.extend(carried.errors);
-    result.states = carried.states;
-    result.applied = carried.applied;
+    let mut desired = desired_of(loaded, only);
+    let mut result = PassResult::default();
+    let names: Vec<String> = match only {
+        Some(names) => names.iter().cloned().collect(),
+        None => {
+            let recorded = store.names().unwrap_or_else(|e| {
+                result.store_errors.push(e.to_string());
+                Vec::new()
+            });
+            let mut names: BTreeSet<String> = recorded.into_iter().collect();
+            names.extend(desired.reviews.keys().cloned());
+            names.into_iter().collect()
+        }
+    };
+    for batch in names.chunks(BATCH) {
+        if stop_requested() {
+            break;
+        }
+        let (stored, store_errors) = store.load_some(batch.iter().map(String::as_str));
+        result
+            .store_errors
+            .extend(store_errors.iter().map(ToString::to_string));
+        let mut heads = BTreeMap::new();
+        let mut recorded = BTreeMap::new();
+        for (name, stored) in stored {
+            heads.insert(name.clone(), (stored.audit_head, stored.revision));
+            recorded.insert(name, stored.state);
+        }
+        let part = Desired {
+            reviews: batch
+                .iter()
+                .filter_map(|n| Some((n.clone(), desired.reviews.remove(n)?)))
+                .collect(),
+            failed_sources: desired.failed_sources.clone(),
+        };
+        let mut errors = BTreeMap::new();
+        let observed = observe(&part, &recorded, now, directories, &mut errors).await;
+        let mut plan = reconcile::reconcile(&part, observed, &recorded, now);
+        drop((part, recorded));
+        result.unreachable.extend(errors.keys().cloned());
+        let carried = carry_out(store, &mut plan, heads, directories, &errors, now, revision).await;
+        result.errors.extend(errors);
+        result.errors.extend(carried.errors);
+        result.states.extend(carried.states);
+        for (name, n) in carried.applied {
+            *result.applied.entry(name).or_default() += n;
+        }
+        result.plan.reviews.append(&mut plan.reviews);
+    }
     result
 }
 
@@ -531,65 +572,109 @@ pub struct Carried {
 }
 
 /// Carries out a plan: for each review, its audit events and state, then its removals through
-/// the journal, then its status and results. Returns the reviews that failed, with why.
+/// the journal, then its status and results. Each review's `next` state is taken from the plan
+/// as it is recorded (the plan keeps its changes and effects); `states` summarises them.
 pub async fn carry_out_plan(
     store: &Store,
-    plan: &Plan,
+    plan: &mut Plan,
+    directories: &mut Directories<'_>,
+    observe_errors: &BTreeMap<String, String>,
+    now: Timestamp,
+    revision: Option<&str>,
+) -> Carried {
+    let names: Vec<&str> = plan.reviews.iter().map(|r| r.review.as_str()).collect();
+    let (stored, _) = store.load_some(names.into_iter());
+    let heads = stored
+        .into_iter()
+        .map(|(name, s)| (name, (s.audit_head, s.revision)))
+        .collect();
+    carry_out(
+        store,
+        plan,
+        heads,
+        directories,
+        observe_errors,
+        now,
+        revision,
+    )
+    .await
+}
+
+/// What the state directory holds of a review besides its state: the head of its audit chain
+/// and the revision its status last showed.
+type Heads = BTreeMap<String, (audit::Head, Option<String>)>;
+
+async fn carry_out(
+    store: &Store,
+    plan: &mut Plan,
+    heads: Heads,
     directories: &mut Directories<'_>,
     observe_errors: &BTreeMap<String, String>,
     now: Timestamp,
     revision: Option<&str>,
 ) -> Carried {
     let mut carried = Carried::default();
+    let mut progress = Progress {
+        removals_done: 0,
+        faults: Faults::from_env(),
+        applied: BTreeMap::new(),
+    };
     // Idle reviews (nothing to do, no new error, same revision) are not touched at all.
     // A review whose status shows a problem is not idle even when its plan is empty: the
     // problem may just have gone (a manifest fixed), and the status must say so.
-    let idle = |r: &crate::reconcile::ReviewPlan| {
+    let idle = |r: &ReviewPlan| {
         r.is_empty()
             && r.stale_spec.is_none()
             && r.stalled.is_none()
             && !observe_errors.contains_key(&r.review)
             && !store.review_dir(&r.review).join(PROBLEM_MARKER).exists()
     };
-    let busy: Vec<&str> = plan
-        .reviews
-        .iter()
-        .filter(|r| !idle(r) || revision.is_some())
-        .map(|r| r.review.as_str())
-        .collect();
-    let (stored, _) = store.load_some(busy.iter().copied());
-    let mut progress = Progress {
-        removals_done: 0,
-        faults: Faults::from_env(),
-        applied: BTreeMap::new(),
-    };
-    let prepare = |review| prepare(store, review, &stored, idle(review), revision);
-    let finish = |job: Job<'_>| finish(store, job, observe_errors, revision);
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    for review in &mut plan.reviews {
+        let Some(next) = review.next.take() else {
+            continue;
+        };
+        let review: &ReviewPlan = review;
+        let is_idle = idle(review);
+        match prepare(
+            store,
+            review,
+            next,
+            heads.get(&review.review),
+            is_idle,
+            revision,
+        ) {
+            Ok(job) => jobs.push(job),
+            Err(summary) => {
+                carried.states.insert(review.review.clone(), summary);
+            }
+        }
+    }
 
     // Reviews that remove nothing only write their own files: they go in parallel, which
     // matters when a thousand instances start at once and each state is fsynced. Reviews
     // with removals talk to the directory through the journal, one at a time.
-    let (serial, parallel): (Vec<&ReviewPlan>, Vec<&ReviewPlan>) = plan
-        .reviews
-        .iter()
-        .partition(|r| r.effects.iter().any(|e| matches!(e, Effect::Remove { .. })));
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (serial, parallel): (Vec<Job<'_>>, Vec<Job<'_>>) = jobs.into_iter().partition(|j| {
+        j.review
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Remove { .. }))
+    });
+    let queue = std::sync::Mutex::new(parallel.into_iter());
+    let finish = |job: Job<'_>| finish(store, job, observe_errors, revision);
     let done: Vec<Vec<Finished>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..WRITERS.min(parallel.len()))
+        let workers: Vec<_> = (0..WRITERS)
             .map(|_| {
                 scope.spawn(|| {
                     let mut out = Vec::new();
                     loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(review) = parallel.get(i) else { break };
                         if stop_requested() {
                             break;
                         }
-                        let Some(mut job) = prepare(review) else {
-                            continue;
-                        };
+                        let next = queue.lock().ok().and_then(|mut q| q.next());
+                        let Some(mut job) = next else { break };
                         if !job.unchanged
-                            && let Err(e) = record_plan(store, review, &mut job.entry, now)
+                            && let Err(e) = record_plan(store, job.review, &mut job.entry, now)
                         {
                             job.error = Some(e);
                         }
@@ -607,17 +692,14 @@ pub async fn carry_out_plan(
     for finished in done.into_iter().flatten() {
         carried.record(finished);
     }
-    for review in serial {
+    for mut job in serial {
         if stop_requested() {
             break;
         }
-        let Some(mut job) = prepare(review) else {
-            continue;
-        };
         if !job.unchanged
-            && let Err(e) = carry_out(
+            && let Err(e) = carry_out_review(
                 store,
-                review,
+                job.review,
                 &mut job.entry,
                 directories,
                 now,
@@ -665,27 +747,25 @@ impl Carried {
     }
 }
 
-/// The entry to record for a review, or `None` when the review is left alone (idle, same
-/// revision) or gone.
+/// The entry to record for a review, or (`Err`) the summary of a review left alone: idle,
+/// with the same revision.
 fn prepare<'p>(
     store: &Store,
     review: &'p ReviewPlan,
-    stored: &BTreeMap<String, Stored>,
+    next: ReviewState,
+    head: Option<&(audit::Head, Option<String>)>,
     idle: bool,
     revision: Option<&str>,
-) -> Option<Job<'p>> {
+) -> Result<Job<'p>, status::Summary> {
     let name = &review.review;
-    let next = review.next.clone()?;
-    let previous = stored.get(name);
-    let same_revision =
-        revision.is_none() || previous.is_some_and(|p| p.revision.as_deref() == revision);
+    let same_revision = revision.is_none() || head.is_some_and(|(_, r)| r.as_deref() == revision);
     let recorded = store.review_dir(name).join("state.json").exists();
     if idle && same_revision && recorded {
-        return None;
+        return Err(status::Summary::of(&next));
     }
     let entry = Stored {
         state: next,
-        audit_head: previous.map(|s| s.audit_head.clone()).unwrap_or_default(),
+        audit_head: head.map(|(h, _)| h.clone()).unwrap_or_default(),
         revision: revision.map(str::to_owned),
     };
     let mut error = None;
@@ -695,7 +775,7 @@ fn prepare<'p>(
     {
         error = Some(e.to_string());
     }
-    Some(Job {
+    Ok(Job {
         review,
         entry,
         unchanged: review.is_empty() && recorded,
@@ -781,7 +861,7 @@ fn events(review: &crate::reconcile::ReviewPlan) -> Vec<Value> {
     out
 }
 
-async fn carry_out(
+async fn carry_out_review(
     store: &Store,
     review: &crate::reconcile::ReviewPlan,
     entry: &mut Stored,

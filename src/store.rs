@@ -93,17 +93,22 @@ impl Store {
     /// Every stored review; one that cannot be read is an error of its own, and the others
     /// are still returned.
     pub fn load(&self) -> (BTreeMap<String, Stored>, Vec<Error>) {
+        match self.names() {
+            Ok(names) => self.load_some(names.iter().map(String::as_str)),
+            Err(e) => (BTreeMap::new(), vec![e]),
+        }
+    }
+
+    /// The names of the reviews recorded, sorted.
+    pub fn names(&self) -> Result<Vec<String>, Error> {
         let dir = self.root.join("reviews");
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) => return (BTreeMap::new(), vec![io(&dir)(e)]),
-        };
+        let entries = std::fs::read_dir(&dir).map_err(io(&dir))?;
         let mut names: Vec<String> = entries
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
         names.sort();
-        self.load_some(names.iter().map(String::as_str))
+        Ok(names)
     }
 
     /// The stored state of the named reviews only (a reconcile of a few reviews reads only

@@ -26,7 +26,6 @@ use crate::execute::{self, Directories, DirectoryCache};
 use crate::load::{self, Loaded, SchemaSet};
 use crate::model::Resource;
 use crate::model::review::Timestamp;
-use crate::reconcile::Effect;
 use crate::store::Store;
 
 use lock::StateLock;
@@ -302,26 +301,21 @@ impl Daemon {
             let error = result.errors.get(name);
             metrics.reconciled(error.is_none());
             match review.requeue_at {
-                Some(at) if review.next.is_some() => {
+                Some(at) if !review.deleted => {
                     self.due.insert(name.clone(), at);
                 }
                 _ => {
                     self.due.remove(name);
                 }
             }
-            if review.effects.contains(&Effect::Archive) || review.next.is_none() {
+            if review.deleted {
                 metrics.review(name, None);
                 self.backoff.remove(name);
                 self.unreachable.remove(name);
                 tracing::info!("review deleted; its records are archived");
                 continue;
             }
-            let summary = match (result.states.get(name), &review.next) {
-                (Some(summary), _) => Some(summary.clone()),
-                (None, Some(next)) => Some(crate::status::Summary::of(next)),
-                (None, None) => None,
-            };
-            metrics.review(name, summary);
+            metrics.review(name, result.states.get(name).cloned());
             for change in &review.changes {
                 tracing::info!(change = %change, "reconciled");
             }

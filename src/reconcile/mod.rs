@@ -16,6 +16,8 @@ pub mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
+
 use crate::directory::{ObservedScope, Principal};
 use crate::model::decisions::{Decision, ReviewDecisionsSpec};
 use crate::model::review::{
@@ -131,12 +133,14 @@ pub fn reconcile(
     now: Timestamp,
 ) -> Plan {
     let names: BTreeSet<&String> = desired.reviews.keys().chain(recorded.keys()).collect();
-    let reviews = names
+    let work: Vec<(&String, ObservedReview)> = names
         .into_iter()
-        .map(|name| {
-            let observed = observed.reviews.remove(name).unwrap_or_default();
-            reconcile_review(name, desired, observed, recorded.get(name), now)
-        })
+        .map(|name| (name, observed.reviews.remove(name).unwrap_or_default()))
+        .collect();
+    // Reviews are independent of each other: each is reconciled on any core.
+    let reviews = work
+        .into_par_iter()
+        .map(|(name, observed)| reconcile_review(name, desired, observed, recorded.get(name), now))
         .collect();
     Plan { reviews }
 }
@@ -166,6 +170,7 @@ fn reconcile_review(
         changes: Vec::new(),
         effects: Vec::new(),
         next: None,
+        deleted: false,
         state_changed: false,
         stale_spec: None,
         stalled: None,
@@ -215,10 +220,14 @@ fn reconcile_review(
             plan.changes.push(Change::Deleted { stopped });
             plan.effects.push(Effect::Archive);
             plan.next = Some(state);
+            plan.deleted = true;
             plan.state_changed = true;
             return plan;
         }
-        (None, None) => return plan,
+        (None, None) => {
+            plan.deleted = true;
+            return plan;
+        }
     };
     for (name, id) in &observed.people {
         state

@@ -34,8 +34,12 @@ pub struct ReviewPlan {
     pub review: String,
     pub changes: Vec<Change>,
     pub effects: Vec<Effect>,
-    /// The state to record; `None` once the review is deleted and archived.
+    /// The state to record (for a review deleted now, its last, before the archive); `None`
+    /// when there is no such review at all, and once `execute` has recorded it.
     pub next: Option<ReviewState>,
+    /// The review is gone: deleted from the manifests now (its records move to the archive),
+    /// or neither in the manifests nor recorded.
+    pub deleted: bool,
     /// Whether `next` differs from what is recorded (a change, or names newly resolved).
     pub state_changed: bool,
     /// Why the recorded spec was kept instead of the manifest's (it failed to load).

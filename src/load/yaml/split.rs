@@ -260,12 +260,17 @@ fn prove(join: &Join, event: &Event<'_>, span: &YSpan, builder: &Builder<Value>)
     if span.start.line() != join.line {
         return None;
     }
+    // An entry's node starts after its `- `. A node placed at or before the `-` is not the
+    // entry's: an empty block scalar or value from before the join is placed where the
+    // parser found out it was empty, at the next token.
+    let col = span.start.col();
+    let after_dash = col >= join.indent + 2;
     let starts_list = match (event, builder.stack.last()) {
         // An indented list starts at its `-`; a list that is a mapping's value may sit at the
         // key's column, and then starts at its first entry's node.
-        (Event::SequenceStart(..), _) if span.start.col() == join.indent => true,
-        (Event::SequenceStart(..), Some(Frame::Map { .. })) => true,
-        (_, Some(Frame::Seq { .. })) => false,
+        (Event::SequenceStart(..), _) if col == join.indent => true,
+        (Event::SequenceStart(..), Some(Frame::Map { .. })) if after_dash => true,
+        (_, Some(Frame::Seq { .. })) if after_dash => false,
         _ => return None,
     };
     let ancestors = if starts_list {
@@ -538,12 +543,19 @@ mod tests {
             10 => format!("{i}- 'single\n{i}- quoted {n}'\n"),
             11 => format!("{i}- plain\n{i}  - continued {n}\n"),
             12 => format!("{i}- >\n{i}    folded\n{i}    - {n}\n"),
-            _ => format!("{i}- key: \"two\n{i}    - lines {n}\"\n"),
+            13 => format!("{i}- key: \"two\n{i}    - lines {n}\"\n"),
+            // Empty nodes, which the parser places at the next token.
+            14 => format!("{i}- |\n"),
+            15 => format!("{i}- l:\n{i}  - |\n"),
+            16 => format!("{i}- l:\n{i}  - >\n\n"),
+            17 => format!("{i}- k{n}:\n"),
+            18 => format!("{i}- l:\n{i}  -\n"),
+            _ => format!("{i}-\n"),
         }
     }
 
     fn document() -> impl Strategy<Value = String> {
-        let list = (prop::bool::ANY, prop::collection::vec(0u8..14, 1..30));
+        let list = (prop::bool::ANY, prop::collection::vec(0u8..20, 1..30));
         prop::collection::vec(list, 1..4).prop_map(|lists| {
             let mut text = String::new();
             for (k, (indented, kinds)) in lists.into_iter().enumerate() {
