@@ -37,18 +37,61 @@ pub struct Head {
     pub hash: String,
 }
 
+/// What a record's hash covers besides the previous hash: its fields, keys in sorted order.
+#[derive(Serialize)]
+struct Content<'a> {
+    at: Timestamp,
+    event: &'a Value,
+    review: &'a str,
+    seq: u64,
+}
+
+/// A record as written, borrowing what it holds (a first reconcile writes a hundred thousand).
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    seq: u64,
+    at: Timestamp,
+    review: &'a str,
+    event: &'a Value,
+    prev: &'a str,
+    hash: &'a str,
+}
+
 fn digest(prev: &str, seq: u64, at: Timestamp, review: &str, event: &Value) -> String {
-    // serde_json writes object keys in sorted order (no `preserve_order` feature), so this
-    // content is canonical.
-    let content = serde_json::json!({ "seq": seq, "at": at, "review": review, "event": event });
+    // Canonical: the fields in sorted order, and serde_json writes an event's object keys
+    // sorted too (no `preserve_order` feature).
+    let content = Content {
+        at,
+        event,
+        review,
+        seq,
+    };
     let mut hasher = Sha256::new();
     hasher.update(prev.as_bytes());
-    hasher.update(content.to_string().as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    // Serialising into the hasher cannot fail: every value here is plain data.
+    let _ = serde_json::to_writer(HashWriter(&mut hasher), &content);
+    let mut hex = String::with_capacity(64);
+    for b in hasher.finalize() {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    hex
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Feeds what is written straight into the hash.
+struct HashWriter<'h>(&'h mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Appends events to a log, continuing the chain from `head`; returns the new head.
@@ -72,20 +115,20 @@ pub fn append(
     } else {
         head.clone()
     };
-    let mut text = String::new();
+    let mut text = Vec::new();
     for event in events {
         let seq = head.seq + 1;
         let hash = digest(&head.hash, seq, at, review, event);
-        let record = Record {
+        let record = RecordRef {
             seq,
             at,
-            review: review.to_owned(),
-            event: event.clone(),
-            prev: head.hash.clone(),
-            hash: hash.clone(),
+            review,
+            event,
+            prev: &head.hash,
+            hash: &hash,
         };
-        text.push_str(&serde_json::to_string(&record).map_err(std::io::Error::other)?);
-        text.push('\n');
+        serde_json::to_writer(&mut text, &record).map_err(std::io::Error::other)?;
+        text.push(b'\n');
         head = Head { seq, hash };
     }
     let mut file = std::fs::OpenOptions::new()
@@ -94,7 +137,7 @@ pub fn append(
         .open(path)?;
     // One write per batch: a crash leaves whole lines or a torn tail, which the next append
     // removes (it was never acknowledged).
-    file.write_all(text.as_bytes())?;
+    file.write_all(&text)?;
     file.sync_all()?;
     Ok(head)
 }
@@ -236,6 +279,25 @@ pub fn verify(path: &Path, expected: Option<&Head>) -> Result<u64, VerifyError> 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_hash_covers_the_canonical_json_of_the_record_as_it_always_has() {
+        // Logs written by earlier versions must still verify: the hash is SHA-256 over the
+        // previous hash and the record's fields as a JSON object with sorted keys.
+        let at = Timestamp::parse("2026-12-01T00:00:00Z").expect("time");
+        let event =
+            json!({"change": "decisionRecorded", "principal": "u-1", "b": [1, {"z": 1, "a": 2}]});
+        let content = json!({ "seq": 7, "at": at, "review": "r", "event": event });
+        let mut hasher = Sha256::new();
+        hasher.update(GENESIS.as_bytes());
+        hasher.update(content.to_string().as_bytes());
+        let expected: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(digest(GENESIS, 7, at, "r", &event), expected);
+    }
 
     fn log() -> (tempfile::TempDir, std::path::PathBuf, Head) {
         let dir = tempfile::tempdir().expect("temp dir");

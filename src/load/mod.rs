@@ -487,19 +487,23 @@ fn load_clean(text: &str, schemas: &SchemaSet) -> Option<Vec<(usize, Resource)>>
             return None;
         }
         let value = document.root;
-        if value.get("apiVersion").and_then(Value::as_str) != Some(model::API_VERSION)
-            || !inline_secrets(&value).is_empty()
-        {
+        if value.get("apiVersion").and_then(Value::as_str) != Some(model::API_VERSION) {
             return None;
         }
         let kind = value
             .get("kind")
             .and_then(Value::as_str)
             .and_then(Kind::parse)?;
-        if !schemas.is_valid(kind, &value) {
+        // The checks and the decoding both only read the value: a large DirectoryData
+        // is checked on one core while it is decoded on another.
+        let (clean, decoded) = rayon::join(
+            || inline_secrets(&value).is_empty() && schemas.is_valid(kind, &value),
+            || decode(kind, &value),
+        );
+        if !clean {
             return None;
         }
-        out.push((document.index, decode(kind, value).ok()?));
+        out.push((document.index, decoded.ok()?));
     }
     Some(out)
 }
@@ -769,8 +773,15 @@ fn check_document(
 
 /// Decodes a schema-valid value into its typed form. What the schema cannot say (a date that
 /// matches the pattern but does not exist) fails here, with the pointer to the value.
-fn decode(kind: Kind, value: Value) -> Result<Resource, (String, String)> {
-    fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, (String, String)> {
+fn decode<'de, D>(kind: Kind, value: D) -> Result<Resource, (String, String)>
+where
+    D: serde::Deserializer<'de>,
+{
+    fn typed<'de, D, T>(value: D) -> Result<T, (String, String)>
+    where
+        D: serde::Deserializer<'de>,
+        T: serde::Deserialize<'de>,
+    {
         serde_path_to_error::deserialize(value).map_err(|e| {
             let mut pointer = String::new();
             for segment in e.path().iter() {

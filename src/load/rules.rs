@@ -32,34 +32,45 @@ pub fn check_reusing(
     loaded: &Loaded,
     cached: &HashMap<usize, Vec<Diagnostic>>,
 ) -> (Vec<Diagnostic>, HashMap<usize, Vec<Diagnostic>>) {
-    let mut ctx = Ctx {
-        loaded,
-        out: Vec::new(),
-        spanned: Default::default(),
-    };
-    ctx.unique_names();
-    let index = Index::new(loaded);
-    let mut data_findings: HashMap<usize, Vec<Diagnostic>> = HashMap::new();
-    for doc in &loaded.docs {
-        match &doc.resource {
-            Resource::Directory(d) => ctx.directory(doc, d, &index),
-            Resource::DirectoryData(d) => {
-                let found = match cached.get(&doc.file) {
-                    Some(found) => found.clone(),
-                    None => {
-                        let before = ctx.out.len();
-                        ctx.directory_data(doc, &d.spec);
-                        ctx.out.drain(before..).collect()
-                    }
-                };
-                ctx.out.extend(found.iter().cloned());
-                data_findings.entry(doc.file).or_default().extend(found);
+    // A large DirectoryData's own rules take as long as all the others together: they run
+    // on another core, each side with its context.
+    let (data_findings, rest) = rayon::join(
+        || {
+            let mut ctx = Ctx::new(loaded);
+            let mut findings: HashMap<usize, Vec<Diagnostic>> = HashMap::new();
+            for doc in &loaded.docs {
+                if let Resource::DirectoryData(d) = &doc.resource {
+                    let found = match cached.get(&doc.file) {
+                        Some(found) => found.clone(),
+                        None => {
+                            let before = ctx.out.len();
+                            ctx.directory_data(doc, &d.spec);
+                            ctx.out.drain(before..).collect()
+                        }
+                    };
+                    findings.entry(doc.file).or_default().extend(found);
+                }
             }
-            Resource::AccessReview(r) => ctx.review(doc, r, &index),
-            Resource::ReviewDecisions(d) => ctx.decisions(doc, d, &index),
-        }
-    }
-    (ctx.out, data_findings)
+            findings
+        },
+        || {
+            let mut ctx = Ctx::new(loaded);
+            ctx.unique_names();
+            let index = Index::new(loaded);
+            for doc in &loaded.docs {
+                match &doc.resource {
+                    Resource::Directory(d) => ctx.directory(doc, d, &index),
+                    Resource::DirectoryData(_) => {}
+                    Resource::AccessReview(r) => ctx.review(doc, r, &index),
+                    Resource::ReviewDecisions(d) => ctx.decisions(doc, d, &index),
+                }
+            }
+            ctx.out
+        },
+    );
+    let mut out = rest;
+    out.extend(data_findings.values().flatten().cloned());
+    (out, data_findings)
 }
 
 struct Ctx<'a> {
@@ -67,6 +78,16 @@ struct Ctx<'a> {
     out: Vec<Diagnostic>,
     /// Spanned trees of documents loaded without positions, read again on their first finding.
     spanned: std::cell::RefCell<HashMap<(usize, usize), Option<crate::load::yaml::Node>>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(loaded: &'a Loaded) -> Ctx<'a> {
+        Ctx {
+            loaded,
+            out: Vec::new(),
+            spanned: Default::default(),
+        }
+    }
 }
 
 /// Lookups across the loaded documents, built once: every path is canonicalised once, not per
