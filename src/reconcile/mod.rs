@@ -398,13 +398,10 @@ pub fn recommend(spec: &AccessReviewSpec, principal: &Principal, now: Timestamp)
 /// while an instance runs take part at once).
 pub fn allowed_reviewers(state: &ReviewState, item: &ItemState) -> BTreeSet<String> {
     let resolve = |n: &String| {
-        state
-            .known
-            .get(&normalize(n))
-            .cloned()
-            .unwrap_or_else(|| normalize(n))
+        let name = normalize(n);
+        state.known.get(&name).cloned().unwrap_or(name)
     };
-    let fallback: BTreeSet<String> = state.spec.fallback_reviewers.iter().map(resolve).collect();
+    let fallback = || state.spec.fallback_reviewers.iter().map(resolve);
     match (state.spec.reviewers.kind, &item.principal) {
         (ReviewerType::SelfReview, Principal::User(user)) => BTreeSet::from([user.id.clone()]),
         (ReviewerType::Users, _) => state
@@ -413,21 +410,29 @@ pub fn allowed_reviewers(state: &ReviewState, item: &ItemState) -> BTreeSet<Stri
             .users
             .iter()
             .map(resolve)
-            .chain(fallback)
+            .chain(fallback())
             .collect(),
         (ReviewerType::Manager, Principal::User(user)) if user.manager.is_some() => {
             user.manager.iter().cloned().collect()
         }
         // A group or a service principal cannot review itself and has no manager; principals
         // without a manager go to the fallback reviewers.
-        _ => fallback,
+        _ => fallback().collect(),
     }
 }
 
 /// Reviewers who still have undecided items in an instance.
 fn pending_reviewers(state: &ReviewState, instance: &Instance) -> Vec<String> {
+    let mut undecided = instance.items.values().filter(|i| i.decision.is_none());
+    // Named reviewers review every item alike: one undecided item is enough to know.
+    if state.spec.reviewers.kind == ReviewerType::Users {
+        return undecided
+            .next()
+            .map(|item| allowed_reviewers(state, item).into_iter().collect())
+            .unwrap_or_default();
+    }
     let mut out: BTreeSet<String> = BTreeSet::new();
-    for item in instance.items.values().filter(|i| i.decision.is_none()) {
+    for item in undecided {
         out.extend(allowed_reviewers(state, item));
     }
     out.into_iter().collect()
