@@ -147,10 +147,19 @@ pub fn append(
 /// next reconcile derives them again. They are moved to `audit.uncommitted.jsonl` beside the
 /// log — kept as evidence, outside the chain — so the chain continues from the committed head.
 fn set_aside_uncommitted(path: &Path, head: &Head) -> std::io::Result<()> {
+    let committed = if head.hash.is_empty() { 0 } else { head.seq };
+    // The usual case, told from the end of the log alone: its last record is the committed
+    // head. A log grows for the life of its review; reading it whole on every append would
+    // make each append cost the whole history.
+    if let Ok(Some((_, tail))) = read_tail(path)
+        && let Some(last) = tail.split(|&b| b == b'\n').rfind(|l| !l.is_empty())
+        && serde_json::from_slice::<Record>(last).is_ok_and(|r| r.seq <= committed)
+    {
+        return Ok(());
+    }
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(());
     };
-    let committed = if head.hash.is_empty() { 0 } else { head.seq };
     let lines: Vec<&str> = text.lines().collect();
     let last_seq = lines
         .last()
@@ -186,16 +195,44 @@ fn set_aside_uncommitted(path: &Path, head: &Head) -> std::io::Result<()> {
 
 /// Drops an incomplete last line left by a crash mid-write.
 fn repair_torn_tail(path: &Path) -> std::io::Result<()> {
-    let Ok(bytes) = std::fs::read(path) else {
+    let Ok(Some((start, tail))) = read_tail(path) else {
         return Ok(());
     };
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
+    if tail.is_empty() || tail.ends_with(b"\n") {
         return Ok(());
     }
-    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let keep = match tail.iter().rposition(|&b| b == b'\n') {
+        Some(i) => start + i as u64 + 1,
+        None if start == 0 => 0,
+        // A torn record longer than the tail read: find its start in the whole log.
+        None => std::fs::read(path)?
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i as u64 + 1),
+    };
     let file = std::fs::OpenOptions::new().write(true).open(path)?;
-    file.set_len(keep as u64)?;
+    file.set_len(keep)?;
     file.sync_all()
+}
+
+/// How much of a log's end is read to find its last record.
+const TAIL: u64 = 64 * 1024;
+
+/// The last [`TAIL`] bytes of a file (all of it when smaller) and the offset they start at;
+/// `None` when there is no file.
+fn read_tail(path: &Path) -> std::io::Result<Option<(u64, Vec<u8>)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    Ok(Some((start, tail)))
 }
 
 /// A break in the chain.
@@ -386,6 +423,38 @@ mod tests {
         let aside =
             std::fs::read_to_string(dir.path().join("audit.uncommitted.jsonl")).expect("kept");
         assert!(aside.contains("\"lost\""), "{aside}");
+    }
+
+    #[test]
+    fn a_log_longer_than_the_tail_read_is_repaired_and_set_aside_as_a_short_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("audit.jsonl");
+        let at = Timestamp::parse("2026-12-01T00:00:00Z").expect("time");
+        let events: Vec<Value> = (0..400)
+            .map(|i| json!({"change": "decisionRecorded", "principal": format!("u-{i}"), "reason": "x".repeat(200)}))
+            .collect();
+        let head = append(&path, &Head::default(), "ga", at, &events).expect("append");
+        assert!(std::fs::metadata(&path).expect("log").len() > 2 * TAIL);
+
+        // Record 401 reached the log, its state did not; then a crash tore a record longer
+        // than the tail that is read.
+        append(&path, &head, "ga", at, &[json!({"type": "lost"})]).expect("append");
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        text.push_str(&format!(
+            "{{\"seq\":402,\"event\":\"{}",
+            "y".repeat(TAIL as usize + 10)
+        ));
+        std::fs::write(&path, text).expect("write");
+
+        let next = append(&path, &head, "ga", at, &[json!({"type": "again"})]).expect("append");
+        assert_eq!(next.seq, 401);
+        assert_eq!(verify(&path, Some(&next)), Ok(401));
+        let aside =
+            std::fs::read_to_string(dir.path().join("audit.uncommitted.jsonl")).expect("kept");
+        assert!(
+            aside.contains("\"lost\"") && !aside.contains("yyy"),
+            "{aside}"
+        );
     }
 
     #[test]
