@@ -378,21 +378,14 @@ pub async fn plan_loaded(
     now: Timestamp,
     only: Option<&BTreeSet<String>>,
 ) -> PassResult {
-    let (stored, store_errors) = match only {
-        Some(names) => store.load_some(names.iter().map(String::as_str)),
-        None => store.load(),
-    };
-    let recorded: BTreeMap<String, ReviewState> =
-        stored.into_iter().map(|(k, v)| (k, v.state)).collect();
-    let desired = desired_of(loaded, only);
-    let mut errors = BTreeMap::new();
-    let observed = observe(&desired, &recorded, now, directories, &mut errors).await;
-    PassResult {
-        plan: reconcile::reconcile(&desired, observed, &recorded, now),
-        errors,
-        store_errors: store_errors.iter().map(ToString::to_string).collect(),
-        ..PassResult::default()
-    }
+    let mut desired = desired_of(loaded, only);
+    let mut result = PassResult::default();
+    let names = pass_names(store, &desired, only, &mut result);
+    let planned = plan_some(&names, &mut desired, store, directories, now).await;
+    result.store_errors.extend(planned.store_errors);
+    result.errors = planned.errors;
+    result.plan = planned.plan;
+    result
 }
 
 /// Reviews planned and carried out together. A pass goes batch by batch, so that it holds the
@@ -412,7 +405,43 @@ pub async fn reconcile_loaded(
 ) -> PassResult {
     let mut desired = desired_of(loaded, only);
     let mut result = PassResult::default();
-    let names: Vec<String> = match only {
+    let names = pass_names(store, &desired, only, &mut result);
+    for batch in names.chunks(BATCH) {
+        if stop_requested() {
+            break;
+        }
+        let mut planned = plan_some(batch, &mut desired, store, directories, now).await;
+        result.store_errors.append(&mut planned.store_errors);
+        result.unreachable.extend(planned.errors.keys().cloned());
+        let carried = carry_out(
+            store,
+            &mut planned.plan,
+            planned.heads,
+            directories,
+            &planned.errors,
+            now,
+            revision,
+        )
+        .await;
+        result.errors.extend(planned.errors);
+        result.errors.extend(carried.errors);
+        result.states.extend(carried.states);
+        for (name, n) in carried.applied {
+            *result.applied.entry(name).or_default() += n;
+        }
+        result.plan.reviews.append(&mut planned.plan.reviews);
+    }
+    result
+}
+
+/// The reviews a pass covers: `only`, or every review recorded or in the manifests.
+fn pass_names(
+    store: &Store,
+    desired: &Desired,
+    only: Option<&BTreeSet<String>>,
+    result: &mut PassResult,
+) -> Vec<String> {
+    match only {
         Some(names) => names.iter().cloned().collect(),
         None => {
             let recorded = store.names().unwrap_or_else(|e| {
@@ -423,43 +452,49 @@ pub async fn reconcile_loaded(
             names.extend(desired.reviews.keys().cloned());
             names.into_iter().collect()
         }
-    };
-    for batch in names.chunks(BATCH) {
-        if stop_requested() {
-            break;
-        }
-        let (stored, store_errors) = store.load_some(batch.iter().map(String::as_str));
-        result
-            .store_errors
-            .extend(store_errors.iter().map(ToString::to_string));
-        let mut heads = BTreeMap::new();
-        let mut recorded = BTreeMap::new();
-        for (name, stored) in stored {
-            heads.insert(name.clone(), (stored.audit_head, stored.revision));
-            recorded.insert(name, stored.state);
-        }
-        let part = Desired {
-            reviews: batch
-                .iter()
-                .filter_map(|n| Some((n.clone(), desired.reviews.remove(n)?)))
-                .collect(),
-            failed_sources: desired.failed_sources.clone(),
-        };
-        let mut errors = BTreeMap::new();
-        let observed = observe(&part, &recorded, now, directories, &mut errors).await;
-        let mut plan = reconcile::reconcile(&part, observed, &recorded, now);
-        drop((part, recorded));
-        result.unreachable.extend(errors.keys().cloned());
-        let carried = carry_out(store, &mut plan, heads, directories, &errors, now, revision).await;
-        result.errors.extend(errors);
-        result.errors.extend(carried.errors);
-        result.states.extend(carried.states);
-        for (name, n) in carried.applied {
-            *result.applied.entry(name).or_default() += n;
-        }
-        result.plan.reviews.append(&mut plan.reviews);
     }
-    result
+}
+
+/// What planning some reviews found.
+struct Planned {
+    plan: Plan,
+    heads: Heads,
+    /// Per-review problems reading the directory.
+    errors: BTreeMap<String, String>,
+    store_errors: Vec<String>,
+}
+
+/// Reads the recorded state of `names`, observes what they need and reconciles them; their
+/// desired reviews are taken out of `desired`.
+async fn plan_some(
+    names: &[String],
+    desired: &mut Desired,
+    store: &Store,
+    directories: &mut Directories<'_>,
+    now: Timestamp,
+) -> Planned {
+    let (stored, store_errors) = store.load_some(names.iter().map(String::as_str));
+    let mut heads = BTreeMap::new();
+    let mut recorded = BTreeMap::new();
+    for (name, stored) in stored {
+        heads.insert(name.clone(), (stored.audit_head, stored.revision));
+        recorded.insert(name, stored.state);
+    }
+    let part = Desired {
+        reviews: names
+            .iter()
+            .filter_map(|n| Some((n.clone(), desired.reviews.remove(n)?)))
+            .collect(),
+        failed_sources: desired.failed_sources.clone(),
+    };
+    let mut errors = BTreeMap::new();
+    let observed = observe(&part, &recorded, now, directories, &mut errors).await;
+    Planned {
+        plan: reconcile::reconcile(&part, observed, &recorded, now),
+        heads,
+        errors,
+        store_errors: store_errors.iter().map(ToString::to_string).collect(),
+    }
 }
 
 async fn observe(
@@ -660,10 +695,11 @@ async fn carry_out(
             .iter()
             .any(|e| matches!(e, Effect::Remove { .. }))
     });
+    let writers = WRITERS.min(parallel.len());
     let queue = std::sync::Mutex::new(parallel.into_iter());
     let finish = |job: Job<'_>| finish(store, job, observe_errors, revision);
     let done: Vec<Vec<Finished>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..WRITERS)
+        let workers: Vec<_> = (0..writers)
             .map(|_| {
                 scope.spawn(|| {
                     let mut out = Vec::new();
