@@ -31,6 +31,9 @@ use crate::state::ReviewState;
 use crate::status;
 use crate::store::{Store, Stored};
 
+mod writers;
+use writers::{Done, Job, Writers};
+
 /// Fault injection for crash drills and tests: abort the process after this many removals.
 pub const FAULT_ABORT_AFTER_REMOVALS: &str = "RECERT_FAULT_ABORT_AFTER_REMOVALS";
 
@@ -406,6 +409,7 @@ pub async fn reconcile_loaded(
     let mut desired = desired_of(loaded, only);
     let mut result = PassResult::default();
     let names = pass_names(store, &desired, only, &mut result);
+    let mut writers = Writers::new(store, now, revision);
     for batch in names.chunks(BATCH) {
         if stop_requested() {
             break;
@@ -419,19 +423,39 @@ pub async fn reconcile_loaded(
             planned.heads,
             directories,
             &planned.errors,
-            now,
-            revision,
+            &mut writers,
         )
         .await;
         result.errors.extend(planned.errors);
-        result.errors.extend(carried.errors);
-        result.states.extend(carried.states);
-        for (name, n) in carried.applied {
-            *result.applied.entry(name).or_default() += n;
-        }
+        result.took(carried);
         result.plan.reviews.append(&mut planned.plan.reviews);
+        // The writers record this batch while the next is planned; waiting for the one
+        // before keeps about two batches of states in memory.
+        for done in writers.settle(BATCH).await {
+            result.took_back(done);
+        }
     }
+    for done in writers.settle(0).await {
+        result.took_back(done);
+    }
+    result.plan.reviews.sort_by(|a, b| a.review.cmp(&b.review));
     result
+}
+
+impl PassResult {
+    fn took(&mut self, carried: Carried) {
+        self.errors.extend(carried.errors);
+        self.states.extend(carried.states);
+        for (name, n) in carried.applied {
+            *self.applied.entry(name).or_default() += n;
+        }
+    }
+
+    fn took_back(&mut self, done: Done) {
+        let mut carried = Carried::default();
+        carried.took(done, &mut self.plan.reviews);
+        self.took(carried);
+    }
 }
 
 /// The reviews a pass covers: `only`, or every review recorded or in the manifests.
@@ -623,31 +647,40 @@ pub async fn carry_out_plan(
         .into_iter()
         .map(|(name, s)| (name, (s.audit_head, s.revision)))
         .collect();
-    carry_out(
+    let mut writers = Writers::new(store, now, revision);
+    let mut carried = carry_out(
         store,
         plan,
         heads,
         directories,
         observe_errors,
-        now,
-        revision,
+        &mut writers,
     )
-    .await
+    .await;
+    for done in writers.settle(0).await {
+        carried.took(done, &mut plan.reviews);
+    }
+    plan.reviews.sort_by(|a, b| a.review.cmp(&b.review));
+    carried
 }
 
 /// What the state directory holds of a review besides its state: the head of its audit chain
 /// and the revision its status last showed.
 type Heads = BTreeMap<String, (audit::Head, Option<String>)>;
 
+/// Carries out the reviews of `plan` with removals, and hands the others to `writers` (they
+/// leave `plan` until the writers give them back).
 async fn carry_out(
     store: &Store,
     plan: &mut Plan,
     heads: Heads,
     directories: &mut Directories<'_>,
     observe_errors: &BTreeMap<String, String>,
-    now: Timestamp,
-    revision: Option<&str>,
+    writers: &mut Writers,
 ) -> Carried {
+    let now = writers.now();
+    let revision = writers.revision().map(str::to_owned);
+    let revision = revision.as_deref();
     let mut carried = Carried::default();
     let mut progress = Progress {
         removals_done: 0,
@@ -664,108 +697,87 @@ async fn carry_out(
             && !observe_errors.contains_key(&r.review)
             && !store.review_dir(&r.review).join(PROBLEM_MARKER).exists()
     };
-    let mut jobs: Vec<Job<'_>> = Vec::new();
-    for review in &mut plan.reviews {
+    // Reviews that remove nothing only write their own files: the writers take them, which
+    // matters when a thousand instances start at once and each state is fsynced. Reviews
+    // with removals talk to the directory through the journal, one at a time, here.
+    let mut serial = Vec::new();
+    let mut parallel = Vec::new();
+    for mut review in std::mem::take(&mut plan.reviews) {
         let Some(next) = review.next.take() else {
+            plan.reviews.push(review);
             continue;
         };
-        let review: &ReviewPlan = review;
-        let is_idle = idle(review);
-        match prepare(
+        let is_idle = idle(&review);
+        let prepared = prepare(
             store,
-            review,
+            &review,
             next,
             heads.get(&review.review),
             is_idle,
             revision,
-        ) {
-            Ok(job) => jobs.push(job),
+        );
+        let (entry, unchanged, error) = match prepared {
+            Ok(prepared) => prepared,
             Err(summary) => {
                 carried.states.insert(review.review.clone(), summary);
+                plan.reviews.push(review);
+                continue;
             }
-        }
-    }
-
-    // Reviews that remove nothing only write their own files: they go in parallel, which
-    // matters when a thousand instances start at once and each state is fsynced. Reviews
-    // with removals talk to the directory through the journal, one at a time.
-    let (serial, parallel): (Vec<Job<'_>>, Vec<Job<'_>>) = jobs.into_iter().partition(|j| {
-        j.review
+        };
+        let removes = review
             .effects
             .iter()
-            .any(|e| matches!(e, Effect::Remove { .. }))
-    });
-    let writers = WRITERS.min(parallel.len());
-    let queue = std::sync::Mutex::new(parallel.into_iter());
-    let finish = |job: Job<'_>| finish(store, job, observe_errors, revision);
-    let done: Vec<Vec<Finished>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..writers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        if stop_requested() {
-                            break;
-                        }
-                        let next = queue.lock().ok().and_then(|mut q| q.next());
-                        let Some(mut job) = next else { break };
-                        if !job.unchanged
-                            && let Err(e) = record_plan(store, job.review, &mut job.entry, now)
-                        {
-                            job.error = Some(e);
-                        }
-                        out.extend(finish(job));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
-    for finished in done.into_iter().flatten() {
-        carried.record(finished);
+            .any(|e| matches!(e, Effect::Remove { .. }));
+        if removes {
+            serial.push((plan.reviews.len(), entry, unchanged, error));
+            plan.reviews.push(review);
+        } else {
+            parallel.push(Job {
+                shown: observe_errors.get(&review.review).cloned(),
+                review,
+                entry,
+                unchanged,
+                error,
+            });
+        }
     }
-    for mut job in serial {
+    let names = parallel.iter().map(|j| j.review.review.as_str()).chain(
+        serial
+            .iter()
+            .map(|(at, ..)| plan.reviews[*at].review.as_str()),
+    );
+    if let Err(e) = store.create_review_dirs(names) {
+        let e = e.to_string();
+        for job in &mut parallel {
+            job.error.get_or_insert_with(|| e.clone());
+        }
+        for (_, _, _, error) in &mut serial {
+            error.get_or_insert_with(|| e.clone());
+        }
+    }
+    for job in parallel {
+        writers.submit(job);
+    }
+    for (at, mut entry, unchanged, mut error) in serial {
         if stop_requested() {
             break;
         }
-        if !job.unchanged
-            && let Err(e) = carry_out_review(
-                store,
-                job.review,
-                &mut job.entry,
-                directories,
-                now,
-                &mut progress,
-            )
-            .await
+        let review = &plan.reviews[at];
+        if !unchanged
+            && let Err(e) =
+                carry_out_review(store, review, &mut entry, directories, now, &mut progress).await
         {
-            job.error = Some(e);
+            error = Some(e);
         }
-        if let Some(finished) = finish(job) {
-            carried.record(finished);
-        }
+        let shown = observe_errors.get(&review.review).map(String::as_str);
+        carried.record(finish(store, review, &entry, error, shown, revision));
     }
     carried.applied = progress.applied;
     carried
 }
 
-/// Threads that write the files of reviews without removals (I/O-bound: fsync waits).
-const WRITERS: usize = 4;
-
-/// One review on its way through a pass.
-struct Job<'p> {
-    review: &'p ReviewPlan,
-    entry: Stored,
-    /// Nothing to record: only the status may need rewriting.
-    unchanged: bool,
-    error: Option<String>,
-}
-
 /// What a review's pass ended with.
+#[derive(Debug)]
 struct Finished {
     name: String,
     error: Option<String>,
@@ -773,7 +785,8 @@ struct Finished {
 }
 
 impl Carried {
-    fn record(&mut self, finished: Finished) {
+    fn record(&mut self, finished: Option<Finished>) {
+        let Some(finished) = finished else { return };
         if let Some(e) = finished.error {
             self.errors.insert(finished.name.clone(), e);
         }
@@ -781,18 +794,24 @@ impl Carried {
             self.states.insert(finished.name, summary);
         }
     }
+
+    /// Takes back a review from the writers: its outcome here, its plan into `reviews`.
+    fn took(&mut self, done: Done, reviews: &mut Vec<ReviewPlan>) {
+        self.record(done.finished);
+        reviews.push(done.review);
+    }
 }
 
-/// The entry to record for a review, or (`Err`) the summary of a review left alone: idle,
-/// with the same revision.
-fn prepare<'p>(
+/// The entry to record for a review (with whether it is unchanged, and an error already
+/// met), or (`Err`) the summary of a review left alone: idle, with the same revision.
+fn prepare(
     store: &Store,
-    review: &'p ReviewPlan,
+    review: &ReviewPlan,
     next: ReviewState,
     head: Option<&(audit::Head, Option<String>)>,
     idle: bool,
     revision: Option<&str>,
-) -> Result<Job<'p>, status::Summary> {
+) -> Result<(Stored, bool, Option<String>), status::Summary> {
     let name = &review.review;
     let same_revision = revision.is_none() || head.is_some_and(|(_, r)| r.as_deref() == revision);
     let recorded = store.review_dir(name).join("state.json").exists();
@@ -811,27 +830,19 @@ fn prepare<'p>(
     {
         error = Some(e.to_string());
     }
-    Ok(Job {
-        review,
-        entry,
-        unchanged: review.is_empty() && recorded,
-        error,
-    })
+    Ok((entry, review.is_empty() && recorded, error))
 }
 
-/// Writes a review's status and results after its records.
+/// Writes a review's status and results after its records. `error` is the pass's own for this
+/// review; `shown` is what the status shows (that error, or the directory's).
 fn finish(
     store: &Store,
-    job: Job<'_>,
-    observe_errors: &BTreeMap<String, String>,
+    review: &ReviewPlan,
+    entry: &Stored,
+    mut error: Option<String>,
+    shown: Option<&str>,
     revision: Option<&str>,
 ) -> Option<Finished> {
-    let Job {
-        review,
-        entry,
-        mut error,
-        ..
-    } = job;
     let name = review.review.clone();
     if review.effects.contains(&Effect::Archive) {
         return error.map(|e| Finished {
@@ -840,8 +851,8 @@ fn finish(
             summary: None,
         });
     }
-    let shown = error.clone().or_else(|| observe_errors.get(&name).cloned());
-    if let Err(e) = write_outputs(store, &entry.state, review, shown.as_deref(), revision) {
+    let shown = error.as_deref().or(shown);
+    if let Err(e) = write_outputs(store, &entry.state, review, shown, revision) {
         error = Some(e);
     }
     Some(Finished {

@@ -170,6 +170,31 @@ impl Store {
         write_atomic(&path, &text).map_err(io(&path))
     }
 
+    /// Creates the folders of the reviews in `names` that have none, then fsyncs `reviews/`
+    /// once for all of them: a state fsynced in a folder whose own entry is not on disk could
+    /// vanish with it in a power cut.
+    pub fn create_review_dirs<'n>(
+        &self,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Result<(), Error> {
+        let mut created = false;
+        for name in names {
+            let dir = self.review_dir(name);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => created = true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io(&dir)(e)),
+            }
+        }
+        if created {
+            let reviews = self.root.join("reviews");
+            std::fs::File::open(&reviews)
+                .and_then(|d| d.sync_all())
+                .map_err(io(&reviews))?;
+        }
+        Ok(())
+    }
+
     /// Writes a file derived from the state (status, results); see `fsutil::write_derived`.
     pub fn write_derived(&self, path: &Path, contents: &[u8]) -> Result<(), Error> {
         if let Some(parent) = path.parent() {

@@ -7,6 +7,9 @@ use std::process::Command;
 
 use crate::support::{Output, recert, root};
 
+#[path = "../benches/support/tree.rs"]
+mod tree;
+
 const REVIEW: &str = "subscription-owners-quarterly";
 
 struct Drill {
@@ -610,4 +613,46 @@ fn export_reads_only_its_review_and_names_a_state_file_it_cannot_read() {
         "{}",
         out.stderr
     );
+}
+
+/// A pass goes through the reviews in batches, and writes one batch while it plans the next:
+/// with more reviews than two batches, every review is still recorded once, fully, and the
+/// pass reports them all, in order.
+#[test]
+fn a_pass_over_several_batches_records_every_review_and_reports_them_in_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reviews = 150;
+    tree::generate(&dir.path().join("manifests"), reviews, 1500, "2026-12-01");
+    let now = "2026-12-02T09:00:00Z";
+    let args = ["manifests", "--state-dir", "state", "--now", now];
+    let run = |command: &str| recert(dir.path(), &[&[command][..], &args[..]].concat());
+
+    let pass = run("reconcile");
+    assert_eq!(pass.code, 0, "{}", pass.stderr);
+    let reported: Vec<&str> = pass
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("review ")?.strip_suffix(':'))
+        .collect();
+    let expected: Vec<String> = (0..reviews).map(|r| format!("review-{r:04}")).collect();
+    assert_eq!(reported, expected);
+    for name in &expected {
+        let folder = dir.path().join("state/reviews").join(name);
+        let state = std::fs::read_to_string(folder.join("state.json")).expect("state");
+        assert!(state.contains("\"id\": \"2026-12-01\""), "{name}: {state}");
+        let status = std::fs::read_to_string(folder.join("status.yaml")).expect("status");
+        assert!(status.contains("phase: InProgress"), "{name}: {status}");
+        assert!(folder.join("results/2026-12-01.csv").is_file(), "{name}");
+        let audit = std::fs::read_to_string(folder.join("audit.jsonl")).expect("audit");
+        assert_eq!(
+            audit.matches("\"change\":\"instanceStarted\"").count(),
+            1,
+            "{name}: {audit}"
+        );
+    }
+
+    let again = run("plan");
+    assert_eq!(again.code, 0, "nothing left to do: {}", again.stdout);
+    let verify = recert(dir.path(), &["audit", "verify", "--state-dir", "state"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }

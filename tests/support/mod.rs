@@ -32,18 +32,35 @@ pub fn recert_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outpu
         .stderr(Stdio::piped())
         .spawn()
         .expect("the recert binary starts");
+    // Read both pipes while the child runs: a child with more to say than a pipe holds
+    // would otherwise block on its write and look hung.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if child.try_wait().expect("wait on recert").is_some() {
-            break;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait on recert") {
+            break status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             panic!("recert {args:?} did not finish within a minute");
         }
         std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().expect("recert output");
+    };
+    let out = std::process::Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
     let code = out
         .status
         .code()
