@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+mod yaml;
+
 use crate::directory::Principal;
 use crate::model::decisions::Decision;
 use crate::model::review::{Requests, Timestamp};
@@ -273,8 +275,7 @@ pub fn render(
         missed_instances: &state.missed,
         instances,
     };
-    serde_saphyr::to_string(&status)
-        .unwrap_or_else(|e| format!("# status could not be rendered: {e}\n"))
+    yaml::to_string(&status).unwrap_or_else(|e| format!("# status could not be rendered: {e}\n"))
 }
 
 fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> InstanceStatus<'a> {
