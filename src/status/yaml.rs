@@ -159,30 +159,41 @@ fn needs_escape(c: char) -> bool {
     )
 }
 
-/// Whether `text` reads back as itself when written plain, in YAML 1.1 and in 1.2.
+/// Whether `text` reads back as itself when written plain, in YAML 1.1 and in 1.2. One pass
+/// over the bytes: most strings in a status are short, and `str::contains` per pattern cost
+/// more than the writing.
 fn is_plain_safe(text: &str) -> bool {
-    let Some(first) = text.chars().next() else {
+    let bytes = text.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
         return false;
     };
     // Indicators, and what could start a signed number, `.inf`, or a YAML 1.1 merge key or
     // value key.
-    if first.is_whitespace() || "-?:,[]{}#&*!|>'\"%@`+.~<=".contains(first) {
+    if b" -?:,[]{}#&*!|>'\"%@`+.~<=".contains(&first) || matches!(last, b' ' | b':') {
         return false;
     }
     if first.is_ascii_digit() && could_be_number_or_date(text) {
         return false;
     }
-    if text.ends_with([' ', ':']) || text.contains(": ") || text.contains(" #") {
-        return false;
+    let mut prev = 0;
+    for &b in bytes {
+        // `: ` ends a key, ` #` starts a comment; controls (tab and line breaks among them)
+        // need escapes.
+        if (b == b' ' && prev == b':') || (b == b'#' && prev == b' ') || b < 0x20 || b == 0x7F {
+            return false;
+        }
+        prev = b;
     }
-    if text.chars().any(|c| c == '\t' || needs_escape(c)) {
+    if !text.is_ascii()
+        && (text.chars().next().is_some_and(char::is_whitespace) || text.chars().any(needs_escape))
+    {
         return false;
     }
     // YAML 1.1 booleans and nulls, which 1.2 readers may still follow.
     const WORDS: [&str; 10] = [
         "null", "true", "false", "yes", "no", "on", "off", "y", "n", "nan",
     ];
-    !WORDS.iter().any(|w| text.eq_ignore_ascii_case(w))
+    bytes.len() > 5 || !WORDS.iter().any(|w| text.eq_ignore_ascii_case(w))
 }
 
 /// Whether `text`, which starts with a digit, could read as a number (any base, `_`
