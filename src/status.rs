@@ -4,6 +4,7 @@
 //! changes nothing rewrites nothing and Git diffs show only what changed.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -412,64 +413,83 @@ pub const CSV_COLUMNS: &[&str] = &[
 pub fn results_csv(state: &ReviewState, instance: &Instance) -> String {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
+        .from_writer(Vec::with_capacity(256 * (instance.items.len() + 1)));
     let _ = writer.write_record(CSV_COLUMNS);
+    // What every row of the instance repeats is formatted once; a row borrows the rest.
+    let start = instance.start.to_string();
+    let end = instance.end.to_string();
+    let phase = instance_state(instance);
     for (id, item) in &instance.items {
         let (upn, kind) = match &item.principal {
             Principal::User(u) => (u.user_principal_name.as_str(), "user"),
             Principal::Group(_) => ("", "group"),
             Principal::ServicePrincipal(_) => ("", "servicePrincipal"),
         };
-        let access: Vec<String> = item
-            .access
-            .iter()
-            .map(|a| match &a.via {
-                Some(group) => format!("{} via {group}", a.removal),
-                None => a.removal.to_string(),
-            })
-            .collect();
+        let mut access = String::new();
+        for (n, a) in item.access.iter().enumerate() {
+            if n > 0 {
+                access.push_str("; ");
+            }
+            let _ = match &a.via {
+                Some(group) => write!(access, "{} via {group}", a.removal),
+                None => write!(access, "{}", a.removal),
+            };
+        }
+        let recommendation = item
+            .recommendation
+            .decision
+            .map(|d| d.to_string())
+            .unwrap_or_default();
         let decision = item.decision.as_ref();
-        let row = [
-            state.name.clone(),
-            instance.id.clone(),
-            instance.start.to_string(),
-            instance.end.to_string(),
-            instance_state(instance).to_owned(),
-            instance.target.clone(),
-            id.clone(),
-            item.principal.display_name().to_owned(),
-            upn.to_owned(),
-            kind.to_owned(),
-            access.join("; "),
-            item.recommendation
-                .decision
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
-            item.recommendation.reason.clone(),
-            decision_name(decision.map(|d| d.decision)).to_owned(),
-            decision.map(|d| d.reviewer.clone()).unwrap_or_default(),
-            decision.map(|d| d.at.to_string()).unwrap_or_default(),
+        let decided_at = decision.map(|d| d.at.to_string()).unwrap_or_default();
+        let apply_result = item
+            .apply_result
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let row: [&str; 19] = [
+            &state.name,
+            &instance.id,
+            &start,
+            &end,
+            phase,
+            &instance.target,
+            id,
+            item.principal.display_name(),
+            upn,
+            kind,
+            &access,
+            &recommendation,
+            &item.recommendation.reason,
+            decision_name(decision.map(|d| d.decision)),
+            decision.map_or("", |d| d.reviewer.as_str()),
+            &decided_at,
+            match decision.map(|d| d.by_system) {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => "",
+            },
             decision
-                .map(|d| d.by_system.to_string())
+                .and_then(|d| d.reason.as_deref())
                 .unwrap_or_default(),
-            decision.and_then(|d| d.reason.clone()).unwrap_or_default(),
-            item.apply_result
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
+            &apply_result,
         ];
-        let _ = writer.write_record(row.iter().map(|cell| neutralise(cell)));
+        for cell in row {
+            let _ = writer.write_field(neutralise(cell).as_bytes());
+        }
+        // An empty record after the fields ends the row (csv's documented way).
+        let _ = writer.write_record(None::<&[u8]>);
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// Spreadsheets run a cell that starts with `=`, `+`, `-` or `@` (and tab or CR) as a
 /// formula; OWASP's CSV-injection advice is to prefix such cells with a single quote.
-pub fn neutralise(cell: &str) -> String {
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
+        std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
-        cell.to_owned()
+        std::borrow::Cow::Borrowed(cell)
     }
 }
 
