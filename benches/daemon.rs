@@ -74,7 +74,7 @@ fn main() {
     let assignments = arg("--assignments", 100_000);
     let edits = arg("--edits", 200);
     let idle = arg("--idle", 60);
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = args::work_dir();
     let manifests = dir.path().join("manifests");
     let yesterday = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
     let start = yesterday

@@ -76,7 +76,7 @@ fn main() {
         );
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = args::work_dir();
     let manifests = dir.path().join("manifests");
     tree::generate(&manifests, reviews, assignments, "2026-12-01");
     let store = Store::open(&dir.path().join("state")).expect("state dir");
