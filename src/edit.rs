@@ -518,31 +518,12 @@ fn flow_scalar(s: &str) -> String {
 }
 
 fn plain_is_safe(s: &str, flow: bool) -> bool {
-    const INDICATORS: &[char] = &[
-        '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@',
-        '`', '.', '+', '~', '<', '=',
-    ];
     const FLOW: &[char] = &[',', '[', ']', '{', '}'];
-    let Some(first) = s.chars().next() else {
-        return false;
-    };
-    let special = ["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
-    let structurally_safe = !INDICATORS.contains(&first)
-        && !first.is_ascii_digit()
-        && s.trim() == s
-        && !s.chars().any(|c| c.is_control() || is_invisible(c))
-        && !s.contains(": ")
-        && !s.contains(" #")
-        && !s.ends_with(':')
+    // Belt and braces: the status writer's rules are meant to be enough, but reading the text
+    // back with the parser Recert itself uses is what actually decides.
+    crate::yaml_write::is_plain_safe(s)
         && !(flow && s.contains(FLOW))
-        && !special.contains(&s.to_ascii_lowercase().as_str());
-    // Belt and braces: the rules above are meant to be enough, but reading the text back with
-    // the parser Recert itself uses is what actually decides.
-    structurally_safe && reads_back_as(&format!("k: {s}\n"), s)
-}
-
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{85}')
+        && reads_back_as(&format!("k: {s}\n"), s)
 }
 
 fn reads_back_as(text: &str, s: &str) -> bool {
@@ -552,24 +533,9 @@ fn reads_back_as(text: &str, s: &str) -> bool {
         && parsed.documents[0].root.get("k").and_then(Node::as_str) == Some(s)
 }
 
-/// A YAML double-quoted scalar; every escape used is one YAML 1.1 and 1.2 both know.
 fn double_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() || is_invisible(c) => {
-                out.push_str(&format!("\\u{:04X}", u32::from(c)));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::yaml_write::push_double_quoted(&mut out, s);
     out
 }
 

@@ -8,8 +8,6 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-mod yaml;
-
 use crate::directory::Principal;
 use crate::model::decisions::Decision;
 use crate::model::review::{Requests, Timestamp};
@@ -276,7 +274,8 @@ pub fn render(
         missed_instances: &state.missed,
         instances,
     };
-    yaml::to_string(&status).unwrap_or_else(|e| format!("# status could not be rendered: {e}\n"))
+    crate::yaml_write::to_string(&status)
+        .unwrap_or_else(|e| format!("# status could not be rendered: {e}\n"))
 }
 
 fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> InstanceStatus<'a> {

@@ -1,4 +1,5 @@
-//! Block-style YAML for the status files, from any `Serialize` value.
+//! Block-style YAML for the status files, from any `Serialize` value, and the double-quoted
+//! scalars `recert decide` writes into decisions files.
 //!
 //! The status is rewritten for every review a pass touches; serde-saphyr's serializer, which
 //! weighs every string against many styles, took about as long per status as everything else
@@ -125,8 +126,14 @@ impl Node<'_> {
 fn push_str_scalar(out: &mut String, text: &str) {
     if is_plain_safe(text) {
         out.push_str(text);
-        return;
+    } else {
+        push_double_quoted(out, text);
     }
+}
+
+/// Writes `text` as a YAML double-quoted scalar; every escape used is one YAML 1.1 and 1.2
+/// both know (JSON's, and `\uXXXX`).
+pub fn push_double_quoted(out: &mut String, text: &str) {
     out.push('"');
     for c in text.chars() {
         match c {
@@ -145,8 +152,8 @@ fn push_str_scalar(out: &mut String, text: &str) {
 }
 
 /// Characters YAML does not take raw in a quoted scalar (C0 and C1 controls, DEL, the
-/// Unicode line and paragraph separators, the byte-order mark).
-fn needs_escape(c: char) -> bool {
+/// Unicode line and paragraph separators, the byte-order mark, the two non-characters).
+pub fn needs_escape(c: char) -> bool {
     matches!(
         c,
         '\u{0}'..='\u{1F}'
@@ -162,7 +169,7 @@ fn needs_escape(c: char) -> bool {
 /// Whether `text` reads back as itself when written plain, in YAML 1.1 and in 1.2. One pass
 /// over the bytes: most strings in a status are short, and `str::contains` per pattern cost
 /// more than the writing.
-fn is_plain_safe(text: &str) -> bool {
+pub fn is_plain_safe(text: &str) -> bool {
     let bytes = text.as_bytes();
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
         return false;
