@@ -3,6 +3,7 @@
 //! Both are derived from the state alone and sorted deterministically, so a reconcile that
 //! changes nothing rewrites nothing and Git diffs show only what changed.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -484,11 +485,11 @@ pub fn results_csv(state: &ReviewState, instance: &Instance) -> String {
 
 /// Spreadsheets run a cell that starts with `=`, `+`, `-` or `@` (and tab or CR) as a
 /// formula; OWASP's CSV-injection advice is to prefix such cells with a single quote.
-pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        std::borrow::Cow::Owned(format!("'{cell}"))
+        Cow::Owned(format!("'{cell}"))
     } else {
-        std::borrow::Cow::Borrowed(cell)
+        Cow::Borrowed(cell)
     }
 }
 
