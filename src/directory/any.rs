@@ -37,6 +37,14 @@ impl Directory for AnyDirectory {
         dispatch!(self, d => d.roles().await)
     }
 
+    async fn find_role(
+        &self,
+        id: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Option<RoleInfo>, Error> {
+        dispatch!(self, d => d.find_role(id, name).await)
+    }
+
     async fn find_groups(&self, key: &str) -> Result<Vec<GroupInfo>, Error> {
         dispatch!(self, d => d.find_groups(key).await)
     }

@@ -6,7 +6,7 @@
 //! minus exactly that entry before writing it atomically. An edit that cannot be verified is
 //! refused, never written.
 
-use std::collections::HashMap;
+use foldhash::HashMapExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -44,17 +44,24 @@ struct State {
 }
 
 /// Lookups by key, rebuilt whenever the data changes: a review of one role among a thousand,
-/// over 100,000 assignments, must not scan them all.
+/// over 100,000 assignments, must not scan them all. Keys come from a file we read ourselves,
+/// so a fast hasher costs no safety.
 #[derive(Debug, Default)]
 struct Index {
-    users: HashMap<String, usize>,
-    groups: HashMap<String, usize>,
-    assignments_by_role: HashMap<String, Vec<usize>>,
+    users: FastMap<String, usize>,
+    groups: FastMap<String, usize>,
+    assignments_by_role: FastMap<String, Vec<usize>>,
 }
+
+type FastMap<K, V> = foldhash::HashMap<K, V>;
 
 impl Index {
     fn new(data: &DirectoryDataSpec) -> Index {
-        let mut index = Index::default();
+        let mut index = Index {
+            users: FastMap::with_capacity(2 * data.users.len()),
+            groups: FastMap::with_capacity(data.groups.len()),
+            assignments_by_role: FastMap::new(),
+        };
         for (i, user) in data.users.iter().enumerate() {
             index.users.insert(user.id.clone(), i);
             index
@@ -65,11 +72,15 @@ impl Index {
             index.groups.insert(group.id.clone(), i);
         }
         for (i, assignment) in data.assignments.iter().enumerate() {
-            index
-                .assignments_by_role
-                .entry(assignment.role.clone())
-                .or_default()
-                .push(i);
+            // Most assignments name a role already seen: no key to copy for them.
+            match index.assignments_by_role.get_mut(assignment.role.as_str()) {
+                Some(list) => list.push(i),
+                None => {
+                    index
+                        .assignments_by_role
+                        .insert(assignment.role.clone(), vec![i]);
+                }
+            }
         }
         index
     }
@@ -247,6 +258,23 @@ impl Directory for FileDirectory {
                 display_name: r.display_name.clone(),
             })
             .collect())
+    }
+
+    async fn find_role(
+        &self,
+        id: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Option<RoleInfo>, Error> {
+        Ok(self
+            .lock()
+            .data
+            .roles
+            .iter()
+            .find(|r| Some(r.id.as_str()) == id || Some(r.display_name.as_str()) == name)
+            .map(|r| RoleInfo {
+                id: r.id.clone(),
+                display_name: r.display_name.clone(),
+            }))
     }
 
     async fn find_groups(&self, key: &str) -> Result<Vec<GroupInfo>, Error> {
@@ -540,6 +568,28 @@ spec:
             .build()
             .expect("runtime")
             .block_on(f)
+    }
+
+    #[test]
+    fn a_role_is_found_by_id_or_name_first_in_file_order_as_roles_lists_them() {
+        let text = "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata: {name: corp}\nspec:\n  roles:\n    - {id: r-1, displayName: Admin}\n    - {id: r-2, displayName: r-3}\n    - {id: r-3, displayName: Reader}\n";
+        let (_dir, directory) = fixture(text);
+        let found = |id: Option<&str>, name: Option<&str>| {
+            block_on(directory.find_role(id, name))
+                .expect("in memory")
+                .map(|r| (r.id, r.display_name))
+        };
+        let role = |id: &str, name: &str| Some((id.to_owned(), name.to_owned()));
+        assert_eq!(found(Some("r-1"), None), role("r-1", "Admin"));
+        assert_eq!(found(None, Some("Reader")), role("r-3", "Reader"));
+        // Either matches; the earlier role in the file wins, as a scan of `roles()` finds it.
+        assert_eq!(found(Some("r-3"), Some("r-3")), role("r-2", "r-3"));
+        assert_eq!(found(Some("r-3"), None), role("r-3", "Reader"));
+        assert_eq!(found(Some("nope"), Some("Admin")), role("r-1", "Admin"));
+        assert_eq!(found(Some("nope"), Some("None")), None);
+        assert_eq!(found(None, None), None);
+        let listed = block_on(directory.roles()).expect("in memory");
+        assert_eq!(listed.len(), 3);
     }
 
     #[test]

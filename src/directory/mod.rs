@@ -216,6 +216,25 @@ pub trait Directory: Send + Sync {
     /// Every role the directory defines.
     fn roles(&self) -> impl Future<Output = Result<Vec<RoleInfo>, Error>> + Send;
 
+    /// The first role whose id is `id` or whose display name is `name`, in [`roles`] order.
+    /// A directory that holds its roles in memory answers without listing them all; a
+    /// review of one role among a thousand asks this once.
+    ///
+    /// [`roles`]: Directory::roles
+    fn find_role(
+        &self,
+        id: Option<&str>,
+        name: Option<&str>,
+    ) -> impl Future<Output = Result<Option<RoleInfo>, Error>> + Send {
+        async move {
+            Ok(self
+                .roles()
+                .await?
+                .into_iter()
+                .find(|r| Some(r.id.as_str()) == id || Some(r.display_name.as_str()) == name))
+        }
+    }
+
     /// Groups whose id or display name is `key`.
     fn find_groups(&self, key: &str) -> impl Future<Output = Result<Vec<GroupInfo>, Error>> + Send;
 

@@ -84,10 +84,9 @@ async fn observe_role<D: Directory>(
     id: Option<&str>,
     name: Option<&str>,
 ) -> Result<ObservedScope, Error> {
-    let roles = directory.roles().await?;
-    let role = roles
-        .into_iter()
-        .find(|r| Some(r.id.as_str()) == id || Some(r.display_name.as_str()) == name)
+    let role = directory
+        .find_role(id, name)
+        .await?
         .ok_or_else(|| Error::NotFound(format!("role {}", id.or(name).unwrap_or_default())))?;
 
     let mut assignments = Vec::new();
