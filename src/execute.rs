@@ -290,12 +290,12 @@ impl<'a> Directories<'a> {
                         let Resource::DirectoryData(data) = &d.resource else {
                             unreachable!("matched on the kind above");
                         };
-                        let text = self.loaded.sources[d.file].text.clone().unwrap_or_default();
+                        let text = self.loaded.sources[d.file].text.as_deref();
                         Ok(AnyDirectory::File(FileDirectory::from_loaded(
                             &path,
-                            text,
+                            text.unwrap_or_default(),
                             d.index,
-                            data.spec.clone(),
+                            &data.spec,
                         )))
                     }
                     None => FileDirectory::open(&path)
@@ -396,6 +396,17 @@ pub async fn plan_loaded(
 /// each are a few hundred megabytes in memory).
 const BATCH: usize = 64;
 
+/// The first batch is small: the writers wait for it, and start sooner on a few reviews.
+const FIRST_BATCH: usize = 8;
+
+/// `names` in batches: [`FIRST_BATCH`], then [`BATCH`] at a time.
+fn batches(names: &[String]) -> impl Iterator<Item = &[String]> {
+    let (first, rest) = names.split_at(FIRST_BATCH.min(names.len()));
+    std::iter::once(first)
+        .filter(|b| !b.is_empty())
+        .chain(rest.chunks(BATCH))
+}
+
 /// Plans and carries out the reviews in `only` (all when `None`): the daemon's pass. The plan
 /// returned has no `next` states: they were recorded, and `states` summarises them.
 pub async fn reconcile_loaded(
@@ -410,7 +421,7 @@ pub async fn reconcile_loaded(
     let mut result = PassResult::default();
     let names = pass_names(store, &desired, only, &mut result);
     let mut writers = Writers::new(store, now, revision);
-    for batch in names.chunks(BATCH) {
+    for batch in batches(&names) {
         if stop_requested() {
             break;
         }
@@ -1163,4 +1174,22 @@ pub fn results(store: &Store, review: &str, instance: Option<&str>) -> Result<St
             .ok_or_else(|| format!("review `{review}` has no instance yet"))?,
     };
     Ok(status::results_csv(&entry.state, chosen))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_cover_every_name_once_in_order_a_small_one_first() {
+        for n in [0, 1, 8, 9, 72, 73, 150] {
+            let names: Vec<String> = (0..n).map(|i| format!("r-{i:03}")).collect();
+            let sizes: Vec<usize> = batches(&names).map(<[String]>::len).collect();
+            assert!(sizes.iter().all(|&s| s > 0), "{n}: {sizes:?}");
+            assert_eq!(sizes.first().copied(), (n > 0).then(|| n.min(FIRST_BATCH)));
+            assert!(sizes.iter().skip(1).all(|&s| s <= BATCH), "{n}: {sizes:?}");
+            let joined: Vec<&String> = batches(&names).flatten().collect();
+            assert_eq!(joined, names.iter().collect::<Vec<_>>());
+        }
+    }
 }

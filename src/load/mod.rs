@@ -8,6 +8,7 @@
 //! read (size limit, UTF-8) → `yaml::parse` (spanned trees) → per document: envelope, inline
 //! secrets, `validate::SchemaSet`, typed decode → `rules` across all documents.
 
+mod parallel_decode;
 pub mod rules;
 pub mod validate;
 pub mod yaml;
@@ -498,10 +499,18 @@ fn load_clean(text: &str, schemas: &SchemaSet) -> Option<Vec<(usize, Resource)>>
         // is checked on one core while it is decoded on another.
         let (clean, decoded) = rayon::join(
             || inline_secrets(&value).is_empty() && schemas.is_valid(kind, &value),
-            || decode(kind, &value),
+            || match kind {
+                Kind::DirectoryData => {
+                    parallel_decode::directory_data(&value).map_or_else(|| decode(kind, &value), Ok)
+                }
+                _ => decode(kind, &value),
+            },
         );
         if !clean {
             return None;
+        }
+        if kind == Kind::DirectoryData {
+            parallel_decode::drop_in_parallel(value);
         }
         out.push((document.index, decoded.ok()?));
     }

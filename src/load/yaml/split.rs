@@ -78,8 +78,9 @@ pub(super) fn parse_values(text: &str) -> Option<Parsed<Value>> {
     if text.len() < MIN_TEXT {
         return None;
     }
-    // Several middles per core, so that a core that finishes early takes another.
-    let target = MIN_MIDDLE.max(text.len() / (4 * rayon::current_num_threads().max(1)));
+    // Many middles per core, so that a core that finishes early takes another and the last
+    // one read alone is short (with four a core, one core read the last 50 ms by itself).
+    let target = MIN_MIDDLE.max(text.len() / (16 * rayon::current_num_threads().max(1)));
     parse_cut(text, target)
 }
 
