@@ -20,7 +20,7 @@ use crate::store::{Store, Stored};
 /// Writer threads at most. A first pass fsyncs three times a review, one after the other, so
 /// the pass goes only as fast as fsyncs complete; a disk completes more of them a second the
 /// more are in flight, because the file system commits them together (on ext4 with a journal,
-/// 1,000 a second one at a time, 3,000 with 12 in flight, 3,900 with 24). Most of the time a
+/// 1,000 a second one at a time, 3,000 with 12 in flight, 5,300 with 32). Most of the time a
 /// writer waits; what it allocates is its review's files, freed when they are written.
 const WRITERS: usize = 32;
 
