@@ -16,15 +16,14 @@ use crate::model::directory_data::DirectoryData;
 /// Below this many entries in all, the plain decode is as fast.
 const MIN_ENTRIES: usize = 4096;
 
+/// The lists of a `DirectoryData`'s `spec`, decoded entry by entry.
+const LISTS: [&str; 4] = ["users", "groups", "roles", "assignments"];
+
 /// The `DirectoryData` in `value`, or `None` when it is small or anything fails to decode.
 pub(super) fn directory_data(value: &Value) -> Option<Resource> {
     let spec = value.get("spec")?.as_object()?;
     let list = |key: &str| spec.get(key).and_then(Value::as_array);
-    let entries: usize = ["users", "groups", "roles", "assignments"]
-        .iter()
-        .filter_map(|key| list(key))
-        .map(Vec::len)
-        .sum();
+    let entries: usize = LISTS.iter().filter_map(|key| list(key)).map(Vec::len).sum();
     if entries < MIN_ENTRIES {
         return None;
     }
@@ -92,8 +91,8 @@ fn without_lists(value: &Value) -> Option<Value> {
         let value = match (key.as_str(), value) {
             ("spec", Value::Object(spec)) => Value::Object(
                 spec.iter()
-                    .map(|(k, v)| match (k.as_str(), v) {
-                        ("users" | "groups" | "roles" | "assignments", Value::Array(_)) => {
+                    .map(|(k, v)| match v {
+                        Value::Array(_) if LISTS.contains(&k.as_str()) => {
                             (k.clone(), Value::Array(Vec::new()))
                         }
                         _ => (k.clone(), v.clone()),
