@@ -19,7 +19,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use recert::execute::{self, Directories};
+use recert::context::Context;
+use recert::directory::registry::Directories;
+use recert::execute;
 use recert::load::{self, SchemaSet};
 use recert::model::Resource;
 use recert::model::review::Timestamp;
@@ -104,6 +106,7 @@ fn main() {
         .build()
         .expect("runtime");
     let now = Timestamp::parse("2026-12-02T09:00:00Z").expect("time");
+    let ctx = Context::at(Some(now));
 
     // The first reconcile runs first, in a process that has only generated files so far, so
     // its peak memory is its own.
@@ -111,16 +114,17 @@ fn main() {
     reset_peak();
     let cpu = cpu_seconds();
     let started = Instant::now();
-    let first = rt.block_on(execute::reconcile_once(&paths, &store, now, None));
+    let first = rt.block_on(execute::load_and_run(&ctx, &paths, &store, true, None));
     let full = started.elapsed();
     let mut first_cpu = vec![cpu_seconds() - cpu];
     let full_peak = peak_mib();
     assert!(
-        first.errors.is_empty() && first.manifest_errors().next().is_none(),
+        first.report.errors.is_empty() && first.manifest_errors().next().is_none(),
         "the generated set reconciles cleanly: {:?}",
-        first.errors
+        first.report.errors
     );
     let started_instances = first
+        .report
         .plan
         .reviews
         .iter()
@@ -141,7 +145,7 @@ fn main() {
         settle();
         let cpu = cpu_seconds();
         let started = Instant::now();
-        drop(rt.block_on(execute::reconcile_once(&paths, &fresh, now, None)));
+        drop(rt.block_on(execute::load_and_run(&ctx, &paths, &fresh, true, None)));
         firsts.push(started.elapsed());
         first_cpu.push(cpu_seconds() - cpu);
     }
@@ -159,16 +163,16 @@ fn main() {
     let load_time = started.elapsed();
     let fresh = Store::open(&dir.path().join("state-fresh")).expect("state dir");
     let started = Instant::now();
-    drop(rt.block_on(execute::plan(&paths, &fresh, now)));
+    drop(rt.block_on(execute::load_and_run(&ctx, &paths, &fresh, false, None)));
     let plan_time = started.elapsed();
 
     let mut steady = Vec::new();
     settle();
     for _ in 0..3 {
         let started = Instant::now();
-        let pass = rt.block_on(execute::reconcile_once(&paths, &store, now, None));
+        let pass = rt.block_on(execute::load_and_run(&ctx, &paths, &store, true, None));
         steady.push(started.elapsed());
-        assert!(pass.plan.is_empty(), "nothing to do the second time");
+        assert!(pass.report.plan.is_empty(), "nothing to do the second time");
     }
     steady.sort();
 
@@ -206,20 +210,20 @@ fn main() {
         desired.reviews.insert(name.clone(), review);
         let (stored, _) = store.load_some(std::iter::once(name.as_str()));
         let recorded: BTreeMap<_, _> = stored.into_iter().map(|(k, v)| (k, v.state)).collect();
-        let mut plan = reconcile::reconcile(&desired, Observed::default(), &recorded, now);
+        let plan = reconcile::reconcile(&desired, Observed::default(), &recorded, now);
         let mut directories = Directories::new(&loaded);
         let carried = rt.block_on(execute::carry_out_plan(
+            &ctx,
             &store,
-            &mut plan,
+            plan,
             &mut directories,
-            &BTreeMap::new(),
             now,
             None,
         ));
         incremental.push(started.elapsed());
         assert!(carried.errors.is_empty(), "{:?}", carried.errors);
         assert!(
-            plan.reviews[0]
+            carried.plan.reviews[0]
                 .changes
                 .iter()
                 .any(|c| matches!(c, reconcile::Change::DecisionRecorded { .. })),

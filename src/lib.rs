@@ -7,15 +7,18 @@
 
 pub mod audit;
 pub mod cli;
+pub mod context;
 pub mod daemon;
 pub mod diag;
 pub mod directory;
 pub mod edit;
+pub mod error;
 pub mod execute;
 pub mod fsutil;
 pub mod journal;
 pub mod load;
 pub mod model;
+pub mod query;
 pub mod reconcile;
 pub mod schema;
 pub mod source;

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::directory::Principal;
+use crate::error::ReviewError;
 use crate::model::decisions::Decision;
 use crate::model::review::{Requests, Timestamp};
 use crate::reconcile::{ReviewPlan, allowed_reviewers};
@@ -201,16 +202,27 @@ pub fn apply_result_name(result: &ApplyResult) -> &'static str {
     }
 }
 
-/// The status file of a review after `plan`.
+/// A status or results file could not be rendered: a bug, reported as one, never written as
+/// a placeholder.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("the status cannot be rendered: {0}")]
+    Status(String),
+    #[error("the results CSV cannot be rendered: {0}")]
+    Results(String),
+}
+
+/// The status file of a review after `plan`. A pass's `error` sets the conditions' reason.
 pub fn render(
     state: &ReviewState,
     plan: &ReviewPlan,
-    error: Option<&str>,
+    error: Option<&ReviewError>,
     revision: Option<&str>,
-) -> String {
+) -> Result<String, RenderError> {
     let phase = phase(state);
+    let reason = error.map(ReviewError::reason);
     let stalled = error
-        .map(str::to_owned)
+        .map(ToString::to_string)
         .or_else(|| plan.stalled.clone())
         .or_else(|| {
             state
@@ -227,6 +239,8 @@ pub fn render(
             status: if ready { "True" } else { "False" },
             reason: if plan.stale_spec.is_some() {
                 "ManifestInvalid"
+            } else if let Some(reason) = reason {
+                reason
             } else if stalled.is_some() {
                 "Stalled"
             } else {
@@ -255,7 +269,11 @@ pub fn render(
         Condition {
             kind: "Stalled",
             status: if stalled.is_some() { "True" } else { "False" },
-            reason: if stalled.is_some() { "Blocked" } else { "None" },
+            reason: match (reason, &stalled) {
+                (Some(reason), _) => reason,
+                (None, Some(_)) => "Blocked",
+                (None, None) => "None",
+            },
             message: stalled.unwrap_or_default(),
         },
     ];
@@ -275,8 +293,7 @@ pub fn render(
         missed_instances: &state.missed,
         instances,
     };
-    crate::yaml_write::to_string(&status)
-        .unwrap_or_else(|e| format!("# status could not be rendered: {e}\n"))
+    crate::yaml_write::to_string(&status).map_err(|e| RenderError::Status(e.to_string()))
 }
 
 fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> InstanceStatus<'a> {
@@ -410,11 +427,12 @@ pub const CSV_COLUMNS: &[&str] = &[
 ];
 
 /// The results of one instance as CSV, one row per item, sorted by principal id.
-pub fn results_csv(state: &ReviewState, instance: &Instance) -> String {
+pub fn results_csv(state: &ReviewState, instance: &Instance) -> Result<String, RenderError> {
+    let failed = |e: &dyn std::fmt::Display| RenderError::Results(e.to_string());
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::with_capacity(256 * (instance.items.len() + 1)));
-    let _ = writer.write_record(CSV_COLUMNS);
+    writer.write_record(CSV_COLUMNS).map_err(|e| failed(&e))?;
     // What every row of the instance repeats is formatted once; a row borrows the rest.
     let start = instance.start.to_string();
     let end = instance.end.to_string();
@@ -475,12 +493,15 @@ pub fn results_csv(state: &ReviewState, instance: &Instance) -> String {
             &apply_result,
         ];
         for cell in row {
-            let _ = writer.write_field(neutralise(cell).as_bytes());
+            writer
+                .write_field(neutralise(cell).as_bytes())
+                .map_err(|e| failed(&e))?;
         }
         // An empty record after the fields ends the row (csv's documented way).
-        let _ = writer.write_record(None::<&[u8]>);
+        writer.write_record(None::<&[u8]>).map_err(|e| failed(&e))?;
     }
-    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+    let bytes = writer.into_inner().map_err(|e| failed(&e.error()))?;
+    String::from_utf8(bytes).map_err(|e| failed(&e))
 }
 
 /// Spreadsheets run a cell that starts with `=`, `+`, `-` or `@` (and tab or CR) as a

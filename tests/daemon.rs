@@ -244,27 +244,69 @@ fn walk(dir: &Path) -> Vec<String> {
     out
 }
 
-#[test]
-fn a_review_reaching_its_end_completes_without_any_file_event() {
+/// The daemon in this process on tokio's paused clock: a day of schedule passes in no real
+/// time, and nothing but the review's end (no file event, no resync, no poll) can complete it.
+#[tokio::test(start_paused = true)]
+async fn a_review_reaching_its_end_completes_on_its_schedule_without_any_file_event() {
+    use recert::context::{Context, TokioClock};
+    use recert::daemon::{Config, run, watch};
+    use recert::model::review::Timestamp;
+
     let tree = Tree::new();
-    // Started a day ago less four seconds, for one day: it ends four seconds from now.
-    let review = self_review(&rfc3339(-86_400 + 4), 1, "");
     tree.write("m/directory.yaml", DIRECTORY)
         .write("m/data.yaml", DATA)
-        .write("m/reviews/ga.yaml", review);
-    // Polling off, resync far away: only the schedule timer can end it.
-    let daemon = Daemon::start(
-        tree.path(),
-        &["m", "--state-dir", "state", "--resync", "1h"],
-        &[],
-    );
+        .write(
+            "m/reviews/ga.yaml",
+            self_review("2026-12-01T10:00:00Z", 1, ""),
+        );
+    let start = Timestamp::parse("2026-12-01T10:00:05Z").expect("time");
+    let ctx = Context::new(std::sync::Arc::new(TokioClock::starting_at(start)));
+    let week = Duration::from_secs(7 * 86_400);
+    let config = Config {
+        path: tree.path().join("m"),
+        state_dir: tree.path().join("state"),
+        listen: None,
+        resync: week,
+        debounce: Duration::from_millis(50),
+        watch: watch::Mode::Poll,
+        poll_interval: week,
+        shutdown_timeout: Duration::from_secs(5),
+        max_backoff: Duration::from_secs(60),
+    };
+    let daemon = tokio::spawn(run(config, ctx.clone()));
     let state = tree.path().join("state");
-    eventually(&daemon, "the review starting", || {
-        status(&state, "ga-self").contains("phase: InProgress")
-    });
-    eventually(&daemon, "the review completing on its end date", || {
-        status(&state, "ga-self").contains("phase: Completed")
-    });
+    // The daemon's writer threads work in real time while tokio's clock stands still: wait for
+    // them in real time, yielding to the daemon's task in between, without moving the clock.
+    let settled = async |what: &str, phase: &str| {
+        for _ in 0..3_000 {
+            if status(&state, "ga-self").contains(phase) {
+                return;
+            }
+            assert!(!daemon.is_finished(), "the daemon stopped before {what}");
+            std::thread::sleep(Duration::from_millis(10));
+            tokio::task::yield_now().await;
+        }
+        panic!("{what} did not happen");
+    };
+    settled("the review's start", "phase: InProgress").await;
+    // Nothing happens until the end: the clock jumps to a minute before it.
+    tokio::time::sleep(Duration::from_secs(86_400 - 5 - 60)).await;
+    assert!(
+        status(&state, "ga-self").contains("phase: InProgress"),
+        "a minute before its end the review still runs"
+    );
+    // The daemon's timer for the end fires on the way to two minutes later.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    settled("the review's completion at its end", "phase: Completed").await;
+    assert!(
+        ctx.now() < Timestamp::parse("2026-12-02T10:02:00Z").expect("time"),
+        "no resync or poll could have done it"
+    );
+    ctx.cancel.cancel();
+    daemon
+        .await
+        .expect("the daemon task")
+        .expect("the daemon stops cleanly");
 }
 
 #[test]
@@ -464,7 +506,10 @@ fn the_endpoints_answer_and_metrics_parse_as_prometheus_text() {
             .map(|(_, _, v)| *v)
     };
     assert_eq!(
-        value("recert_reconciles_total", "result=\"success\""),
+        value(
+            "recert_reconciles_total",
+            "result=\"success\",reason=\"Reconciled\""
+        ),
         Some(1.0),
         "{text}"
     );

@@ -380,7 +380,7 @@ fn a_crash_in_the_middle_of_an_apply_is_finished_by_the_next_run_exactly_once() 
             "--now",
             "2026-12-03T10:00:00Z",
         ])
-        .env(recert::execute::FAULT_ABORT_AFTER_REMOVALS, "1")
+        .env(recert::context::fault_env::ABORT_AFTER_REMOVALS, "1")
         .current_dir(drill.dir.path())
         .output()
         .expect("run recert");

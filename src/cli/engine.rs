@@ -8,6 +8,7 @@ use anyhow::Context;
 use crate::cli::render;
 use crate::execute;
 use crate::model::review::Timestamp;
+use crate::query;
 use crate::store::Store;
 
 use super::Outcome;
@@ -76,10 +77,6 @@ fn parse_time(s: &str) -> Result<Timestamp, String> {
     Timestamp::parse(s)
 }
 
-fn now(arg: Option<Timestamp>) -> Timestamp {
-    arg.unwrap_or_else(|| Timestamp(jiff::Timestamp::now()))
-}
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -87,15 +84,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn report_manifests(pass: &execute::Pass) -> anyhow::Result<()> {
-    let diagnostics: Vec<_> = pass.loaded.diagnostics.clone();
+fn report_manifests(run: &execute::Run) -> anyhow::Result<()> {
+    let diagnostics: Vec<_> = run.loaded.diagnostics.clone();
     if !diagnostics.is_empty() {
-        super::err(&render::human(&diagnostics, &pass.loaded.sources))?;
+        super::err(&render::human(&diagnostics, &run.loaded.sources))?;
     }
-    for error in &pass.store_errors {
+    for error in &run.report.store_errors {
         super::err(&format!("error: {error}\n"))?;
     }
-    for (review, error) in &pass.errors {
+    for (review, error) in &run.report.errors {
         super::err(&format!("error: review {review}: {error}\n"))?;
     }
     Ok(())
@@ -108,18 +105,26 @@ pub fn plan(args: &EngineArgs) -> anyhow::Result<Outcome> {
             args.state_dir.display()
         )
     })?;
-    let pass = runtime()?.block_on(execute::plan(&args.paths, &store, now(args.now)));
-    report_manifests(&pass)?;
-    if pass.plan.is_empty() {
+    let ctx = crate::context::Context::at(args.now);
+    let run = runtime()?.block_on(execute::load_and_run(
+        &ctx,
+        &args.paths,
+        &store,
+        false,
+        None,
+    ));
+    report_manifests(&run)?;
+    let report = &run.report;
+    if report.plan.is_empty() {
         super::out("No changes: the reviews are up to date.\n")?;
     } else {
-        super::out(&pass.plan.to_string())?;
+        super::out(&report.plan.to_string())?;
     }
-    Ok(if !pass.store_errors.is_empty() {
+    Ok(if !report.store_errors.is_empty() {
         Outcome::Error
-    } else if !pass.plan.is_empty() {
+    } else if !report.plan.is_empty() {
         Outcome::Changes
-    } else if pass.manifest_errors().next().is_some() || !pass.errors.is_empty() {
+    } else if run.manifest_errors().next().is_some() || !report.errors.is_empty() {
         Outcome::Findings
     } else {
         Outcome::Clean
@@ -134,17 +139,19 @@ pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
             engine.state_dir.display()
         )
     })?;
-    let pass = runtime()?.block_on(execute::reconcile_once(
+    let ctx = crate::context::Context::at(engine.now);
+    let run = runtime()?.block_on(execute::load_and_run(
+        &ctx,
         &engine.paths,
         &store,
-        now(engine.now),
+        true,
         args.revision.as_deref(),
     ));
-    report_manifests(&pass)?;
-    super::out(&pass.plan.to_string())?;
-    Ok(if !pass.store_errors.is_empty() {
+    report_manifests(&run)?;
+    super::out(&run.report.plan.to_string())?;
+    Ok(if !run.report.store_errors.is_empty() {
         Outcome::Error
-    } else if pass.manifest_errors().next().is_some() || !pass.errors.is_empty() {
+    } else if run.manifest_errors().next().is_some() || !run.report.errors.is_empty() {
         Outcome::Findings
     } else {
         Outcome::Clean
@@ -158,8 +165,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
             args.state_dir.display()
         )
     })?;
-    let csv = execute::results(&store, &args.review, args.instance.as_deref())
-        .map_err(anyhow::Error::msg)?;
+    let csv = query::results(&store, &args.review, args.instance.as_deref())?;
     match &args.output {
         Some(path) => crate::fsutil::write_atomic(path, csv.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
@@ -175,12 +181,15 @@ pub fn pending(args: &PendingArgs) -> anyhow::Result<Outcome> {
             args.state_dir.display()
         )
     })?;
-    let items = execute::pending(&store, &args.reviewer);
+    let items = query::pending(&store, &args.reviewer);
     if items.is_empty() {
         super::out(&format!("Nothing is waiting for {}.\n", args.reviewer))?;
     }
-    for (review, instance, principal, name) in items {
-        super::out(&format!("{review}\t{instance}\t{principal}\t{name}\n"))?;
+    for item in items {
+        super::out(&format!(
+            "{}\t{}\t{}\t{}\n",
+            item.review, item.instance, item.principal, item.display_name
+        ))?;
     }
     Ok(Outcome::Clean)
 }

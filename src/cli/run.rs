@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::context::Context;
 use crate::daemon::{self, watch};
 
 use super::Outcome;
@@ -82,7 +83,14 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    match runtime.block_on(daemon::run(config)) {
+    let ctx = Context::system();
+    let result = runtime.block_on(async {
+        listen_for_signals(&ctx)?;
+        daemon::run(config, ctx.clone())
+            .await
+            .map_err(|e| e.to_string())
+    });
+    match result {
         Ok(()) => Ok(Outcome::Clean),
         Err(e) => {
             tracing::error!(error = %e, "cannot start");
@@ -90,6 +98,32 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             Ok(Outcome::Error)
         }
     }
+}
+
+/// SIGTERM and SIGINT: the first cancels the context (the pass stops at its next safe point
+/// and the daemon exits within its shutdown timeout); a second exits at once.
+fn listen_for_signals(ctx: &Context) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let cancel = ctx.cancel.clone();
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                Some(()) = term.recv() => {}
+                Some(()) = int.recv() => {}
+                else => return,
+            }
+            seen += 1;
+            if seen >= 2 {
+                tracing::warn!("second signal: exiting at once");
+                std::process::exit(130);
+            }
+            cancel.cancel();
+        }
+    });
+    Ok(())
 }
 
 fn init_logging(args: &Args) -> anyhow::Result<()> {

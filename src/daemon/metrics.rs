@@ -22,7 +22,8 @@ pub struct Metrics {
 
 #[derive(Debug, Default)]
 struct Inner {
-    reconciles: BTreeMap<&'static str, u64>,
+    /// By (result, reason).
+    reconciles: BTreeMap<(&'static str, &'static str), u64>,
     duration_buckets: [u64; BUCKETS.len()],
     duration_count: u64,
     duration_sum: f64,
@@ -41,13 +42,14 @@ impl Metrics {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// One review reconciled, successfully or not.
-    pub fn reconciled(&self, ok: bool) {
-        *self
-            .lock()
-            .reconciles
-            .entry(if ok { "success" } else { "error" })
-            .or_default() += 1;
+    /// One review reconciled: successfully (`None`), or failed for a reason
+    /// ([`crate::error::ReviewError::reason`]).
+    pub fn reconciled(&self, error: Option<&'static str>) {
+        let key = match error {
+            None => ("success", "Reconciled"),
+            Some(reason) => ("error", reason),
+        };
+        *self.lock().reconciles.entry(key).or_default() += 1;
     }
 
     /// One pass finished, whatever it covered.
@@ -96,14 +98,22 @@ impl Metrics {
             &mut out,
             "recert_reconciles_total",
             "counter",
-            "Reviews reconciled, by result.",
+            "Reviews reconciled, by result and, for errors, why.",
         );
-        for result in ["success", "error"] {
-            let n = inner.reconciles.get(result).copied().unwrap_or(0);
+        // Every label from the start, so that a rate over a series that has not moved yet is
+        // 0, not absent.
+        let keys = std::iter::once(("success", "Reconciled"))
+            .chain(crate::error::REASONS.iter().map(|r| ("error", *r)));
+        for (result, reason) in keys {
+            let n = inner
+                .reconciles
+                .get(&(result, reason))
+                .copied()
+                .unwrap_or(0);
             sample(
                 &mut out,
                 "recert_reconciles_total",
-                &[("result", result)],
+                &[("result", result), ("reason", reason)],
                 n as f64,
             );
         }

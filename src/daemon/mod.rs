@@ -17,12 +17,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
+use crate::context::Context;
 use crate::diag::Severity;
-use crate::execute::{self, Directories, DirectoryCache};
+use crate::directory::registry::{Directories, DirectoryCache};
+use crate::execute::{self, PassOptions};
 use crate::load::{self, Loaded, SchemaSet};
 use crate::model::Resource;
 use crate::model::review::Timestamp;
@@ -96,25 +99,48 @@ struct Daemon {
     /// The manifest errors of the last load, each logged once.
     last_errors: BTreeSet<String>,
     health: Arc<Health>,
+    ctx: Context,
 }
 
-/// Runs until SIGTERM or SIGINT. Errors are those that stop it from starting.
-pub async fn run(config: Config) -> Result<(), String> {
-    let tree = Tree::new(&config.path)
-        .map_err(|e| format!("cannot use `{}`: {e}", config.path.display()))?;
-    let resolved = tree
-        .resolve()
-        .map_err(|e| format!("cannot read `{}`: {e}", config.path.display()))?;
-    let state_dir = std::path::absolute(&config.state_dir)
-        .map_err(|e| format!("cannot use `{}`: {e}", config.state_dir.display()))?;
-    refuse_state_inside_tree(&tree, &resolved, &state_dir)?;
-    let lock = StateLock::acquire(&state_dir)?;
-    let store = Store::open(&state_dir).map_err(|e| e.to_string())?;
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot use `{path}`: {source}")]
+    Path {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    StateInsideTree(String),
+    #[error("{0}")]
+    Lock(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    #[error("{0}")]
+    Listen(String),
+}
+
+/// Runs until the context is cancelled (SIGTERM or SIGINT in the binary; a test's own stop).
+/// Errors are those that stop it from starting.
+pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
+    let path_error = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| StartError::Path { path, source }
+    };
+    let tree = Tree::new(&config.path).map_err(path_error(&config.path))?;
+    let resolved = tree.resolve().map_err(path_error(&config.path))?;
+    let state_dir =
+        std::path::absolute(&config.state_dir).map_err(path_error(&config.state_dir))?;
+    refuse_state_inside_tree(&tree, &resolved, &state_dir).map_err(StartError::StateInsideTree)?;
+    let lock = StateLock::acquire(&state_dir).map_err(StartError::Lock)?;
+    let store = Store::open(&state_dir)?;
 
     let health = Arc::new(Health::default());
     health.directories_ok.store(true, Ordering::SeqCst);
     if let Some(addr) = config.listen {
-        let local = server::serve(addr, health.clone()).await?;
+        let local = server::serve(addr, health.clone())
+            .await
+            .map_err(StartError::Listen)?;
         tracing::info!(%local, "serving /healthz, /readyz and /metrics");
     }
 
@@ -126,8 +152,6 @@ pub async fn run(config: Config) -> Result<(), String> {
         config.poll_interval,
         tx,
     );
-    let mut stop = signals()?;
-
     // The tree being watched is never written: file directories inside it are read-only.
     let protected = vec![resolved.root.clone(), tree.path.clone()];
     let mut daemon = Daemon {
@@ -144,6 +168,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         last_errors: BTreeSet::new(),
         health,
         config,
+        ctx: ctx.clone(),
     };
     tracing::info!(
         path = %daemon.config.path.display(),
@@ -162,7 +187,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                 tokio::pin!(pass);
                 tokio::select! {
                     () = &mut pass => false,
-                    () = stop.first() => {
+                    () = ctx.cancel.cancelled() => {
                         // The pass is not dropped: it sees the stop request at its next safe
                         // point (between reviews, or after a removal is journaled) and returns.
                         tracing::info!("stopping: finishing the work in flight");
@@ -189,7 +214,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                 watcher.follow(&root);
             }
         }
-        if execute::stop_requested() {
+        if ctx.stop_requested() {
             break;
         }
         let wake = daemon.next_wake(last_full, watcher.polling);
@@ -205,10 +230,10 @@ pub async fn run(config: Config) -> Result<(), String> {
                 {}
                 trigger = Some(Trigger::Files);
             }
-            () = tokio::time::sleep_until(wake.0.into()) => {
+            () = tokio::time::sleep_until(wake.0) => {
                 trigger = Some(wake.1);
             }
-            () = stop.first() => {
+            () = ctx.cancel.cancelled() => {
                 tracing::info!("stopping");
                 break;
             }
@@ -227,7 +252,7 @@ impl Daemon {
         if let Some(interval) = polling {
             wake = wake.min_by_instant((now + interval, Trigger::Files));
         }
-        let clock = jiff::Timestamp::now();
+        let clock = self.ctx.now().0;
         for (name, at) in &self.due {
             let wait = clock
                 .until(at.0)
@@ -248,7 +273,7 @@ impl Daemon {
 
     /// The reviews a timer pass takes now.
     fn due_now(&self, now: Instant) -> BTreeSet<String> {
-        let clock = Timestamp(jiff::Timestamp::now());
+        let clock = self.ctx.now();
         let mut out: BTreeSet<String> = self
             .due
             .iter()
@@ -267,7 +292,7 @@ impl Daemon {
 
     async fn pass(&mut self, trigger: Trigger) {
         let started = Instant::now();
-        let now = Timestamp(jiff::Timestamp::now());
+        let now = self.ctx.now();
         let selection = match trigger {
             Trigger::Full | Trigger::Files => match self.refresh(trigger) {
                 Some(selection) => selection,
@@ -282,13 +307,18 @@ impl Daemon {
         let revision = self.resolved.as_ref().and_then(|r| r.revision.clone());
         let mut directories =
             Directories::with_cache(&self.loaded, std::mem::take(&mut self.directories));
-        let result = execute::reconcile_loaded(
+        let options = PassOptions {
+            only: selection.as_ref(),
+            revision: revision.as_deref(),
+            write: true,
+        };
+        let result = execute::pass::run(
+            &self.ctx,
             &self.loaded,
             &self.store,
             &mut directories,
             now,
-            revision.as_deref(),
-            selection.as_ref(),
+            &options,
         )
         .await;
         self.directories = directories.into_cache();
@@ -299,7 +329,7 @@ impl Daemon {
             let name = &review.review;
             let _span = tracing::info_span!("review", review = %name).entered();
             let error = result.errors.get(name);
-            metrics.reconciled(error.is_none());
+            metrics.reconciled(error.map(execute::ReviewError::reason));
             match review.requeue_at {
                 Some(at) if !review.deleted => {
                     self.due.insert(name.clone(), at);
@@ -365,7 +395,7 @@ impl Daemon {
             trigger.label(),
             took,
             ok,
-            jiff::Timestamp::now().as_millisecond() as f64 / 1000.0,
+            now.0.as_millisecond() as f64 / 1000.0,
         );
         tracing::debug!(
             trigger = trigger.label(),
@@ -392,14 +422,20 @@ impl Daemon {
         };
         let previous = std::mem::take(&mut self.loaded);
         let load_started = Instant::now();
-        let loaded = tokio::task::block_in_place(|| {
+        let load = || {
             load::load_reusing(
                 std::slice::from_ref(&resolved.root),
                 &load::Options::default(),
                 &self.schemas,
                 previous,
             )
-        });
+        };
+        // Loading is CPU work: on the binary's two workers it must not stall the probes; on a
+        // test's single-threaded runtime (paused time) there is nothing else to stall.
+        let loaded = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::CurrentThread => load(),
+            _ => tokio::task::block_in_place(load),
+        };
         tracing::debug!(took = ?load_started.elapsed(), files = loaded.sources.len(), "manifests loaded");
         let new_errors = error_lines(&loaded);
         for line in new_errors.difference(&self.last_errors) {
@@ -540,42 +576,4 @@ impl MinByInstant for (Instant, Trigger) {
     fn min_by_instant(self, other: Self) -> Self {
         if other.0 < self.0 { other } else { self }
     }
-}
-
-/// SIGTERM and SIGINT. The first asks for a graceful stop; a second exits at once.
-struct Stop {
-    rx: mpsc::UnboundedReceiver<()>,
-}
-
-impl Stop {
-    async fn first(&mut self) {
-        if self.rx.recv().await.is_none() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-fn signals() -> Result<Stop, String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut seen = 0;
-        loop {
-            tokio::select! {
-                Some(()) = term.recv() => {}
-                Some(()) = int.recv() => {}
-                else => return,
-            }
-            seen += 1;
-            if seen >= 2 {
-                tracing::warn!("second signal: exiting at once");
-                std::process::exit(130);
-            }
-            execute::request_stop();
-            let _ = tx.send(());
-        }
-    });
-    Ok(Stop { rx })
 }

@@ -12,7 +12,11 @@ use std::thread::JoinHandle;
 
 use tokio::sync::mpsc as notify;
 
-use super::{Finished, finish, record_plan, stop_requested};
+use tokio_util::sync::CancellationToken;
+
+use super::record::{self, Recorded};
+use crate::context::Context;
+use crate::error::ReviewError;
 use crate::model::review::Timestamp;
 use crate::reconcile::ReviewPlan;
 use crate::store::{Store, Stored};
@@ -31,9 +35,9 @@ pub(super) struct Job {
     pub(super) entry: Stored,
     /// Nothing to record: only the status may need rewriting.
     pub(super) unchanged: bool,
-    pub(super) error: Option<String>,
+    pub(super) error: Option<ReviewError>,
     /// The directory's error, shown in the status.
-    pub(super) shown: Option<String>,
+    pub(super) shown: Option<ReviewError>,
 }
 
 /// A review handed back by a writer.
@@ -42,7 +46,7 @@ pub(super) struct Done {
     pub(super) review: ReviewPlan,
     /// `None` when the pass was asked to stop before the review was recorded: the next pass
     /// does it.
-    pub(super) finished: Option<Finished>,
+    pub(super) recorded: Option<Recorded>,
 }
 
 /// What every writer needs to record a review.
@@ -51,6 +55,7 @@ struct Ctx {
     store: Store,
     now: Timestamp,
     revision: Option<String>,
+    cancel: CancellationToken,
 }
 
 #[derive(Debug)]
@@ -65,7 +70,12 @@ pub(super) struct Writers {
 }
 
 impl Writers {
-    pub(super) fn new(store: &Store, now: Timestamp, revision: Option<&str>) -> Writers {
+    pub(super) fn new(
+        context: &Context,
+        store: &Store,
+        now: Timestamp,
+        revision: Option<&str>,
+    ) -> Writers {
         let (queue, shared) = mpsc::channel();
         let (done_tx, done_rx) = notify::unbounded_channel();
         Writers {
@@ -73,6 +83,7 @@ impl Writers {
                 store: store.clone(),
                 now,
                 revision: revision.map(str::to_owned),
+                cancel: context.cancel.clone(),
             }),
             queue: Some(queue),
             shared: Arc::new(Mutex::new(shared)),
@@ -166,38 +177,39 @@ fn work(ctx: &Ctx, shared: &Mutex<mpsc::Receiver<Job>>, done: &notify::Unbounded
 
 /// Records a review: its audit events and state, then its status and results.
 fn record(ctx: &Ctx, mut job: Job) -> Done {
-    if stop_requested() {
+    if ctx.cancel.is_cancelled() {
         return Done {
             review: job.review,
-            finished: None,
+            recorded: None,
         };
     }
     // A bug that panics here must not cost the pass the review's plan, nor leave the pass
     // waiting for a review that never comes back.
-    let finished = catch_unwind(AssertUnwindSafe(|| {
+    let recorded = catch_unwind(AssertUnwindSafe(|| {
         if !job.unchanged
-            && let Err(e) = record_plan(&ctx.store, &job.review, &mut job.entry, ctx.now)
+            && let Err(e) = record::record_plan(&ctx.store, &job.review, &mut job.entry, ctx.now)
         {
             job.error = Some(e);
         }
-        finish(
+        record::finish(
             &ctx.store,
             &job.review,
             &job.entry,
             job.error.take(),
-            job.shown.as_deref(),
+            job.shown.as_ref(),
             ctx.revision.as_deref(),
         )
     }))
     .unwrap_or_else(|_| {
-        Some(Finished {
+        tracing::error!(review = %job.review.review, "recording the review panicked");
+        Some(Recorded {
             name: job.review.review.clone(),
-            error: Some("internal error while recording this review; see the log".to_owned()),
+            error: Some(ReviewError::Internal),
             summary: None,
         })
     });
     Done {
         review: job.review,
-        finished,
+        recorded,
     }
 }

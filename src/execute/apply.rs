@@ -1,0 +1,218 @@
+//! A review's removals, through the journal, so that each happens once across crashes.
+//!
+//! The removals of one review go to its directory together: intents for all of them are
+//! journaled (one fsync), the directory removes them (`Directory::remove_many`: the embedded
+//! directory edits its file once, Graph and SCIM send one request a removal under the HTTP
+//! layer's retry policy), and their outcomes are journaled (one fsync). A crash after the
+//! intents and before the outcomes is resumed by sending those removals again: one the
+//! directory no longer has was removed by the interrupted attempt.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::context::Context;
+use crate::directory::registry::Directories;
+use crate::directory::{self, Directory, RemoveOutcome};
+use crate::error::ReviewError;
+use crate::journal::{Journal, JournalOutcome};
+use crate::model::review::Timestamp;
+use crate::reconcile::apply::{Outcome, record_outcome};
+use crate::reconcile::{Effect, ReviewPlan};
+use crate::status;
+use crate::store::{Store, Stored};
+
+use super::record;
+
+/// One removal of an item: which instance, which principal, what to remove.
+type Target = (String, String, directory::Removal);
+
+/// Records a review's plan, then carries out its removals and records their outcomes.
+/// `applied` counts the apply results recorded, by name.
+pub async fn apply_review(
+    ctx: &Context,
+    store: &Store,
+    review: &ReviewPlan,
+    entry: &mut Stored,
+    directories: &mut Directories<'_>,
+    now: Timestamp,
+    applied: &mut BTreeMap<&'static str, u64>,
+) -> Result<(), ReviewError> {
+    let name = &review.review;
+    if record::record_plan(store, review, entry, now)? {
+        return Ok(());
+    }
+    // The removals of each item, in the plan's order.
+    let mut groups: BTreeMap<(String, String), Vec<directory::Removal>> = BTreeMap::new();
+    for effect in &review.effects {
+        if let Effect::Remove {
+            instance,
+            principal,
+            removal,
+        } = effect
+        {
+            groups
+                .entry((instance.clone(), principal.clone()))
+                .or_default()
+                .push(removal.clone());
+        }
+    }
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let directory = directories.get(&entry.state.spec.directory)?;
+    let journal_error = |e: std::io::Error| {
+        ReviewError::Journal(format!(
+            "the apply journal `{}`: {e}",
+            store.journal_path(name).display()
+        ))
+    };
+    let mut journal = Journal::open(&store.journal_path(name)).map_err(journal_error)?;
+
+    let targets: Vec<Target> = groups
+        .iter()
+        .flat_map(|((instance, principal), removals)| {
+            removals
+                .iter()
+                .map(|r| (instance.clone(), principal.clone(), r.clone()))
+        })
+        .collect();
+    let mut outcomes: BTreeMap<&Target, Outcome> = BTreeMap::new();
+    let pending: Vec<&Target> = targets
+        .iter()
+        .filter(|t| match journal.outcome(&t.0, &t.1, &t.2) {
+            Some(done) => {
+                outcomes.insert(t, from_journal(done));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let mut done = 0;
+    for chunk in chunks(ctx, &pending) {
+        if let Some(limit) = ctx.faults.abort_after_removals
+            && done >= limit
+        {
+            std::process::abort();
+        }
+        if let Some(delay) = ctx.faults.remove_delay {
+            tokio::time::sleep(delay).await;
+        }
+        let attempted: Vec<bool> = chunk
+            .iter()
+            .map(|t| journal.was_attempted(&t.0, &t.1, &t.2))
+            .collect();
+        journal_intents(&mut journal, chunk).map_err(journal_error)?;
+        let removals: Vec<directory::Removal> = chunk.iter().map(|t| t.2.clone()).collect();
+        let results = remove_many(directory, &removals).await;
+        let mut answered = Vec::with_capacity(chunk.len());
+        for ((target, result), attempted) in chunk.iter().zip(results).zip(attempted) {
+            let outcome = match result {
+                Ok(RemoveOutcome::NotFound) if attempted => Outcome::DoneBefore,
+                Ok(done) => Outcome::Done(done),
+                Err(e) => Outcome::Failed(e.to_string()),
+            };
+            answered.push((*target, to_journal(&outcome)));
+            outcomes.insert(target, outcome);
+        }
+        journal_outcomes(&mut journal, &answered).map_err(journal_error)?;
+        done += chunk.len();
+        if ctx
+            .faults
+            .abort_after_removals
+            .is_some_and(|limit| done >= limit)
+        {
+            std::process::abort();
+        }
+        if ctx.stop_requested() && outcomes.len() < targets.len() {
+            return Err(ReviewError::Interrupted);
+        }
+    }
+
+    let mut events = Vec::with_capacity(groups.len());
+    for ((instance, principal), removals) in &groups {
+        let item_outcomes: Vec<Outcome> = removals
+            .iter()
+            .filter_map(|r| {
+                outcomes
+                    .get(&(instance.clone(), principal.clone(), r.clone()))
+                    .cloned()
+            })
+            .collect();
+        record_outcome(&mut entry.state, instance, principal, &item_outcomes, now);
+        let result = entry
+            .state
+            .instances
+            .iter()
+            .find(|i| i.id == *instance)
+            .and_then(|i| i.items.get(principal))
+            .and_then(|i| i.apply_result.clone());
+        if let Some(result) = &result {
+            *applied
+                .entry(status::apply_result_name(result))
+                .or_default() += 1;
+        }
+        events.push(json!({ "change": "applyResult", "instance": instance, "principal": principal, "result": result }));
+    }
+    record::append_audit(store, name, entry, now, &events)?;
+    store
+        .save(entry)
+        .map_err(|e| ReviewError::StateWrite(e.to_string()))?;
+    journal.clear().map_err(journal_error)
+}
+
+/// The removals, in the groups they are sent in: all at once, or one at a time when a drill's
+/// fault hook is set, so that it can abort or be stopped between two removals as it could
+/// against a slow directory.
+fn chunks<'t>(ctx: &Context, pending: &'t [&'t Target]) -> std::slice::Chunks<'t, &'t Target> {
+    let drill = ctx.faults.abort_after_removals.is_some() || ctx.faults.remove_delay.is_some();
+    pending.chunks(if drill { 1 } else { pending.len().max(1) })
+}
+
+async fn remove_many<D: Directory>(
+    directory: &D,
+    removals: &[directory::Removal],
+) -> Vec<Result<RemoveOutcome, directory::Error>> {
+    let mut out = Vec::with_capacity(removals.len());
+    for removal in removals {
+        out.push(directory.remove(removal).await);
+    }
+    out
+}
+
+fn journal_intents(journal: &mut Journal, targets: &[&Target]) -> std::io::Result<()> {
+    for t in targets {
+        journal.intent(&t.0, &t.1, &t.2)?;
+    }
+    Ok(())
+}
+
+fn journal_outcomes(
+    journal: &mut Journal,
+    answered: &[(&Target, JournalOutcome)],
+) -> std::io::Result<()> {
+    for (t, outcome) in answered {
+        journal.record(&t.0, &t.1, &t.2, outcome.clone())?;
+    }
+    Ok(())
+}
+
+fn from_journal(done: &JournalOutcome) -> Outcome {
+    match done {
+        JournalOutcome::Done { outcome } => Outcome::Done(outcome.clone()),
+        JournalOutcome::DoneBefore => Outcome::DoneBefore,
+        JournalOutcome::Failed { error } => Outcome::Failed(error.clone()),
+    }
+}
+
+fn to_journal(outcome: &Outcome) -> JournalOutcome {
+    match outcome {
+        Outcome::Done(outcome) => JournalOutcome::Done {
+            outcome: outcome.clone(),
+        },
+        Outcome::DoneBefore => JournalOutcome::DoneBefore,
+        Outcome::Failed(error) => JournalOutcome::Failed {
+            error: error.clone(),
+        },
+    }
+}

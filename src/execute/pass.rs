@@ -1,0 +1,477 @@
+//! The pass: which reviews it covers, planning them batch by batch (state, directory,
+//! `reconcile`), and handing each planned review to be recorded — by the writer threads when it
+//! removes nothing, through [`super::apply`] here when it does.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::context::Context;
+use crate::diag::Severity;
+use crate::directory::registry::Directories;
+use crate::directory::{self, Directory};
+use crate::error::ReviewError;
+use crate::load::Loaded;
+use crate::model::Resource;
+use crate::model::review::Timestamp;
+use crate::reconcile::{
+    self, DecisionFile, Desired, DesiredReview, Effect, Observed, ObservedReview, Plan, ReviewPlan,
+};
+use crate::state::ReviewState;
+use crate::status;
+use crate::store::{self, Store};
+
+use super::apply;
+use super::record::{self, Heads, Recorded};
+use super::writers::{Done, Job, Writers};
+
+/// What a pass covers and whether it writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PassOptions<'a> {
+    /// The reviews to reconcile; every review, recorded or in the manifests, when `None`.
+    pub only: Option<&'a BTreeSet<String>>,
+    /// The manifests' revision (a commit), recorded in each status.
+    pub revision: Option<&'a str>,
+    /// Carry the plan out. Without it the pass only plans (`recert plan`), and the plan keeps
+    /// every review's next state.
+    pub write: bool,
+}
+
+/// What a pass computed and did.
+#[derive(Debug, Default)]
+pub struct PassReport {
+    /// The plan. When the pass wrote, its reviews' `next` states were recorded and taken out
+    /// (`states` summarises them).
+    pub plan: Plan,
+    /// The reviews that failed, with why.
+    pub errors: BTreeMap<String, ReviewError>,
+    /// Problems of the state directory not tied to one review.
+    pub store_errors: Vec<store::Error>,
+    /// Reviews whose directory could not be read.
+    pub unreachable: BTreeSet<String>,
+    /// A summary of the state written for each review touched.
+    pub states: BTreeMap<String, status::Summary>,
+    /// Apply results recorded, by result name.
+    pub applied: BTreeMap<&'static str, u64>,
+}
+
+impl PassReport {
+    /// One review's recording, as the pass or a writer finished it.
+    fn took(&mut self, recorded: Option<Recorded>) {
+        let Some(recorded) = recorded else { return };
+        if let Some(e) = recorded.error {
+            self.errors.insert(recorded.name.clone(), e);
+        }
+        if let Some(summary) = recorded.summary {
+            self.states.insert(recorded.name, summary);
+        }
+    }
+
+    /// A review back from the writers: its outcome here, its plan into the pass's plan.
+    fn took_back(&mut self, done: Done) {
+        self.took(done.recorded);
+        self.plan.reviews.push(done.review);
+    }
+}
+
+/// The reviews and decisions the manifests ask for.
+pub fn desired(loaded: &Loaded) -> Desired {
+    desired_of(loaded, None)
+}
+
+/// The manifest files with an error: reviews recorded from them keep their last good spec.
+pub fn failed_sources(loaded: &Loaded) -> BTreeSet<String> {
+    loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.file.display().to_string())
+        .collect()
+}
+
+/// [`desired`] for the reviews in `only` (all when `None`): a pass over a few reviews does not
+/// copy every review's spec and decisions.
+pub fn desired_of(loaded: &Loaded, only: Option<&BTreeSet<String>>) -> Desired {
+    let wanted = |name: &str| only.is_none_or(|names| names.contains(name));
+    let mut desired = Desired {
+        failed_sources: failed_sources(loaded),
+        ..Desired::default()
+    };
+    for doc in &loaded.docs {
+        if let Resource::AccessReview(review) = &doc.resource
+            && wanted(&review.metadata.name)
+        {
+            let source = loaded.path_of(doc).display().to_string();
+            desired
+                .reviews
+                .entry(review.metadata.name.clone())
+                .or_insert(DesiredReview {
+                    spec: review.spec.clone(),
+                    source,
+                    decisions: Vec::new(),
+                });
+        }
+    }
+    for doc in &loaded.docs {
+        if let Resource::ReviewDecisions(decisions) = &doc.resource
+            && let Some(review) = desired.reviews.get_mut(&decisions.spec.review)
+        {
+            review.decisions.push(DecisionFile {
+                source: loaded.path_of(doc).display().to_string(),
+                spec: decisions.spec.clone(),
+            });
+        }
+    }
+    desired
+}
+
+/// Reviews planned and carried out together. A pass goes batch by batch, so that it holds the
+/// states of one batch at a time, not of every review (a thousand states of a hundred items
+/// each are a few hundred megabytes in memory).
+const BATCH: usize = 64;
+
+/// The first batch is small: the writers wait for it, and start sooner on a few reviews.
+const FIRST_BATCH: usize = 8;
+
+/// `names` in batches: [`FIRST_BATCH`], then [`BATCH`] at a time.
+fn batches(names: &[String]) -> impl Iterator<Item = &[String]> {
+    let (first, rest) = names.split_at(FIRST_BATCH.min(names.len()));
+    std::iter::once(first)
+        .filter(|b| !b.is_empty())
+        .chain(rest.chunks(BATCH))
+}
+
+/// One pass over already loaded manifests at `now`: the daemon's, and the command line's
+/// through [`super::load_and_run`]. When it writes, the plan returned has no `next` states:
+/// they were recorded, and `states` summarises them.
+pub async fn run(
+    ctx: &Context,
+    loaded: &Loaded,
+    store: &Store,
+    directories: &mut Directories<'_>,
+    now: Timestamp,
+    options: &PassOptions<'_>,
+) -> PassReport {
+    let mut desired = desired_of(loaded, options.only);
+    let mut report = PassReport::default();
+    let names = pass_names(store, &desired, options.only, &mut report);
+    if !options.write {
+        let planned = plan_some(&names, &mut desired, store, directories, now).await;
+        report.unreachable.extend(planned.errors.keys().cloned());
+        report.store_errors = planned.store_errors;
+        report.errors = planned.errors;
+        report.plan = planned.plan;
+        return report;
+    }
+    let mut writers = Writers::new(ctx, store, now, options.revision);
+    for batch in batches(&names) {
+        if ctx.stop_requested() {
+            break;
+        }
+        let planned = plan_some(batch, &mut desired, store, directories, now).await;
+        carry_out(ctx, store, planned, directories, &mut writers, &mut report).await;
+        // The writers record this batch while the next is planned; waiting for the one
+        // before keeps about two batches of states in memory.
+        for done in writers.settle(BATCH).await {
+            report.took_back(done);
+        }
+    }
+    for done in writers.settle(0).await {
+        report.took_back(done);
+    }
+    report.plan.reviews.sort_by(|a, b| a.review.cmp(&b.review));
+    report
+}
+
+/// Carries out a plan computed elsewhere (a benchmark's, a test's) as a pass would: for each
+/// review, its audit events and state, then its removals through the journal, then its status
+/// and results.
+pub async fn carry_out_plan(
+    ctx: &Context,
+    store: &Store,
+    plan: Plan,
+    directories: &mut Directories<'_>,
+    now: Timestamp,
+    revision: Option<&str>,
+) -> PassReport {
+    let names: Vec<&str> = plan.reviews.iter().map(|r| r.review.as_str()).collect();
+    let (stored, store_errors) = store.load_some(names.into_iter());
+    let heads = stored
+        .into_iter()
+        .map(|(name, s)| (name, (s.audit_head, s.revision)))
+        .collect();
+    let planned = Planned {
+        plan,
+        heads,
+        errors: BTreeMap::new(),
+        store_errors,
+    };
+    let mut report = PassReport::default();
+    let mut writers = Writers::new(ctx, store, now, revision);
+    carry_out(ctx, store, planned, directories, &mut writers, &mut report).await;
+    for done in writers.settle(0).await {
+        report.took_back(done);
+    }
+    report.plan.reviews.sort_by(|a, b| a.review.cmp(&b.review));
+    report
+}
+
+/// The reviews a pass covers: `only`, or every review recorded or in the manifests.
+fn pass_names(
+    store: &Store,
+    desired: &Desired,
+    only: Option<&BTreeSet<String>>,
+    report: &mut PassReport,
+) -> Vec<String> {
+    match only {
+        Some(names) => names.iter().cloned().collect(),
+        None => {
+            let recorded = store.names().unwrap_or_else(|e| {
+                report.store_errors.push(e);
+                Vec::new()
+            });
+            let mut names: BTreeSet<String> = recorded.into_iter().collect();
+            names.extend(desired.reviews.keys().cloned());
+            names.into_iter().collect()
+        }
+    }
+}
+
+/// What planning a batch of reviews found.
+#[derive(Debug)]
+struct Planned {
+    plan: Plan,
+    heads: Heads,
+    /// Per-review problems reading the directory.
+    errors: BTreeMap<String, ReviewError>,
+    store_errors: Vec<store::Error>,
+}
+
+/// Reads the recorded state of `names`, observes what they need and reconciles them; their
+/// desired reviews are taken out of `desired`.
+async fn plan_some(
+    names: &[String],
+    desired: &mut Desired,
+    store: &Store,
+    directories: &mut Directories<'_>,
+    now: Timestamp,
+) -> Planned {
+    let (stored, store_errors) = store.load_some(names.iter().map(String::as_str));
+    let mut heads = BTreeMap::new();
+    let mut recorded = BTreeMap::new();
+    for (name, stored) in stored {
+        heads.insert(name.clone(), (stored.audit_head, stored.revision));
+        recorded.insert(name, stored.state);
+    }
+    let part = Desired {
+        reviews: names
+            .iter()
+            .filter_map(|n| Some((n.clone(), desired.reviews.remove(n)?)))
+            .collect(),
+        failed_sources: desired.failed_sources.clone(),
+    };
+    let mut errors = BTreeMap::new();
+    let observed = observe(&part, &recorded, now, directories, &mut errors).await;
+    Planned {
+        plan: reconcile::reconcile(&part, observed, &recorded, now),
+        heads,
+        errors,
+        store_errors,
+    }
+}
+
+/// Reads from each review's directory what `reconcile::needs` asks for it.
+async fn observe(
+    desired: &Desired,
+    recorded: &BTreeMap<String, ReviewState>,
+    now: Timestamp,
+    directories: &mut Directories<'_>,
+    errors: &mut BTreeMap<String, ReviewError>,
+) -> Observed {
+    let mut observed = Observed::default();
+    for (name, need) in reconcile::needs(desired, recorded, now) {
+        let spec = &desired.reviews[&name].spec;
+        let directory = match directories.get(&spec.directory) {
+            Ok(directory) => directory,
+            Err(e) => {
+                errors.insert(name, e);
+                continue;
+            }
+        };
+        let mut review = ObservedReview::default();
+        if need.scope {
+            match directory::observe(directory, &spec.scope).await {
+                Ok(scope) => review.scope = Some(scope),
+                Err(e) => {
+                    errors.insert(
+                        name.clone(),
+                        ReviewError::directory(&spec.directory, "cannot read the scope from", e),
+                    );
+                }
+            }
+        }
+        let names: Vec<String> = need.names.into_iter().collect();
+        for chunk in names.chunks(directory.lookup_batch_size().max(1)) {
+            match directory.lookup(chunk).await {
+                Ok(found) => {
+                    for name in chunk {
+                        let hit = found.iter().find(|p| match p {
+                            directory::Principal::User(u) => {
+                                u.id == *name || u.user_principal_name.eq_ignore_ascii_case(name)
+                            }
+                            directory::Principal::Group(g) => g.id == *name,
+                            directory::Principal::ServicePrincipal(s) => s.id == *name,
+                        });
+                        if let Some(p) = hit {
+                            review.people.insert(name.clone(), p.id().to_owned());
+                        }
+                    }
+                }
+                Err(e) => {
+                    errors.insert(
+                        name.clone(),
+                        ReviewError::directory(&spec.directory, "cannot look up reviewers in", e),
+                    );
+                }
+            }
+        }
+        observed.reviews.insert(name, review);
+    }
+    observed
+}
+
+/// Carries out a planned batch: reviews with removals here, one at a time through the
+/// journal; the others go to `writers` (they leave the plan until the writers give them back).
+async fn carry_out(
+    ctx: &Context,
+    store: &Store,
+    planned: Planned,
+    directories: &mut Directories<'_>,
+    writers: &mut Writers,
+    report: &mut PassReport,
+) {
+    let Planned {
+        mut plan,
+        heads,
+        errors: observe_errors,
+        store_errors,
+    } = planned;
+    report.store_errors.extend(store_errors);
+    report.unreachable.extend(observe_errors.keys().cloned());
+    let now = writers.now();
+    let revision = writers.revision().map(str::to_owned);
+    let revision = revision.as_deref();
+    // Idle reviews (nothing to do, no new error, same revision) are not touched at all.
+    // A review whose status shows a problem is not idle even when its plan is empty: the
+    // problem may just have gone (a manifest fixed), and the status must say so.
+    let idle = |r: &ReviewPlan| {
+        r.is_empty()
+            && r.stale_spec.is_none()
+            && r.stalled.is_none()
+            && !observe_errors.contains_key(&r.review)
+            && !record::shows_problem(store, &r.review)
+    };
+    // Reviews that remove nothing only write their own files: the writers take them, which
+    // matters when a thousand instances start at once and each state is fsynced. Reviews
+    // with removals talk to the directory through the journal, one at a time, here.
+    let mut serial = Vec::new();
+    let mut parallel = Vec::new();
+    for mut review in std::mem::take(&mut plan.reviews) {
+        let Some(next) = review.next.take() else {
+            report.plan.reviews.push(review);
+            continue;
+        };
+        let is_idle = idle(&review);
+        let prepared = record::prepare(
+            store,
+            &review,
+            next,
+            heads.get(&review.review),
+            is_idle,
+            revision,
+        );
+        let job = match prepared {
+            Ok(prepared) => Job {
+                shown: observe_errors.get(&review.review).cloned(),
+                review,
+                entry: prepared.entry,
+                unchanged: prepared.unchanged,
+                error: prepared.error,
+            },
+            Err(summary) => {
+                report.states.insert(review.review.clone(), summary);
+                report.plan.reviews.push(review);
+                continue;
+            }
+        };
+        let removes = job
+            .review
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Remove { .. }));
+        if removes {
+            serial.push(job);
+        } else {
+            parallel.push(job);
+        }
+    }
+    let names = parallel
+        .iter()
+        .chain(&serial)
+        .map(|j| j.review.review.as_str());
+    if let Err(e) = store.create_review_dirs(names) {
+        let e = ReviewError::StateWrite(e.to_string());
+        for job in parallel.iter_mut().chain(&mut serial) {
+            job.error.get_or_insert_with(|| e.clone());
+        }
+    }
+    for job in parallel {
+        writers.submit(job);
+    }
+    for mut job in serial {
+        if ctx.stop_requested() {
+            report.plan.reviews.push(job.review);
+            continue;
+        }
+        if !job.unchanged
+            && let Err(e) = apply::apply_review(
+                ctx,
+                store,
+                &job.review,
+                &mut job.entry,
+                directories,
+                now,
+                &mut report.applied,
+            )
+            .await
+        {
+            job.error = Some(e);
+        }
+        let shown = job.shown.as_ref();
+        report.took(record::finish(
+            store,
+            &job.review,
+            &job.entry,
+            job.error,
+            shown,
+            revision,
+        ));
+        report.plan.reviews.push(job.review);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_cover_every_name_once_in_order_a_small_one_first() {
+        for n in [0, 1, 8, 9, 72, 73, 150] {
+            let names: Vec<String> = (0..n).map(|i| format!("r-{i:03}")).collect();
+            let sizes: Vec<usize> = batches(&names).map(<[String]>::len).collect();
+            assert!(sizes.iter().all(|&s| s > 0), "{n}: {sizes:?}");
+            assert_eq!(sizes.first().copied(), (n > 0).then(|| n.min(FIRST_BATCH)));
+            assert!(sizes.iter().skip(1).all(|&s| s <= BATCH), "{n}: {sizes:?}");
+            let joined: Vec<&String> = batches(&names).flatten().collect();
+            assert_eq!(joined, names.iter().collect::<Vec<_>>());
+        }
+    }
+}

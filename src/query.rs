@@ -1,0 +1,107 @@
+//! Read-only questions about the state directory: what waits for a reviewer, and the results
+//! of an instance (`recert pending`, `recert export`). They never write.
+
+use std::collections::BTreeSet;
+
+use crate::directory;
+use crate::reconcile;
+use crate::status;
+use crate::store::{self, Store};
+
+/// An undecided item a reviewer may decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub review: String,
+    pub instance: String,
+    pub principal: String,
+    pub display_name: String,
+}
+
+/// Why a question cannot be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    State(store::Error),
+    #[error("no review `{review}` in {state_dir}")]
+    NoReview { review: String, state_dir: String },
+    #[error("review `{review}` has no instance `{instance}`")]
+    NoInstance { review: String, instance: String },
+    #[error("review `{0}` has no instance yet")]
+    NoInstanceYet(String),
+    #[error("the results cannot be rendered: {0}")]
+    Render(status::RenderError),
+}
+
+/// The instances of reviews in the state directory with undecided items a reviewer may decide.
+pub fn pending(store: &Store, reviewer: &str) -> Vec<Pending> {
+    let (stored, _) = store.load();
+    let mut out = Vec::new();
+    for (name, entry) in stored {
+        let state = entry.state;
+        let Some(instance) = state.in_progress() else {
+            continue;
+        };
+        let me: BTreeSet<String> = [reconcile::normalize(reviewer)]
+            .into_iter()
+            .chain(state.known.get(&reconcile::normalize(reviewer)).cloned())
+            .chain(
+                instance
+                    .items
+                    .iter()
+                    .filter_map(|(id, item)| match &item.principal {
+                        directory::Principal::User(u)
+                            if u.user_principal_name.eq_ignore_ascii_case(reviewer) =>
+                        {
+                            Some(id.clone())
+                        }
+                        _ => None,
+                    }),
+            )
+            .collect();
+        for (id, item) in &instance.items {
+            if item.decision.is_none()
+                && reconcile::allowed_reviewers(&state, item)
+                    .iter()
+                    .any(|r| me.contains(r))
+            {
+                out.push(Pending {
+                    review: name.clone(),
+                    instance: instance.id.clone(),
+                    principal: id.clone(),
+                    display_name: item.principal.display_name().to_owned(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The path of a review's results for an instance (the latest when none is named).
+pub fn results(store: &Store, review: &str, instance: Option<&str>) -> Result<String, QueryError> {
+    // Only this review's state is read; a state that cannot be read says why.
+    let (mut stored, errors) = store.load_some(std::iter::once(review));
+    if let Some(error) = errors.into_iter().next() {
+        return Err(QueryError::State(error));
+    }
+    let entry = stored.remove(review).ok_or_else(|| QueryError::NoReview {
+        review: review.to_owned(),
+        state_dir: store.root().display().to_string(),
+    })?;
+    let chosen = match instance {
+        Some(id) => entry
+            .state
+            .instances
+            .iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| QueryError::NoInstance {
+                review: review.to_owned(),
+                instance: id.to_owned(),
+            })?,
+        None => entry
+            .state
+            .instances
+            .last()
+            .ok_or_else(|| QueryError::NoInstanceYet(review.to_owned()))?,
+    };
+    status::results_csv(&entry.state, chosen).map_err(QueryError::Render)
+}
