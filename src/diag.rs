@@ -65,6 +65,7 @@ codes! {
     AliasLimit = "alias-limit": "YAML aliases expand to more nodes than allowed (an alias bomb).",
     TooDeep = "too-deep": "Values are nested deeper than allowed.",
     YamlUnsupported = "yaml-unsupported": "A YAML feature Recert does not accept: custom tags or complex keys.",
+    EmptyFile = "empty-file": "A manifest file holds no document (empty, or only comments).",
     NotADocument = "not-a-document": "A YAML document is not a mapping with apiVersion, kind, metadata and spec.",
     UnknownApiVersion = "unknown-api-version": "apiVersion is not one this Recert understands.",
     UnknownKind = "unknown-kind": "kind is not one of Directory, DirectoryData, AccessReview, ReviewDecisions.",

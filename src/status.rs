@@ -219,7 +219,12 @@ pub fn render(
     error: Option<&ReviewError>,
     revision: Option<&str>,
 ) -> Result<String, RenderError> {
-    let phase = phase(state);
+    // A review deleted from the manifests: its final status, kept in the archive, says so.
+    let phase = if plan.deleted {
+        "Deleted"
+    } else {
+        phase(state)
+    };
     let reason = error.map(ReviewError::reason);
     let stalled = error
         .map(ToString::to_string)

@@ -620,3 +620,32 @@ fn polling_picks_up_changes_where_file_events_are_not_used() {
         daemon.log()
     );
 }
+
+#[test]
+fn a_review_gone_from_its_file_is_deleted_only_when_a_second_load_confirms_it() {
+    let tree = Tree::new();
+    manifests(&tree, "m");
+    let daemon = Daemon::start(tree.path(), &["m", "--state-dir", "state"], &[]);
+    let state = tree.path().join("state");
+    eventually(&daemon, "the review starting", || {
+        status(&state, "ga-self").contains("phase: InProgress")
+    });
+    // The review's document goes; the file still parses (another document stays in it).
+    tree.write(
+        "m/reviews/ga.yaml",
+        running_review().replace("name: ga-self", "name: other-review"),
+    );
+    eventually(&daemon, "the deletion, once confirmed", || {
+        !state.join("reviews/ga-self").exists()
+    });
+    let log = daemon.log();
+    let noticed = log
+        .find("gone from the manifests")
+        .expect("the first load only notes the absence");
+    let deleted = log.find("review deleted").expect("a later pass deletes");
+    assert!(noticed < deleted, "{log}");
+    let archived = std::fs::read_dir(state.join("archive"))
+        .expect("archive")
+        .count();
+    assert_eq!(archived, 1);
+}

@@ -582,6 +582,103 @@ fn deleting_a_manifest_archives_its_records_and_the_audit_still_verifies() {
             .read("manifests/corp-directory.yaml")
             .contains("id: ra-owner-dave")
     );
+    // The archive holds the final word, as the state and the audit trail do: deleted.
+    let status = std::fs::read_to_string(dir.join("status.yaml")).expect("status");
+    assert!(status.contains("phase: Deleted"), "{status}");
+    assert!(!status.contains("nextEdge"), "{status}");
+    let csv = std::fs::read_to_string(dir.join("results/2026-12-01.csv")).expect("results");
+    assert!(
+        csv.lines().skip(1).all(|l| l.contains(",Deleted,")),
+        "every row says the instance was deleted: {csv}"
+    );
+}
+
+#[test]
+fn an_emptied_manifest_is_a_finding_and_never_deletes_its_review() {
+    let drill = Drill::new();
+    drill.reconcile("2026-12-01T10:00:00Z");
+    let rel = format!("manifests/reviews/{REVIEW}.yaml");
+    for emptied in ["", "# being rewritten\n"] {
+        drill.write(&rel, emptied);
+        let validate = drill.run(&["validate", "manifests"]);
+        assert_eq!(validate.code, 1, "{}", validate.stdout);
+        assert!(
+            validate.stdout.contains("error[empty-file]"),
+            "{}",
+            validate.stdout
+        );
+        let out = drill.run(&[
+            "reconcile",
+            "manifests",
+            "--state-dir",
+            "state",
+            "--now",
+            "2026-12-02T10:00:00Z",
+        ]);
+        assert_eq!(
+            out.code, 1,
+            "a manifest error: {}{}",
+            out.stdout, out.stderr
+        );
+        assert!(!out.stdout.contains("delete the review"), "{}", out.stdout);
+        assert!(drill.path(&format!("state/reviews/{REVIEW}")).exists());
+        assert!(!drill.path("state/archive").exists());
+        let status = drill.status();
+        assert!(status.contains("phase: InProgress"), "{status}");
+        assert!(status.contains("reason: ManifestInvalid"), "{status}");
+    }
+}
+
+#[test]
+fn plan_exits_1_for_errors_even_when_it_would_also_change_something() {
+    let drill = Drill::new();
+    drill.write(
+        "manifests/broken.yaml",
+        "apiVersion: recert.dev/v1alpha1\nkind: Nonsense\n",
+    );
+    let out = drill.run(&[
+        "plan",
+        "manifests",
+        "--state-dir",
+        "state",
+        "--now",
+        "2026-12-01T10:00:00Z",
+    ]);
+    assert!(
+        out.stdout.contains("start instance"),
+        "changes are planned: {}",
+        out.stdout
+    );
+    assert_eq!(out.code, 1, "errors win over changes: {}", out.stderr);
+}
+
+#[test]
+fn a_fault_that_aborts_after_zero_removals_removes_nothing() {
+    let drill = Drill::new();
+    drill.reconcile("2026-12-01T10:00:00Z");
+    drill.request("stop", "stop-1");
+    drill.reconcile("2026-12-02T10:00:00Z");
+    drill.request("apply", "apply-1");
+    let before = drill.read("manifests/corp-directory.yaml");
+    let crashed = Command::new(env!("CARGO_BIN_EXE_recert"))
+        .args([
+            "reconcile",
+            "manifests",
+            "--state-dir",
+            "state",
+            "--now",
+            "2026-12-03T10:00:00Z",
+        ])
+        .env(recert::context::fault_env::ABORT_AFTER_REMOVALS, "0")
+        .current_dir(drill.dir.path())
+        .output()
+        .expect("run recert");
+    assert!(!crashed.status.success(), "the fault aborts the process");
+    assert_eq!(
+        drill.read("manifests/corp-directory.yaml"),
+        before,
+        "no removal is sent before the abort"
+    );
 }
 
 #[test]

@@ -120,12 +120,14 @@ pub fn plan(args: &EngineArgs) -> anyhow::Result<Outcome> {
     } else {
         super::out(&report.plan.to_string())?;
     }
+    // Errors win over changes: a CI gate that watches for 1 must not miss an error because
+    // the same run would also change something.
     Ok(if !report.store_errors.is_empty() {
         Outcome::Error
-    } else if !report.plan.is_empty() {
-        Outcome::Changes
     } else if run.manifest_errors().next().is_some() || !report.errors.is_empty() {
         Outcome::Findings
+    } else if !report.plan.is_empty() {
+        Outcome::Changes
     } else {
         Outcome::Clean
     })

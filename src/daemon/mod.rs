@@ -53,6 +53,11 @@ pub struct Config {
     pub max_backoff: Duration,
 }
 
+/// How long a review must stay gone from the manifests before it is deleted: the second of
+/// two loads this far apart (or a debounce, if longer) deletes it. A file emptied or cut short
+/// for a moment, as an editor or a checkout does while it writes, deletes nothing.
+const CONFIRM_DELETION: Duration = Duration::from_secs(1);
+
 /// Why a pass runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Trigger {
@@ -96,6 +101,14 @@ struct Daemon {
     backoff: BTreeMap<String, Backoff>,
     /// Reviews whose directory could not be read in their last pass.
     unreachable: BTreeSet<String>,
+    /// Recorded reviews gone from the manifests, since when: a review is deleted only when a
+    /// second load, at least [`CONFIRM_DELETION`] (or the debounce, if longer) later, still
+    /// does not find it.
+    absent_since: BTreeMap<String, Instant>,
+    /// When to load again to confirm a deletion.
+    recheck_at: Option<Instant>,
+    /// Those of `absent_since` that a later load confirmed gone.
+    confirmed_deletions: BTreeSet<String>,
     /// The manifest errors of the last load, each logged once.
     last_errors: BTreeSet<String>,
     health: Arc<Health>,
@@ -165,6 +178,9 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
         due: BTreeMap::new(),
         backoff: BTreeMap::new(),
         unreachable: BTreeSet::new(),
+        absent_since: BTreeMap::new(),
+        recheck_at: None,
+        confirmed_deletions: BTreeSet::new(),
         last_errors: BTreeSet::new(),
         health,
         config,
@@ -249,6 +265,9 @@ impl Daemon {
     fn next_wake(&self, last_full: Instant, polling: Option<Duration>) -> (Instant, Trigger) {
         let now = Instant::now();
         let mut wake = (last_full + self.config.resync, Trigger::Full);
+        if let Some(at) = self.recheck_at {
+            wake = wake.min_by_instant((at, Trigger::Files));
+        }
         if let Some(interval) = polling {
             wake = wake.min_by_instant((now + interval, Trigger::Files));
         }
@@ -307,10 +326,12 @@ impl Daemon {
         let revision = self.resolved.as_ref().and_then(|r| r.revision.clone());
         let mut directories =
             Directories::with_cache(&self.loaded, std::mem::take(&mut self.directories));
+        let unconfirmed: BTreeSet<String> = self.unconfirmed_deletions();
         let options = PassOptions {
             only: selection.as_ref(),
             revision: revision.as_deref(),
             write: true,
+            unconfirmed_deletions: Some(&unconfirmed),
         };
         let result = execute::pass::run(
             &self.ctx,
@@ -405,10 +426,60 @@ impl Daemon {
         );
     }
 
+    /// Notes which recorded reviews the manifests no longer hold, and returns those whose
+    /// absence is now confirmed: seen on an earlier load at least the confirmation delay ago.
+    /// A review back in the manifests is forgotten here.
+    fn confirm_deletions(&mut self, present: &BTreeMap<String, Fingerprint>) -> BTreeSet<String> {
+        let recorded: BTreeSet<String> = match self.store.names() {
+            Ok(names) => names.into_iter().collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "state dir");
+                return BTreeSet::new();
+            }
+        };
+        let now = Instant::now();
+        let delay = CONFIRM_DELETION.max(self.config.debounce);
+        self.absent_since
+            .retain(|name, _| recorded.contains(name) && !present.contains_key(name));
+        let mut confirmed = BTreeSet::new();
+        for name in recorded.iter().filter(|n| !present.contains_key(*n)) {
+            match self.absent_since.get(name) {
+                Some(since) if now.duration_since(*since) >= delay => {
+                    confirmed.insert(name.clone());
+                }
+                Some(_) => {}
+                None => {
+                    tracing::info!(review = %name, "gone from the manifests; deleted if a second look confirms it");
+                    self.absent_since.insert(name.clone(), now);
+                }
+            }
+        }
+        self.recheck_at = self
+            .absent_since
+            .iter()
+            .filter(|(name, _)| !confirmed.contains(*name))
+            .map(|(_, since)| *since + delay)
+            .min();
+        self.confirmed_deletions.clone_from(&confirmed);
+        confirmed
+    }
+
+    /// The reviews whose deletion waits for confirmation by a later load.
+    fn unconfirmed_deletions(&self) -> BTreeSet<String> {
+        self.absent_since
+            .keys()
+            .filter(|name| !self.confirmed_deletions.contains(*name))
+            .cloned()
+            .collect()
+    }
+
     /// Re-resolves the tree and reloads what changed. Returns the reviews to reconcile (`None`
     /// for all of them), or `None` outright when the tree cannot be read (the last loaded set
     /// stays, and the next event or resync tries again).
     fn refresh(&mut self, trigger: Trigger) -> Option<Option<BTreeSet<String>>> {
+        // Set again below when a deletion still waits; a tree that cannot be read waits for
+        // the next event or resync instead of waking the loop at once.
+        self.recheck_at = None;
         let resolved = match self.tree.resolve() {
             Ok(resolved) => resolved,
             Err(e) => {
@@ -477,6 +548,11 @@ impl Daemon {
             }
             _ => None,
         };
+        let confirmed = self.confirm_deletions(&fingerprints);
+        let selection = selection.map(|mut names| {
+            names.extend(confirmed);
+            names
+        });
         self.last_errors = new_errors;
         self.loaded = loaded;
         self.desired = Some((fingerprints, failed));

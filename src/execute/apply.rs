@@ -36,10 +36,11 @@ pub async fn apply_review(
     entry: &mut Stored,
     directories: &mut Directories<'_>,
     now: Timestamp,
+    revision: Option<&str>,
     applied: &mut BTreeMap<&'static str, u64>,
 ) -> Result<(), ReviewError> {
     let name = &review.review;
-    if record::record_plan(store, review, entry, now)? {
+    if record::record_plan(store, review, entry, now, revision)? {
         return Ok(());
     }
     // The removals of each item, in the plan's order.

@@ -16,7 +16,6 @@ pub mod pass;
 pub mod record;
 mod writers;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::context::Context;
@@ -60,11 +59,9 @@ pub async fn load_and_run(
         only: None,
         revision,
         write,
+        unconfirmed_deletions: None,
     };
     let report = pass::run(ctx, &loaded, store, &mut directories, ctx.now(), &options).await;
     drop(directories);
     Run { loaded, report }
 }
-
-/// The reviews a set of names selects (all when `None`).
-pub type Selection = Option<BTreeSet<String>>;

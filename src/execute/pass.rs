@@ -33,6 +33,9 @@ pub struct PassOptions<'a> {
     /// Carry the plan out. Without it the pass only plans (`recert plan`), and the plan keeps
     /// every review's next state.
     pub write: bool,
+    /// Reviews gone from the manifests whose deletion is not confirmed yet: they keep their
+    /// last good spec (the daemon's; a command line's single load deletes at once).
+    pub unconfirmed_deletions: Option<&'a BTreeSet<String>>,
 }
 
 /// What a pass computed and did.
@@ -151,6 +154,9 @@ pub async fn run(
     options: &PassOptions<'_>,
 ) -> PassReport {
     let mut desired = desired_of(loaded, options.only);
+    if let Some(unconfirmed) = options.unconfirmed_deletions {
+        desired.unconfirmed_deletions.clone_from(unconfirmed);
+    }
     let mut report = PassReport::default();
     let names = pass_names(store, &desired, options.only, &mut report);
     if !options.write {
@@ -267,6 +273,7 @@ async fn plan_some(
             .filter_map(|n| Some((n.clone(), desired.reviews.remove(n)?)))
             .collect(),
         failed_sources: desired.failed_sources.clone(),
+        unconfirmed_deletions: desired.unconfirmed_deletions.clone(),
     };
     let mut errors = BTreeMap::new();
     let observed = observe(&part, &recorded, now, directories, &mut errors).await;
@@ -439,6 +446,7 @@ async fn carry_out(
                 &mut job.entry,
                 directories,
                 now,
+                revision,
                 &mut report.applied,
             )
             .await

@@ -83,13 +83,15 @@ pub fn prepare(
     })
 }
 
-/// Records a review's plan: its audit events, then its state, then the archive for a deleted
-/// review. Returns whether the review was archived.
+/// Records a review's plan: its audit events, then its state, then, for a deleted review, its
+/// final status and results and the move to the archive (which then holds what the state and
+/// the audit trail say: deleted). Returns whether the review was archived.
 pub fn record_plan(
     store: &Store,
     review: &ReviewPlan,
     entry: &mut Stored,
     now: Timestamp,
+    revision: Option<&str>,
 ) -> Result<bool, ReviewError> {
     let name = &review.review;
     std::fs::create_dir_all(store.review_dir(name)).map_err(|e| {
@@ -100,6 +102,7 @@ pub fn record_plan(
         .save(entry)
         .map_err(|e| ReviewError::StateWrite(e.to_string()))?;
     if review.effects.contains(&Effect::Archive) {
+        write_outputs(store, &entry.state, review, None, revision)?;
         store
             .archive(name, now)
             .map_err(|e| ReviewError::StateWrite(e.to_string()))?;

@@ -187,7 +187,13 @@ fn record(ctx: &Ctx, mut job: Job) -> Done {
     // waiting for a review that never comes back.
     let recorded = catch_unwind(AssertUnwindSafe(|| {
         if !job.unchanged
-            && let Err(e) = record::record_plan(&ctx.store, &job.review, &mut job.entry, ctx.now)
+            && let Err(e) = record::record_plan(
+                &ctx.store,
+                &job.review,
+                &mut job.entry,
+                ctx.now,
+                ctx.revision.as_deref(),
+            )
         {
             job.error = Some(e);
         }

@@ -469,6 +469,16 @@ fn check_text(path: &Path, text: String, schemas: &SchemaSet) -> FileResult {
                 .push((document.index, Some(document.root), resource));
         }
     }
+    // An editor that truncates a file before writing it anew, or a bad merge, must not read as
+    // "every review in this file was deleted": the file's reviews keep their last good spec.
+    if result.documents_read == 0 && result.diagnostics.is_empty() {
+        result.diagnostics.push(Diagnostic::error(
+            Code::EmptyFile,
+            path,
+            "the file holds no document; reviews recorded from it keep their last good spec \
+             (to delete a review, delete its document or the whole file)",
+        ));
+    }
     result
 }
 
@@ -514,7 +524,8 @@ fn load_clean(text: &str, schemas: &SchemaSet) -> Option<Vec<(usize, Resource)>>
         }
         out.push((document.index, decoded.ok()?));
     }
-    Some(out)
+    // A file with no document is a finding, reported by the slow path.
+    (!out.is_empty()).then_some(out)
 }
 
 fn read_text(path: &Path, options: &Options) -> Result<String, Box<Diagnostic>> {

@@ -39,6 +39,9 @@ pub struct Desired {
     /// Manifest files that failed to load this time: a review recorded from one of them keeps
     /// its last good spec instead of being deleted.
     pub failed_sources: BTreeSet<String>,
+    /// Reviews gone from the manifests whose deletion is not confirmed yet (the daemon confirms
+    /// it on a later load): they keep their last good spec meanwhile.
+    pub unconfirmed_deletions: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -201,6 +204,14 @@ fn reconcile_review(
         (None, Some(recorded)) if desired.failed_sources.contains(&recorded.source) => {
             plan.stale_spec = Some(format!(
                 "{} failed to load; the review runs on its last good spec",
+                recorded.source
+            ));
+            recorded.clone()
+        }
+        (None, Some(recorded)) if desired.unconfirmed_deletions.contains(name) => {
+            plan.stale_spec = Some(format!(
+                "the review is gone from {}; it is deleted if a second look, a moment later, \
+                 confirms it, and runs on its last good spec until then",
                 recorded.source
             ));
             recorded.clone()
@@ -592,6 +603,7 @@ fn remind(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
                 instance: instance.id.clone(),
                 reviewers: reviewers.clone(),
                 token,
+                at,
             });
             if !reviewers.is_empty() {
                 plan.effects.push(Effect::Notify {

@@ -113,6 +113,9 @@ pub enum Change {
         instance: String,
         reviewers: Vec<String>,
         token: Option<String>,
+        /// When the reminder was due (a scheduled one), or asked for (a request: the pass's
+        /// time). A pass that runs late records the due time, not its own.
+        at: Timestamp,
     },
     #[serde(rename_all = "camelCase")]
     ApplyStarted {
@@ -224,6 +227,7 @@ impl fmt::Display for Change {
                 instance,
                 reviewers,
                 token,
+                ..
             } => {
                 let why = token
                     .as_ref()

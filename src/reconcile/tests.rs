@@ -816,6 +816,33 @@ fn scheduled_reminders_go_out_every_interval_while_the_instance_runs() {
 }
 
 #[test]
+fn a_scheduled_reminder_is_recorded_at_its_due_time_when_the_pass_runs_late() {
+    let mut world = World::self_review(&["alice"]);
+    world.spec.settings.reminders = Reminders {
+        enabled: true,
+        interval_days: 3,
+    };
+    world.step("2026-12-01");
+    // Nobody ran Recert on the 4th; the pass on the 5th sends the reminder due on the 4th.
+    let plan = world.step("2026-12-05T16:30:00Z");
+    let at = plan.reviews[0].changes.iter().find_map(|c| match c {
+        Change::Reminded { at, .. } => Some(*at),
+        _ => None,
+    });
+    assert_eq!(
+        at,
+        Some(ts("2026-12-04")),
+        "the audit event carries the due time"
+    );
+    let recorded: Vec<Timestamp> = world.state().instances[0]
+        .reminders
+        .iter()
+        .map(|r| r.at)
+        .collect();
+    assert_eq!(recorded, [ts("2026-12-04")]);
+}
+
+#[test]
 fn recurrence_starts_the_next_instance_with_its_own_id_and_fresh_items() {
     let mut world = World::self_review(&["alice"]);
     world.spec.schedule.recurrence = Recurrence::Monthly;
