@@ -35,12 +35,12 @@ pub async fn apply_review(
     review: &ReviewPlan,
     entry: &mut Stored,
     directories: &mut Directories<'_>,
-    now: Timestamp,
-    revision: Option<&str>,
+    stamp: record::Stamp<'_>,
     applied: &mut BTreeMap<&'static str, u64>,
 ) -> Result<(), ReviewError> {
     let name = &review.review;
-    if record::record_plan(store, review, entry, now, revision)? {
+    let now = stamp.now;
+    if record::record_plan(store, review, entry, now, stamp.revision)? {
         return Ok(());
     }
     // The removals of each item, in the plan's order.

@@ -445,8 +445,7 @@ async fn carry_out(
                 &job.review,
                 &mut job.entry,
                 directories,
-                now,
-                revision,
+                record::Stamp { now, revision },
                 &mut report.applied,
             )
             .await

@@ -24,6 +24,13 @@ const PROBLEM_MARKER: &str = "status.problem";
 /// and the revision its status last showed.
 pub type Heads = BTreeMap<String, (audit::Head, Option<String>)>;
 
+/// What every record of a pass carries: its time and the manifests' revision.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    pub now: Timestamp,
+    pub revision: Option<&'a str>,
+}
+
 /// How recording a review ended.
 #[derive(Debug)]
 pub struct Recorded {
