@@ -16,7 +16,6 @@ use crate::directory::registry::Directories;
 use crate::directory::{self, Directory, RemoveOutcome};
 use crate::error::ReviewError;
 use crate::journal::{Journal, JournalOutcome};
-use crate::model::review::Timestamp;
 use crate::reconcile::apply::{Outcome, record_outcome};
 use crate::reconcile::{Effect, ReviewPlan};
 use crate::status;
