@@ -3,6 +3,7 @@
 //! Subcommands return an [`ExitCode`]-like [`Outcome`]; `main` maps errors that escape them
 //! (usage and I/O problems) to exit code 2.
 
+mod audit;
 mod decide;
 mod engine;
 pub mod render;
@@ -37,7 +38,7 @@ pub enum Command {
     /// List the items waiting for a reviewer across all reviews.
     Pending(engine::PendingArgs),
     /// Check the audit trails.
-    Audit(engine::AuditArgs),
+    Audit(audit::Args),
     /// Record a decision in the reviewer's decisions file (created, or edited in place).
     Decide(decide::Args),
     /// Run continuously: watch the manifests, follow the schedule, reconcile, serve probes.
@@ -66,7 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Reconcile(args) => engine::reconcile(&args),
         Command::Export(args) => engine::export(&args),
         Command::Pending(args) => engine::pending(&args),
-        Command::Audit(args) => engine::audit(&args),
+        Command::Audit(args) => audit::run(&args),
         Command::Decide(args) => decide::run(&args),
         Command::Run(args) => run::run(&args),
     }
