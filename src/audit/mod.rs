@@ -517,6 +517,98 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_rewritten_to_the_same_length_is_named_rewritten_not_truncated() {
+        let (_dir, path, head) = log();
+        // Every hash recomputed after record 2 was changed: the chain holds, its end does not.
+        let at = Timestamp::parse("2026-12-01T10:00:00Z").expect("time");
+        std::fs::remove_file(&path).expect("rm");
+        append(
+            &path,
+            &Head::default(),
+            "ga",
+            at,
+            &[
+                json!({"type": "a"}),
+                json!({"type": "B"}),
+                json!({"type": "c"}),
+            ],
+        )
+        .expect("rewrite");
+        let e = verify(&path, Some(&head)).expect_err("rewritten");
+        assert_eq!(
+            e,
+            VerifyError::Rewritten {
+                path: path.display().to_string(),
+                seq: 3
+            }
+        );
+        assert!(!e.to_string().contains("removed from the end"), "{e}");
+    }
+
+    #[test]
+    fn records_past_the_head_are_named_as_such() {
+        let (_dir, path, _) = log();
+        let older = Head {
+            seq: 2,
+            hash: verify_trail(&path, None, None).expect("trail").hashes[1].clone(),
+        };
+        assert!(matches!(
+            verify(&path, Some(&older)),
+            Err(VerifyError::PastHead {
+                log: 3,
+                head: 2,
+                ..
+            })
+        ));
+        // Record 2 itself replaced: rewritten, though the log is longer.
+        let other = Head {
+            seq: 2,
+            hash: GENESIS.to_owned(),
+        };
+        assert!(matches!(
+            verify(&path, Some(&other)),
+            Err(VerifyError::Rewritten { seq: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn another_reviews_chain_is_named() {
+        let (_dir, path, head) = log();
+        assert!(matches!(
+            verify_trail(&path, Some(&head), Some("other")),
+            Err(VerifyError::OtherChain { line: 1, ref found, .. }) if found == "ga"
+        ));
+    }
+
+    #[test]
+    fn appending_through_a_planted_link_is_refused_and_the_target_untouched() {
+        let (dir, path, head) = log();
+        let outside = tempfile::tempdir().expect("outside");
+        let target = outside.path().join("victim.txt");
+        std::fs::write(&target, "theirs\n").expect("victim");
+        std::fs::remove_file(&path).expect("rm");
+        std::os::unix::fs::symlink(&target, &path).expect("link");
+        let at = Timestamp::parse("2026-12-02T10:00:00Z").expect("time");
+        let e = append(&path, &head, "ga", at, &[json!({"type": "d"})]).expect_err("refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "theirs\n");
+
+        // A linked review folder: refused before anything is written into it.
+        let review = dir.path().join("linked");
+        std::os::unix::fs::symlink(outside.path(), &review).expect("link");
+        let e = append(
+            &review.join("audit.jsonl"),
+            &Head::default(),
+            "ga",
+            at,
+            &[json!({"type": "a"})],
+        )
+        .expect_err("refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!outside.path().join("audit.jsonl").exists());
+    }
+
+    #[test]
     fn records_past_the_committed_head_are_set_aside_and_the_chain_continues() {
         let (dir, path, head) = log();
         let at = Timestamp::parse("2026-12-02T10:00:00Z").expect("time");
