@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod codeowners;
 pub mod daemon;
 pub mod diag;
 pub mod directory;

@@ -4,6 +4,7 @@
 //! (usage and I/O problems) to exit code 2.
 
 mod audit;
+mod codeowners;
 mod decide;
 mod engine;
 pub mod render;
@@ -37,8 +38,10 @@ pub enum Command {
     Export(engine::ExportArgs),
     /// List the items waiting for a reviewer across all reviews.
     Pending(engine::PendingArgs),
-    /// Check the audit trails.
+    /// Check the audit trails, print the signed checkpoint, make a signing key.
     Audit(audit::Args),
+    /// Generate CODEOWNERS: decisions files to their reviewers' Git owners, the rest to admins.
+    Codeowners(codeowners::Args),
     /// Record a decision in the reviewer's decisions file (created, or edited in place).
     Decide(decide::Args),
     /// Run continuously: watch the manifests, follow the schedule, reconcile, serve probes.
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Export(args) => engine::export(&args),
         Command::Pending(args) => engine::pending(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Codeowners(args) => codeowners::run(&args),
         Command::Decide(args) => decide::run(&args),
         Command::Run(args) => run::run(&args),
     }
