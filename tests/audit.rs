@@ -343,3 +343,42 @@ fn a_linked_review_folder_is_refused_and_not_written_into() {
             .contains("Completed"),
     );
 }
+
+#[test]
+fn an_older_checkpoint_put_back_is_caught_by_the_copy_kept_elsewhere() {
+    let tree = reconciled();
+    std::fs::create_dir(tree.path().join("keys")).expect("keys");
+    let (private, public) = keys(&tree);
+    let checkpoint = tree.path().join("state/checkpoint.json");
+    assert_eq!(
+        reconcile(&tree, "2026-12-03", &["--signing-key", &private]).code,
+        0
+    );
+    let older = std::fs::read(&checkpoint).expect("checkpoint");
+    let signed_then = stored(&tree).audit_head.seq;
+    // The instance completes: the chain grows, a new checkpoint is signed, and the team keeps
+    // a copy of it elsewhere.
+    assert_eq!(
+        reconcile(&tree, "2026-12-20", &["--signing-key", &private]).code,
+        0
+    );
+    assert!(stored(&tree).audit_head.seq > signed_then);
+    let kept = tree.recert(&["audit", "checkpoint", "--state-dir", "state"]);
+    std::fs::write(tree.path().join("keys/kept.json"), &kept.stdout).expect("kept");
+
+    // Rewritten after the older checkpoint's records, and the older checkpoint put back.
+    rewrite_chain(&tree, usize::try_from(signed_then).expect("small"));
+    std::fs::write(&checkpoint, older).expect("put back");
+    assert_eq!(verify(&tree, &["--public-key", &public]).code, 0);
+    let out = verify(
+        &tree,
+        &["--public-key", &public, "--checkpoint", "keys/kept.json"],
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("is not the record signed in the checkpoint of 2026-12-20"),
+        "{}",
+        out.stdout
+    );
+}

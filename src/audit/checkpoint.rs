@@ -20,7 +20,7 @@ use rustls_pki_types::{PrivateKeyDer, SubjectPublicKeyInfoDer};
 use serde::{Deserialize, Serialize};
 
 use crate::model::review::Timestamp;
-use crate::store::{Store, Stored};
+use crate::store::Store;
 
 /// The latest checkpoint's file in the state directory.
 pub const FILE: &str = "checkpoint.json";
@@ -227,17 +227,33 @@ impl Checkpoint {
     }
 }
 
+/// Of a stored state, only what a checkpoint needs: the rest is skipped, not decoded (a pass
+/// may sign after writing a thousand states).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadOnly {
+    state: NameOnly,
+    #[serde(default)]
+    audit_head: super::Head,
+}
+
+#[derive(Deserialize)]
+struct NameOnly {
+    name: String,
+}
+
 /// The head of every chain in the state directory (live and archived reviews) as each
 /// review's state committed it, sorted by review and chain.
 pub fn heads(store: &Store) -> Vec<ChainHead> {
+    use rayon::prelude::*;
     let mut out: Vec<ChainHead> = store
         .review_folders()
-        .into_iter()
+        .into_par_iter()
         .filter_map(|dir| {
             let bytes = crate::fsutil::open_read(&dir.join("state.json"))
                 .and_then(std::io::read_to_string)
                 .ok()?;
-            let stored: Stored = serde_json::from_str(&bytes).ok()?;
+            let stored: HeadOnly = serde_json::from_str(&bytes).ok()?;
             if stored.audit_head.hash.is_empty() {
                 return None;
             }
@@ -266,18 +282,21 @@ fn first_hash(log: &Path) -> Option<String> {
 
 /// The latest checkpoint, if one was written.
 pub fn latest(store: &Store) -> Result<Option<Checkpoint>, Error> {
-    let path = store.root().join(FILE);
-    let text = match crate::fsutil::open_read(&path).and_then(std::io::read_to_string) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(&path)(e)),
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| Error::Corrupt {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+    match read(&store.root().join(FILE)) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        other => other.map(Some),
+    }
+}
+
+/// A checkpoint from a file (the state directory's, or a copy kept elsewhere).
+pub fn read(path: &Path) -> Result<Checkpoint, Error> {
+    let text = crate::fsutil::open_read(path)
+        .and_then(std::io::read_to_string)
+        .map_err(io(path))?;
+    serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Signs the current heads and writes them as the latest checkpoint, unless they are the ones

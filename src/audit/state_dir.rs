@@ -67,41 +67,70 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// Checks every review's trail in `store`; with `key`, also the latest signed checkpoint.
-pub fn verify(store: &Store, key: Option<&VerifyingKey>) -> Report {
+/// The checkpoints to check the chains against, besides their own consistency.
+#[derive(Debug, Default)]
+pub struct Signed<'a> {
+    /// The public key: the state directory's latest checkpoint is then required and checked.
+    pub key: Option<&'a VerifyingKey>,
+    /// A copy kept outside the state directory (from `recert audit checkpoint`), checked too:
+    /// it catches a checkpoint in the state directory deleted or put back to an older one.
+    pub kept: Option<(String, Checkpoint)>,
+}
+
+/// Checks every review's trail in `store`; with a key, also the signed checkpoints.
+pub fn verify(store: &Store, signed: Signed<'_>) -> Report {
     let mut report = Report::default();
-    let checkpoint = key.and_then(|key| load_checkpoint(store, key, &mut report.findings));
-    // Chains the checkpoint names, by first record, until a trail shows them.
-    let mut unseen: BTreeMap<&str, &checkpoint::ChainHead> = checkpoint
-        .as_ref()
-        .map(|c| c.chains.iter().map(|h| (h.first.as_str(), h)).collect())
-        .unwrap_or_default();
+    let mut checkpoints = Vec::new();
+    if let Some(key) = signed.key {
+        let path = store.root().join(checkpoint::FILE).display().to_string();
+        if let Some(c) = load_checkpoint(store, key, &mut report.findings) {
+            checkpoints.push((path, c));
+        }
+        if let Some((path, kept)) = signed.kept {
+            match kept.check(key) {
+                Ok(()) => checkpoints.push((path, kept)),
+                Err(why) => report.findings.push(Finding::CheckpointInvalid {
+                    path,
+                    at: kept.at.to_string(),
+                    why,
+                }),
+            }
+        }
+    }
+    // Chains the checkpoints name, by first record, until a trail shows them.
+    let mut unseen: BTreeMap<&str, Vec<(&checkpoint::ChainHead, &Checkpoint)>> = BTreeMap::new();
+    for (_, c) in &checkpoints {
+        for head in &c.chains {
+            unseen
+                .entry(head.first.as_str())
+                .or_default()
+                .push((head, c));
+        }
+    }
     for dir in store.review_folders() {
         let Some(trail) = review(&dir, &mut report) else {
             continue;
         };
-        let (Some(checkpoint), Some(first)) = (&checkpoint, trail.hashes.first()) else {
+        let Some(signed) = trail.hashes.first().and_then(|f| unseen.remove(f.as_str())) else {
             continue;
         };
-        if let Some(signed) = unseen.remove(first.as_str()) {
-            let at = usize::try_from(signed.seq).unwrap_or(usize::MAX);
-            if signed.seq == 0 || trail.hashes.get(at - 1) != Some(&signed.hash) {
+        for (head, checkpoint) in signed {
+            let at = usize::try_from(head.seq).unwrap_or(usize::MAX);
+            if head.seq == 0 || trail.hashes.get(at - 1) != Some(&head.hash) {
                 report.findings.push(Finding::CheckpointedRecordDiffers {
                     path: dir.join("audit.jsonl").display().to_string(),
-                    seq: signed.seq,
+                    seq: head.seq,
                     at: checkpoint.at.to_string(),
                 });
             }
         }
     }
-    if let Some(checkpoint) = &checkpoint {
-        for signed in unseen.values() {
-            report.findings.push(Finding::CheckpointedChainGone {
-                review: signed.review.clone(),
-                seq: signed.seq,
-                at: checkpoint.at.to_string(),
-            });
-        }
+    for (head, checkpoint) in unseen.into_values().flatten() {
+        report.findings.push(Finding::CheckpointedChainGone {
+            review: head.review.clone(),
+            seq: head.seq,
+            at: checkpoint.at.to_string(),
+        });
     }
     report
 }

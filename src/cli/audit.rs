@@ -29,6 +29,10 @@ pub enum Command {
         /// The checkpoints' public key (PEM); outside the state directory.
         #[arg(long, env = "RECERT_PUBLIC_KEY_FILE", value_name = "FILE")]
         public_key: Option<PathBuf>,
+        /// A checkpoint kept outside the state directory (`recert audit checkpoint`'s output),
+        /// checked as well as the state directory's.
+        #[arg(long, value_name = "FILE", requires = "public_key")]
+        checkpoint: Option<PathBuf>,
     },
     /// Print the latest signed checkpoint (JSON), to keep a copy outside the state directory.
     Checkpoint {
@@ -51,7 +55,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         Command::Verify {
             state_dir,
             public_key,
-        } => verify(state_dir, public_key.as_deref()),
+            checkpoint,
+        } => verify(state_dir, public_key.as_deref(), checkpoint.as_deref()),
         Command::Checkpoint { state_dir } => print_checkpoint(state_dir),
         Command::Keygen {
             private_key,
@@ -65,12 +70,25 @@ fn open(state_dir: &Path) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the state directory {}", state_dir.display()))
 }
 
-fn verify(state_dir: &Path, public_key: Option<&Path>) -> anyhow::Result<Outcome> {
+fn verify(
+    state_dir: &Path,
+    public_key: Option<&Path>,
+    kept: Option<&Path>,
+) -> anyhow::Result<Outcome> {
     let key = public_key
         .map(|p| checkpoint::VerifyingKey::load(p, state_dir))
         .transpose()?;
+    let kept = kept
+        .map(|p| checkpoint::read(p).map(|c| (p.display().to_string(), c)))
+        .transpose()?;
     let store = open(state_dir)?;
-    let report = state_dir::verify(&store, key.as_ref());
+    let report = state_dir::verify(
+        &store,
+        state_dir::Signed {
+            key: key.as_ref(),
+            kept,
+        },
+    );
     for finding in &report.findings {
         super::out(&format!("{finding}\n"))?;
     }
