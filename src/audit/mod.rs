@@ -15,6 +15,8 @@ pub mod checkpoint;
 pub mod files;
 pub mod state_dir;
 
+pub use files::{files_event, state_bytes};
+
 use std::io::{BufRead, Write};
 use std::path::Path;
 
