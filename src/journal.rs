@@ -125,10 +125,7 @@ impl Journal {
     fn write(&self, line: &Line) -> std::io::Result<()> {
         let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
         text.push('\n');
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let mut file = crate::fsutil::open_append(&self.path)?;
         file.write_all(text.as_bytes())?;
         // The intent must be on disk before the directory is asked, or a crash could lose it.
         file.sync_all()

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod codeowners;
 pub mod context;
 pub mod daemon;
 pub mod diag;

@@ -62,7 +62,11 @@ pub struct Store {
 
 impl Store {
     pub fn open(root: &Path) -> Result<Store, Error> {
-        std::fs::create_dir_all(root.join("reviews")).map_err(io(root))?;
+        let reviews = root.join("reviews");
+        std::fs::create_dir_all(&reviews).map_err(io(root))?;
+        for dir in [&reviews, &root.join("archive")] {
+            crate::fsutil::refuse_link(dir).map_err(io(dir))?;
+        }
         Ok(Store {
             root: root.to_path_buf(),
         })
@@ -139,7 +143,13 @@ impl Store {
 
     fn read_state(&self, name: &str) -> Result<Option<Stored>, Error> {
         let path = self.review_dir(name).join("state.json");
-        match std::fs::read(&path) {
+        // A linked review folder or state is someone else's: refused, by name, not read.
+        self.refuse_links(&path)?;
+        let read = crate::fsutil::open_read(&path).and_then(|mut f| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut bytes).map(|_| bytes)
+        });
+        match read {
             Ok(bytes) => serde_json::from_slice::<Stored>(&bytes)
                 .map(Some)
                 .map_err(|e| Error::Corrupt {
@@ -151,10 +161,16 @@ impl Store {
         }
     }
 
+    /// Refuses `path` when it or a folder between the state directory and it is a link.
+    pub fn refuse_links(&self, path: &Path) -> Result<(), Error> {
+        crate::fsutil::refuse_links(&self.root, path).map_err(io(path))
+    }
+
     pub fn save(&self, stored: &Stored) -> Result<(), Error> {
         let dir = self.review_dir(&stored.state.name);
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join("state.json");
+        self.refuse_links(&path)?;
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         // One value per line keeps diffs of the state line-sized; no indentation, because a
         // thousand states of a hundred items each are otherwise half spaces, written and
         // fsynced on every pass that changes them.
@@ -182,7 +198,9 @@ impl Store {
             let dir = self.review_dir(name);
             match std::fs::create_dir(&dir) {
                 Ok(()) => created = true,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    self.refuse_links(&dir)?;
+                }
                 Err(e) => return Err(io(&dir)(e)),
             }
         }
@@ -197,6 +215,7 @@ impl Store {
 
     /// Writes a file derived from the state (status, results); see `fsutil::write_derived`.
     pub fn write_derived(&self, path: &Path, contents: &[u8]) -> Result<(), Error> {
+        self.refuse_links(path)?;
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
@@ -217,25 +236,21 @@ impl Store {
         Ok(target)
     }
 
-    /// Every audit log, live and archived, with the head its state recorded.
-    pub fn audit_logs(&self) -> Vec<(PathBuf, Option<Head>)> {
+    /// Every review's folder, live (`reviews/NAME`) then archived (`archive/NAME-TIME`),
+    /// each sorted; links among them are listed too, for the caller to refuse.
+    pub fn review_folders(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for parent in [self.root.join("reviews"), self.root.join("archive")] {
             let Ok(entries) = std::fs::read_dir(&parent) else {
                 continue;
             };
-            let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+            let mut dirs: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir() || t.is_symlink()))
+                .map(|e| e.path())
+                .collect();
             dirs.sort();
-            for dir in dirs {
-                let log = dir.join("audit.jsonl");
-                if log.exists() {
-                    let head = std::fs::read(dir.join("state.json"))
-                        .ok()
-                        .and_then(|b| serde_json::from_slice::<Stored>(&b).ok())
-                        .map(|s| s.audit_head);
-                    out.push((log, head));
-                }
-            }
+            out.extend(dirs);
         }
         out
     }

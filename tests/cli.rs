@@ -346,3 +346,42 @@ fn a_secret_in_a_free_form_field_the_schema_accepts_is_still_reported() {
         out.stdout
     );
 }
+
+#[test]
+fn codeowners_leaves_an_unmapped_or_shared_decisions_file_with_the_admins_and_says_so() {
+    let tree = valid_tree();
+    tree.write(
+        "decisions/shared.yaml",
+        "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {name: alice}\nspec:\n  review: ga-self\n  reviewer: alice@corp.example\n  decisions: []\n---\napiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {name: carol}\nspec:\n  review: ga-named\n  reviewer: u-carol\n  decisions: []\n",
+    )
+    .write(
+        "decisions/carol.yaml",
+        "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {name: carol-2}\nspec:\n  review: ga-named\n  reviewer: u-carol\n  decisions: []\n",
+    )
+    .write(
+        "owners.yaml.txt",
+        "admins: \"@sec\"\nreviewers:\n  u-carol: \"@carol\"\n",
+    );
+    let out = tree.recert(&["codeowners", ".", "--owners", "owners.yaml.txt"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("\n* @sec\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("\n/decisions/carol.yaml @carol\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("/decisions/shared.yaml"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("reviewer `alice@corp.example` has no Git owner")
+            && out
+                .stderr
+                .contains("holds the decisions of several reviewers"),
+        "{}",
+        out.stderr
+    );
+}

@@ -351,6 +351,27 @@ fn a_second_instance_on_the_same_state_dir_is_refused() {
     );
 }
 
+#[test]
+fn reconcile_is_refused_while_the_daemon_holds_the_state_dir() {
+    let tree = Tree::new();
+    manifests(&tree, "m");
+    let daemon = Daemon::start(tree.path(), &["m", "--state-dir", "state"], &[]);
+    let state = tree.path().join("state");
+    eventually(&daemon, "the daemon working", || {
+        status(&state, "ga-self").contains("phase:")
+    });
+    let log = state.join("reviews/ga-self/audit.jsonl");
+    let before = std::fs::read(&log).expect("audit trail");
+    let out = recert(tree.path(), &["reconcile", "m", "--state-dir", "state"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("in use by another recert (pid"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&log).expect("audit trail"), before);
+}
+
 /// Six users denied by default at the end of a review that ends three seconds after it is
 /// written, applied automatically, from a file directory outside the watched tree (the daemon never writes
 /// inside it).

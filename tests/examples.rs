@@ -81,3 +81,25 @@ fn machine_formats_are_snapshotted() {
         insta::assert_snapshot!(format!("unknown-field.{format}"), out.stdout);
     }
 }
+
+#[test]
+fn the_codeowners_example_is_what_recert_codeowners_generates() {
+    let out = recert(
+        &root(),
+        &[
+            "codeowners",
+            "examples",
+            "--owners",
+            "examples/codeowners/owners.yaml.example",
+            "--root",
+            "examples",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let shipped = std::fs::read_to_string(root().join("examples/codeowners/CODEOWNERS.example"))
+        .expect("the shipped example");
+    assert_eq!(out.stdout, shipped);
+    // Each decisions file goes to its reviewer's owners alone; directories to the admins.
+    assert!(shipped.contains("\n/decisions/grace-global-admins.yaml @grace\n"));
+    assert!(shipped.contains("\n/entra-directory.yaml @corp/iam-admins\n"));
+}

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod audit;
 mod cli;
 mod daemon;
 mod engine;

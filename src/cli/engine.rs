@@ -1,4 +1,4 @@
-//! `recert plan`, `reconcile`, `export`, `pending` and `audit verify`: the engine from the
+//! `recert plan`, `reconcile`, `export` and `pending`: the engine from the
 //! command line. `--now` replaces the clock for drills and tests.
 
 use std::path::PathBuf;
@@ -33,6 +33,10 @@ pub struct ReconcileArgs {
     /// The manifests' revision (a commit), recorded in each status.
     #[arg(long, env = "RECERT_REVISION")]
     pub revision: Option<String>,
+    /// Sign a checkpoint of every audit chain's head with this Ed25519 key (PEM, outside the
+    /// state directory) when the pass moved one.
+    #[arg(long, env = "RECERT_SIGNING_KEY_FILE", value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,21 +60,6 @@ pub struct PendingArgs {
     pub reviewer: String,
     #[arg(long, env = "RECERT_STATE_DIR", value_name = "DIR")]
     pub state_dir: PathBuf,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct AuditArgs {
-    #[command(subcommand)]
-    pub command: AuditCommand,
-}
-
-#[derive(Debug, clap::Subcommand)]
-pub enum AuditCommand {
-    /// Check every audit trail (live and archived) for edits, deletions and reordering.
-    Verify {
-        #[arg(long, env = "RECERT_STATE_DIR", value_name = "DIR")]
-        state_dir: PathBuf,
-    },
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, String> {
@@ -135,6 +124,8 @@ pub fn plan(args: &EngineArgs) -> anyhow::Result<Outcome> {
 
 pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
     let engine = &args.engine;
+    let key = super::audit::signing_key(args.signing_key.as_deref(), &engine.state_dir)?;
+    let _lock = super::audit::lock(&engine.state_dir)?;
     let store = Store::open(&engine.state_dir).with_context(|| {
         format!(
             "cannot open the state directory {}",
@@ -149,6 +140,7 @@ pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
         true,
         args.revision.as_deref(),
     ));
+    super::audit::sign(&store, key.as_ref(), ctx.now())?;
     report_manifests(&run)?;
     super::out(&run.report.plan.to_string())?;
     Ok(if !run.report.store_errors.is_empty() {
@@ -194,31 +186,4 @@ pub fn pending(args: &PendingArgs) -> anyhow::Result<Outcome> {
         ))?;
     }
     Ok(Outcome::Clean)
-}
-
-pub fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
-    let AuditCommand::Verify { state_dir } = &args.command;
-    let store = Store::open(state_dir)
-        .with_context(|| format!("cannot open the state directory {}", state_dir.display()))?;
-    let mut failed = false;
-    let mut records = 0;
-    let logs = store.audit_logs();
-    for (path, head) in &logs {
-        match crate::audit::verify(path, head.as_ref()) {
-            Ok(n) => records += n,
-            Err(e) => {
-                failed = true;
-                super::out(&format!("{e}\n"))?;
-            }
-        }
-    }
-    super::err(&format!(
-        "verified {} audit trails, {records} records\n",
-        logs.len()
-    ))?;
-    Ok(if failed {
-        Outcome::Findings
-    } else {
-        Outcome::Clean
-    })
 }

@@ -3,6 +3,8 @@
 //! Subcommands return an [`ExitCode`]-like [`Outcome`]; `main` maps errors that escape them
 //! (usage and I/O problems) to exit code 2.
 
+mod audit;
+mod codeowners;
 mod decide;
 mod engine;
 pub mod render;
@@ -36,8 +38,10 @@ pub enum Command {
     Export(engine::ExportArgs),
     /// List the items waiting for a reviewer across all reviews.
     Pending(engine::PendingArgs),
-    /// Check the audit trails.
-    Audit(engine::AuditArgs),
+    /// Check the audit trails, print the signed checkpoint, make a signing key.
+    Audit(audit::Args),
+    /// Generate CODEOWNERS: decisions files to their reviewers' Git owners, the rest to admins.
+    Codeowners(codeowners::Args),
     /// Record a decision in the reviewer's decisions file (created, or edited in place).
     Decide(decide::Args),
     /// Run continuously: watch the manifests, follow the schedule, reconcile, serve probes.
@@ -66,7 +70,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Reconcile(args) => engine::reconcile(&args),
         Command::Export(args) => engine::export(&args),
         Command::Pending(args) => engine::pending(&args),
-        Command::Audit(args) => engine::audit(&args),
+        Command::Audit(args) => audit::run(&args),
+        Command::Codeowners(args) => codeowners::run(&args),
         Command::Decide(args) => decide::run(&args),
         Command::Run(args) => run::run(&args),
     }

@@ -39,6 +39,10 @@ pub struct Args {
     /// The longest wait before retrying a failing review.
     #[arg(long, env = "RECERT_MAX_BACKOFF", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub max_backoff: Duration,
+    /// Sign a checkpoint of every audit chain's head with this Ed25519 key (PEM, outside the
+    /// state directory) after each pass that moved one.
+    #[arg(long, env = "RECERT_SIGNING_KEY_FILE", value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     /// Log lines as human-readable text or as JSON objects.
     #[arg(long, env = "RECERT_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -67,6 +71,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     init_logging(args)?;
+    // Read now, so that a missing key, or one inside the state directory, stops the start.
+    // The daemon loop signs with it after each pass (`audit::checkpoint::sign`): wired by the
+    // executor's owner.
+    let _signing_key = super::audit::signing_key(args.signing_key.as_deref(), &args.state_dir)?;
     let config = daemon::Config {
         path: args.path.clone(),
         state_dir: args.state_dir.clone(),

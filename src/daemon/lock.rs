@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Held for the life of the process; the operating system releases it when the process ends,
@@ -23,6 +24,8 @@ impl StateLock {
             .write(true)
             .create(true)
             .truncate(false)
+            // A planted link would have the pid written over whatever it points to.
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
         match file.try_lock() {

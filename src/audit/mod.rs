@@ -6,6 +6,16 @@
 //! deleting or reordering a line breaks the chain; cutting lines off the end is caught against
 //! the head (last sequence number and hash) kept in the review's state. [`verify`] reports the
 //! first break with its line number.
+//!
+//! The chain also carries the digests of the files a pass wrote ([`files`]), and its heads are
+//! signed from time to time ([`checkpoint`]); [`state_dir`] checks all of it for a whole state
+//! directory.
+
+pub mod checkpoint;
+pub mod files;
+pub mod state_dir;
+
+pub use files::{files_event, state_bytes};
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -57,6 +67,20 @@ struct RecordRef<'a> {
     hash: &'a str,
 }
 
+/// SHA-256 in lower-case hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    hex
+}
+
 fn digest(prev: &str, seq: u64, at: Timestamp, review: &str, event: &Value) -> String {
     // Canonical: the fields in sorted order, and serde_json writes an event's object keys
     // sorted too (no `preserve_order` feature).
@@ -70,12 +94,7 @@ fn digest(prev: &str, seq: u64, at: Timestamp, review: &str, event: &Value) -> S
     hasher.update(prev.as_bytes());
     // Serialising into the hasher cannot fail: every value here is plain data.
     let _ = serde_json::to_writer(HashWriter(&mut hasher), &content);
-    let mut hex = String::with_capacity(64);
-    for b in hasher.finalize() {
-        hex.push(char::from(HEX[usize::from(b >> 4)]));
-        hex.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    hex
+    hex(&hasher.finalize())
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -105,6 +124,11 @@ pub fn append(
     if events.is_empty() {
         return Ok(head.clone());
     }
+    // A linked review folder would take the trail elsewhere; the log itself is opened
+    // without following a link.
+    if let Some(dir) = path.parent() {
+        crate::fsutil::refuse_link(dir)?;
+    }
     repair_torn_tail(path)?;
     set_aside_uncommitted(path, head)?;
     let mut head = if head.hash.is_empty() {
@@ -131,10 +155,7 @@ pub fn append(
         text.push(b'\n');
         head = Head { seq, hash };
     }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let mut file = crate::fsutil::open_append(path)?;
     // One write per batch: a crash leaves whole lines or a torn tail, which the next append
     // removes (it was never acknowledged).
     file.write_all(&text)?;
@@ -157,7 +178,7 @@ fn set_aside_uncommitted(path: &Path, head: &Head) -> std::io::Result<()> {
     {
         return Ok(());
     }
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(text) = crate::fsutil::open_read(path).and_then(std::io::read_to_string) else {
         return Ok(());
     };
     let lines: Vec<&str> = text.lines().collect();
@@ -180,10 +201,7 @@ fn set_aside_uncommitted(path: &Path, head: &Head) -> std::io::Result<()> {
     let aside = path.with_file_name("audit.uncommitted.jsonl");
     let mut tail = lines[keep..].join("\n");
     tail.push('\n');
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&aside)?;
+    let mut file = crate::fsutil::open_append(&aside)?;
     file.write_all(tail.as_bytes())?;
     file.sync_all()?;
     let mut head_text = lines[..keep].join("\n");
@@ -205,14 +223,21 @@ fn repair_torn_tail(path: &Path) -> std::io::Result<()> {
         Some(i) => start + i as u64 + 1,
         None if start == 0 => 0,
         // A torn record longer than the tail read: find its start in the whole log.
-        None => std::fs::read(path)?
+        None => read_all(path)?
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i as u64 + 1),
     };
-    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    let file = crate::fsutil::open_write(path)?;
     file.set_len(keep)?;
     file.sync_all()
+}
+
+fn read_all(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    crate::fsutil::open_read(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// How much of a log's end is read to find its last record.
@@ -220,9 +245,9 @@ const TAIL: u64 = 64 * 1024;
 
 /// The last [`TAIL`] bytes of a file (all of it when smaller) and the offset they start at;
 /// `None` when there is no file.
-fn read_tail(path: &Path) -> std::io::Result<Option<(u64, Vec<u8>)>> {
+pub(crate) fn read_tail(path: &Path) -> std::io::Result<Option<(u64, Vec<u8>)>> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = match std::fs::File::open(path) {
+    let mut file = match crate::fsutil::open_read(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
@@ -235,7 +260,7 @@ fn read_tail(path: &Path) -> std::io::Result<Option<(u64, Vec<u8>)>> {
     Ok(Some((start, tail)))
 }
 
-/// A break in the chain.
+/// A break in the chain, or a chain that does not end where its state says it does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     #[error("{path}:{line}: {message}")]
@@ -244,23 +269,65 @@ pub enum VerifyError {
         line: usize,
         message: String,
     },
-    #[error("{path}: {message}")]
-    Truncated { path: String, message: String },
+    #[error(
+        "{path}: the log ends at record {log} but the state recorded record {head}: records were removed from the end"
+    )]
+    Truncated { path: String, log: u64, head: u64 },
+    #[error(
+        "{path}: the log goes on past record {head}, the last one the state recorded, to record {log}: records were added without their state (a pass that crashed before writing it leaves this, set aside by the next pass), or the state was replaced by an older copy"
+    )]
+    PastHead { path: String, log: u64, head: u64 },
+    #[error(
+        "{path}: record {seq} is not the record the state recorded (its hash differs): the chain was rewritten from some record on, each later hash recomputed"
+    )]
+    Rewritten { path: String, seq: u64 },
+    #[error(
+        "{path}:{line}: the record belongs to review `{found}`, not `{expected}`: a different review's chain"
+    )]
+    OtherChain {
+        path: String,
+        line: usize,
+        found: String,
+        expected: String,
+    },
     #[error("{path}: cannot read: {message}")]
     Io { path: String, message: String },
+}
+
+/// A chain that verified: its records, its end, and what the state-directory checks need.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trail {
+    pub records: u64,
+    /// The last record's number and hash (empty hash when the log is empty).
+    pub head: Head,
+    /// Each record's hash, record `n` at index `n - 1`: a checkpoint names a record by number.
+    pub hashes: Vec<String>,
+    /// The last digest recorded of each file, by path relative to the review's folder, with
+    /// the record that recorded it.
+    pub files: std::collections::BTreeMap<String, (u64, String)>,
 }
 
 /// Checks a log from its first line against `expected` (the head kept in state, when known).
 /// Returns the number of records.
 pub fn verify(path: &Path, expected: Option<&Head>) -> Result<u64, VerifyError> {
+    verify_trail(path, expected, None).map(|t| t.records)
+}
+
+/// [`verify`], also checking that every record names `review` (when given), and returning what
+/// the trail holds.
+pub fn verify_trail(
+    path: &Path,
+    expected: Option<&Head>,
+    review: Option<&str>,
+) -> Result<Trail, VerifyError> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| VerifyError::Io {
         path: name.clone(),
         message: e.to_string(),
     };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = crate::fsutil::open_read(path).map_err(io)?;
     let mut prev = GENESIS.to_owned();
-    let mut seq = 0;
+    let mut trail = Trail::default();
     for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line_no = index + 1;
         let line = line.map_err(io)?;
@@ -271,6 +338,7 @@ pub fn verify(path: &Path, expected: Option<&Head>) -> Result<u64, VerifyError> 
         };
         let record: Record =
             serde_json::from_str(&line).map_err(|e| broken(format!("not an audit record: {e}")))?;
+        let seq = trail.records;
         if record.seq != seq + 1 {
             return Err(broken(format!(
                 "record {} follows record {seq}: a record was deleted or moved",
@@ -295,21 +363,59 @@ pub fn verify(path: &Path, expected: Option<&Head>) -> Result<u64, VerifyError> 
                 "the record's content does not match its hash: it was edited".to_owned(),
             ));
         }
+        if let Some(expected) = review
+            && record.review != expected
+        {
+            return Err(VerifyError::OtherChain {
+                path: name,
+                line: line_no,
+                found: record.review,
+                expected: expected.to_owned(),
+            });
+        }
+        files::collect(&record, &mut trail.files);
+        trail.hashes.push(record.hash.clone());
         prev = record.hash;
-        seq = record.seq;
+        trail.records = record.seq;
     }
-    if let Some(head) = expected.filter(|h| !h.hash.is_empty())
-        && (head.seq != seq || head.hash != prev)
-    {
+    if trail.records > 0 {
+        trail.head = Head {
+            seq: trail.records,
+            hash: prev,
+        };
+    }
+    if let Some(head) = expected.filter(|h| !h.hash.is_empty()) {
+        check_head(&name, &trail, head)?;
+    }
+    Ok(trail)
+}
+
+/// Names a difference between where the log ends and the head its state recorded.
+fn check_head(path: &str, trail: &Trail, head: &Head) -> Result<(), VerifyError> {
+    let path = path.to_owned();
+    if trail.records < head.seq {
         return Err(VerifyError::Truncated {
-            path: name,
-            message: format!(
-                "the log ends at record {seq} but the state recorded record {}: records were removed from the end",
-                head.seq
-            ),
+            path,
+            log: trail.records,
+            head: head.seq,
         });
     }
-    Ok(seq)
+    // The log reaches the recorded record: it must be that very record.
+    let at = usize::try_from(head.seq).unwrap_or(usize::MAX);
+    if head.seq == 0 || trail.hashes.get(at - 1) != Some(&head.hash) {
+        return Err(VerifyError::Rewritten {
+            path,
+            seq: head.seq,
+        });
+    }
+    if trail.records > head.seq {
+        return Err(VerifyError::PastHead {
+            path,
+            log: trail.records,
+            head: head.seq,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -410,6 +516,98 @@ mod tests {
             verify(&path, Some(&head)),
             Err(VerifyError::Truncated { .. })
         ));
+    }
+
+    #[test]
+    fn a_chain_rewritten_to_the_same_length_is_named_rewritten_not_truncated() {
+        let (_dir, path, head) = log();
+        // Every hash recomputed after record 2 was changed: the chain holds, its end does not.
+        let at = Timestamp::parse("2026-12-01T10:00:00Z").expect("time");
+        std::fs::remove_file(&path).expect("rm");
+        append(
+            &path,
+            &Head::default(),
+            "ga",
+            at,
+            &[
+                json!({"type": "a"}),
+                json!({"type": "B"}),
+                json!({"type": "c"}),
+            ],
+        )
+        .expect("rewrite");
+        let e = verify(&path, Some(&head)).expect_err("rewritten");
+        assert_eq!(
+            e,
+            VerifyError::Rewritten {
+                path: path.display().to_string(),
+                seq: 3
+            }
+        );
+        assert!(!e.to_string().contains("removed from the end"), "{e}");
+    }
+
+    #[test]
+    fn records_past_the_head_are_named_as_such() {
+        let (_dir, path, _) = log();
+        let older = Head {
+            seq: 2,
+            hash: verify_trail(&path, None, None).expect("trail").hashes[1].clone(),
+        };
+        assert!(matches!(
+            verify(&path, Some(&older)),
+            Err(VerifyError::PastHead {
+                log: 3,
+                head: 2,
+                ..
+            })
+        ));
+        // Record 2 itself replaced: rewritten, though the log is longer.
+        let other = Head {
+            seq: 2,
+            hash: GENESIS.to_owned(),
+        };
+        assert!(matches!(
+            verify(&path, Some(&other)),
+            Err(VerifyError::Rewritten { seq: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn another_reviews_chain_is_named() {
+        let (_dir, path, head) = log();
+        assert!(matches!(
+            verify_trail(&path, Some(&head), Some("other")),
+            Err(VerifyError::OtherChain { line: 1, ref found, .. }) if found == "ga"
+        ));
+    }
+
+    #[test]
+    fn appending_through_a_planted_link_is_refused_and_the_target_untouched() {
+        let (dir, path, head) = log();
+        let outside = tempfile::tempdir().expect("outside");
+        let target = outside.path().join("victim.txt");
+        std::fs::write(&target, "theirs\n").expect("victim");
+        std::fs::remove_file(&path).expect("rm");
+        std::os::unix::fs::symlink(&target, &path).expect("link");
+        let at = Timestamp::parse("2026-12-02T10:00:00Z").expect("time");
+        let e = append(&path, &head, "ga", at, &[json!({"type": "d"})]).expect_err("refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "theirs\n");
+
+        // A linked review folder: refused before anything is written into it.
+        let review = dir.path().join("linked");
+        std::os::unix::fs::symlink(outside.path(), &review).expect("link");
+        let e = append(
+            &review.join("audit.jsonl"),
+            &Head::default(),
+            "ga",
+            at,
+            &[json!({"type": "a"})],
+        )
+        .expect_err("refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!outside.path().join("audit.jsonl").exists());
     }
 
     #[test]
