@@ -72,9 +72,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     init_logging(args)?;
     // Read now, so that a missing key, or one inside the state directory, stops the start.
-    // The daemon loop signs with it after each pass (`audit::checkpoint::sign`): wired by the
-    // executor's owner.
-    let _signing_key = super::audit::signing_key(args.signing_key.as_deref(), &args.state_dir)?;
+    let signing_key = super::audit::signing_key(args.signing_key.as_deref(), &args.state_dir)?;
     let config = daemon::Config {
         path: args.path.clone(),
         state_dir: args.state_dir.clone(),
@@ -85,6 +83,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         poll_interval: args.poll_interval.max(Duration::from_millis(100)),
         shutdown_timeout: args.shutdown_timeout,
         max_backoff: args.max_backoff.max(Duration::from_secs(1)),
+        signing_key: signing_key.map(std::sync::Arc::new),
     };
     // Two workers: the control loop's pass never stalls the probes.
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -51,6 +51,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// The longest back-off of a failing review.
     pub max_backoff: Duration,
+    /// Signs a checkpoint of every audit chain's head after each pass that moved one.
+    pub signing_key: Option<Arc<crate::audit::checkpoint::SigningKey>>,
 }
 
 /// How long a review must stay gone from the manifests before it is deleted: the second of
@@ -400,6 +402,13 @@ impl Daemon {
         }
         for (name, n) in &result.applied {
             metrics.apply_results(name, *n);
+        }
+        if let Some(key) = &self.config.signing_key {
+            match crate::audit::checkpoint::sign(&self.store, key, now) {
+                Ok(Some(_)) => tracing::debug!("checkpoint signed"),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot sign the checkpoint"),
+            }
         }
         for e in &result.store_errors {
             tracing::error!(error = %e, "state dir");

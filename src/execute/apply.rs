@@ -39,9 +39,13 @@ pub async fn apply_review(
 ) -> Result<(), ReviewError> {
     let name = &review.review;
     let now = stamp.now;
-    if record::record_plan(store, review, entry, now, stamp.revision)? {
-        return Ok(());
-    }
+    record::record_state(
+        store,
+        name,
+        entry,
+        now,
+        record::Recording::of(review)?.events,
+    )?;
     // The removals of each item, in the plan's order.
     let mut groups: BTreeMap<(String, String), Vec<directory::Removal>> = BTreeMap::new();
     for effect in &review.effects {
@@ -154,10 +158,7 @@ pub async fn apply_review(
         }
         events.push(json!({ "change": "applyResult", "instance": instance, "principal": principal, "result": result }));
     }
-    record::append_audit(store, name, entry, now, &events)?;
-    store
-        .save(entry)
-        .map_err(|e| ReviewError::StateWrite(e.to_string()))?;
+    record::record_state(store, name, entry, now, events)?;
     journal.clear().map_err(journal_error)
 }
 

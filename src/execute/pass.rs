@@ -452,14 +452,15 @@ async fn carry_out(
         {
             job.error = Some(e);
         }
-        let shown = job.shown.as_ref();
-        report.took(record::finish(
+        let stamp = record::Stamp { now, revision };
+        report.took(record::record(
             store,
             &job.review,
-            &job.entry,
+            &mut job.entry,
+            stamp,
+            record::Recording::default(),
             job.error,
-            shown,
-            revision,
+            job.shown.as_ref(),
         ));
         report.plan.reviews.push(job.review);
     }

@@ -90,32 +90,127 @@ pub fn prepare(
     })
 }
 
-/// Records a review's plan: its audit events, then its state, then, for a deleted review, its
-/// final status and results and the move to the archive (which then holds what the state and
-/// the audit trail say: deleted). Returns whether the review was archived.
-pub fn record_plan(
+/// What a review's recording adds: the plan's events, and whether its state is saved.
+#[derive(Debug, Default)]
+pub struct Recording {
+    pub events: Vec<Value>,
+    pub save_state: bool,
+}
+
+impl Recording {
+    /// A review's plan recorded in full: its events and its state.
+    pub fn of(review: &ReviewPlan) -> Result<Recording, ReviewError> {
+        Ok(Recording {
+            events: events(review)?,
+            save_state: true,
+        })
+    }
+}
+
+/// Records a review: one audit append holding the plan's events and the digests of every file
+/// this recording writes (state, status, results), then the state, then the status and
+/// results that changed, and, for a review deleted now, the move to the archive (which then
+/// holds a final status, `phase: Deleted`, as the state and the audit trail say). `error` is
+/// the pass's own for this review; `shown` is what the status shows besides (the directory's).
+pub fn record(
     store: &Store,
     review: &ReviewPlan,
     entry: &mut Stored,
-    now: Timestamp,
-    revision: Option<&str>,
-) -> Result<bool, ReviewError> {
+    stamp: Stamp<'_>,
+    recording: Recording,
+    mut error: Option<ReviewError>,
+    shown: Option<&ReviewError>,
+) -> Option<Recorded> {
+    let name = review.review.clone();
+    let archive = review.effects.contains(&Effect::Archive);
+    let outcome = record_files(
+        store,
+        review,
+        entry,
+        stamp,
+        recording,
+        error.as_ref().or(shown),
+    );
+    if let Err(e) = outcome {
+        // The status still says what went wrong, though the trail could not record it.
+        if !archive {
+            let _ = write_outputs(store, &entry.state, review, Some(&e), stamp.revision);
+        }
+        error = Some(e);
+    }
+    if archive {
+        return error.map(|e| Recorded {
+            name,
+            error: Some(e),
+            summary: None,
+        });
+    }
+    Some(Recorded {
+        name,
+        error,
+        summary: Some(status::Summary::of(&entry.state)),
+    })
+}
+
+fn record_files(
+    store: &Store,
+    review: &ReviewPlan,
+    entry: &mut Stored,
+    stamp: Stamp<'_>,
+    recording: Recording,
+    shown: Option<&ReviewError>,
+) -> Result<(), ReviewError> {
     let name = &review.review;
-    std::fs::create_dir_all(store.review_dir(name)).map_err(|e| {
-        ReviewError::StateWrite(format!("{}: {e}", store.review_dir(name).display()))
-    })?;
-    append_audit(store, name, entry, now, &events(review)?)?;
+    let dir = store.review_dir(name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ReviewError::StateWrite(format!("{}: {e}", dir.display())))?;
+    let outputs = changed_outputs(store, &entry.state, review, shown, stamp.revision)?;
+    // Every append moves the chain's head, which the state holds: whatever is recorded, the
+    // state is saved after it (and its digest goes with the rest).
+    let record_any = recording.save_state || !recording.events.is_empty() || !outputs.is_empty();
+    let state = record_any.then(|| audit::files::state_bytes(&entry.state));
+    let mut files: Vec<(&str, &[u8])> = Vec::with_capacity(outputs.len() + 1);
+    if let Some(state) = &state {
+        files.push((audit::files::STATE, state));
+    }
+    files.extend(outputs.iter().map(|o| (o.name.as_str(), o.text.as_bytes())));
+    let mut events = recording.events;
+    if !files.is_empty() {
+        events.push(audit::files::files_event(&files));
+    }
+    append_audit(store, name, entry, stamp.now, &events)?;
+    if state.is_some() {
+        store
+            .save(entry)
+            .map_err(|e| ReviewError::StateWrite(e.to_string()))?;
+    }
+    write_changed(store, &entry.state, review, shown, &outputs)?;
+    if review.effects.contains(&Effect::Archive) {
+        store
+            .archive(name, stamp.now)
+            .map_err(|e| ReviewError::StateWrite(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Records events and the state they lead to (with the state's digest) before the directory
+/// is touched, and again with the removals' outcomes after: the apply's own records.
+pub fn record_state(
+    store: &Store,
+    name: &str,
+    entry: &mut Stored,
+    now: Timestamp,
+    mut events: Vec<Value>,
+) -> Result<(), ReviewError> {
+    let dir = store.review_dir(name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ReviewError::StateWrite(format!("{}: {e}", dir.display())))?;
+    let state = audit::files::state_bytes(&entry.state);
+    events.push(audit::files::files_event(&[(audit::files::STATE, &state)]));
+    append_audit(store, name, entry, now, &events)?;
     store
         .save(entry)
-        .map_err(|e| ReviewError::StateWrite(e.to_string()))?;
-    if review.effects.contains(&Effect::Archive) {
-        write_outputs(store, &entry.state, review, None, revision)?;
-        store
-            .archive(name, now)
-            .map_err(|e| ReviewError::StateWrite(e.to_string()))?;
-        return Ok(true);
-    }
-    Ok(false)
+        .map_err(|e| ReviewError::StateWrite(e.to_string()))
 }
 
 /// Appends events to the review's audit trail and moves the entry's head on.
@@ -158,43 +253,51 @@ fn events(review: &ReviewPlan) -> Result<Vec<Value>, ReviewError> {
     Ok(out)
 }
 
-/// Writes a review's status and results after its records. `error` is the pass's own for this
-/// review; `shown` is what the status shows (that error, or the directory's).
-pub fn finish(
-    store: &Store,
-    review: &ReviewPlan,
-    entry: &Stored,
-    mut error: Option<ReviewError>,
-    shown: Option<&ReviewError>,
-    revision: Option<&str>,
-) -> Option<Recorded> {
-    let name = review.review.clone();
-    if review.effects.contains(&Effect::Archive) {
-        return error.map(|e| Recorded {
-            name,
-            error: Some(e),
-            summary: None,
-        });
-    }
-    let shown = error.as_ref().or(shown);
-    if let Err(e) = write_outputs(store, &entry.state, review, shown, revision) {
-        error = Some(e);
-    }
-    Some(Recorded {
-        name,
-        error,
-        summary: Some(status::Summary::of(&entry.state)),
-    })
+/// A status or results file to write, named relative to the review's folder.
+#[derive(Debug)]
+struct Output {
+    name: String,
+    path: PathBuf,
+    text: String,
 }
 
-/// Writes the status file and every instance's results, skipping files whose content is
-/// unchanged (a quiet reconcile leaves no trace in `git status` or mtimes).
-fn write_outputs(
+/// The status and every instance's results whose content differs from what is on disk (a
+/// quiet reconcile leaves no trace in `git status` or mtimes).
+fn changed_outputs(
     store: &Store,
     state: &ReviewState,
     review: &ReviewPlan,
     error: Option<&ReviewError>,
     revision: Option<&str>,
+) -> Result<Vec<Output>, ReviewError> {
+    let output = |e: &dyn std::fmt::Display| ReviewError::Output(e.to_string());
+    let dir = store.review_dir(&state.name);
+    let mut files = vec![Output {
+        name: "status.yaml".to_owned(),
+        path: dir.join("status.yaml"),
+        text: status::render(state, review, error, revision).map_err(|e| output(&e))?,
+    }];
+    for instance in &state.instances {
+        let path = store.results_path(&state.name, &instance.id);
+        files.push(Output {
+            name: path
+                .strip_prefix(&dir)
+                .map_or_else(|_| path.display().to_string(), |p| p.display().to_string()),
+            text: status::results_csv(state, instance).map_err(|e| output(&e))?,
+            path,
+        });
+    }
+    files.retain(|o| !std::fs::read(&o.path).is_ok_and(|old| old == o.text.as_bytes()));
+    Ok(files)
+}
+
+/// Writes the outputs, and the marker that says the status shows a problem.
+fn write_changed(
+    store: &Store,
+    state: &ReviewState,
+    review: &ReviewPlan,
+    error: Option<&ReviewError>,
+    outputs: &[Output],
 ) -> Result<(), ReviewError> {
     let output = |e: &dyn std::fmt::Display| ReviewError::Output(e.to_string());
     let marker = store.review_dir(&state.name).join(PROBLEM_MARKER);
@@ -209,23 +312,22 @@ fn write_outputs(
             marker.display()
         )));
     }
-    let mut files: Vec<(PathBuf, String)> = vec![(
-        store.review_dir(&state.name).join("status.yaml"),
-        status::render(state, review, error, revision).map_err(|e| output(&e))?,
-    )];
-    for instance in &state.instances {
-        files.push((
-            store.results_path(&state.name, &instance.id),
-            status::results_csv(state, instance).map_err(|e| output(&e))?,
-        ));
-    }
-    for (path, text) in files {
-        if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
-            continue;
-        }
+    for o in outputs {
         store
-            .write_derived(&path, text.as_bytes())
+            .write_derived(&o.path, o.text.as_bytes())
             .map_err(|e| output(&e))?;
     }
     Ok(())
+}
+
+/// Writes the status and results without recording them (after a failure to record).
+fn write_outputs(
+    store: &Store,
+    state: &ReviewState,
+    review: &ReviewPlan,
+    error: Option<&ReviewError>,
+    revision: Option<&str>,
+) -> Result<(), ReviewError> {
+    let outputs = changed_outputs(store, state, review, error, revision)?;
+    write_changed(store, state, review, error, &outputs)
 }

@@ -186,24 +186,27 @@ fn record(ctx: &Ctx, mut job: Job) -> Done {
     // A bug that panics here must not cost the pass the review's plan, nor leave the pass
     // waiting for a review that never comes back.
     let recorded = catch_unwind(AssertUnwindSafe(|| {
-        if !job.unchanged
-            && let Err(e) = record::record_plan(
-                &ctx.store,
-                &job.review,
-                &mut job.entry,
-                ctx.now,
-                ctx.revision.as_deref(),
-            )
-        {
-            job.error = Some(e);
-        }
-        record::finish(
+        let stamp = record::Stamp {
+            now: ctx.now,
+            revision: ctx.revision.as_deref(),
+        };
+        let recording = if job.unchanged {
+            Ok(record::Recording::default())
+        } else {
+            record::Recording::of(&job.review)
+        };
+        let (recording, error) = match recording {
+            Ok(recording) => (recording, job.error.take()),
+            Err(e) => (record::Recording::default(), Some(e)),
+        };
+        record::record(
             &ctx.store,
             &job.review,
-            &job.entry,
-            job.error.take(),
+            &mut job.entry,
+            stamp,
+            recording,
+            error,
             job.shown.as_ref(),
-            ctx.revision.as_deref(),
         )
     }))
     .unwrap_or_else(|_| {
