@@ -120,6 +120,7 @@ impl ScimDirectory {
             },
             wire::describe_error,
         )?;
+        http.redactor().learn(token.expose());
         Ok(ScimDirectory {
             http,
             base,
@@ -132,6 +133,11 @@ impl ScimDirectory {
             groups: Mutex::new(HashMap::new()),
             requests: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// What this directory's errors are redacted with: its bearer token.
+    pub fn redactor(&self) -> &super::redact::Redactor {
+        self.http.redactor()
     }
 
     /// Requests sent so far, by method and HTTP status.
