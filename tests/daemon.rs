@@ -347,7 +347,7 @@ fn sigterm_during_an_apply_stops_cleanly_and_the_next_start_finishes_it_exactly_
     let state = tree.path().join("state");
     let mut daemon = Daemon::start(
         tree.path(),
-        &["m", "--state-dir", "state"],
+        &["m", "--state-dir", "state", "--data-dir", "outside"],
         &[("RECERT_FAULT_REMOVE_DELAY_MS", "300")],
     );
     let data = tree.path().join("outside/data.yaml");
@@ -369,7 +369,11 @@ fn sigterm_during_an_apply_stops_cleanly_and_the_next_start_finishes_it_exactly_
     assert!(left > 0, "the stop came before the apply finished");
     assert!(daemon.log().contains("stopping"), "{}", daemon.log());
 
-    let daemon = Daemon::start(tree.path(), &["m", "--state-dir", "state"], &[]);
+    let daemon = Daemon::start(
+        tree.path(),
+        &["m", "--state-dir", "state", "--data-dir", "outside"],
+        &[],
+    );
     eventually(&daemon, "the apply finished", || {
         status(&state, "ga-self").contains("phase: Applied")
     });

@@ -23,6 +23,8 @@ pub struct EngineArgs {
     /// The time to reconcile at (RFC 3339 or a date), instead of the clock.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<Timestamp>,
+    #[command(flatten)]
+    pub trust: super::trust::TrustArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,6 +104,7 @@ fn report_manifests(pass: &execute::Pass) -> anyhow::Result<()> {
 }
 
 pub fn plan(args: &EngineArgs) -> anyhow::Result<Outcome> {
+    args.trust.install();
     let store = Store::open(&args.state_dir).with_context(|| {
         format!(
             "cannot open the state directory {}",
@@ -128,6 +131,7 @@ pub fn plan(args: &EngineArgs) -> anyhow::Result<Outcome> {
 
 pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
     let engine = &args.engine;
+    engine.trust.install();
     let store = Store::open(&engine.state_dir).with_context(|| {
         format!(
             "cannot open the state directory {}",

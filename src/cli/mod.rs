@@ -8,6 +8,7 @@ mod engine;
 pub mod render;
 mod run;
 mod schema;
+mod trust;
 mod validate;
 
 use std::io::Write;

@@ -49,6 +49,8 @@ pub struct Args {
         default_value = "info"
     )]
     pub log: String,
+    #[command(flatten)]
+    pub trust: super::trust::TrustArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,6 +68,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     init_logging(args)?;
+    args.trust.install();
     let config = daemon::Config {
         path: args.path.clone(),
         state_dir: args.state_dir.clone(),

@@ -26,12 +26,15 @@ pub struct Args {
     /// Print findings only, not the summary line.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub trust: super::trust::TrustArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let schemas = SchemaSet::new();
     let options = load::Options {
         max_file_size: args.max_file_size,
+        trust: args.trust.install(),
     };
     let loaded = load::load(&args.paths, &options, &schemas);
     let counts = Counts {
