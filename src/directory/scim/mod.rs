@@ -508,6 +508,19 @@ mod tests {
     }
 
     #[test]
+    fn an_error_body_that_echoes_the_token_is_reported_without_it() {
+        let (_dir, opened) = directory("https://scim.example/v2");
+        let scim = opened.expect("opens");
+        let body = br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","detail":"cannot parse; you sent Authorization: Bearer s3cr3t-token and s3cr3t-token"}"#;
+        let response =
+            crate::directory::http::test_response(400, std::str::from_utf8(body).expect("utf-8"));
+        let error = scim.http.unexpected(&response);
+        let text = error.to_string();
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("cannot parse"), "{text}");
+    }
+
+    #[test]
     fn a_missing_token_or_a_bad_url_is_an_error_not_a_panic() {
         let (dir, _) = directory("https://scim.example/v2");
         std::fs::remove_file(dir.path().join("token")).expect("remove");
