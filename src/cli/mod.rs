@@ -5,6 +5,7 @@
 
 mod decide;
 mod engine;
+pub mod mask;
 pub mod render;
 mod run;
 mod schema;
