@@ -277,7 +277,7 @@ impl<'a> Directories<'a> {
             unreachable!("matched on the kind above");
         };
         let DirectoryDoc { spec, .. } = directory.as_ref();
-        load::policy::check_open(&self.loaded, doc, spec)
+        load::policy::check_open(self.loaded, doc, spec)
             .map_err(|f| format!("directory `{name}`: {f}"))?;
         match (spec.kind, &spec.file) {
             (DirectoryType::File, Some(file)) => {
