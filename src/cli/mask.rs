@@ -48,7 +48,7 @@ const MIN_SEARCHED: usize = 4;
 
 /// A secret-looking key and what follows its colon, on one line (the fallback).
 static KEY_ON_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?im)["']?([A-Za-z0-9_\-]*(?:secret|passw|token|credential|api[_-]?key|private[_-]?key|access[_-]?key|signing[_-]?key|certificate)[A-Za-z0-9_\-]*)["']?[ \t]*:(?:[ \t]+|$)"#)
+    Regex::new(r#"(?im)["']?([A-Za-z0-9_\-]*(?:secret|passw|token|credential|api[_-]?key|private[_-]?key|access[_-]?key|signing[_-]?key|certificate)[A-Za-z0-9_\-]*)["']?[ \t]*:(?:[ \t]+|$|["'{\[])"#)
         .expect("a valid pattern")
 });
 
@@ -164,7 +164,7 @@ pub fn diagnostics(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> Vec<Di
 fn secrets_of(text: &str) -> FileSecrets {
     let mut out = FileSecrets::default();
     // Most files (a large DirectoryData) name no secret at all: not parsed again for nothing.
-    if !KEY_ON_LINE.is_match(text) && !text.to_ascii_lowercase().contains("secret") {
+    if !KEY_ON_LINE.is_match(text) {
         return out;
     }
     let parsed = yaml::parse(text);
@@ -235,7 +235,14 @@ fn line_secrets(line: &str) -> Vec<(usize, usize)> {
     // Byte offsets to character offsets.
     let char_at = |byte: usize| line[..byte].chars().count();
     for m in KEY_ON_LINE.find_iter(line) {
-        let start = char_at(m.end());
+        // JSON style (`"token":"x"`) has no space after the colon: the match took the value's
+        // first character.
+        let end = if m.as_str().ends_with(['"', '\'', '{', '[']) {
+            m.end() - 1
+        } else {
+            m.end()
+        };
+        let start = char_at(end);
         match chars.get(start) {
             Some('{' | '[') => out.extend(flow_values(&chars, start)),
             Some(_) => {
@@ -409,5 +416,8 @@ mod tests {
         let line = masked(text, 4);
         assert!(!line.contains("s3cret"), "{line}");
         assert!(line.contains("env: NAME"), "{line}");
+        let json = "{\"spec\": {\"apiToken\":\"abcd-1234\", \"x\": [\n";
+        let line = masked(json, 1);
+        assert!(!line.contains("abcd-1234"), "{line}");
     }
 }
