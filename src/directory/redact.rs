@@ -39,7 +39,9 @@ static JSON_FIELD: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static FORM_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r#"(?i)\b((?:{FIELDS})\s*=\s*)[^&\s"',;)}}\]]+"#)).expect("a valid pattern")
+    // A backslash ends the value too: inside a JSON string it starts the escaped closing quote.
+    Regex::new(&format!(r#"(?i)\b((?:{FIELDS})\s*=\s*)[^&\s"',;)}}\]\\]+"#))
+        .expect("a valid pattern")
 });
 
 /// An `Authorization` header (or a field of that name) whatever its scheme. The word must stand
@@ -224,6 +226,17 @@ mod tests {
             assert!(!text.contains(leaked), "{leaked} in {text}");
         }
         assert!(text.contains("scope=x"), "{text}");
+    }
+
+    #[test]
+    fn a_form_echoed_inside_a_json_string_leaves_the_json_readable() {
+        let body = r#"{"error":{"code":"x","message":"got client_secret=abc123\"&scope=y"}}"#;
+        let redacted = redact_patterns(body);
+        assert!(!redacted.contains("abc123"), "{redacted}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&redacted).is_ok(),
+            "{redacted}"
+        );
     }
 
     #[test]
