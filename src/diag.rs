@@ -83,6 +83,9 @@ codes! {
     DuplicateDecision = "duplicate-decision": "A principal is decided twice in one decisions file.",
     MissingReason = "missing-reason": "The review requires a reason and the decision has none.",
     DuplicateObject = "duplicate-object": "Two objects in a DirectoryData share an id or a unique name.",
+    PlainHttp = "plain-http": "A Directory sends credentials over plain http to a host that is not loopback.",
+    UnknownAuthority = "unknown-authority": "A Graph Directory's token authority is not a Microsoft Entra ID authority the operator trusts.",
+    PathOutsideTree = "path-outside-tree": "A file Directory's data file is outside the manifests and every allowed data directory.",
 }
 
 impl fmt::Display for Code {

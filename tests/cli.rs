@@ -385,3 +385,56 @@ fn codeowners_leaves_an_unmapped_or_shared_decisions_file_with_the_admins_and_sa
         out.stderr
     );
 }
+
+#[test]
+fn no_secret_written_in_a_manifest_is_shown_in_any_format() {
+    let tree = Tree::new();
+    let head = "apiVersion: recert.dev/v1alpha1\nkind: Directory\nmetadata:\n  name: NAME\nspec:\n";
+    // Two secrets on one line, one of them under a misspelt key; one under `value:`; one in
+    // a list.
+    tree.write(
+        "a.yaml",
+        format!(
+            "{}  type: graph\n  graph: {{tenantId: corp.example, clientId: app, clientSecret: \"first-s3cret\", clientSecrett: second-s3cret}}\n",
+            head.replace("NAME", "a")
+        ),
+    )
+    .write(
+        "b.yaml",
+        format!(
+            "{}  type: scim\n  scim:\n    baseUrl: https://scim.example/v2\n    bearerToken: {{value: third-s3cret}}\n",
+            head.replace("NAME", "b")
+        ),
+    )
+    .write(
+        "c.yaml",
+        format!(
+            "{}  type: scim\n  scim:\n    baseUrl: https://scim.example/v2\n    bearerToken: [fourth-s3cret, other]\n",
+            head.replace("NAME", "c")
+        ),
+    );
+    for format in ["human", "github", "json", "sarif"] {
+        let out = tree.recert(&["validate", "--format", format, "."]);
+        assert_eq!(out.code, 1, "{format}: {}{}", out.stdout, out.stderr);
+        for secret in ["first", "second", "third", "fourth"] {
+            assert!(
+                !out.stdout.contains(&format!("{secret}-s3cret")),
+                "{format}: the {secret} secret is shown:\n{}",
+                out.stdout
+            );
+        }
+    }
+    // The lines are shown, masked.
+    let out = tree.recert(&["validate", "."]);
+    for shown in [
+        "clientSecret: **************, clientSecrett: *************}",
+        "bearerToken: {value: ************}",
+        "bearerToken: [*************, *****]",
+    ] {
+        assert!(
+            out.stdout.contains(shown),
+            "`{shown}` not in:\n{}",
+            out.stdout
+        );
+    }
+}

@@ -411,7 +411,7 @@ fn sigterm_during_an_apply_stops_cleanly_and_the_next_start_finishes_it_exactly_
     let state = tree.path().join("state");
     let mut daemon = Daemon::start(
         tree.path(),
-        &["m", "--state-dir", "state"],
+        &["m", "--state-dir", "state", "--data-dir", "outside"],
         &[("RECERT_FAULT_REMOVE_DELAY_MS", "300")],
     );
     let data = tree.path().join("outside/data.yaml");
@@ -433,7 +433,11 @@ fn sigterm_during_an_apply_stops_cleanly_and_the_next_start_finishes_it_exactly_
     assert!(left > 0, "the stop came before the apply finished");
     assert!(daemon.log().contains("stopping"), "{}", daemon.log());
 
-    let mut daemon = Daemon::start(tree.path(), &["m", "--state-dir", "state"], &[]);
+    let mut daemon = Daemon::start(
+        tree.path(),
+        &["m", "--state-dir", "state", "--data-dir", "outside"],
+        &[],
+    );
     eventually(&daemon, "the apply finished", || {
         status(&state, "ga-self").contains("phase: Applied")
     });
@@ -678,4 +682,40 @@ fn a_review_gone_from_its_file_is_deleted_only_when_a_second_load_confirms_it() 
         .expect("archive")
         .count();
     assert_eq!(archived, 1);
+}
+
+#[test]
+fn a_directory_echoing_its_credentials_leaks_them_into_neither_the_log_nor_the_status() {
+    use crate::support::graph_server::{ECHOED_TOKEN, GraphServer, TokenEcho};
+    let server = GraphServer::start(crate::graph::big_tenant(2, 0));
+    let secret = "Zx9s3cr3t+/q==";
+    let (tenant_id, client_id) = {
+        let mut t = server.tenant();
+        t.client_secret = secret.to_owned();
+        (t.tenant_id.clone(), t.client_id.clone())
+    };
+    server.echo_token_requests(Some(TokenEcho::Description));
+    let tree = Tree::new();
+    tree.write(
+        "m/directory.yaml",
+        format!(
+            "apiVersion: recert.dev/v1alpha1\nkind: Directory\nmetadata:\n  name: corp\nspec:\n  type: graph\n  graph:\n    tenantId: {tenant_id}\n    clientId: {client_id}\n    clientSecret: {{env: RECERT_TEST_GRAPH_SECRET}}\n    authorityUrl: {}\n    baseUrl: {}\n",
+            server.authority_url(),
+            server.base_url()
+        ),
+    )
+    .write("m/reviews/ga.yaml", running_review());
+    let daemon = Daemon::start(
+        tree.path(),
+        &["m", "--state-dir", "state"],
+        &[("RECERT_TEST_GRAPH_SECRET", secret)],
+    );
+    let state = tree.path().join("state");
+    eventually(&daemon, "the echo, redacted, in log and status", || {
+        daemon.log().contains("[REDACTED]") && status(&state, "ga-self").contains("[REDACTED]")
+    });
+    let written = format!("{}{}", daemon.log(), status(&state, "ga-self"));
+    for leaked in [secret, "Zx9s3cr3t%2B%2Fq%3D%3D", ECHOED_TOKEN] {
+        assert!(!written.contains(leaked), "`{leaked}` leaked:\n{written}");
+    }
 }

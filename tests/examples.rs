@@ -46,7 +46,18 @@ fn every_invalid_example_fails_with_its_one_expected_finding() {
             .expect("under root")
             .to_string_lossy()
             .into_owned();
-        let out = recert(&root(), &["validate", "--format", "json", &relative]);
+        // The invalid examples share the working set's data file, one folder up.
+        let out = recert(
+            &root(),
+            &[
+                "validate",
+                "--data-dir",
+                "examples",
+                "--format",
+                "json",
+                &relative,
+            ],
+        );
         assert_eq!(out.code, 1, "{relative}: {}", out.stdout);
         let report: Value = serde_json::from_str(&out.stdout).expect("json");
         let codes: Vec<&str> = report["diagnostics"]
@@ -68,7 +79,7 @@ fn invalid_examples_render_as_snapshotted() {
             .expect("under root")
             .to_string_lossy()
             .into_owned();
-        let out = recert(&root(), &["validate", &relative]);
+        let out = recert(&root(), &["validate", "--data-dir", "examples", &relative]);
         insta::assert_snapshot!(out.stdout);
     });
 }
@@ -77,7 +88,17 @@ fn invalid_examples_render_as_snapshotted() {
 fn machine_formats_are_snapshotted() {
     let file = "examples/invalid/unknown-field.yaml";
     for format in ["json", "github", "sarif"] {
-        let out = recert(&root(), &["validate", "--format", format, file]);
+        let out = recert(
+            &root(),
+            &[
+                "validate",
+                "--data-dir",
+                "examples",
+                "--format",
+                format,
+                file,
+            ],
+        );
         insta::assert_snapshot!(format!("unknown-field.{format}"), out.stdout);
     }
 }

@@ -451,3 +451,55 @@ fn a_server_slower_than_the_timeout_is_reported_as_unreachable_not_waited_for_fo
     server.slow(Some(Duration::from_millis(20)));
     assert_eq!(block_on(dir.roles()).expect("slow read").len(), 1);
 }
+
+/// Every shape a credential could leak in through an echoing token endpoint or Graph: the
+/// secret as written and as form-encoded, the bearer token bare and in its header, an issued
+/// access token.
+fn assert_no_credential(text: &str, secret: &str) {
+    let encoded = secret
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    for leaked in [
+        secret,
+        encoded.as_str(),
+        "test-token-1",
+        "Bearer test",
+        crate::support::graph_server::ECHOED_TOKEN,
+    ] {
+        assert!(!text.contains(leaked), "`{leaked}` leaked into: {text}");
+    }
+}
+
+#[test]
+fn a_token_endpoint_that_echoes_the_request_leaks_no_credential_into_the_error() {
+    use crate::support::graph_server::TokenEcho;
+    let server = GraphServer::start(big_tenant(1, 0));
+    let secret = "Zx9s3cr3t+/q==";
+    server.tenant().client_secret = secret.to_owned();
+    for echo in [TokenEcho::Description, TokenEcho::Raw] {
+        server.echo_token_requests(Some(echo));
+        let e = block_on(directory(&server).roles()).expect_err("refused");
+        let text = format!("{e} {e:?}");
+        // The echo did arrive, redacted: the point is that it is shown without credentials.
+        assert!(text.contains("[REDACTED]"), "{echo:?}: {text}");
+        assert!(text.contains("client_id="), "{echo:?}: {text}");
+        assert_no_credential(&text, secret);
+    }
+}
+
+#[test]
+fn graph_echoing_the_bearer_token_leaks_it_into_no_error() {
+    let server = GraphServer::start(big_tenant(1, 0));
+    let secret = server.tenant().client_secret.clone();
+    let dir = directory(&server);
+    server.fail_next(1, Fault::Echo(400));
+    let e = block_on(dir.roles()).expect_err("refused");
+    let text = format!("{e} {e:?}");
+    assert!(text.contains("Cannot process GET"), "{text}");
+    assert_no_credential(&text, &secret);
+    // A 5xx that echoes is retried and, at the last attempt, reported redacted as well.
+    server.fail_next(6, Fault::Echo(500));
+    let e = block_on(dir.roles()).expect_err("refused");
+    assert_no_credential(&format!("{e} {e:?}"), &secret);
+}

@@ -348,3 +348,78 @@ fn a_service_principal_holding_the_role_is_reviewed_and_its_denied_assignment_re
         "{row}"
     );
 }
+
+/// Every file under `dir`, as text, one after the other.
+fn all_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.push_str(&all_text(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            let _ = writeln!(out, "== {}", path.display());
+            out.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    out
+}
+
+#[test]
+fn an_echoing_token_endpoint_or_graph_leaks_no_credential_into_status_state_or_stderr() {
+    use crate::support::graph_server::{ECHOED_TOKEN, TokenEcho};
+    let setup = Setup::new(big_tenant(3, 0));
+    let secret = "Zx9s3cr3t+/q==";
+    setup.server.tenant().client_secret = secret.to_owned();
+    let encoded = "Zx9s3cr3t%2B%2Fq%3D%3D";
+    let run = || {
+        let out = recert_with_env(
+            setup.tree.path(),
+            &[
+                "reconcile",
+                "manifests",
+                "--state-dir",
+                "state",
+                "--now",
+                START,
+            ],
+            &[(SECRET_VAR, secret)],
+        );
+        format!(
+            "{}{}{}",
+            out.stdout,
+            out.stderr,
+            all_text(&setup.tree.path().join("state"))
+        )
+    };
+    let check = |written: &str| {
+        for leaked in [secret, encoded, ECHOED_TOKEN, "test-token-", "Bearer test"] {
+            assert!(
+                !written.contains(leaked),
+                "`{leaked}` leaked into:\n{written}"
+            );
+        }
+    };
+
+    for echo in [TokenEcho::Raw, TokenEcho::Description] {
+        setup.server.echo_token_requests(Some(echo));
+        let written = run();
+        assert!(
+            setup.status().contains("[REDACTED]"),
+            "{echo:?}: the echo is in status.yaml, redacted:\n{}",
+            setup.status()
+        );
+        check(&written);
+    }
+    setup.server.echo_token_requests(None);
+    setup.server.fail_next(1, Fault::Echo(400));
+    let written = run();
+    assert!(
+        setup.status().contains("Cannot process GET"),
+        "Graph's echo is in status.yaml:\n{}",
+        setup.status()
+    );
+    check(&written);
+}

@@ -10,5 +10,6 @@ mod examples;
 mod graph;
 mod graph_contract;
 mod graph_engine;
+mod policy;
 mod schema;
 mod scim;

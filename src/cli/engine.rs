@@ -24,6 +24,8 @@ pub struct EngineArgs {
     /// The time to reconcile at (RFC 3339 or a date), instead of the clock.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<Timestamp>,
+    #[command(flatten)]
+    pub trust: super::trust::TrustArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -88,6 +90,7 @@ fn report_manifests(run: &execute::Run) -> anyhow::Result<()> {
 }
 
 pub fn plan(args: &EngineArgs) -> anyhow::Result<Outcome> {
+    args.trust.install();
     let store = Store::open(&args.state_dir).with_context(|| {
         format!(
             "cannot open the state directory {}",
@@ -124,6 +127,7 @@ pub fn plan(args: &EngineArgs) -> anyhow::Result<Outcome> {
 
 pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
     let engine = &args.engine;
+    engine.trust.install();
     let key = super::audit::signing_key(args.signing_key.as_deref(), &engine.state_dir)?;
     let _lock = super::audit::lock(&engine.state_dir)?;
     let store = Store::open(&engine.state_dir).with_context(|| {

@@ -7,9 +7,11 @@ mod audit;
 mod codeowners;
 mod decide;
 mod engine;
+pub mod mask;
 pub mod render;
 mod run;
 mod schema;
+mod trust;
 mod validate;
 
 use std::io::Write;

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::source::SourceFile;
 
+use super::mask::Masker;
+
 /// The output format of `recert validate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -35,7 +37,9 @@ const EXCERPT_CONTEXT: usize = 60;
 
 pub fn human(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
     let mut out = String::new();
+    let masker = Masker::new(diagnostics, sources);
     for d in diagnostics {
+        let d = &masker.diagnostic(d);
         let _ = write!(out, "{}", location(&d.file, d));
         let _ = writeln!(out, " {}[{}]: {}", d.severity, d.code, d.message);
         let line = d.span.and_then(|span| {
@@ -45,10 +49,11 @@ pub fn human(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
         let gutter = d.span.map_or(1, |s| s.line.to_string().len());
         let pad = " ".repeat(gutter);
         if let Some((span, text)) = line {
+            let text = masker.line(&d.file, span.line, text);
             let text = if d.code == Code::InlineSecret {
-                mask(text, span.col, span.end_col, span.end_line == span.line)
+                mask(&text, span.col, span.end_col, span.end_line == span.line)
             } else {
-                text.to_owned()
+                text
             };
             let chars: Vec<char> = text
                 .chars()

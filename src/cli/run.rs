@@ -54,6 +54,8 @@ pub struct Args {
         default_value = "info"
     )]
     pub log: String,
+    #[command(flatten)]
+    pub trust: super::trust::TrustArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +73,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     init_logging(args)?;
+    args.trust.install();
     // Read now, so that a missing key, or one inside the state directory, stops the start.
     let signing_key = super::audit::signing_key(args.signing_key.as_deref(), &args.state_dir)?;
     let config = daemon::Config {

@@ -26,12 +26,15 @@ pub struct Args {
     /// Print findings only, not the summary line.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub trust: super::trust::TrustArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let schemas = SchemaSet::new();
     let options = load::Options {
         max_file_size: args.max_file_size,
+        trust: args.trust.install(),
     };
     let loaded = load::load(&args.paths, &options, &schemas);
     let counts = Counts {
@@ -39,6 +42,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         documents: loaded.documents_read,
     };
     let diagnostics = &loaded.diagnostics;
+    // Human output masks the lines it shows itself; the other formats show none, but their
+    // messages may quote a value.
+    let masked = match args.format {
+        Format::Human => Vec::new(),
+        _ => super::mask::diagnostics(diagnostics, &loaded.sources),
+    };
     match args.format {
         Format::Human => {
             super::out(&render::human(diagnostics, &loaded.sources))?;
@@ -47,13 +56,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             }
         }
         Format::Github => {
-            super::out(&render::github(diagnostics))?;
+            super::out(&render::github(&masked))?;
             if !args.quiet {
                 super::err(&render::summary(diagnostics, counts))?;
             }
         }
-        Format::Json => super::out(&render::json(diagnostics, counts))?,
-        Format::Sarif => super::out(&render::sarif(diagnostics))?,
+        Format::Json => super::out(&render::json(&masked, counts))?,
+        Format::Sarif => super::out(&render::sarif(&masked))?,
     }
     let io_failed = diagnostics.iter().any(|d| d.code == Code::Io);
     let findings = diagnostics.iter().any(|d| {

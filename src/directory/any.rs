@@ -2,9 +2,14 @@
 //!
 //! [`Directory`] returns `impl Future`, which keeps it free of boxing but not object-safe;
 //! an enum dispatches instead of `dyn`.
+//!
+//! Every error and refusal reason leaves through the directory's redactor once more, whatever
+//! made it: the last place a credential an HTTP directory knows can be caught before the text
+//! reaches `status.yaml`, the logs or stderr.
 
 use super::file::FileDirectory;
 use super::graph::GraphDirectory;
+use super::redact::Redactor;
 use super::scim::ScimDirectory;
 use super::{
     AssignmentInfo, Directory, Error, GroupInfo, Page, Principal, Removal, RemoveOutcome, RoleInfo,
@@ -32,9 +37,27 @@ macro_rules! dispatch {
     };
 }
 
+impl AnyDirectory {
+    /// The credentials this directory sends, to redact; a file directory sends none.
+    pub fn redactor(&self) -> Option<&Redactor> {
+        match self {
+            AnyDirectory::File(_) => None,
+            AnyDirectory::Scim(d) => Some(d.redactor()),
+            AnyDirectory::Graph(d) => Some(d.redactor()),
+        }
+    }
+
+    fn scrub<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        match (result, self.redactor()) {
+            (Err(e), Some(r)) => Err(r.error(e)),
+            (result, _) => result,
+        }
+    }
+}
+
 impl Directory for AnyDirectory {
     async fn roles(&self) -> Result<Vec<RoleInfo>, Error> {
-        dispatch!(self, d => d.roles().await)
+        self.scrub(dispatch!(self, d => d.roles().await))
     }
 
     async fn find_role(
@@ -42,11 +65,11 @@ impl Directory for AnyDirectory {
         id: Option<&str>,
         name: Option<&str>,
     ) -> Result<Option<RoleInfo>, Error> {
-        dispatch!(self, d => d.find_role(id, name).await)
+        self.scrub(dispatch!(self, d => d.find_role(id, name).await))
     }
 
     async fn find_groups(&self, key: &str) -> Result<Vec<GroupInfo>, Error> {
-        dispatch!(self, d => d.find_groups(key).await)
+        self.scrub(dispatch!(self, d => d.find_groups(key).await))
     }
 
     async fn list_assignments(
@@ -54,11 +77,11 @@ impl Directory for AnyDirectory {
         role: &str,
         page: Option<String>,
     ) -> Result<Page<AssignmentInfo>, Error> {
-        dispatch!(self, d => d.list_assignments(role, page).await)
+        self.scrub(dispatch!(self, d => d.list_assignments(role, page).await))
     }
 
     async fn list_members(&self, group: &str, page: Option<String>) -> Result<Page<String>, Error> {
-        dispatch!(self, d => d.list_members(group, page).await)
+        self.scrub(dispatch!(self, d => d.list_members(group, page).await))
     }
 
     fn lookup_batch_size(&self) -> usize {
@@ -66,10 +89,14 @@ impl Directory for AnyDirectory {
     }
 
     async fn lookup(&self, ids: &[String]) -> Result<Vec<Principal>, Error> {
-        dispatch!(self, d => d.lookup(ids).await)
+        self.scrub(dispatch!(self, d => d.lookup(ids).await))
     }
 
     async fn remove(&self, target: &Removal) -> Result<RemoveOutcome, Error> {
-        dispatch!(self, d => d.remove(target).await)
+        let outcome = self.scrub(dispatch!(self, d => d.remove(target).await))?;
+        Ok(match self.redactor() {
+            Some(r) => r.outcome(outcome),
+            None => outcome,
+        })
     }
 }

@@ -6,6 +6,10 @@
 //! refused or dropped connections, timeouts) back off exponentially with full jitter. Both stop
 //! at a bound, so one unhealthy directory cannot hold a reconcile forever. Bodies are read
 //! inside the loop, so a connection dropped mid-body is retried like any other transport error.
+//!
+//! Every error text made here, from a body or a transport failure, goes through the client's
+//! [`Redactor`] first: a server that echoes its request must not put the credentials it was sent
+//! into the errors Recert writes.
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
@@ -19,6 +23,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use tokio::sync::Semaphore;
 
 use super::Error;
+use super::redact::Redactor;
 
 /// How a client behaves towards one service.
 #[derive(Debug, Clone)]
@@ -104,6 +109,7 @@ pub struct Http {
     limit: Arc<Semaphore>,
     settings: Settings,
     describe: DescribeError,
+    redactor: Redactor,
 }
 
 impl Http {
@@ -120,7 +126,23 @@ impl Http {
             limit: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
             settings,
             describe,
+            redactor: Redactor::new(),
         })
+    }
+
+    /// What this client redacts from its errors; the directory teaches it the credentials it
+    /// sends, and the errors it makes itself from bodies go through it too.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// An error response's body as a message, credentials removed: from the body before it
+    /// is cut short (a credential cut in half would no longer be recognised), and from the
+    /// message (a description may unescape what the body had escaped).
+    pub fn describe(&self, status: StatusCode, body: &[u8]) -> String {
+        let body = self.redactor.redact(&String::from_utf8_lossy(body));
+        self.redactor
+            .redact(&(self.describe)(status, body.as_bytes()))
     }
 
     /// The underlying client, for building requests.
@@ -176,7 +198,7 @@ impl Http {
                         if last {
                             return Err(Error::Http {
                                 status: status.as_u16(),
-                                body: (self.describe)(status, &response.body),
+                                body: self.describe(status, &response.body),
                             });
                         }
                         tokio::time::sleep(policy.backoff(attempt)).await;
@@ -187,7 +209,7 @@ impl Http {
                 Err(e) => {
                     count(self.settings.service, "error");
                     if last {
-                        return Err(Error::Unavailable(e));
+                        return Err(Error::Unavailable(self.redactor.redact(&e)));
                     }
                     tokio::time::sleep(policy.backoff(attempt)).await;
                 }
@@ -209,7 +231,7 @@ impl Http {
 
     /// The error for a response the caller did not expect.
     pub fn unexpected(&self, response: &Response) -> Error {
-        let body = (self.describe)(response.status, &response.body);
+        let body = self.describe(response.status, &response.body);
         match response.status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Auth(body),
             StatusCode::NOT_FOUND => Error::NotFound(body),

@@ -11,6 +11,7 @@ pub mod file;
 pub mod graph;
 pub mod http;
 pub mod observe;
+pub mod redact;
 pub mod registry;
 pub mod scim;
 pub mod secret;

@@ -153,6 +153,8 @@ impl<'a> Directories<'a> {
             unreachable!("matched on the kind above");
         };
         let DirectoryDoc { spec, .. } = directory.as_ref();
+        crate::load::policy::check_open(self.loaded, doc, spec)
+            .map_err(|f| format!("directory `{name}`: {f}"))?;
         match (spec.kind, &spec.file) {
             (DirectoryType::File, Some(file)) => {
                 let path = resolve_relative(self.loaded.path_of(doc), &file.path);

@@ -363,6 +363,13 @@ async fn carry_out(
     } = planned;
     report.store_errors.extend(store_errors);
     report.unreachable.extend(observe_errors.keys().cloned());
+    // A review whose directory could not be read failed this pass, whatever its recording
+    // does (its status shows why, and the daemon backs off).
+    report.errors.extend(
+        observe_errors
+            .iter()
+            .map(|(name, e)| (name.clone(), e.clone())),
+    );
     let now = writers.now();
     let revision = writers.revision().map(str::to_owned);
     let revision = revision.as_deref();

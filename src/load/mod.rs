@@ -9,6 +9,7 @@
 //! secrets, `validate::SchemaSet`, typed decode → `rules` across all documents.
 
 mod parallel_decode;
+pub mod policy;
 pub mod rules;
 pub mod validate;
 pub mod yaml;
@@ -36,12 +37,17 @@ pub const IGNORE_FILE: &str = ".recertignore";
 #[derive(Debug, Clone)]
 pub struct Options {
     pub max_file_size: u64,
+    /// The data directories and authorities the operator trusts ([`policy`]).
+    pub trust: policy::Trust,
 }
 
 impl Default for Options {
+    /// The process's installed trust ([`policy::Trust::install`]): the command line sets it
+    /// once, and every load after that, the daemon's included, goes by it.
     fn default() -> Self {
         Options {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            trust: policy::Trust::current(),
         }
     }
 }
@@ -67,6 +73,10 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// How many YAML documents were read, valid or not.
     pub documents_read: usize,
+    /// The manifests tree: the folders loaded, resolved ([`policy::manifest_roots`]).
+    pub roots: Vec<PathBuf>,
+    /// What the load was told to trust.
+    pub trust: policy::Trust,
     /// Per source, what [`load_reusing`] needs to reuse it.
     files: Vec<FileMeta>,
 }
@@ -258,7 +268,11 @@ pub fn load_reusing(
         })
         .collect();
 
-    let mut loaded = Loaded::default();
+    let mut loaded = Loaded {
+        roots: policy::manifest_roots(paths),
+        trust: options.trust.clone(),
+        ..Loaded::default()
+    };
     for (file, (done, path)) in done.into_iter().zip(&files).enumerate() {
         let meta = match done {
             Done::Reused(source, docs, meta) => {

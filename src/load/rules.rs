@@ -340,6 +340,18 @@ impl Ctx<'_> {
                     .push(d.note(format!("remove `{name}`, or set `type: {name}`")));
             }
         }
+        let refused =
+            super::policy::directory(spec, self.path(doc), &self.loaded.roots, &self.loaded.trust);
+        // A data file outside the tree is not even looked for: whether it exists is not the
+        // manifest's business.
+        let outside = refused.iter().any(|f| f.pointer == "/spec/file/path");
+        for f in refused {
+            let d = self.error(doc, f.refusal.code(), f.pointer, f.refusal.to_string());
+            self.out.push(d.note(f.refusal.note()));
+        }
+        if outside {
+            return;
+        }
         if let (DirectoryType::File, Some(file)) = (spec.kind, &spec.file) {
             let target = resolve_relative(self.path(doc), &file.path);
             let pointer = "/spec/file/path";

@@ -82,11 +82,15 @@ pub struct GraphSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate: Option<SecretRef>,
     /// The OAuth 2.0 authority that issues tokens. Defaults to
-    /// `https://login.microsoftonline.com`; set it for national clouds.
+    /// `https://login.microsoftonline.com`; set it for national clouds
+    /// (`https://login.microsoftonline.us`, `https://login.partner.microsoftonline.cn`). Only
+    /// Microsoft Entra ID's authorities, loopback, or a host the operator allows with
+    /// `--allow-authority` are accepted; `http://` only to loopback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = HTTP_URL), extend("errorMessage" = HTTP_URL_MESSAGE))]
     pub authority_url: Option<String>,
-    /// The Graph endpoint. Defaults to `https://graph.microsoft.com/v1.0`.
+    /// The Graph endpoint. Defaults to `https://graph.microsoft.com/v1.0`. `http://` only to
+    /// loopback (127.0.0.0/8, ::1, localhost).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = HTTP_URL), extend("errorMessage" = HTTP_URL_MESSAGE))]
     pub base_url: Option<String>,
@@ -105,7 +109,8 @@ pub struct GraphSettings {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScimSettings {
     /// The service provider's base URL, the one that `/Users` and `/Groups` hang off
-    /// (for example `https://scim.example.com/v2`).
+    /// (for example `https://scim.example.com/v2`). `http://` only to loopback (127.0.0.0/8,
+    /// ::1, localhost): the bearer token travels with every request.
     #[schemars(regex(pattern = HTTP_URL), extend("errorMessage" = HTTP_URL_MESSAGE))]
     pub base_url: String,
     /// The bearer token, by reference. The service needs it to read users and groups and to
@@ -131,7 +136,8 @@ pub struct ScimSettings {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FileSettings {
     /// The YAML file holding a `DirectoryData` document, relative to this manifest's file.
-    /// Applying a review's results edits that file.
+    /// Applying a review's results edits that file. It must be inside the manifests tree or a
+    /// data directory the operator allows with `--data-dir`.
     #[schemars(length(min = 1))]
     pub path: String,
 }

@@ -99,7 +99,7 @@ pub async fn get_many(
                 }
                 status => {
                     let detail = ODataError::from_value(&item.body)
-                        .map(|e| e.describe())
+                        .map(|e| client.http.redactor().redact(&e.describe()))
                         .unwrap_or_else(|| "no error body".to_owned());
                     return Err(match status {
                         401 | 403 => Error::Auth(detail),

@@ -143,6 +143,9 @@ impl GraphDirectory {
             },
             error_body::describe,
         )?;
+        if let Credential::Secret(secret) = &config.credential {
+            http.redactor().learn(secret.expose());
+        }
         let origin = client::origin(config.base_url.trim_end_matches('/')).ok_or_else(|| {
             Error::Invalid(format!("`{}` is not an http(s) URL", config.base_url))
         })?;
@@ -159,6 +162,12 @@ impl GraphDirectory {
             client: GraphClient::new(http, &config.base_url, token)?,
             retry: config.retry,
         })
+    }
+
+    /// What this directory's errors are redacted with: its client secret, tokens and
+    /// assertions.
+    pub fn redactor(&self) -> &super::redact::Redactor {
+        self.client.http.redactor()
     }
 
     /// An absolute URL with query parameters, encoded.
@@ -226,7 +235,10 @@ impl GraphDirectory {
             return Ok(RemoveOutcome::NotSupported {
                 reason: format!(
                     "Privileged Identity Management refused the removal: {}",
-                    error.map(|e| e.describe()).unwrap_or_default()
+                    self.client
+                        .http
+                        .redactor()
+                        .redact(&error.map(|e| e.describe()).unwrap_or_default())
                 ),
             });
         }
@@ -261,7 +273,7 @@ impl GraphDirectory {
             StatusCode::BAD_REQUEST => Ok(RemoveOutcome::NotSupported {
                 reason: format!(
                     "Graph refused to remove the member: {}",
-                    error_body::describe(response.status, &response.body)
+                    self.client.http.describe(response.status, &response.body)
                 ),
             }),
             _ => Err(self.client.http.unexpected(&response)),

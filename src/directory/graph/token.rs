@@ -19,8 +19,6 @@ use crate::directory::Error;
 use crate::directory::http::Http;
 use crate::directory::secret::Secret;
 
-use super::error_body;
-
 /// How the application proves who it is.
 pub enum Credential {
     Secret(Secret),
@@ -219,10 +217,9 @@ impl TokenSource {
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
                 ));
-                form.push((
-                    "client_assertion",
-                    cert.assertion(&self.client_id, &self.token_url)?,
-                ));
+                let assertion = cert.assertion(&self.client_id, &self.token_url)?;
+                http.redactor().learn(&assertion);
+                form.push(("client_assertion", assertion));
             }
         }
         let response = http
@@ -232,21 +229,27 @@ impl TokenSource {
             Error::Auth(format!(
                 "the token endpoint answered HTTP {} with a body that is not a token response: {}",
                 response.status.as_u16(),
-                error_body::describe(response.status, &response.body)
+                http.describe(response.status, &response.body)
             ))
         })?;
+        // Learnt before anything is made of the answer: a token the endpoint issued and then
+        // quoted in an error must not be shown either.
+        if let Some(token) = body.access_token.as_deref() {
+            http.redactor().learn(token);
+        }
         if !response.status.is_success() {
-            // AADSTS descriptions name the tenant, app and problem, never the credential.
+            // AADSTS descriptions name the tenant, app and problem, never the credential; an
+            // endpoint that is not Entra ID may quote the request, so it is redacted all the same.
             let description = body
                 .error_description
                 .as_deref()
                 .and_then(|d| d.lines().next())
                 .unwrap_or("no description");
-            return Err(Error::Auth(format!(
+            return Err(Error::Auth(http.redactor().redact(&format!(
                 "the token endpoint refused the credentials (HTTP {}, {}): {description}",
                 response.status.as_u16(),
                 body.error.as_deref().unwrap_or("no error code"),
-            )));
+            ))));
         }
         let token = body.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
             Error::Auth("the token endpoint answered without an access token".to_owned())

@@ -120,6 +120,7 @@ impl ScimDirectory {
             },
             wire::describe_error,
         )?;
+        http.redactor().learn(token.expose());
         Ok(ScimDirectory {
             http,
             base,
@@ -132,6 +133,11 @@ impl ScimDirectory {
             groups: Mutex::new(HashMap::new()),
             requests: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// What this directory's errors are redacted with: its bearer token.
+    pub fn redactor(&self) -> &super::redact::Redactor {
+        self.http.redactor()
     }
 
     /// Requests sent so far, by method and HTTP status.
@@ -499,6 +505,19 @@ mod tests {
         let debug = format!("{:?}", opened.expect("opens"));
         assert!(!debug.contains("s3cr3t"), "{debug}");
         assert!(debug.contains("Secret(***)"), "{debug}");
+    }
+
+    #[test]
+    fn an_error_body_that_echoes_the_token_is_reported_without_it() {
+        let (_dir, opened) = directory("https://scim.example/v2");
+        let scim = opened.expect("opens");
+        let body = br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","detail":"cannot parse; you sent Authorization: Bearer s3cr3t-token and s3cr3t-token"}"#;
+        let response =
+            crate::directory::http::test_response(400, std::str::from_utf8(body).expect("utf-8"));
+        let error = scim.http.unexpected(&response);
+        let text = error.to_string();
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("cannot parse"), "{text}");
     }
 
     #[test]

@@ -38,7 +38,22 @@ pub enum Fault {
     Status(u16),
     /// Close the connection without answering.
     Drop,
+    /// Answer with this status and a Graph error whose message quotes the request: its
+    /// `Authorization` header, the bare token, and its body (a server that echoes its input).
+    Echo(u16),
 }
+
+/// How the token endpoint echoes a request it is told to refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenEcho {
+    /// An OAuth error whose `error_description` quotes the form (secret included) and a token.
+    Description,
+    /// A body that is not a token response at all: the form and a token, as plain text.
+    Raw,
+}
+
+/// The access token an echoing token endpoint quotes as if it had issued it.
+pub const ECHOED_TOKEN: &str = "issued-tok-4242";
 
 /// What the server was asked, by kind. Only requests that reached an endpoint count in
 /// `lists`, `gets`, `batches` and `writes` (top-level requests) and `batch_items` (the requests
@@ -94,6 +109,8 @@ struct Faults {
     retry_after_floor: Duration,
     /// Expire every token once this many more requests have been authorised.
     expire_after: Option<u64>,
+    /// Refuse every token request, quoting it.
+    token_echo: Option<TokenEcho>,
 }
 
 #[derive(Debug, Default)]
@@ -208,6 +225,11 @@ impl GraphServer {
         lock(&self.shared.faults).delay = delay;
     }
 
+    /// Makes the token endpoint refuse every request and quote it back (or stop, with `None`).
+    pub fn echo_token_requests(&self, echo: Option<TokenEcho>) {
+        lock(&self.shared.faults).token_echo = echo;
+    }
+
     /// Expires every token issued so far, as a revocation or key roll-over would.
     pub fn expire_tokens(&self) {
         expire_all(&self.shared);
@@ -283,6 +305,19 @@ async fn handle(
         Some(Fault::Drop) => {
             lock(&shared.counts).injected += 1;
             return Err(DropConnection);
+        }
+        Some(Fault::Echo(status)) => {
+            lock(&shared.counts).injected += 1;
+            let auth = auth.clone().unwrap_or_default();
+            let bare = auth.strip_prefix("Bearer ").unwrap_or_default();
+            return Ok(respond(routes::error(
+                status,
+                "BadRequest",
+                &format!(
+                    "Cannot process {method} {path}: Authorization: {auth}; the token {bare} is not valid here; body {}",
+                    String::from_utf8_lossy(&body)
+                ),
+            )));
         }
         Some(Fault::Status(status)) => {
             lock(&shared.counts).injected += 1;
@@ -584,6 +619,21 @@ fn token_endpoint(shared: &Shared, path: &str, body: &[u8], addr: SocketAddr) ->
         .into_iter()
         .collect();
     let tenant = lock(&shared.tenant).clone();
+    let echo = lock(&shared.faults).token_echo;
+    let quoted = format!(
+        "cannot use the request {} ({{\"access_token\":\"{ECHOED_TOKEN}\"}})",
+        String::from_utf8_lossy(body)
+    );
+    match echo {
+        Some(TokenEcho::Description) => {
+            return Reply::json(
+                400,
+                json!({"error": "invalid_request", "error_description": format!("AADSTS900144: {quoted}")}),
+            );
+        }
+        Some(TokenEcho::Raw) => return Reply::json(400, Value::String(quoted)),
+        None => {}
+    }
     let refuse = |code: &str, description: &str| {
         Reply::json(
             if code == "invalid_client" { 401 } else { 400 },
