@@ -9,5 +9,6 @@ mod examples;
 mod graph;
 mod graph_contract;
 mod graph_engine;
+mod input;
 mod schema;
 mod scim;

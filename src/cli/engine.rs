@@ -8,6 +8,7 @@ use anyhow::Context;
 use crate::cli::render;
 use crate::execute;
 use crate::model::review::Timestamp;
+use crate::printable::escape;
 use crate::store::Store;
 
 use super::Outcome;
@@ -93,10 +94,10 @@ fn report_manifests(pass: &execute::Pass) -> anyhow::Result<()> {
         super::err(&render::human(&diagnostics, &pass.loaded.sources))?;
     }
     for error in &pass.store_errors {
-        super::err(&format!("error: {error}\n"))?;
+        super::err(&format!("error: {}\n", escape(error)))?;
     }
     for (review, error) in &pass.errors {
-        super::err(&format!("error: review {review}: {error}\n"))?;
+        super::err(&format!("error: review {review}: {}\n", escape(error)))?;
     }
     Ok(())
 }
@@ -180,6 +181,7 @@ pub fn pending(args: &PendingArgs) -> anyhow::Result<Outcome> {
         super::out(&format!("Nothing is waiting for {}.\n", args.reviewer))?;
     }
     for (review, instance, principal, name) in items {
+        let [review, instance, principal, name] = [review, instance, principal, name].map(|v| escape(&v).into_owned());
         super::out(&format!("{review}\t{instance}\t{principal}\t{name}\n"))?;
     }
     Ok(Outcome::Clean)
