@@ -68,7 +68,10 @@ mod tests {
             escape("Foo\n::error file=evil.yaml::x"),
             "Foo\\n::error file=evil.yaml::x"
         );
-        assert_eq!(escape("\u{1b}[31mred\u{7f}\u{9b}"), "\\x1b[31mred\\x7f\\u{9b}");
+        assert_eq!(
+            escape("\u{1b}[31mred\u{7f}\u{9b}"),
+            "\\x1b[31mred\\x7f\\u{9b}"
+        );
         assert_eq!(escape("a\tb\rc"), "a\\tb\\rc");
         assert!(matches!(escape("plain, ünïcode `x`"), Cow::Borrowed(_)));
         assert_eq!(escape_keeping_lines("a\u{1b}\nb\r\n"), "a\\x1b\nb\\r\n");

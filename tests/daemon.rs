@@ -575,3 +575,75 @@ fn polling_picks_up_changes_where_file_events_are_not_used() {
         daemon.log()
     );
 }
+
+#[test]
+fn idle_connections_over_the_cap_neither_starve_the_probes_nor_stay_open() {
+    let tree = Tree::new();
+    manifests(&tree, "m");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let daemon = Daemon::start(
+        tree.path(),
+        &[
+            "m",
+            "--state-dir",
+            "state",
+            "--listen",
+            &addr,
+            "--http-max-connections",
+            "4",
+            "--http-header-timeout",
+            "200ms",
+        ],
+        &[],
+    );
+    eventually(&daemon, "/healthz answering", || {
+        TcpStream::connect(&addr).is_ok() && http_get(&addr, "/healthz").0 == 200
+    });
+    // Slowloris: more connections than the cap, none sending a byte.
+    let mut idle: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    // Every one is closed by the server: at once over the cap, after the header timeout
+    // within it. The read timeout only guards against a hang.
+    for stream in &mut idle {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("an idle connection was not closed: {other:?}"),
+        }
+    }
+    assert_eq!(http_get(&addr, "/healthz"), (200, "ok\n".to_owned()));
+}
+
+#[test]
+fn a_fifo_as_data_file_is_refused_by_the_daemon_which_still_stops_on_sigterm() {
+    let tree = Tree::new();
+    tree.write(
+        "m/directory.yaml",
+        DIRECTORY.replace("path: data.yaml", "path: ../pipe.yaml"),
+    )
+    .write("m/reviews/ga.yaml", running_review());
+    let made = Command::new("mkfifo")
+        .arg(tree.path().join("pipe.yaml"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let mut daemon = Daemon::start(tree.path(), &["m", "--state-dir", "state"], &[]);
+    // The words `validate` and `reconcile` use (see tests/input.rs).
+    eventually(&daemon, "the FIFO refused", || {
+        daemon
+            .log()
+            .contains("cannot be read: it is a FIFO (named pipe), not a regular file")
+    });
+    daemon.signal("TERM");
+    assert_eq!(
+        daemon.wait(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        daemon.log()
+    );
+}

@@ -215,7 +215,9 @@ fn control_characters_in_values_cannot_add_github_workflow_commands() {
         out.stdout
     );
     assert!(
-        !lines.iter().any(|l| l.starts_with("::error file=evil.yaml")),
+        !lines
+            .iter()
+            .any(|l| l.starts_with("::error file=evil.yaml")),
         "{}",
         out.stdout
     );

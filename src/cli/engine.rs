@@ -181,7 +181,8 @@ pub fn pending(args: &PendingArgs) -> anyhow::Result<Outcome> {
         super::out(&format!("Nothing is waiting for {}.\n", args.reviewer))?;
     }
     for (review, instance, principal, name) in items {
-        let [review, instance, principal, name] = [review, instance, principal, name].map(|v| escape(&v).into_owned());
+        let [review, instance, principal, name] =
+            [review, instance, principal, name].map(|v| escape(&v).into_owned());
         super::out(&format!("{review}\t{instance}\t{principal}\t{name}\n"))?;
     }
     Ok(Outcome::Clean)

@@ -55,7 +55,13 @@ pub fn human(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
             // the caret is placed by the printed widths.
             let chars: Vec<std::borrow::Cow<'static, str>> = text
                 .chars()
-                .map(|c| if c == '\t' { ' '.to_string().into() } else { escape_char(c) })
+                .map(|c| {
+                    if c == '\t' {
+                        ' '.to_string().into()
+                    } else {
+                        escape_char(c)
+                    }
+                })
                 .collect();
             let printed = |range: std::ops::Range<usize>| -> usize {
                 chars[range].iter().map(|p| p.chars().count()).sum()

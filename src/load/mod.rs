@@ -521,8 +521,10 @@ fn read_text(path: &Path, options: &Options) -> Result<String, Box<Diagnostic>> 
     use crate::regular_file::ReadError;
     let mut bytes = crate::regular_file::read(path, options.max_file_size).map_err(|e| {
         Box::new(match e {
-            ReadError::TooLarge { .. } => Diagnostic::error(Code::FileTooLarge, path, e.to_string())
-                .note("raise the limit with --max-file-size if this file is really a manifest"),
+            ReadError::TooLarge { .. } => {
+                Diagnostic::error(Code::FileTooLarge, path, e.to_string())
+                    .note("raise the limit with --max-file-size if this file is really a manifest")
+            }
             _ => Diagnostic::error(Code::Io, path, format!("cannot read: {e}")),
         })
     })?;
