@@ -318,3 +318,29 @@ impl fmt::Display for Plan {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_from_outside_are_printed_on_their_line_escaped() {
+        let plan = Plan {
+            reviews: vec![ReviewPlan {
+                review: "ga".to_owned(),
+                changes: Vec::new(),
+                effects: Vec::new(),
+                next: None,
+                deleted: false,
+                state_changed: false,
+                stale_spec: None,
+                stalled: Some("SCIM said: \u{1b}[2Jgone\n::error file=evil.yaml::x".to_owned()),
+                requeue_at: None,
+            }],
+        };
+        assert_eq!(
+            plan.to_string(),
+            "review ga:\n  ! stalled: SCIM said: \\x1b[2Jgone\\n::error file=evil.yaml::x\n"
+        );
+    }
+}
