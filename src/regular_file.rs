@@ -2,10 +2,11 @@
 //! the size limit.
 //!
 //! A path may name a FIFO (opening it for reading blocks until a writer comes, forever), a
-//! device (`/dev/zero` never ends) or a socket. Checking the type by path first leaves a race
-//! (the file can be swapped between the check and the open), so the file is opened without
-//! blocking, its type is taken from the open descriptor, and at most the limit plus one byte
-//! is read, whatever the file grows to meanwhile.
+//! device (`/dev/zero` never ends) or a socket. The type is checked by path first, so that a
+//! device is not even opened (opening some has effects: a tape rewinds); that leaves a race
+//! (the file can be swapped between the check and the open), so the file is then opened
+//! without blocking, its type is checked again on the open descriptor, and at most the limit
+//! plus one byte is read, whatever the file grows to meanwhile.
 
 use std::fs::File;
 use std::io::Read as _;
@@ -40,11 +41,16 @@ impl From<std::io::Error> for ReadError {
 /// Opens `path` for reading if it is a regular file (after following links), without ever
 /// blocking on the open.
 pub fn open(path: &Path) -> Result<File, ReadError> {
+    let kind = std::fs::metadata(path)?.file_type();
+    if !kind.is_file() {
+        return Err(ReadError::NotRegular(describe(kind)));
+    }
+    // A FIFO with no writer would block the open itself; the flag is harmless on a regular
+    // file, where reads never block. A terminal swapped in must not become ours.
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
     let file = std::fs::OpenOptions::new()
         .read(true)
-        // A FIFO with no writer would block the open itself; the flag is harmless on a
-        // regular file, where reads never block.
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .custom_flags(flags.bits() as i32)
         .open(path)?;
     let kind = file.metadata()?.file_type();
     if kind.is_file() {

@@ -23,10 +23,10 @@ fn many_findings(n: usize) -> String {
         let review = SELF_REVIEW
             .replace("name: ga-self", &format!("name: lost-{i}"))
             .replace("directory: corp", &format!("directory: nowhere-{i}"));
-        let _ = write!(text, "{review}---\n");
+        let _ = writeln!(text, "{review}---");
     }
     for _ in 0..n {
-        let _ = write!(text, "{}---\n", SELF_REVIEW.replace("ga-self", "twin"));
+        let _ = writeln!(text, "{}---", SELF_REVIEW.replace("ga-self", "twin"));
     }
     text
 }

@@ -115,9 +115,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 fn raise_open_file_limit() {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
-    if limit.current != limit.maximum {
+    // No hard limit: Linux still refuses more than `fs.nr_open`, by default 2^20.
+    let target = limit.maximum.unwrap_or(1 << 20);
+    if limit.current.is_some_and(|current| current < target) {
         let raised = rustix::process::Rlimit {
-            current: limit.maximum,
+            current: Some(target),
             maximum: limit.maximum,
         };
         if let Err(e) = setrlimit(Resource::Nofile, raised) {

@@ -63,15 +63,12 @@ impl Watcher {
             watcher.polling = Some(poll_interval);
             return watcher;
         }
-        let handler = move |event: notify::Result<notify::Event>| match event {
-            Ok(event) if matches!(event.kind, EventKind::Access(_)) => {}
-            Ok(event)
-                if !event.paths.is_empty()
-                    && !filter_root
-                        .read()
-                        .is_ok_and(|root| event.paths.iter().any(|p| relevant(&root, p))) => {}
-            // An error event (a queue overflow) also means "look again".
-            _ => {
+        let handler = move |event: notify::Result<notify::Event>| {
+            let wanted = match filter_root.read() {
+                Ok(root) => starts_a_pass(&event, &root),
+                Err(_) => true,
+            };
+            if wanted {
                 let _ = tx.send(());
             }
         };
@@ -125,6 +122,16 @@ impl Watcher {
         );
         self.inner = None;
         self.polling = Some(self.poll_interval);
+    }
+}
+
+/// Whether an event from the watcher asks for a pass over the tree at `root`.
+fn starts_a_pass(event: &notify::Result<notify::Event>, root: &Path) -> bool {
+    match event {
+        Ok(event) if matches!(event.kind, EventKind::Access(_)) => false,
+        Ok(event) if !event.paths.is_empty() => event.paths.iter().any(|p| relevant(root, p)),
+        // An event without paths, or an error event (a queue overflow), means "look again".
+        _ => true,
     }
 }
 
@@ -236,6 +243,25 @@ mod tests {
         )
         .await;
         assert_eq!(started.elapsed(), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn events_about_hidden_or_non_yaml_files_start_no_pass() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let modified = |name: &str| {
+            let path = root.join(name);
+            std::fs::write(&path, "x").expect("write");
+            Ok(
+                notify::Event::new(EventKind::Modify(notify::event::ModifyKind::Any))
+                    .add_path(path),
+            )
+        };
+        assert!(!starts_a_pass(&modified(".cache"), root));
+        assert!(!starts_a_pass(&modified("build.log"), root));
+        assert!(starts_a_pass(&modified("review.yaml"), root));
+        let overflow = Err(notify::Error::generic("queue overflow"));
+        assert!(starts_a_pass(&overflow, root));
     }
 
     #[test]
