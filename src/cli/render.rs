@@ -331,9 +331,11 @@ mod tests {
             end_col: 9,
         })
         .note("did you mean `y`?");
+        // A line break inside a value is spelt out; those between message and notes are
+        // encoded as the workflow-command rules require.
         assert_eq!(
             github(&[d]),
-            "::error file=a%2Cb%3Ac.yaml,line=3,col=5,endLine=3,endColumn=9,title=recert unknown-field::unknown field `x`%0Asecond line 100%25%0Adid you mean `y`?\n"
+            "::error file=a%2Cb%3Ac.yaml,line=3,col=5,endLine=3,endColumn=9,title=recert unknown-field::unknown field `x`\\nsecond line 100%25%0Adid you mean `y`?\n"
         );
     }
 
