@@ -8,7 +8,12 @@
 //! ```text
 //! cargo bench --bench validate -- [--files N] [--runs R] [--seed S] [--keep DIR] [--single-doc]
 //! cargo bench --bench validate -- --generate-only DIR [--files N] [--seed S] [--single-doc]
+//! cargo bench --bench validate -- --findings N [--runs R]
 //! ```
+//!
+//! `--findings N` times instead one file of N reviews whose directory does not exist and N
+//! reviews sharing one name: every one a finding across documents (these once took time
+//! quadratic in N).
 //!
 //! Everything generated must be valid, across documents too (references resolve, reviewers are
 //! allowed, names are unique, no principal twice in a decisions file): this holds by
@@ -36,6 +41,7 @@ options:
   --keep DIR             generate into DIR (new or empty) and keep it, instead of a temp dir
   --generate-only DIR    only write the files into DIR (new or empty); do not run recert
   --single-doc           one document per file (for tools that read only single-document YAML)
+  --findings N           instead: one file of N unresolved references and N duplicate names
   -h, --help             this text";
 
 const SCHEMA_URL: &str = "https://recert.dev/schemas/v1alpha1/recert.schema.json";
@@ -61,6 +67,10 @@ fn real_main() -> Result<ExitCode> {
         println!("{USAGE}");
         return Ok(ExitCode::SUCCESS);
     };
+
+    if let Some(n) = options.findings {
+        return bench_findings(n, options.runs);
+    }
 
     if let Some(dir) = &options.generate_only {
         prepare_dir(dir)?;
@@ -100,6 +110,7 @@ struct Options {
     keep: Option<PathBuf>,
     generate_only: Option<PathBuf>,
     single_doc: bool,
+    findings: Option<usize>,
 }
 
 impl Options {
@@ -112,6 +123,7 @@ impl Options {
             keep: None,
             generate_only: None,
             single_doc: false,
+            findings: None,
         };
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
@@ -140,6 +152,9 @@ impl Options {
                 "--keep" => options.keep = Some(value("--keep")?.into()),
                 "--generate-only" => options.generate_only = Some(value("--generate-only")?.into()),
                 "--single-doc" => options.single_doc = true,
+                "--findings" => {
+                    options.findings = Some(number("--findings", value("--findings")?)? as usize)
+                }
                 "-h" | "--help" => return Ok(None),
                 other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
             }
@@ -1711,4 +1726,96 @@ fn ms(d: Duration) -> f64 {
 
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many findings in one file
+
+const FINDINGS_DIRECTORY: &str = "apiVersion: recert.dev/v1alpha1
+kind: Directory
+metadata: {name: corp}
+spec:
+  type: file
+  file: {path: data.yaml}
+---
+apiVersion: recert.dev/v1alpha1
+kind: DirectoryData
+metadata: {name: corp}
+spec:
+  users: [{id: u-a, userPrincipalName: a@corp.example}]
+  roles: [{id: r-ga, displayName: Global Administrator}]
+";
+
+fn findings_review(name: &str, directory: &str) -> String {
+    format!(
+        "apiVersion: recert.dev/v1alpha1
+kind: AccessReview
+metadata: {{name: {name}}}
+spec:
+  directory: {directory}
+  displayName: Global Administrators
+  scope: {{role: {{name: Global Administrator}}}}
+  reviewers: {{type: self}}
+  schedule: {{start: 2026-12-01, durationDays: 14}}
+---
+"
+    )
+}
+
+/// Times `recert validate` on one file of `n` unresolved references and `n` duplicate names.
+fn bench_findings(n: usize, runs: usize) -> Result<ExitCode> {
+    let dir = tempfile::Builder::new()
+        .prefix("recert-bench-findings-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temp dir: {e}"))?;
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.path().join(name), text).map_err(|e| format!("cannot write: {e}"))
+    };
+    write("data.yaml", FINDINGS_DIRECTORY)?;
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&findings_review(
+            &format!("lost-{i}"),
+            &format!("nowhere-{i}"),
+        ));
+    }
+    for _ in 0..n {
+        text.push_str(&findings_review("twin", "corp"));
+    }
+    write("many.yaml", &text)?;
+    let bin = Path::new(env!("CARGO_BIN_EXE_recert"));
+    let expected = (2 * n).saturating_sub(1);
+    println!(
+        "running {} validate --format json on {} documents ({n} unresolved references, {n} with one name; 1 warm-up + {runs} measured)",
+        bin.display(),
+        2 * n + 2
+    );
+    let mut walls = Vec::with_capacity(runs);
+    for i in 0..=runs {
+        let started = Instant::now();
+        let output = Command::new(bin)
+            .args(["validate", "--format", "json"])
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+        let wall = started.elapsed();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .map_err(|e| format!("recert printed no JSON report ({e})"))?;
+        let found = report["diagnostics"].as_array().map_or(0, Vec::len);
+        if found != expected {
+            return Err(format!("recert reported {found} findings, not {expected}"));
+        }
+        if i > 0 {
+            println!("  run {i}: {:>8.1} ms", ms(wall));
+            walls.push(wall);
+        }
+    }
+    walls.sort_unstable();
+    println!(
+        "recert validate, {expected} findings in one file: min {:.1} ms, median {:.1} ms",
+        ms(walls[0]),
+        ms(walls[walls.len() / 2])
+    );
+    Ok(ExitCode::SUCCESS)
 }

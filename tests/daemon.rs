@@ -273,6 +273,8 @@ async fn a_review_reaching_its_end_completes_on_its_schedule_without_any_file_ev
         shutdown_timeout: Duration::from_secs(5),
         max_backoff: Duration::from_secs(60),
         signing_key: None,
+        http_limits: recert::daemon::server::Limits::default(),
+        debounce_max_wait: Duration::from_secs(2),
     };
     let daemon = tokio::spawn(run(config, ctx.clone()));
     let state = tree.path().join("state");
@@ -718,4 +720,80 @@ fn a_directory_echoing_its_credentials_leaks_them_into_neither_the_log_nor_the_s
     for leaked in [secret, "Zx9s3cr3t%2B%2Fq%3D%3D", ECHOED_TOKEN] {
         assert!(!written.contains(leaked), "`{leaked}` leaked:\n{written}");
     }
+}
+
+#[test]
+fn idle_connections_over_the_cap_neither_starve_the_probes_nor_stay_open() {
+    let tree = Tree::new();
+    manifests(&tree, "m");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let daemon = Daemon::start(
+        tree.path(),
+        &[
+            "m",
+            "--state-dir",
+            "state",
+            "--listen",
+            &addr,
+            "--http-max-connections",
+            "4",
+            "--http-header-timeout",
+            "200ms",
+        ],
+        &[],
+    );
+    eventually(&daemon, "/healthz answering", || {
+        TcpStream::connect(&addr).is_ok() && http_get(&addr, "/healthz").0 == 200
+    });
+    // Slowloris: more connections than the cap, none sending a byte.
+    let mut idle: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    // Every one is closed by the server: at once over the cap, after the header timeout
+    // within it. The read timeout only guards against a hang.
+    for stream in &mut idle {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("an idle connection was not closed: {other:?}"),
+        }
+    }
+    assert_eq!(http_get(&addr, "/healthz"), (200, "ok\n".to_owned()));
+}
+
+#[test]
+fn a_fifo_as_data_file_is_refused_by_the_daemon_which_still_stops_on_sigterm() {
+    let tree = Tree::new();
+    tree.write(
+        "m/directory.yaml",
+        DIRECTORY.replace("path: data.yaml", "path: ../pipe.yaml"),
+    )
+    .write("m/reviews/ga.yaml", running_review());
+    let made = Command::new("mkfifo")
+        .arg(tree.path().join("pipe.yaml"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let mut daemon = Daemon::start(
+        tree.path(),
+        &["m", "--state-dir", "state", "--data-dir", "."],
+        &[],
+    );
+    // The words `validate` and `reconcile` use (see tests/input.rs).
+    eventually(&daemon, "the FIFO refused", || {
+        daemon
+            .log()
+            .contains("cannot be read: it is a FIFO (named pipe), not a regular file")
+    });
+    daemon.signal("TERM");
+    assert_eq!(
+        daemon.wait(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        daemon.log()
+    );
 }

@@ -10,6 +10,7 @@ mod examples;
 mod graph;
 mod graph_contract;
 mod graph_engine;
+mod input;
 mod policy;
 mod schema;
 mod scim;

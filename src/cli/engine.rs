@@ -8,6 +8,7 @@ use anyhow::Context;
 use crate::cli::render;
 use crate::execute;
 use crate::model::review::Timestamp;
+use crate::printable::escape;
 use crate::query;
 use crate::store::Store;
 
@@ -81,10 +82,13 @@ fn report_manifests(run: &execute::Run) -> anyhow::Result<()> {
         super::err(&render::human(&diagnostics, &run.loaded.sources))?;
     }
     for error in &run.report.store_errors {
-        super::err(&format!("error: {error}\n"))?;
+        super::err(&format!("error: {}\n", escape(&error.to_string())))?;
     }
     for (review, error) in &run.report.errors {
-        super::err(&format!("error: review {review}: {error}\n"))?;
+        super::err(&format!(
+            "error: review {review}: {}\n",
+            escape(&error.to_string())
+        ))?;
     }
     Ok(())
 }
@@ -184,10 +188,14 @@ pub fn pending(args: &PendingArgs) -> anyhow::Result<Outcome> {
         super::out(&format!("Nothing is waiting for {}.\n", args.reviewer))?;
     }
     for item in items {
-        super::out(&format!(
-            "{}\t{}\t{}\t{}\n",
-            item.review, item.instance, item.principal, item.display_name
-        ))?;
+        let [review, instance, principal, name] = [
+            &item.review,
+            &item.instance,
+            &item.principal,
+            &item.display_name,
+        ]
+        .map(|v| escape(v).into_owned());
+        super::out(&format!("{review}\t{instance}\t{principal}\t{name}\n"))?;
     }
     Ok(Outcome::Clean)
 }

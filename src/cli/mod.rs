@@ -85,8 +85,11 @@ pub(crate) fn out(text: &str) -> anyhow::Result<()> {
     write_ignoring_broken_pipe(&mut std::io::stdout().lock(), text)
 }
 
+/// Writes to stderr, where everything is for people: no control character but the line
+/// breaks gets through, whichever message forgot to escape its values.
 pub(crate) fn err(text: &str) -> anyhow::Result<()> {
-    write_ignoring_broken_pipe(&mut std::io::stderr().lock(), text)
+    let text = crate::printable::escape_keeping_lines(text);
+    write_ignoring_broken_pipe(&mut std::io::stderr().lock(), &text)
 }
 
 fn write_ignoring_broken_pipe(w: &mut impl Write, text: &str) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::diag::{Code, Diagnostic, Severity};
+use crate::printable::{escape, escape_char};
 use crate::source::SourceFile;
 
 use super::mask::Masker;
@@ -41,7 +42,7 @@ pub fn human(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
     for d in diagnostics {
         let d = &masker.diagnostic(d);
         let _ = write!(out, "{}", location(&d.file, d));
-        let _ = writeln!(out, " {}[{}]: {}", d.severity, d.code, d.message);
+        let _ = writeln!(out, " {}[{}]: {}", d.severity, d.code, escape(&d.message));
         let line = d.span.and_then(|span| {
             let source = sources.iter().find(|s| s.path == d.file)?;
             Some((span, source.line(span.line)?))
@@ -55,10 +56,21 @@ pub fn human(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
             } else {
                 text
             };
-            let chars: Vec<char> = text
+            // Each character as printed: a control character in the line is spelt out, and
+            // the caret is placed by the printed widths.
+            let chars: Vec<std::borrow::Cow<'static, str>> = text
                 .chars()
-                .map(|c| if c == '\t' { ' ' } else { c })
+                .map(|c| {
+                    if c == '\t' {
+                        ' '.to_string().into()
+                    } else {
+                        escape_char(c)
+                    }
+                })
                 .collect();
+            let printed = |range: std::ops::Range<usize>| -> usize {
+                chars[range].iter().map(|p| p.chars().count()).sum()
+            };
             let start = (span.col as usize).saturating_sub(1).min(chars.len());
             let width = if span.end_line == span.line {
                 (span.end_col.saturating_sub(span.col) as usize).max(1)
@@ -72,22 +84,23 @@ pub fn human(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
                 .min(start + width.min(EXCERPT_CONTEXT) + EXCERPT_CONTEXT);
             let prefix = if from > 0 { "..." } else { "" };
             let suffix = if to < chars.len() { "..." } else { "" };
-            let shown: String = chars[from..to].iter().collect();
-            let width = width.min(to.saturating_sub(start)).max(1);
+            let shown: String = chars[from..to].concat();
+            let width = width.min(to.saturating_sub(start));
+            let width = printed(start..start + width).max(1);
             let _ = writeln!(out, "{pad} |");
             let _ = writeln!(out, "{} | {prefix}{shown}{suffix}", span.line);
             let _ = writeln!(
                 out,
                 "{pad} | {}{}",
-                " ".repeat(prefix.len() + start - from),
+                " ".repeat(prefix.len() + printed(from..start)),
                 "^".repeat(width)
             );
         }
         if let Some(field) = &d.field {
-            let _ = writeln!(out, "{pad} = field: {field}");
+            let _ = writeln!(out, "{pad} = field: {}", escape(field));
         }
         for note in &d.notes {
-            let _ = writeln!(out, "{pad} = note: {note}");
+            let _ = writeln!(out, "{pad} = note: {}", escape(note));
         }
         out.push('\n');
     }
@@ -96,8 +109,13 @@ pub fn human(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
 
 fn location(path: &Path, d: &Diagnostic) -> String {
     match d.span {
-        Some(span) => format!("{}:{}:{}:", path.display(), span.line, span.col),
-        None => format!("{}:", path.display()),
+        Some(span) => format!(
+            "{}:{}:{}:",
+            escape(&path.to_string_lossy()),
+            span.line,
+            span.col
+        ),
+        None => format!("{}:", escape(&path.to_string_lossy())),
     }
 }
 
@@ -155,7 +173,7 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
         };
         let mut properties = vec![format!(
             "file={}",
-            escape_property(&d.file.to_string_lossy())
+            escape_property(&escape(&d.file.to_string_lossy()))
         )];
         if let Some(span) = d.span {
             properties.push(format!("line={}", span.line));
@@ -169,12 +187,14 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
             "title={}",
             escape_property(&format!("recert {}", d.code))
         ));
-        let mut message = d.message.clone();
+        // The values are escaped first: only the line breaks put in here are encoded as such,
+        // so no value can end the command and start one of its own.
+        let mut message = escape(&d.message).into_owned();
         if let Some(field) = &d.field {
-            message.push_str(&format!("\nfield: {field}"));
+            message.push_str(&format!("\nfield: {}", escape(field)));
         }
         for note in &d.notes {
-            message.push_str(&format!("\n{note}"));
+            message.push_str(&format!("\n{}", escape(note)));
         }
         let _ = writeln!(
             out,
@@ -316,9 +336,11 @@ mod tests {
             end_col: 9,
         })
         .note("did you mean `y`?");
+        // A line break inside a value is spelt out; those between message and notes are
+        // encoded as the workflow-command rules require.
         assert_eq!(
             github(&[d]),
-            "::error file=a%2Cb%3Ac.yaml,line=3,col=5,endLine=3,endColumn=9,title=recert unknown-field::unknown field `x`%0Asecond line 100%25%0Adid you mean `y`?\n"
+            "::error file=a%2Cb%3Ac.yaml,line=3,col=5,endLine=3,endColumn=9,title=recert unknown-field::unknown field `x`\\nsecond line 100%25%0Adid you mean `y`?\n"
         );
     }
 

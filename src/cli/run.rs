@@ -21,12 +21,23 @@ pub struct Args {
     /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9090).
     #[arg(long, env = "RECERT_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// The time an HTTP client has to send its request headers (and the longest a kept-alive
+    /// connection may idle) before it is closed.
+    #[arg(long, env = "RECERT_HTTP_HEADER_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub http_header_timeout: Duration,
+    /// The most HTTP connections open at once; more are closed as soon as accepted.
+    #[arg(long, env = "RECERT_HTTP_MAX_CONNECTIONS", value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_max_connections: u16,
     /// A full reconcile of every review at least this often.
     #[arg(long, env = "RECERT_RESYNC", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub resync: Duration,
     /// Quiet time after a file event before reconciling.
     #[arg(long, env = "RECERT_DEBOUNCE", value_name = "DURATION", default_value = "50ms", value_parser = parse_duration)]
     pub debounce: Duration,
+    /// The longest wait after the first file event of a burst: files that keep changing
+    /// still get a pass this often.
+    #[arg(long, env = "RECERT_DEBOUNCE_MAX_WAIT", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub debounce_max_wait: Duration,
     /// How to notice changes: file events with a polling fallback, or polling only.
     #[arg(long, env = "RECERT_WATCH", value_enum, default_value = "auto")]
     pub watch: watch::Mode,
@@ -80,14 +91,20 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         path: args.path.clone(),
         state_dir: args.state_dir.clone(),
         listen: args.listen,
+        http_limits: daemon::server::Limits {
+            header_timeout: args.http_header_timeout.max(Duration::from_millis(10)),
+            max_connections: usize::from(args.http_max_connections),
+        },
         resync: args.resync.max(Duration::from_secs(1)),
         debounce: args.debounce,
+        debounce_max_wait: args.debounce_max_wait,
         watch: args.watch,
         poll_interval: args.poll_interval.max(Duration::from_millis(100)),
         shutdown_timeout: args.shutdown_timeout,
         max_backoff: args.max_backoff.max(Duration::from_secs(1)),
         signing_key: signing_key.map(std::sync::Arc::new),
     };
+    raise_open_file_limit();
     // Two workers: the control loop's pass never stalls the probes.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -134,6 +151,25 @@ fn listen_for_signals(ctx: &Context) -> Result<(), String> {
         }
     });
     Ok(())
+}
+
+/// Raises the soft limit on open files to the hard one, so that the work has room beside the
+/// HTTP connections (the soft limit is often 1024, the hard one far more). Failing to is no
+/// reason not to start.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // No hard limit: Linux still refuses more than `fs.nr_open`, by default 2^20.
+    let target = limit.maximum.unwrap_or(1 << 20);
+    if limit.current.is_some_and(|current| current < target) {
+        let raised = rustix::process::Rlimit {
+            current: Some(target),
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "cannot raise the limit on open files");
+        }
+    }
 }
 
 fn init_logging(args: &Args) -> anyhow::Result<()> {

@@ -41,10 +41,13 @@ pub struct Config {
     pub path: PathBuf,
     pub state_dir: PathBuf,
     pub listen: Option<SocketAddr>,
+    pub http_limits: server::Limits,
     /// A full pass at least this often, whatever else happens.
     pub resync: Duration,
     /// Quiet time after a file event before the pass (an editor writes several events).
     pub debounce: Duration,
+    /// The longest a pass waits after the first event of a burst that does not stop.
+    pub debounce_max_wait: Duration,
     pub watch: watch::Mode,
     pub poll_interval: Duration,
     /// How long a stop may take to finish the work in flight.
@@ -153,7 +156,7 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
     let health = Arc::new(Health::default());
     health.directories_ok.store(true, Ordering::SeqCst);
     if let Some(addr) = config.listen {
-        let local = server::serve(addr, health.clone())
+        let local = server::serve(addr, health.clone(), config.http_limits)
             .await
             .map_err(StartError::Listen)?;
         tracing::info!(%local, "serving /healthz, /readyz and /metrics");
@@ -242,10 +245,8 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
             .queue_depth(daemon.due_now(Instant::now()).len());
         tokio::select! {
             Some(()) = events.recv() => {
-                // Debounce: wait until the tree has been quiet for a moment.
-                while let Ok(Some(())) =
-                    tokio::time::timeout(daemon.config.debounce, events.recv()).await
-                {}
+                let config = &daemon.config;
+                watch::settle(&mut events, config.debounce, config.debounce_max_wait).await;
                 trigger = Some(Trigger::Files);
             }
             () = tokio::time::sleep_until(wake.0) => {

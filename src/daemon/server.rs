@@ -1,8 +1,15 @@
 //! `/healthz`, `/readyz` and `/metrics` for probes and Prometheus.
+//!
+//! The listener must not be a way to stop the work: a client that opens connections and
+//! sends nothing (slowloris) could otherwise take every file descriptor, and the control loop
+//! could no longer open the manifests. So a connection must send its request headers within
+//! a timeout (also the most a kept-alive connection waits idle), lives at most a while, and
+//! only so many are open at once: those over the cap are closed as soon as accepted.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -29,8 +36,34 @@ impl Health {
     }
 }
 
+/// What one client may hold of the listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The time to send a request's headers, and the longest a kept-alive connection idles.
+    pub header_timeout: Duration,
+    /// Open connections at most. A probe or a scrape needs one; the default (64) leaves the
+    /// process's other descriptors (at least 1024 less these) to the work.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 64,
+        }
+    }
+}
+
+/// The longest one connection is kept, however busy: it is then closed after its response.
+const MAX_LIFETIME: Duration = Duration::from_secs(120);
+
 /// Binds `addr` now (so a taken port fails start-up) and serves until the process ends.
-pub async fn serve(addr: SocketAddr, health: Arc<Health>) -> Result<SocketAddr, String> {
+pub async fn serve(
+    addr: SocketAddr,
+    health: Arc<Health>,
+    limits: Limits,
+) -> Result<SocketAddr, String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -42,12 +75,50 @@ pub async fn serve(addr: SocketAddr, health: Arc<Health>) -> Result<SocketAddr, 
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(health);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the HTTP endpoint stopped");
-        }
-    });
+    tokio::spawn(accept_loop(listener, app, limits));
     Ok(local)
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router, limits: Limits) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, most likely: accepting again at once would spin.
+                tracing::warn!(error = %e, "the HTTP endpoint cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(
+                max = limits.max_connections,
+                "an HTTP connection over the limit was closed"
+            );
+            drop(stream);
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            let connection =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = tokio::time::sleep(MAX_LIFETIME) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(limits.header_timeout, connection).await;
+                }
+            }
+            drop(slot);
+        });
+    }
 }
 
 async fn readyz(State(health): State<Arc<Health>>) -> impl IntoResponse {

@@ -89,6 +89,9 @@ impl Index {
 impl FileDirectory {
     /// Reads and validates the file; any finding in it is an error naming file, line and field.
     pub fn open(path: &Path) -> Result<FileDirectory, Error> {
+        if let Some(problem) = crate::load::rules::data_file_problem(path) {
+            return Err(Error::Invalid(problem));
+        }
         let state = read_state(path)?;
         Ok(FileDirectory {
             path: path.to_path_buf(),

@@ -543,28 +543,16 @@ fn load_clean(text: &str, schemas: &SchemaSet) -> Option<Vec<(usize, Resource)>>
 }
 
 fn read_text(path: &Path, options: &Options) -> Result<String, Box<Diagnostic>> {
-    let io = |e: std::io::Error| {
-        Box::new(Diagnostic::error(
-            Code::Io,
-            path,
-            format!("cannot read: {}", io_reason(&e)),
-        ))
-    };
-    let size = std::fs::metadata(path).map_err(io)?.len();
-    if size > options.max_file_size {
-        return Err(Box::new(
-            Diagnostic::error(
-                Code::FileTooLarge,
-                path,
-                format!(
-                    "the file is {size} bytes, more than the limit of {} bytes",
-                    options.max_file_size
-                ),
-            )
-            .note("raise the limit with --max-file-size if this file is really a manifest"),
-        ));
-    }
-    let mut bytes = std::fs::read(path).map_err(io)?;
+    use crate::regular_file::ReadError;
+    let mut bytes = crate::regular_file::read(path, options.max_file_size).map_err(|e| {
+        Box::new(match e {
+            ReadError::TooLarge { .. } => {
+                Diagnostic::error(Code::FileTooLarge, path, e.to_string())
+                    .note("raise the limit with --max-file-size if this file is really a manifest")
+            }
+            _ => Diagnostic::error(Code::Io, path, format!("cannot read: {e}")),
+        })
+    })?;
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         bytes.drain(..3);
     }

@@ -76,8 +76,14 @@ pub fn check_reusing(
 struct Ctx<'a> {
     loaded: &'a Loaded,
     out: Vec<Diagnostic>,
-    /// Spanned trees of documents loaded without positions, read again on their first finding.
-    spanned: std::cell::RefCell<HashMap<(usize, usize), Option<crate::load::yaml::Node>>>,
+    /// Names still to compare for "did you mean" notes: each suggestion compares the name with
+    /// every candidate, so a thousand unresolved references among a thousand names would be a
+    /// million comparisons. The first findings get suggestions, the rest none.
+    suggestions_left: usize,
+    /// Spanned trees of the documents of files loaded without positions, by file and then by
+    /// document index: a file is read again once, on its first finding, not once per document
+    /// with a finding (a file of a thousand such documents would be read a thousand times).
+    spanned: std::cell::RefCell<HashMap<usize, HashMap<usize, crate::load::yaml::Node>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -85,6 +91,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             loaded,
             out: Vec::new(),
+            suggestions_left: SUGGESTION_BUDGET,
             spanned: Default::default(),
         }
     }
@@ -168,8 +175,8 @@ impl<'a> Index<'a> {
         self.by_name.get(&(kind, name)).copied()
     }
 
-    fn suggest(&self, kind: Kind, name: &str) -> Option<&'a str> {
-        did_you_mean(name, self.names.get(&kind).into_iter().flatten().copied())
+    fn names(&self, kind: Kind) -> &[&'a str] {
+        self.names.get(&kind).map_or(&[], Vec::as_slice)
     }
 
     /// The directory contents behind a review, when its directory is an embedded file that
@@ -179,6 +186,9 @@ impl<'a> Index<'a> {
         self.data_by_file.get(self.files.get(path)?)
     }
 }
+
+/// How many name comparisons "did you mean" notes may take in one check (a few milliseconds).
+const SUGGESTION_BUDGET: usize = 20_000;
 
 type FastMap<K, V> = foldhash::HashMap<K, V>;
 type FastSet<T> = foldhash::HashSet<T>;
@@ -249,6 +259,12 @@ impl<'a> People<'a> {
 }
 
 impl Ctx<'_> {
+    /// The closest of `candidates` to `word`, while the suggestion budget lasts.
+    fn suggest<'c>(&mut self, word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+        self.suggestions_left = self.suggestions_left.checked_sub(candidates.len())?;
+        did_you_mean(word, candidates.iter().copied())
+    }
+
     fn path(&self, doc: &LoadedDoc) -> &Path {
         self.loaded.path_of(doc)
     }
@@ -260,15 +276,17 @@ impl Ctx<'_> {
             return Some(root.span_of(pointer));
         }
         let mut cache = self.spanned.borrow_mut();
-        let root = cache.entry((doc.file, doc.index)).or_insert_with(|| {
-            let text = self.loaded.sources[doc.file].text.as_deref()?;
+        let roots = cache.entry(doc.file).or_insert_with(|| {
+            let Some(text) = self.loaded.sources[doc.file].text.as_deref() else {
+                return HashMap::new();
+            };
             crate::load::yaml::parse(text)
                 .documents
                 .into_iter()
-                .find(|d| d.index == doc.index)
-                .map(|d| d.root)
+                .map(|d| (d.index, d.root))
+                .collect()
         });
-        root.as_ref().map(|r| r.span_of(pointer))
+        roots.get(&doc.index).map(|r| r.span_of(pointer))
     }
 
     fn error(&self, doc: &LoadedDoc, code: Code, pointer: &str, message: String) -> Diagnostic {
@@ -355,13 +373,8 @@ impl Ctx<'_> {
         if let (DirectoryType::File, Some(file)) = (spec.kind, &spec.file) {
             let target = resolve_relative(self.path(doc), &file.path);
             let pointer = "/spec/file/path";
-            if !target.is_file() {
-                let d = self.error(
-                    doc,
-                    Code::UnresolvedReference,
-                    pointer,
-                    format!("directory file `{}` does not exist", target.display()),
-                );
+            if let Some(problem) = data_file_problem(&target) {
+                let d = self.error(doc, Code::UnresolvedReference, pointer, problem);
                 self.out
                     .push(d.note("the path is relative to this manifest's folder"));
                 return;
@@ -571,7 +584,7 @@ impl Ctx<'_> {
                 "/spec/directory",
                 format!("no Directory named `{}`", spec.directory),
             );
-            if let Some(best) = index.suggest(Kind::Directory, &spec.directory) {
+            if let Some(best) = self.suggest(&spec.directory, index.names(Kind::Directory)) {
                 d = d.note(format!("did you mean `{best}`?"));
             }
             self.out.push(d);
@@ -600,14 +613,14 @@ impl Ctx<'_> {
                 role.id.as_deref() == Some(*id) || role.name.as_deref() == Some(*name)
             })
         {
-            let names = people.roles.iter().map(|(_, n)| *n);
+            let names: Vec<&str> = people.roles.iter().map(|(_, n)| *n).collect();
             let mut d = self.error(
                 doc,
                 Code::UnresolvedReference,
                 "/spec/scope/role",
                 format!("the directory has no role with {role}"),
             );
-            if let Some(best) = role.name.as_deref().and_then(|n| did_you_mean(n, names)) {
+            if let Some(best) = role.name.as_deref().and_then(|n| self.suggest(n, &names)) {
                 d = d.note(format!("did you mean `{best}`?"));
             }
             self.out.push(d);
@@ -623,11 +636,8 @@ impl Ctx<'_> {
                 "/spec/scope/group",
                 format!("the directory has no group with {group}"),
             );
-            if let Some(best) = group
-                .name
-                .as_deref()
-                .and_then(|n| did_you_mean(n, people.groups.iter().map(|(_, n)| *n)))
-            {
+            let names: Vec<&str> = people.groups.iter().map(|(_, n)| *n).collect();
+            if let Some(best) = group.name.as_deref().and_then(|n| self.suggest(n, &names)) {
                 d = d.note(format!("did you mean `{best}`?"));
             }
             self.out.push(d);
@@ -763,7 +773,7 @@ impl Ctx<'_> {
                 "/spec/review",
                 format!("no AccessReview named `{}`", spec.review),
             );
-            if let Some(best) = index.suggest(Kind::AccessReview, &spec.review) {
+            if let Some(best) = self.suggest(&spec.review, index.names(Kind::AccessReview)) {
                 d = d.note(format!("did you mean `{best}`?"));
             }
             self.out.push(d);
@@ -928,6 +938,23 @@ fn in_cycle(start: &str, groups: &HashMap<&str, &[String]>) -> bool {
         }
     }
     false
+}
+
+/// What keeps a file directory's data file from being read, in the words `validate`,
+/// `reconcile` and `run` all use. The file is opened (without blocking, and without reading)
+/// rather than looked up, so that a FIFO or a device is named for what it is.
+pub fn data_file_problem(path: &Path) -> Option<String> {
+    match crate::regular_file::open(path) {
+        Ok(_) => None,
+        Err(crate::regular_file::ReadError::NotFound) => Some(format!(
+            "directory file `{}` does not exist",
+            path.display()
+        )),
+        Err(e) => Some(format!(
+            "directory file `{}` cannot be read: {e}",
+            path.display()
+        )),
+    }
 }
 
 /// A path written in a manifest, relative to that manifest's folder.

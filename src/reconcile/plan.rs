@@ -291,21 +291,24 @@ impl fmt::Display for Effect {
 }
 
 impl fmt::Display for Plan {
+    /// One line per change: names, reasons and directory values are escaped
+    /// ([`crate::printable`]), so none can break a line or reach the terminal raw.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::printable::escape;
         for review in self
             .reviews
             .iter()
             .filter(|r| !r.is_empty() || r.stale_spec.is_some() || r.stalled.is_some())
         {
-            writeln!(f, "review {}:", review.review)?;
+            writeln!(f, "review {}:", escape(&review.review))?;
             if let Some(reason) = &review.stale_spec {
-                writeln!(f, "  ! keeping the last good spec: {reason}")?;
+                writeln!(f, "  ! keeping the last good spec: {}", escape(reason))?;
             }
             if let Some(reason) = &review.stalled {
-                writeln!(f, "  ! stalled: {reason}")?;
+                writeln!(f, "  ! stalled: {}", escape(reason))?;
             }
             for change in &review.changes {
-                writeln!(f, "  ~ {change}")?;
+                writeln!(f, "  ~ {}", escape(&change.to_string()))?;
             }
             for effect in &review.effects {
                 let sign = if matches!(effect, Effect::Remove { .. }) {
@@ -313,9 +316,35 @@ impl fmt::Display for Plan {
                 } else {
                     '>'
                 };
-                writeln!(f, "  {sign} {effect}")?;
+                writeln!(f, "  {sign} {}", escape(&effect.to_string()))?;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_from_outside_are_printed_on_their_line_escaped() {
+        let plan = Plan {
+            reviews: vec![ReviewPlan {
+                review: "ga".to_owned(),
+                changes: Vec::new(),
+                effects: Vec::new(),
+                next: None,
+                deleted: false,
+                state_changed: false,
+                stale_spec: None,
+                stalled: Some("SCIM said: \u{1b}[2Jgone\n::error file=evil.yaml::x".to_owned()),
+                requeue_at: None,
+            }],
+        };
+        assert_eq!(
+            plan.to_string(),
+            "review ga:\n  ! stalled: SCIM said: \\x1b[2Jgone\\n::error file=evil.yaml::x\n"
+        );
     }
 }
