@@ -6,8 +6,9 @@
 //! (recorded) and passes the time; `execute` carries the returned [`Plan`] out.
 //!
 //! One reconcile handles, in this order, for each review: deletion or a manifest that fails to
-//! load; the instance due by the schedule; `stop`; `reset`; the decisions in the files;
-//! completion and the default decision; reminders; `apply` and its guards.
+//! load; the instance due by the schedule; the end of an instance whose end date has passed
+//! (with the default decision); `stop`; `reset`; the decisions in the files; reminders;
+//! `apply` and its guards.
 
 pub mod apply;
 mod decisions;
@@ -240,11 +241,14 @@ fn reconcile_review(
         .get(name)
         .map_or(&[][..], |r| r.decisions.as_slice());
 
+    // The schedule's edges are settled in time order before anything seen at `now` is
+    // recorded: an instance whose end has passed ends at its end, so a decision (or a stop or
+    // reset) first seen afterwards does not count, however long ago Recert last ran.
     start_instance(&mut state, observed, now, &mut plan);
+    complete(&mut state, now, &mut plan);
     stop(&mut state, now, &mut plan);
     reset(&mut state, now, &mut plan);
     decisions::record(&mut state, decision_files, now, &mut plan);
-    complete(&mut state, now, &mut plan);
     remind(&mut state, now, &mut plan);
     apply::apply(&mut state, now, &mut plan);
 

@@ -920,3 +920,30 @@ fn after_a_plan_is_carried_out_the_next_reconcile_has_nothing_to_do() {
         assert!(world.plan(now).is_empty(), "at {now}: {}", world.plan(now));
     }
 }
+
+#[test]
+fn a_decision_first_seen_after_the_end_is_rejected_however_often_recert_ran() {
+    for reconcile_in_between in [false, true] {
+        let mut world = World::self_review(&["alice"]);
+        world.spec.schedule.start = ts("2026-12-28");
+        world.step("2026-12-28T01:00:00Z");
+        assert_eq!(world.instance().end, ts("2027-01-11"));
+        if reconcile_in_between {
+            world.step("2027-01-11T06:00:00Z");
+        }
+        world.decide("alice", "alice", Decision::Approve, Some("still needed"));
+        let plan = world.step("2027-01-12");
+        assert_eq!(
+            world.decision("alice"),
+            None,
+            "reconcile in between: {reconcile_in_between}"
+        );
+        let entry = &world.instance().entries["alice alice"];
+        assert!(
+            matches!(&entry.status, EntryStatus::Rejected { reason } if reason.contains("ended")),
+            "reconcile in between: {reconcile_in_between}: {:?} {:?}",
+            entry.status,
+            changes(&plan)
+        );
+    }
+}
