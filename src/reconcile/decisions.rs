@@ -12,10 +12,11 @@
 use std::collections::BTreeMap;
 
 use crate::model::decisions::Decision;
-use crate::model::review::{ReviewerType, Timestamp};
+use crate::model::review::Timestamp;
 use crate::state::{DecisionState, Entry, EntryStatus, Instance, ReviewState};
 
-use super::{Change, DecisionFile, ReviewPlan, allowed_reviewers, normalize};
+use super::authority::{self, Names as _};
+use super::{Change, DecisionFile, InstanceNames, ReviewPlan, normalize, subject_of};
 
 struct Seen {
     reviewer: String,
@@ -225,22 +226,22 @@ fn validate(state: &ReviewState, instance: &Instance, s: &Seen) -> EntryStatus {
             ),
         };
     };
-    if !allowed_reviewers(state, item).contains(&s.reviewer) {
-        let why = match state.spec.reviewers.kind {
-            ReviewerType::SelfReview => {
-                "in a self-review each principal decides only their own access"
-            }
-            ReviewerType::Users => {
-                "only the review's named reviewers and fallback reviewers decide"
-            }
-            ReviewerType::Manager => {
-                "only the principal's manager (or a fallback reviewer, when there is no manager) decides"
-            }
-        };
+    let names = InstanceNames::of(state, Some(instance));
+    let subject = subject_of(&item.principal);
+    let verdict = authority::may_decide(
+        &state.spec,
+        &names,
+        &s.reviewer,
+        &s.principal,
+        Some(&subject),
+    );
+    if verdict != authority::Verdict::Allowed {
         return EntryStatus::Rejected {
             reason: format!(
-                "`{}` may not decide on `{}`: {why}",
-                s.reviewer, s.principal
+                "`{}` may not decide on `{}`: {}",
+                s.reviewer,
+                s.principal,
+                authority::why(state.spec.reviewers.kind)
             ),
         };
     }
@@ -252,29 +253,9 @@ fn validate(state: &ReviewState, instance: &Instance, s: &Seen) -> EntryStatus {
     EntryStatus::Accepted
 }
 
-/// A name (id or user principal name) as an id: an item of the instance, a name resolved
-/// before, or the name itself.
+/// A name (id or user principal name) as an id (see [`InstanceNames`]), or the name itself.
 fn resolve(state: &ReviewState, instance: Option<&Instance>, name: &str) -> String {
-    if let Some(instance) = instance {
-        if instance.items.contains_key(name) {
-            return name.to_owned();
-        }
-        let lower = normalize(name);
-        let by_upn = instance
-            .items
-            .iter()
-            .find(|(_, item)| match &item.principal {
-                crate::directory::Principal::User(u) => normalize(&u.user_principal_name) == lower,
-                crate::directory::Principal::Group(_)
-                | crate::directory::Principal::ServicePrincipal(_) => false,
-            });
-        if let Some((id, _)) = by_upn {
-            return id.clone();
-        }
-    }
-    state
-        .known
-        .get(&normalize(name))
-        .cloned()
+    InstanceNames::of(state, instance)
+        .id(name)
         .unwrap_or_else(|| normalize(name))
 }

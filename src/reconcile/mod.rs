@@ -11,6 +11,7 @@
 //! `apply` and its guards.
 
 pub mod apply;
+pub mod authority;
 mod decisions;
 pub mod plan;
 pub mod schedule;
@@ -24,6 +25,8 @@ use crate::model::decisions::{Decision, ReviewDecisionsSpec};
 use crate::model::review::{
     AccessReviewSpec, DefaultDecision, NotificationEvent, ReviewerType, Timestamp,
 };
+
+use authority::Names as _;
 use crate::state::{
     DecisionState, EndReason, Ended, Instance, ItemState, Recommendation, ReviewState,
 };
@@ -399,29 +402,65 @@ pub fn recommend(spec: &AccessReviewSpec, principal: &Principal, now: Timestamp)
 }
 
 /// The ids allowed to decide on an item, by the review's current spec (so reviewers added
-/// while an instance runs take part at once).
+/// while an instance runs take part at once). The rule is [`authority::candidates`].
 pub fn allowed_reviewers(state: &ReviewState, item: &ItemState) -> BTreeSet<String> {
-    let resolve = |n: &String| {
-        let name = normalize(n);
-        state.known.get(&name).cloned().unwrap_or(name)
-    };
-    let fallback = || state.spec.fallback_reviewers.iter().map(resolve);
-    match (state.spec.reviewers.kind, &item.principal) {
-        (ReviewerType::SelfReview, Principal::User(user)) => BTreeSet::from([user.id.clone()]),
-        (ReviewerType::Users, _) => state
-            .spec
-            .reviewers
-            .users
-            .iter()
-            .map(resolve)
-            .chain(fallback())
-            .collect(),
-        (ReviewerType::Manager, Principal::User(user)) if user.manager.is_some() => {
-            user.manager.iter().cloned().collect()
+    let names = InstanceNames::of(state, state.instances.last());
+    let subject = subject_of(&item.principal);
+    authority::candidates(&state.spec, &names, item.principal.id(), Some(&subject))
+        .unwrap_or_default()
+        .iter()
+        .map(|n| names.id(n).unwrap_or_else(|| normalize(n)))
+        .collect()
+}
+
+/// What the rule of who decides needs to know of a principal.
+pub fn subject_of(principal: &Principal) -> authority::Subject<'_> {
+    match principal {
+        Principal::User(user) => authority::Subject::User {
+            id: &user.id,
+            manager: user.manager.as_deref(),
+        },
+        Principal::Group(_) | Principal::ServicePrincipal(_) => authority::Subject::Other {
+            id: principal.id(),
+        },
+    }
+}
+
+/// Names as a review knows them: ids first (an item of the instance, then a name the directory
+/// resolved, ids before user principal names), then an item's user principal name. A user whose
+/// user principal name equals another principal's id therefore never stands in for them.
+#[derive(Debug)]
+pub struct InstanceNames<'a> {
+    state: &'a ReviewState,
+    instance: Option<&'a Instance>,
+}
+
+impl<'a> InstanceNames<'a> {
+    pub fn of(state: &'a ReviewState, instance: Option<&'a Instance>) -> InstanceNames<'a> {
+        InstanceNames { state, instance }
+    }
+}
+
+impl authority::Names for InstanceNames<'_> {
+    fn id(&self, name: &str) -> Option<String> {
+        if let Some(instance) = self.instance
+            && instance.items.contains_key(name)
+        {
+            return Some(name.to_owned());
         }
-        // A group or a service principal cannot review itself and has no manager; principals
-        // without a manager go to the fallback reviewers.
-        _ => fallback().collect(),
+        let lower = normalize(name);
+        if let Some(id) = self.state.known.get(&lower) {
+            return Some(id.clone());
+        }
+        let instance = self.instance?;
+        instance
+            .items
+            .iter()
+            .find(|(_, item)| match &item.principal {
+                Principal::User(u) => normalize(&u.user_principal_name) == lower,
+                Principal::Group(_) | Principal::ServicePrincipal(_) => false,
+            })
+            .map(|(id, _)| id.clone())
     }
 }
 

@@ -179,9 +179,15 @@ impl World {
                 .names
                 .iter()
                 .filter_map(|n| {
+                    // Ids first, as `directory::resolve_name` does.
                     self.people
                         .iter()
-                        .find(|u| u.id == *n || normalize(&u.user_principal_name) == *n)
+                        .find(|u| u.id == *n)
+                        .or_else(|| {
+                            self.people
+                                .iter()
+                                .find(|u| normalize(&u.user_principal_name) == *n)
+                        })
                         .map(|u| (n.clone(), u.id.clone()))
                 })
                 .collect();
@@ -946,4 +952,43 @@ fn a_decision_first_seen_after_the_end_is_rejected_however_often_recert_ran() {
             changes(&plan)
         );
     }
+}
+
+#[test]
+fn a_user_principal_name_equal_to_another_users_id_never_stands_in_for_them() {
+    // Sue's id is `u-sue`; Mallory's user principal name is `u-sue` too.
+    let mut world = World::self_review(&["u-sue", "mallory"]);
+    world.people[1].user_principal_name = "u-sue".into();
+    world.spec.guards.protected_principals = vec!["u-sue".into()];
+    world.spec.settings.auto_apply = true;
+    world.step("2026-12-01");
+    world.decide("u-sue", "u-sue", Decision::Approve, None);
+    world.decide("mallory", "mallory", Decision::Deny, None);
+    world.step("2026-12-02");
+    assert_eq!(world.decision("u-sue"), Some(Decision::Approve));
+    assert_eq!(world.decision("mallory"), Some(Decision::Deny));
+    world.step("2026-12-16");
+    // Sue is protected by her id; Mallory is not protected by spelling it.
+    assert_eq!(
+        world.removed,
+        [Removal::assignment("a-mallory", AssignmentType::Active)]
+    );
+}
+
+#[test]
+fn in_a_self_review_a_fallback_reviewer_decides_for_a_protected_account_and_nobody_else() {
+    let mut world = World::self_review(&["alice", "breakglass", "carol"]);
+    world.spec.fallback_reviewers = vec!["carol@corp.example".into()];
+    world.spec.guards.protected_principals = vec!["breakglass@corp.example".into()];
+    world.step("2026-12-01");
+    world.decide(
+        "carol@corp.example",
+        "breakglass@corp.example",
+        Decision::Approve,
+        Some("emergency access"),
+    );
+    world.decide("carol@corp.example", "alice", Decision::Deny, None);
+    world.step("2026-12-02");
+    assert_eq!(world.decision("breakglass"), Some(Decision::Approve));
+    assert_eq!(world.decision("alice"), None);
 }
