@@ -82,6 +82,8 @@ codes! {
     DuplicateDecision = "duplicate-decision": "A principal is decided twice in one decisions file.",
     MissingReason = "missing-reason": "The review requires a reason and the decision has none.",
     DuplicateObject = "duplicate-object": "Two objects in a DirectoryData share an id or a unique name.",
+    AmbiguousPrincipal = "ambiguous-principal": "A user principal name in a DirectoryData spells another principal's id.",
+    ConflictingDecisions = "conflicting-decisions": "One reviewer gives different decisions on one principal in several files.",
 }
 
 impl fmt::Display for Code {

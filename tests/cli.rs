@@ -346,3 +346,49 @@ fn a_secret_in_a_free_form_field_the_schema_accepts_is_still_reported() {
         out.stdout
     );
 }
+
+#[test]
+fn validate_checks_decisions_against_a_data_file_outside_the_walked_tree() {
+    let tree = crate::support::Tree::new();
+    // The daemon layout: the data file lives next to, not inside, the manifests.
+    let data = crate::support::DATA.replace(
+        "    - {id: u-carol, userPrincipalName: carol@corp.example}\n",
+        "    - {id: u-carol, userPrincipalName: carol@corp.example}\n    - {id: u-mallory, userPrincipalName: u-bob}\n",
+    );
+    tree.write("data/corp.yaml", data)
+        .write(
+            "manifests/directory.yaml",
+            "apiVersion: recert.dev/v1alpha1\nkind: Directory\nmetadata: {name: corp}\nspec:\n  type: file\n  file: {path: ../data/corp.yaml}\n",
+        )
+        .write("manifests/reviews/named.yaml", crate::support::USERS_REVIEW)
+        .write(
+            "manifests/decisions/carol.yaml",
+            "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {name: carol}\nspec:\n  review: ga-named\n  reviewer: u-carol\n  decisions: [{principal: u-bob, decision: deny}]\n",
+        )
+        .write(
+            "manifests/decisions/alice.yaml",
+            "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {name: alice}\nspec:\n  review: ga-named\n  reviewer: alice@corp.example\n  decisions: [{principal: u-bob, decision: deny}]\n",
+        );
+    let out = tree.recert(&["validate", "manifests", "--format", "json"]);
+    let mut found: Vec<(String, String)> = codes(&out.stdout)
+        .into_iter()
+        .map(|(file, code)| (file.replace('\\', "/"), code))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (
+                "manifests/../data/corp.yaml".to_owned(),
+                "ambiguous-principal".to_owned()
+            ),
+            (
+                "manifests/decisions/alice.yaml".to_owned(),
+                "reviewer-not-allowed".to_owned()
+            ),
+        ],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.code, 1);
+}

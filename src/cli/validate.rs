@@ -33,7 +33,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let options = load::Options {
         max_file_size: args.max_file_size,
     };
-    let loaded = load::load(&args.paths, &options, &schemas);
+    let loaded = load::load_with_directory_data(&args.paths, &options, &schemas);
     let counts = Counts {
         files: loaded.sources.len(),
         documents: loaded.documents_read,

@@ -15,6 +15,7 @@ use crate::model::directory::DirectoryType;
 use crate::model::directory_data::DirectoryDataSpec;
 use crate::model::review::{Recurrence, ReviewerType};
 use crate::model::{AccessReview, Directory, Kind, Resource, ReviewDecisions};
+use crate::reconcile::authority::{self, Names, Subject, Verdict};
 
 use super::validate::did_you_mean;
 use super::{Loaded, LoadedDoc};
@@ -196,8 +197,10 @@ impl Place {
 
 /// The principals of a `DirectoryData`, by every name a manifest may use for them.
 struct People<'a> {
-    /// User and group ids, and lower-cased user principal names, to the canonical id.
-    principal: HashMap<String, &'a str>,
+    /// User and group ids.
+    ids: HashSet<&'a str>,
+    /// Lower-cased user principal names to the user's id: a namespace apart from the ids.
+    upns: HashMap<String, &'a str>,
     users: HashSet<&'a str>,
     manager: HashMap<&'a str, &'a str>,
     roles: Vec<(&'a str, &'a str)>,
@@ -206,16 +209,18 @@ struct People<'a> {
 
 impl<'a> People<'a> {
     fn new(data: &'a DirectoryDataSpec) -> People<'a> {
-        let mut principal = HashMap::new();
+        let mut ids = HashSet::new();
+        let mut upns = HashMap::new();
         for user in &data.users {
-            principal.insert(user.id.clone(), user.id.as_str());
-            principal.insert(user.user_principal_name.to_lowercase(), user.id.as_str());
+            ids.insert(user.id.as_str());
+            upns.insert(user.user_principal_name.to_lowercase(), user.id.as_str());
         }
         for group in &data.groups {
-            principal.insert(group.id.clone(), group.id.as_str());
+            ids.insert(group.id.as_str());
         }
         People {
-            principal,
+            ids,
+            upns,
             users: data.users.iter().map(|u| u.id.as_str()).collect(),
             manager: data
                 .users
@@ -235,16 +240,44 @@ impl<'a> People<'a> {
         }
     }
 
-    /// The canonical id of a principal named by id or user principal name.
+    /// The canonical id of a principal named by id or user principal name: ids first, as the
+    /// engine resolves them.
     fn resolve(&self, name: &str) -> Option<&'a str> {
-        self.principal
+        self.ids
             .get(name)
-            .or_else(|| self.principal.get(&name.to_lowercase()))
             .copied()
+            .or_else(|| self.upns.get(&name.to_lowercase()).copied())
     }
 
     fn resolve_user(&self, name: &str) -> Option<&'a str> {
         self.resolve(name).filter(|id| self.users.contains(id))
+    }
+
+    /// What the rule of who decides needs to know of a principal.
+    fn subject(&self, id: &'a str) -> Subject<'a> {
+        if self.users.contains(id) {
+            Subject::User {
+                id,
+                manager: self.manager.get(id).copied(),
+            }
+        } else {
+            Subject::Other { id }
+        }
+    }
+}
+
+impl Names for People<'_> {
+    fn id(&self, name: &str) -> Option<String> {
+        self.resolve(name).map(str::to_owned)
+    }
+}
+
+/// Names when the directory's data is not at hand: nothing resolves.
+struct NoNames;
+
+impl Names for NoNames {
+    fn id(&self, _: &str) -> Option<String> {
+        None
     }
 }
 
@@ -418,6 +451,31 @@ impl Ctx<'_> {
                 Place("groups", i, "id"),
                 "user or group id",
             );
+        }
+        // Ids and user principal names are two namespaces; a user principal name that spells
+        // another principal's id makes every reference to that id ambiguous to a reader.
+        for (i, user) in data.users.iter().enumerate() {
+            let upn = &user.user_principal_name;
+            let Some(place) = principals
+                .get(upn.as_str())
+                .or_else(|| principals.get(upn.to_lowercase().as_str()))
+                .copied()
+            else {
+                continue;
+            };
+            if place.0 == "users" && place.1 == i {
+                continue;
+            }
+            let note = self.first_at(doc, &place.pointer());
+            let d = self.error(
+                doc,
+                Code::AmbiguousPrincipal,
+                &format!("/spec/users/{i}/userPrincipalName"),
+                format!("user principal name `{upn}` is another principal's id"),
+            );
+            self.out.push(d.note(note).note(
+                "a name is read as an id first, so this user could be named only by id; give them their real user principal name",
+            ));
         }
         let mut group_names = FastMap::with_capacity(data.groups.len());
         for (i, group) in data.groups.iter().enumerate() {
@@ -779,11 +837,6 @@ impl Ctx<'_> {
         }
 
         let people = index.people_for(review);
-        let canonical = |name: &str| -> String {
-            people
-                .and_then(|p| p.resolve(name))
-                .map_or_else(|| name.to_lowercase(), str::to_owned)
-        };
         if let Some(people) = people {
             if people.resolve_user(&spec.reviewer).is_none() {
                 let d = self.error(
@@ -810,80 +863,72 @@ impl Ctx<'_> {
                 }
             }
         }
-        let reviewer = canonical(&spec.reviewer);
-        let fallback: HashSet<String> = review
-            .spec
-            .fallback_reviewers
-            .iter()
-            .map(|f| canonical(f))
-            .collect();
-        match review.spec.reviewers.kind {
-            ReviewerType::SelfReview => {
-                for (principal, pointer, _) in &items {
-                    if canonical(principal) != reviewer && !fallback.contains(&reviewer) {
-                        let d = self.error(
-                            doc,
-                            Code::ReviewerNotAllowed,
-                            pointer,
-                            format!("`{}` may not decide on `{principal}`: review `{}` is a self-review", spec.reviewer, spec.review),
-                        );
-                        self.out.push(
-                            d.note("in a self-review each principal decides only their own access"),
-                        );
-                    }
-                }
+        // The engine's own rule (`reconcile::authority`), on what this load can see of the
+        // directory: without its data an entry is flagged only when the rule can tell.
+        let names: &dyn Names = match people {
+            Some(people) => people,
+            None => &NoNames,
+        };
+        let kind = review.spec.reviewers.kind;
+        for (principal, pointer, _) in &items {
+            let subject = people.and_then(|p| Some(p.subject(p.resolve(principal)?)));
+            let verdict = authority::may_decide(
+                &review.spec,
+                names,
+                &spec.reviewer,
+                principal,
+                subject.as_ref(),
+            );
+            if verdict == Verdict::Allowed || verdict == Verdict::Unknown {
+                continue;
             }
-            ReviewerType::Users => {
-                let allowed: HashSet<String> = review
-                    .spec
-                    .reviewers
-                    .users
-                    .iter()
-                    .map(|u| canonical(u))
-                    .collect();
-                if !allowed.contains(&reviewer) && !fallback.contains(&reviewer) {
-                    let d = self.error(
-                        doc,
-                        Code::ReviewerNotAllowed,
-                        "/spec/reviewer",
-                        format!("`{}` is not a reviewer of `{}`", spec.reviewer, spec.review),
-                    );
-                    self.out.push(d.note(format!(
-                        "its reviewers are: {}",
-                        review.spec.reviewers.users.join(", ")
-                    )));
-                }
-            }
-            ReviewerType::Manager => {
-                let Some(people) = people else {
-                    return;
+            let (pointer, message) = if kind == ReviewerType::Users {
+                (
+                    "/spec/reviewer",
+                    format!("`{}` is not a reviewer of `{}`", spec.reviewer, spec.review),
+                )
+            } else {
+                let message = if kind == ReviewerType::SelfReview {
+                    format!(
+                        "`{}` may not decide on `{principal}`: review `{}` is a self-review",
+                        spec.reviewer, spec.review
+                    )
+                } else {
+                    format!(
+                        "`{}` may not decide on `{principal}` in manager review `{}`",
+                        spec.reviewer, spec.review
+                    )
                 };
-                for (principal, pointer, _) in &items {
-                    let Some(id) = people.resolve(principal) else {
-                        continue;
-                    };
-                    let allowed = match people.manager.get(id) {
-                        Some(manager) => *manager == reviewer,
-                        None => fallback.contains(&reviewer),
-                    };
-                    if !allowed {
-                        let who = people.manager.get(id).map_or_else(
-                            || "it has no manager, so only a fallback reviewer may".to_owned(),
-                            |m| format!("only their manager `{m}` may"),
-                        );
-                        let d = self.error(
-                            doc,
-                            Code::ReviewerNotAllowed,
-                            pointer,
-                            format!(
-                                "`{}` may not decide on `{principal}` in manager review `{}`",
-                                spec.reviewer, spec.review
-                            ),
-                        );
-                        self.out.push(d.note(who));
-                    }
-                }
+                (pointer.as_str(), message)
+            };
+            let mut d = self
+                .error(doc, Code::ReviewerNotAllowed, pointer, message)
+                .note(authority::why(kind));
+            if kind == ReviewerType::Users {
+                d = d.note(format!(
+                    "its reviewers are: {}",
+                    review
+                        .spec
+                        .reviewers
+                        .users
+                        .iter()
+                        .chain(&review.spec.fallback_reviewers)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                self.out.push(d);
+                // Named reviewers review every item alike: one finding says it.
+                break;
             }
+            if let Some(m) = subject.as_ref().and_then(|s| match s {
+                Subject::User { manager, .. } => *manager,
+                Subject::Other { .. } => None,
+            }) && kind == ReviewerType::Manager
+            {
+                d = d.note(format!("only their manager `{m}` may"));
+            }
+            self.out.push(d);
         }
     }
 }
@@ -916,6 +961,32 @@ fn in_cycle(start: &str, groups: &HashMap<&str, &[String]>) -> bool {
         }
     }
     false
+}
+
+/// The data files of file-type directories that exist but were not loaded.
+pub fn data_files_outside(loaded: &Loaded) -> Vec<PathBuf> {
+    // Compared canonically, named as the manifest resolves them (a path the reader can open).
+    let mut wanted: Vec<(PathBuf, PathBuf)> = loaded
+        .docs
+        .iter()
+        .filter_map(|doc| match &doc.resource {
+            Resource::Directory(d) if d.spec.kind == DirectoryType::File => {
+                let file = d.spec.file.as_ref()?;
+                Some(resolve_relative(loaded.path_of(doc), &file.path))
+            }
+            _ => None,
+        })
+        .filter(|path| path.is_file())
+        .map(|path| (canonical(&path), path))
+        .collect();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let sources: HashSet<PathBuf> = loaded.sources.iter().map(|s| canonical(&s.path)).collect();
+    wanted.retain(|(key, _)| !sources.contains(key));
+    wanted.sort();
+    wanted.dedup_by(|a, b| a.0 == b.0);
+    wanted.into_iter().map(|(_, path)| path).collect()
 }
 
 /// A path written in a manifest, relative to that manifest's folder.
