@@ -15,7 +15,9 @@ use crate::model::directory::DirectoryType;
 use crate::model::directory_data::DirectoryDataSpec;
 use crate::model::review::{Recurrence, ReviewerType};
 use crate::model::{AccessReview, Directory, Kind, Resource, ReviewDecisions};
+use crate::model::decisions::Decision;
 use crate::reconcile::authority::{self, Names, Subject, Verdict};
+use crate::reconcile::decisions::agree;
 
 use super::validate::did_you_mean;
 use super::{Loaded, LoadedDoc};
@@ -66,6 +68,7 @@ pub fn check_reusing(
                     Resource::ReviewDecisions(d) => ctx.decisions(doc, d, &index),
                 }
             }
+            ctx.conflicts(&index);
             ctx.out
         },
     );
@@ -929,6 +932,73 @@ impl Ctx<'_> {
                 d = d.note(format!("only their manager `{m}` may"));
             }
             self.out.push(d);
+        }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// One reviewer deciding one principal differently in several files: the engine counts
+    /// none of those entries (`reconcile::decisions::agree`), so CI says so first.
+    fn conflicts(&mut self, index: &Index<'a>) {
+        type Key = (String, String, String, String);
+        let loaded = self.loaded;
+        let mut first: HashMap<Key, (&'a LoadedDoc, String, Decision, Option<&'a str>)> =
+            HashMap::new();
+        for doc in &loaded.docs {
+            let Resource::ReviewDecisions(d) = &doc.resource else {
+                continue;
+            };
+            let spec = &d.spec;
+            let people = match index.get(Kind::AccessReview, &spec.review).map(|r| &r.resource) {
+                Some(Resource::AccessReview(review)) => index.people_for(review),
+                _ => None,
+            };
+            let id = |name: &str| {
+                people
+                    .and_then(|p| p.resolve(name))
+                    .map_or_else(|| name.to_lowercase(), str::to_owned)
+            };
+            let reviewer = id(&spec.reviewer);
+            let instance = spec.instance.clone().unwrap_or_default();
+            for (i, entry) in spec.decisions.iter().enumerate() {
+                let listed = entry.principal.is_none();
+                for (j, principal) in entry.principals().enumerate() {
+                    let pointer = if listed {
+                        format!("/spec/decisions/{i}/principals/{j}")
+                    } else {
+                        format!("/spec/decisions/{i}/principal")
+                    };
+                    let key = (
+                        spec.review.clone(),
+                        instance.clone(),
+                        reviewer.clone(),
+                        id(principal),
+                    );
+                    let said = (entry.decision, entry.reason.as_deref());
+                    match first.get(&key) {
+                        None => {
+                            first.insert(key, (doc, pointer, said.0, said.1));
+                        }
+                        Some((other, at, decision, reason)) => {
+                            let same_doc = other.file == doc.file && other.index == doc.index;
+                            if same_doc || agree((*decision, *reason), said) {
+                                continue;
+                            }
+                            let note = self.first_at(other, at);
+                            let d = self.error(
+                                doc,
+                                Code::ConflictingDecisions,
+                                &pointer,
+                                format!(
+                                    "`{}` decides `{principal}` differently in another file; none of these entries counts until they agree",
+                                    spec.reviewer
+                                ),
+                            );
+                            self.out.push(d.note(note.replace("first defined", "also decided")));
+                        }
+                    }
+                }
+            }
         }
     }
 }

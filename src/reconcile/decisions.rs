@@ -26,6 +26,49 @@ struct Seen {
     source: String,
     /// Already in the file when this instance started (see `fresh`).
     carried: bool,
+    /// Every file with an entry by this reviewer on this principal, when they disagree.
+    conflict: Option<Vec<String>>,
+}
+
+/// Whether two entries by one reviewer on one principal say the same thing (a reason of only
+/// blanks is no reason). `validate` reports the entries this says disagree.
+pub fn agree(a: (Decision, Option<&str>), b: (Decision, Option<&str>)) -> bool {
+    fn reason(r: Option<&str>) -> Option<&str> {
+        r.map(str::trim).filter(|r| !r.is_empty())
+    }
+    a.0 == b.0 && reason(a.1) == reason(b.1)
+}
+
+/// Why entries that disagree do not count, as a rejection says it.
+pub fn conflict_reason(reviewer: &str, principal: &str, sources: &[String]) -> String {
+    format!(
+        "{CONFLICT}: `{reviewer}` decides `{principal}` differently in {}; none of these entries counts until they agree",
+        sources.join(", ")
+    )
+}
+
+const CONFLICT: &str = "conflicting decisions";
+
+impl Seen {
+    /// The file the entry is in, or every file of a conflict.
+    fn sources(&self) -> String {
+        self.conflict
+            .as_ref()
+            .map_or_else(|| self.source.clone(), |sources| sources.join(", "))
+    }
+
+    fn conflict_reason(&self) -> Option<String> {
+        let sources = self.conflict.as_ref()?;
+        Some(conflict_reason(&self.reviewer, &self.principal, sources))
+    }
+}
+
+/// The conflict a recorded entry was rejected for, if any.
+fn recorded_conflict(entry: &Entry) -> Option<&str> {
+    match &entry.status {
+        EntryStatus::Rejected { reason } if reason.starts_with(CONFLICT) => Some(reason),
+        _ => None,
+    }
 }
 
 impl Seen {
@@ -35,7 +78,7 @@ impl Seen {
             principal: self.principal.clone(),
             decision: self.decision,
             reason: self.reason.clone(),
-            source: self.source.clone(),
+            source: self.sources(),
             seen,
             status,
         }
@@ -96,8 +139,30 @@ pub(super) fn record(
                     reason,
                     source: file.source.clone(),
                     carried,
+                    conflict: None,
                 };
-                seen.entry(instance).or_default().insert(key, item);
+                // One reviewer deciding one principal differently in two places (`rev@x`,
+                // `REV@X` and `u-rev` are one reviewer): which they meant cannot be told, and
+                // file order is an accident of naming, so none of them counts.
+                match seen.entry(instance).or_default().entry(key) {
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(item);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut slot) => {
+                        let first = slot.get_mut();
+                        let same = agree(
+                            (first.decision, first.reason.as_deref()),
+                            (item.decision, item.reason.as_deref()),
+                        );
+                        match &mut first.conflict {
+                            Some(sources) => sources.push(item.source),
+                            None if !same => {
+                                first.conflict = Some(vec![first.source.clone(), item.source]);
+                            }
+                            None => {}
+                        }
+                    }
+                }
             }
         }
     }
@@ -112,12 +177,16 @@ pub(super) fn record(
         let mut updates: Vec<(String, Option<Entry>)> = Vec::new();
         for (key, s) in &incoming {
             match instance.entries.get(key) {
-                Some(e) if e.decision == s.decision && e.reason == s.reason => {
-                    if e.source != s.source {
+                Some(e)
+                    if e.decision == s.decision
+                        && e.reason == s.reason
+                        && recorded_conflict(e) == s.conflict_reason().as_deref() =>
+                {
+                    if e.source != s.sources() {
                         updates.push((
                             key.clone(),
                             Some(Entry {
-                                source: s.source.clone(),
+                                source: s.sources(),
                                 ..e.clone()
                             }),
                         ));
@@ -136,6 +205,8 @@ pub(super) fn record(
                         EntryStatus::Rejected {
                             reason: format!("instance {} ended at {}", instance.id, ended.at),
                         }
+                    } else if let Some(reason) = s.conflict_reason() {
+                        EntryStatus::Rejected { reason }
                     } else {
                         validate(state, instance, s)
                     };

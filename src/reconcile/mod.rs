@@ -12,7 +12,7 @@
 
 pub mod apply;
 pub mod authority;
-mod decisions;
+pub mod decisions;
 pub mod plan;
 pub mod schedule;
 

@@ -992,3 +992,37 @@ fn in_a_self_review_a_fallback_reviewer_decides_for_a_protected_account_and_nobo
     assert_eq!(world.decision("breakglass"), Some(Decision::Approve));
     assert_eq!(world.decision("alice"), None);
 }
+
+#[test]
+fn one_reviewer_deciding_one_principal_differently_in_several_files_decides_nothing() {
+    let mut spec = base_spec();
+    spec.reviewers = Reviewers {
+        kind: ReviewerType::Users,
+        users: vec!["rev@corp.example".into()],
+    };
+    let mut world = World::new(spec, vec![user("alice"), user("rev")]);
+    world.people[1].user_principal_name = "rev@corp.example".into();
+    world.step("2026-12-01");
+    // The same reviewer, spelt three ways, in three files.
+    world.decide("rev@corp.example", "alice", Decision::Approve, None);
+    world.decide("REV@CORP.EXAMPLE", "alice", Decision::Deny, None);
+    world.decide("rev", "alice", Decision::Approve, None);
+    let plan = world.step("2026-12-02");
+    assert_eq!(world.decision("alice"), None, "{:?}", changes(&plan));
+    let entry = &world.instance().entries["rev alice"];
+    assert!(
+        matches!(&entry.status, EntryStatus::Rejected { reason } if reason.starts_with("conflicting decisions")),
+        "{:?}",
+        entry.status
+    );
+    assert_eq!(
+        entry.source,
+        "decisions/REV@CORP.EXAMPLE.yaml, decisions/rev.yaml, decisions/rev@corp.example.yaml"
+    );
+    // Nothing changes while the files stay as they are.
+    assert!(world.step("2026-12-03").is_empty());
+    // Once the files agree, the decision counts.
+    world.decide("REV@CORP.EXAMPLE", "alice", Decision::Approve, None);
+    world.step("2026-12-04");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+}
