@@ -656,3 +656,36 @@ fn a_pass_over_several_batches_records_every_review_and_reports_them_in_order() 
     let verify = recert(dir.path(), &["audit", "verify", "--state-dir", "state"]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }
+
+/// The examples are what a newcomer copies: every decision in them must count. Validate and
+/// reconcile apply one rule, so a clean `validate` and no rejection go together.
+#[test]
+fn no_example_decision_is_rejected_at_a_time_inside_every_instance() {
+    let drill = Drill::new();
+    // 2026-12-08 12:00 UTC is inside the first instance of each example review.
+    drill.reconcile("2026-12-02T10:00:00Z");
+    drill.reconcile("2026-12-08T12:00:00Z");
+    for review in [
+        "global-admins-self-review",
+        "privileged-role-admins-manager",
+        "prod-admins-group",
+        REVIEW,
+    ] {
+        let status = drill.read(&format!("state/reviews/{review}/status.yaml"));
+        assert!(status.contains("state: InProgress"), "{review}:\n{status}");
+        assert!(
+            !status.contains("rejectedDecisions"),
+            "{review} rejects an example decision:\n{status}"
+        );
+    }
+    // Carol's decision for the emergency access account counts.
+    let status = drill.read("state/reviews/global-admins-self-review/status.yaml");
+    let breakglass = status
+        .split("- principal: ")
+        .find(|item| item.starts_with("u-breakglass-01"))
+        .expect("the break-glass item");
+    assert!(
+        breakglass.contains("decision: approve") && breakglass.contains("reviewer: u-carol"),
+        "{breakglass}"
+    );
+}
