@@ -4,10 +4,12 @@
 //! time orders it against others, and the last recorded decision on an item wins. An entry
 //! that is invalid (reviewer not allowed, principal not in the instance, reason missing, or
 //! arriving after the instance ended) is rejected and kept, so the status shows it. A reset
-//! marks every accepted entry cleared: it counts again only once the reviewer changes it.
-//! While an instance runs, removing an entry from the file withdraws it; once it has ended,
-//! its decisions are frozen. Entries already in a file when the next instance of a recurring
-//! review starts count for it only once changed, so nobody is re-approved by an old file.
+//! marks every accepted entry cleared: it counts again once the reviewer changes it or names
+//! that reset in its `afterReset`. While an instance runs, removing an entry from the file
+//! withdraws it; once it has ended, its decisions are frozen. Entries already in a file when
+//! the next instance of a recurring review starts count for it only once changed or once they
+//! name that instance (`instance`), so nobody is re-approved by an old file. One reviewer
+//! deciding one principal differently in several places decides nothing until they agree.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +30,10 @@ struct Seen {
     carried: bool,
     /// Every file with an entry by this reviewer on this principal, when they disagree.
     conflict: Option<Vec<String>>,
+    /// The reset the entry says it was made after.
+    after_reset: Option<String>,
+    /// The entry (or its file) names the instance it is meant for.
+    named: bool,
 }
 
 /// Whether two entries by one reviewer on one principal say the same thing (a reason of only
@@ -104,18 +110,19 @@ pub(super) fn record(
     // Entries per instance id, keyed by reviewer and principal id.
     let mut seen: BTreeMap<String, BTreeMap<String, Seen>> = BTreeMap::new();
     for file in files {
-        let target = file
-            .spec
-            .instance
-            .clone()
-            .unwrap_or_else(|| current.clone());
-        let known = state.instances.iter().any(|i| i.id == target);
-        let reviewer = resolve(
-            state,
-            state.instances.iter().find(|i| i.id == target),
-            &file.spec.reviewer,
-        );
         for entry in &file.spec.decisions {
+            let named = entry.instance.as_ref().or(file.spec.instance.as_ref());
+            let target = named.cloned().unwrap_or_else(|| current.clone());
+            let known = state.instances.iter().any(|i| i.id == target);
+            if !known && is_future_occurrence(state, &target, now) {
+                // Decided ahead for an instance still to start: read again once it has.
+                continue;
+            }
+            let reviewer = resolve(
+                state,
+                state.instances.iter().find(|i| i.id == target),
+                &file.spec.reviewer,
+            );
             for name in entry.principals() {
                 let principal =
                     resolve(state, state.instances.iter().find(|i| i.id == target), name);
@@ -129,7 +136,7 @@ pub(super) fn record(
                     current.clone()
                 };
                 let reason = entry.reason.clone().filter(|r| !r.trim().is_empty());
-                let carried = file.spec.instance.is_none()
+                let carried = named.is_none()
                     && fresh.as_deref() == Some(instance.as_str())
                     && state.instances.len() > 1;
                 let item = Seen {
@@ -140,6 +147,8 @@ pub(super) fn record(
                     source: file.source.clone(),
                     carried,
                     conflict: None,
+                    after_reset: entry.after_reset.clone(),
+                    named: named.is_some(),
                 };
                 // One reviewer deciding one principal differently in two places (`rev@x`,
                 // `REV@X` and `u-rev` are one reviewer): which they meant cannot be told, and
@@ -175,12 +184,24 @@ pub(super) fn record(
             continue;
         }
         let mut updates: Vec<(String, Option<Entry>)> = Vec::new();
+        let last_reset = instance.resets.last().and_then(|r| r.token.as_deref());
         for (key, s) in &incoming {
+            // A cleared entry counts again, unchanged, once it says it was made for now: after
+            // the instance's last reset by naming it, or (cleared because it was carried over
+            // into a new instance) by naming the instance.
+            let reaffirmed = |e: &Entry| {
+                e.status == EntryStatus::Cleared
+                    && match last_reset {
+                        Some(token) => s.after_reset.as_deref() == Some(token),
+                        None => s.named,
+                    }
+            };
             match instance.entries.get(key) {
                 Some(e)
                     if e.decision == s.decision
                         && e.reason == s.reason
-                        && recorded_conflict(e) == s.conflict_reason().as_deref() =>
+                        && recorded_conflict(e) == s.conflict_reason().as_deref()
+                        && !reaffirmed(e) =>
                 {
                     if e.source != s.sources() {
                         updates.push((
@@ -255,6 +276,23 @@ pub(super) fn record(
             settle(instance);
         }
     }
+}
+
+/// Whether `id` is the id of an occurrence of the review's schedule that starts after `now`.
+fn is_future_occurrence(state: &ReviewState, id: &str, now: Timestamp) -> bool {
+    // Ids are start dates: occurrences come in date order, so the walk stops at the id.
+    if id.parse::<jiff::civil::Date>().is_err() {
+        return false;
+    }
+    let mut index = 0;
+    while let Some(occurrence) = super::schedule::occurrence(&state.spec.schedule, index) {
+        let this = occurrence.id();
+        if this.as_str() >= id {
+            return this == id && occurrence.start > now;
+        }
+        index += 1;
+    }
+    false
 }
 
 /// Sets each item's decision to the last accepted entry on it.

@@ -140,6 +140,8 @@ impl World {
             principals: vec![],
             decision,
             reason: reason.map(str::to_owned),
+            instance: None,
+            after_reset: None,
         });
         self
     }
@@ -1024,5 +1026,40 @@ fn one_reviewer_deciding_one_principal_differently_in_several_files_decides_noth
     // Once the files agree, the decision counts.
     world.decide("REV@CORP.EXAMPLE", "alice", Decision::Approve, None);
     world.step("2026-12-04");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+}
+
+#[test]
+fn an_entry_naming_its_instance_or_the_reset_it_follows_counts_when_reaffirmed() {
+    let mut world = World::self_review(&["alice"]);
+    world.spec.schedule.recurrence = Recurrence::Monthly;
+    world.step("2026-12-01");
+    world.decide("alice", "alice", Decision::Approve, Some("on call"));
+    world.step("2026-12-02");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+    // A reset clears it; the same entry, now naming the reset, counts again.
+    world.spec.requests.reset = Some("r1".into());
+    world.step("2026-12-03");
+    assert_eq!(world.decision("alice"), None);
+    world.files.get_mut("alice").expect("file").decisions[0].after_reset = Some("r1".into());
+    world.step("2026-12-04");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+    // The next instance: the old entry does not carry over; naming the instance does count.
+    world.step("2027-01-01");
+    assert_eq!(world.instance().id, "2027-01-01");
+    assert_eq!(world.decision("alice"), None);
+    world.files.get_mut("alice").expect("file").decisions[0].instance = Some("2027-01-01".into());
+    world.step("2027-01-02");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+    // Decided ahead for the instance after: nothing is rejected, and it counts once it starts.
+    world.files.get_mut("alice").expect("file").decisions[0].instance = Some("2027-02-01".into());
+    let plan = world.step("2027-01-20");
+    assert!(
+        !changes(&plan).iter().any(|c| c.starts_with("reject")),
+        "{:?}",
+        changes(&plan)
+    );
+    world.step("2027-02-01T00:00:01Z");
+    assert_eq!(world.instance().id, "2027-02-01");
     assert_eq!(world.decision("alice"), Some(Decision::Approve));
 }
