@@ -420,3 +420,22 @@ fn one_reviewer_deciding_a_principal_differently_in_two_files_is_a_finding() {
     );
     assert!(out.stdout.contains("also decided at ./decisions/a.yaml:7:"));
 }
+
+#[test]
+fn a_principal_decided_under_its_id_and_its_user_principal_name_is_decided_twice() {
+    let tree = valid_tree();
+    tree.write(
+        "decisions/carol.yaml",
+        "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {name: carol}\nspec:\n  review: ga-named\n  reviewer: carol@corp.example\n  decisions:\n    - {principal: u-alice, decision: deny}\n    - {principal: Alice@Corp.Example, decision: approve}\n",
+    );
+    let out = tree.recert(&["validate", "--format", "json"]);
+    assert_eq!(
+        codes(&out.stdout),
+        [(
+            "./decisions/carol.yaml".to_owned(),
+            "duplicate-decision".to_owned()
+        )],
+        "{}",
+        out.stdout
+    );
+}

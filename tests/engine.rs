@@ -689,3 +689,68 @@ fn no_example_decision_is_rejected_at_a_time_inside_every_instance() {
         "{breakglass}"
     );
 }
+
+/// `recert decide` updates the entry already there whatever name it is given, and a
+/// re-affirmed decision counts after a reset and in the next instance.
+#[test]
+fn decide_updates_the_entry_by_any_name_and_a_reaffirmed_decision_counts() {
+    let drill = Drill::new();
+    drill.reconcile("2026-12-01T10:00:00Z");
+    let carol = "manifests/decisions/carol-subscription-owners.yaml";
+    let decide = |principal: &str, now: &str| {
+        let out = drill.run(&[
+            "decide",
+            REVIEW,
+            "--reviewer",
+            "u-carol",
+            "--principal",
+            principal,
+            "--deny",
+            "--reason",
+            "Moved to the data team in March 2026; no sign-in since 2026-03-14.",
+            "--now",
+            now,
+            "manifests",
+        ]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out
+    };
+    // The file names Dave by user principal name and the reviewer by user principal name.
+    let out = decide("u-dave", "2026-12-02T10:00:00Z");
+    assert!(out.stdout.starts_with(&format!("updated {carol}")), "{}", out.stdout);
+    assert!(out.stdout.contains("for instance 2026-12-01"), "{}", out.stdout);
+    let text = drill.read(carol);
+    assert!(!text.contains("u-dave"), "{text}");
+    assert_eq!(text.matches("dave@corp.example").count(), 1, "{text}");
+    assert!(text.contains("instance: \"2026-12-01\""), "{text}");
+    assert_eq!(drill.run(&["validate", "manifests"]).code, 0);
+    drill.reconcile("2026-12-02T10:00:00Z");
+
+    // A reset clears every decision; re-affirming the same one counts again.
+    drill.request("reset", "r1");
+    drill.reconcile("2026-12-03T10:00:00Z");
+    decide("dave@corp.example", "2026-12-04T10:00:00Z");
+    assert!(drill.read(carol).contains("afterReset: r1"));
+    let out = drill.reconcile("2026-12-04T10:00:00Z");
+    assert!(
+        out.stdout.contains("record u-carol's decision `deny` on u-dave"),
+        "{}",
+        out.stdout
+    );
+
+    // The next quarter's instance: the old entry does not carry over; re-affirming counts.
+    let out = drill.reconcile("2027-03-02T10:00:00Z");
+    assert!(
+        !out.stdout.contains("decision `deny` on u-dave"),
+        "{}",
+        out.stdout
+    );
+    decide("dave@corp.example", "2027-03-02T11:00:00Z");
+    assert!(drill.read(carol).contains("instance: \"2027-03-01\""));
+    let out = drill.reconcile("2027-03-02T12:00:00Z");
+    assert!(
+        out.stdout.contains("record u-carol's decision `deny` on u-dave (instance 2027-03-01)"),
+        "{}",
+        out.stdout
+    );
+}

@@ -16,7 +16,7 @@ use crate::model::directory_data::DirectoryDataSpec;
 use crate::model::review::{Recurrence, ReviewerType};
 use crate::model::{AccessReview, Directory, Kind, Resource, ReviewDecisions};
 use crate::model::decisions::Decision;
-use crate::reconcile::authority::{self, Names, Subject, Verdict};
+use crate::reconcile::authority::{self, DataNames, Names, Subject, Verdict};
 use crate::reconcile::decisions::agree;
 
 use super::validate::did_you_mean;
@@ -200,36 +200,16 @@ impl Place {
 
 /// The principals of a `DirectoryData`, by every name a manifest may use for them.
 struct People<'a> {
-    /// User and group ids.
-    ids: HashSet<&'a str>,
-    /// Lower-cased user principal names to the user's id: a namespace apart from the ids.
-    upns: HashMap<String, &'a str>,
-    users: HashSet<&'a str>,
-    manager: HashMap<&'a str, &'a str>,
+    /// Ids first, then user principal names: the engine's own resolution.
+    names: DataNames<'a>,
     roles: Vec<(&'a str, &'a str)>,
     groups: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> People<'a> {
     fn new(data: &'a DirectoryDataSpec) -> People<'a> {
-        let mut ids = HashSet::new();
-        let mut upns = HashMap::new();
-        for user in &data.users {
-            ids.insert(user.id.as_str());
-            upns.insert(user.user_principal_name.to_lowercase(), user.id.as_str());
-        }
-        for group in &data.groups {
-            ids.insert(group.id.as_str());
-        }
         People {
-            ids,
-            upns,
-            users: data.users.iter().map(|u| u.id.as_str()).collect(),
-            manager: data
-                .users
-                .iter()
-                .filter_map(|u| Some((u.id.as_str(), u.manager.as_deref()?)))
-                .collect(),
+            names: DataNames::new(data),
             roles: data
                 .roles
                 .iter()
@@ -243,29 +223,17 @@ impl<'a> People<'a> {
         }
     }
 
-    /// The canonical id of a principal named by id or user principal name: ids first, as the
-    /// engine resolves them.
+    /// The canonical id of a principal named by id or user principal name.
     fn resolve(&self, name: &str) -> Option<&'a str> {
-        self.ids
-            .get(name)
-            .copied()
-            .or_else(|| self.upns.get(&name.to_lowercase()).copied())
+        self.names.resolve(name)
     }
 
     fn resolve_user(&self, name: &str) -> Option<&'a str> {
-        self.resolve(name).filter(|id| self.users.contains(id))
+        self.resolve(name).filter(|id| self.names.is_user(id))
     }
 
-    /// What the rule of who decides needs to know of a principal.
     fn subject(&self, id: &'a str) -> Subject<'a> {
-        if self.users.contains(id) {
-            Subject::User {
-                id,
-                manager: self.manager.get(id).copied(),
-            }
-        } else {
-            Subject::Other { id }
-        }
+        self.names.subject(id)
     }
 }
 
@@ -778,7 +746,16 @@ impl Ctx<'_> {
 
     fn decisions(&mut self, doc: &LoadedDoc, decisions: &ReviewDecisions, index: &Index<'_>) {
         let spec = &decisions.spec;
-        let mut seen: HashMap<&str, String> = HashMap::new();
+        // A principal is the same one however it is named (`u-sue`, `sue@x`, `SUE@X`).
+        let data = match index.get(Kind::AccessReview, &spec.review).map(|r| &r.resource) {
+            Some(Resource::AccessReview(review)) => index.people_for(review),
+            _ => None,
+        };
+        let same_principal = |name: &str| {
+            data.and_then(|p| p.resolve(name))
+                .map_or_else(|| name.to_lowercase(), str::to_owned)
+        };
+        let mut seen: HashMap<String, String> = HashMap::new();
         let mut items = Vec::new();
         for (i, entry) in spec.decisions.iter().enumerate() {
             let pointers: Vec<String> = if entry.principal.is_some() {
@@ -789,7 +766,7 @@ impl Ctx<'_> {
                     .collect()
             };
             for (principal, pointer) in entry.principals().zip(pointers) {
-                if let Some(first) = seen.get(principal) {
+                if let Some(first) = seen.get(&same_principal(principal)) {
                     let note = self.first_at(doc, first);
                     let d = self.error(
                         doc,
@@ -799,7 +776,7 @@ impl Ctx<'_> {
                     );
                     self.out.push(d.note(note));
                 } else {
-                    seen.insert(principal, pointer.clone());
+                    seen.insert(same_principal(principal), pointer.clone());
                 }
                 items.push((principal, pointer, i));
             }

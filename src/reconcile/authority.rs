@@ -7,6 +7,9 @@
 //! same person when they are equal ignoring case or resolve to the same id.
 
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use crate::model::directory_data::DirectoryDataSpec;
 
 use crate::model::review::{AccessReviewSpec, ReviewerType};
 
@@ -34,6 +37,62 @@ impl Subject<'_> {
         match self {
             Subject::User { id, .. } | Subject::Other { id } => id,
         }
+    }
+}
+
+/// The names of a `DirectoryData` (what `validate` and `decide` can see of a file directory):
+/// ids first, then lower-cased user principal names, as the file directory looks them up.
+#[derive(Debug)]
+pub struct DataNames<'a> {
+    ids: HashSet<&'a str>,
+    upns: HashMap<String, &'a str>,
+    managers: HashMap<&'a str, Option<&'a str>>,
+}
+
+impl<'a> DataNames<'a> {
+    pub fn new(data: &'a DirectoryDataSpec) -> DataNames<'a> {
+        let mut ids: HashSet<&str> = data.groups.iter().map(|g| g.id.as_str()).collect();
+        let mut upns = HashMap::with_capacity(data.users.len());
+        let mut managers = HashMap::with_capacity(data.users.len());
+        for user in &data.users {
+            ids.insert(&user.id);
+            upns.insert(user.user_principal_name.to_lowercase(), user.id.as_str());
+            managers.insert(user.id.as_str(), user.manager.as_deref());
+        }
+        DataNames {
+            ids,
+            upns,
+            managers,
+        }
+    }
+
+    /// The id of the principal a name stands for.
+    pub fn resolve(&self, name: &str) -> Option<&'a str> {
+        self.ids
+            .get(name)
+            .copied()
+            .or_else(|| self.upns.get(&name.to_lowercase()).copied())
+    }
+
+    pub fn is_user(&self, id: &str) -> bool {
+        self.managers.contains_key(id)
+    }
+
+    /// What the rule needs to know of the principal with this id.
+    pub fn subject(&self, id: &'a str) -> Subject<'a> {
+        match self.managers.get(id) {
+            Some(manager) => Subject::User {
+                id,
+                manager: *manager,
+            },
+            None => Subject::Other { id },
+        }
+    }
+}
+
+impl Names for DataNames<'_> {
+    fn id(&self, name: &str) -> Option<String> {
+        self.resolve(name).map(str::to_owned)
     }
 }
 
