@@ -397,7 +397,9 @@ fn validate_checks_decisions_against_a_data_file_outside_the_walked_tree() {
 fn one_reviewer_deciding_a_principal_differently_in_two_files_is_a_finding() {
     let tree = valid_tree();
     let file = |name: &str, reviewer: &str, principal: &str, decision: &str| {
-        format!("apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {{name: {name}}}\nspec:\n  review: ga-named\n  reviewer: {reviewer}\n  decisions: [{{principal: {principal}, decision: {decision}}}]\n")
+        format!(
+            "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {{name: {name}}}\nspec:\n  review: ga-named\n  reviewer: {reviewer}\n  decisions: [{{principal: {principal}, decision: {decision}}}]\n"
+        )
     };
     tree.write(
         "decisions/a.yaml",
@@ -407,7 +409,10 @@ fn one_reviewer_deciding_a_principal_differently_in_two_files_is_a_finding() {
         "decisions/b.yaml",
         file("b", "CAROL@CORP.EXAMPLE", "alice@corp.example", "deny"),
     )
-    .write("decisions/c.yaml", file("c", "u-carol", "u-alice", "approve"));
+    .write(
+        "decisions/c.yaml",
+        file("c", "u-carol", "u-alice", "approve"),
+    );
     let out = tree.recert(&["validate", "--format", "json"]);
     assert_eq!(
         codes(&out.stdout),

@@ -717,8 +717,16 @@ fn decide_updates_the_entry_by_any_name_and_a_reaffirmed_decision_counts() {
     };
     // The file names Dave by user principal name and the reviewer by user principal name.
     let out = decide("u-dave", "2026-12-02T10:00:00Z");
-    assert!(out.stdout.starts_with(&format!("updated {carol}")), "{}", out.stdout);
-    assert!(out.stdout.contains("for instance 2026-12-01"), "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with(&format!("updated {carol}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("for instance 2026-12-01"),
+        "{}",
+        out.stdout
+    );
     let text = drill.read(carol);
     assert!(!text.contains("u-dave"), "{text}");
     assert_eq!(text.matches("dave@corp.example").count(), 1, "{text}");
@@ -733,7 +741,8 @@ fn decide_updates_the_entry_by_any_name_and_a_reaffirmed_decision_counts() {
     assert!(drill.read(carol).contains("afterReset: r1"));
     let out = drill.reconcile("2026-12-04T10:00:00Z");
     assert!(
-        out.stdout.contains("record u-carol's decision `deny` on u-dave"),
+        out.stdout
+            .contains("record u-carol's decision `deny` on u-dave"),
         "{}",
         out.stdout
     );
@@ -749,7 +758,8 @@ fn decide_updates_the_entry_by_any_name_and_a_reaffirmed_decision_counts() {
     assert!(drill.read(carol).contains("instance: \"2027-03-01\""));
     let out = drill.reconcile("2027-03-02T12:00:00Z");
     assert!(
-        out.stdout.contains("record u-carol's decision `deny` on u-dave (instance 2027-03-01)"),
+        out.stdout
+            .contains("record u-carol's decision `deny` on u-dave (instance 2027-03-01)"),
         "{}",
         out.stdout
     );

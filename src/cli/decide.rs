@@ -96,7 +96,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let entry_instance = match &args.instance {
         Some(_) => None,
         None => Some(instance_at(review, now).with_context(|| {
-            format!("review `{}` has no instance in progress or to come", args.review)
+            format!(
+                "review `{}` has no instance in progress or to come",
+                args.review
+            )
         })?),
     };
     if let Some(names) = &names
@@ -196,10 +199,13 @@ fn instance_at(review: &AccessReviewSpec, now: Timestamp) -> Option<String> {
 }
 
 /// The `DirectoryData` of a review's file directory, when it was loaded.
-fn directory_data<'a>(loaded: &'a Loaded, review: &AccessReviewSpec) -> Option<&'a DirectoryDataSpec> {
-    let doc = loaded.docs.iter().find(|d| {
-        matches!(&d.resource, Resource::Directory(x) if x.metadata.name == review.directory)
-    })?;
+fn directory_data<'a>(
+    loaded: &'a Loaded,
+    review: &AccessReviewSpec,
+) -> Option<&'a DirectoryDataSpec> {
+    let doc = loaded.docs.iter().find(
+        |d| matches!(&d.resource, Resource::Directory(x) if x.metadata.name == review.directory),
+    )?;
     let Resource::Directory(directory) = &doc.resource else {
         return None;
     };

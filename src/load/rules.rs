@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use foldhash::HashMapExt;
 
 use crate::diag::{Code, Diagnostic, field_path};
+use crate::model::decisions::Decision;
 use crate::model::directory::DirectoryType;
 use crate::model::directory_data::DirectoryDataSpec;
 use crate::model::review::{Recurrence, ReviewerType};
 use crate::model::{AccessReview, Directory, Kind, Resource, ReviewDecisions};
-use crate::model::decisions::Decision;
 use crate::reconcile::authority::{self, DataNames, Names, Subject, Verdict};
 use crate::reconcile::decisions::agree;
 
@@ -747,7 +747,10 @@ impl Ctx<'_> {
     fn decisions(&mut self, doc: &LoadedDoc, decisions: &ReviewDecisions, index: &Index<'_>) {
         let spec = &decisions.spec;
         // A principal is the same one however it is named (`u-sue`, `sue@x`, `SUE@X`).
-        let data = match index.get(Kind::AccessReview, &spec.review).map(|r| &r.resource) {
+        let data = match index
+            .get(Kind::AccessReview, &spec.review)
+            .map(|r| &r.resource)
+        {
             Some(Resource::AccessReview(review)) => index.people_for(review),
             _ => None,
         };
@@ -926,7 +929,10 @@ impl<'a> Ctx<'a> {
                 continue;
             };
             let spec = &d.spec;
-            let people = match index.get(Kind::AccessReview, &spec.review).map(|r| &r.resource) {
+            let people = match index
+                .get(Kind::AccessReview, &spec.review)
+                .map(|r| &r.resource)
+            {
                 Some(Resource::AccessReview(review)) => index.people_for(review),
                 _ => None,
             };
@@ -971,7 +977,8 @@ impl<'a> Ctx<'a> {
                                     spec.reviewer
                                 ),
                             );
-                            self.out.push(d.note(note.replace("first defined", "also decided")));
+                            self.out
+                                .push(d.note(note.replace("first defined", "also decided")));
                         }
                     }
                 }

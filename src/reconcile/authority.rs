@@ -134,7 +134,11 @@ pub fn candidates<'s>(
     principal: &'s str,
     subject: Option<&Subject<'s>>,
 ) -> Option<Vec<Cow<'s, str>>> {
-    let fallback = || spec.fallback_reviewers.iter().map(|n| Cow::from(n.as_str()));
+    let fallback = || {
+        spec.fallback_reviewers
+            .iter()
+            .map(|n| Cow::from(n.as_str()))
+    };
     Some(match (spec.reviewers.kind, subject) {
         (ReviewerType::Users, _) => spec
             .reviewers
@@ -157,9 +161,12 @@ pub fn candidates<'s>(
             }
             out
         }
-        (ReviewerType::Manager, Some(Subject::User {
-            manager: Some(m), ..
-        })) => vec![Cow::from(*m)],
+        (
+            ReviewerType::Manager,
+            Some(Subject::User {
+                manager: Some(m), ..
+            }),
+        ) => vec![Cow::from(*m)],
         (ReviewerType::Manager, None) => return None,
         (_, Some(Subject::Other { .. }))
         | (ReviewerType::Manager, Some(Subject::User { manager: None, .. })) => {

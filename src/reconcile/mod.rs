@@ -26,10 +26,10 @@ use crate::model::review::{
     AccessReviewSpec, DefaultDecision, NotificationEvent, ReviewerType, Timestamp,
 };
 
-use authority::Names as _;
 use crate::state::{
     DecisionState, EndReason, Ended, Instance, ItemState, Recommendation, ReviewState,
 };
+use authority::Names as _;
 
 pub use plan::{Change, Effect, Plan, ReviewPlan};
 
@@ -420,9 +420,9 @@ pub fn subject_of(principal: &Principal) -> authority::Subject<'_> {
             id: &user.id,
             manager: user.manager.as_deref(),
         },
-        Principal::Group(_) | Principal::ServicePrincipal(_) => authority::Subject::Other {
-            id: principal.id(),
-        },
+        Principal::Group(_) | Principal::ServicePrincipal(_) => {
+            authority::Subject::Other { id: principal.id() }
+        }
     }
 }
 
