@@ -764,3 +764,43 @@ fn decide_updates_the_entry_by_any_name_and_a_reaffirmed_decision_counts() {
         out.stdout
     );
 }
+
+/// `recert decide` never reports success for a decision the engine would reject.
+#[test]
+fn decide_refuses_a_decision_that_would_not_count_and_writes_nothing() {
+    let drill = Drill::new();
+    let carol = "manifests/decisions/carol-subscription-owners.yaml";
+    let before = drill.read(carol);
+    let decide = |reviewer: &str, extra: &[&str]| {
+        let mut args = vec![
+            "decide",
+            REVIEW,
+            "--reviewer",
+            reviewer,
+            "--principal",
+            "u-dave",
+            "--approve",
+            "--reason",
+            "needed",
+            "--now",
+            "2026-12-02T10:00:00Z",
+        ];
+        args.extend_from_slice(extra);
+        args.push("manifests");
+        drill.run(&args)
+    };
+    // Mallory is not a reviewer of the Owner review.
+    let out = decide("mallory@corp.example", &[]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("may not decide"), "{}", out.stderr);
+    // An instance that does not run now nor later.
+    let out = decide("u-carol", &["--instance", "2026-09-01"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("would be rejected"), "{}", out.stderr);
+    assert_eq!(drill.read(carol), before);
+    assert!(
+        !drill
+            .path("manifests/decisions/subscription-owners-quarterly-mallory.yaml")
+            .exists()
+    );
+}

@@ -102,6 +102,16 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             )
         })?),
     };
+    // A decision for an instance that has ended (or never runs) would only be rejected.
+    if let Some(instance) = &args.instance
+        && instance_at(review, now).as_ref() != Some(instance)
+        && !schedule::starts_later(&review.schedule, instance, now)
+    {
+        return refuse(&format!(
+            "instance `{instance}` of review `{}` is not in progress at {now} and does not start later: a decision for it would be rejected; nothing was written",
+            args.review
+        ));
+    }
     if let Some(names) = &names
         && let Some(principal) = names.resolve(&args.principal)
     {
@@ -109,12 +119,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         let verdict =
             authority::may_decide(review, names, &args.reviewer, principal, Some(&subject));
         if let authority::Verdict::NotAllowed(why) = verdict {
-            anyhow::bail!(
+            return refuse(&format!(
                 "`{}` may not decide on `{}` in review `{}`: {why}; nothing was written",
-                args.reviewer,
-                args.principal,
-                args.review
-            );
+                args.reviewer, args.principal, args.review
+            ));
         }
     }
 
@@ -181,13 +189,26 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .as_deref()
         .or(entry_instance.as_deref())
         .unwrap_or_default();
+    let running = schedule::latest_started(&review.schedule, now)
+        .is_some_and(|o| o.id() == instance && now < o.end);
+    let when = if running {
+        "it counts from the next reconcile".to_owned()
+    } else {
+        format!("it counts once instance {instance} starts")
+    };
     super::out(&format!(
-        "{verb} {}: {} {decision} on {} for instance {instance}; it counts from the next reconcile\n",
+        "{verb} {}: {} {decision} on {} for instance {instance}; {when}\n",
         file.display(),
         args.reviewer,
         args.principal
     ))?;
     Ok(Outcome::Clean)
+}
+
+/// A decision that would not take effect: said on stderr, exit 1, nothing written.
+fn refuse(message: &str) -> anyhow::Result<Outcome> {
+    super::err(&format!("error: {message}\n"))?;
+    Ok(Outcome::Findings)
 }
 
 /// The id of the instance in progress at `now`, or of the next one to start.

@@ -114,7 +114,7 @@ pub(super) fn record(
             let named = entry.instance.as_ref().or(file.spec.instance.as_ref());
             let target = named.cloned().unwrap_or_else(|| current.clone());
             let known = state.instances.iter().any(|i| i.id == target);
-            if !known && is_future_occurrence(state, &target, now) {
+            if !known && super::schedule::starts_later(&state.spec.schedule, &target, now) {
                 // Decided ahead for an instance still to start: read again once it has.
                 continue;
             }
@@ -276,23 +276,6 @@ pub(super) fn record(
             settle(instance);
         }
     }
-}
-
-/// Whether `id` is the id of an occurrence of the review's schedule that starts after `now`.
-fn is_future_occurrence(state: &ReviewState, id: &str, now: Timestamp) -> bool {
-    // Ids are start dates: occurrences come in date order, so the walk stops at the id.
-    if id.parse::<jiff::civil::Date>().is_err() {
-        return false;
-    }
-    let mut index = 0;
-    while let Some(occurrence) = super::schedule::occurrence(&state.spec.schedule, index) {
-        let this = occurrence.id();
-        if this.as_str() >= id {
-            return this == id && occurrence.start > now;
-        }
-        index += 1;
-    }
-    false
 }
 
 /// Sets each item's decision to the last accepted entry on it.
