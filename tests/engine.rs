@@ -804,3 +804,32 @@ fn decide_refuses_a_decision_that_would_not_count_and_writes_nothing() {
             .exists()
     );
 }
+
+/// A decision first seen after the end does not count, whether or not a reconcile ran between
+/// the end and the decision.
+#[test]
+fn a_decision_added_after_the_end_is_rejected_however_often_recert_ran() {
+    for reconcile_in_between in [false, true] {
+        let drill = Drill::new();
+        drill.reconcile("2026-12-02T10:00:00Z");
+        // The Owner review's first instance ends on 2026-12-22 at 08:00 UTC.
+        if reconcile_in_between {
+            drill.reconcile("2026-12-22T09:00:00Z");
+        }
+        drill.write("manifests/decisions/bob.yaml", BOB);
+        let out = drill.reconcile("2026-12-23T10:00:00Z");
+        assert!(
+            out.stdout.contains("reject u-bob's decision on u-olivia"),
+            "reconcile in between: {reconcile_in_between}\n{}",
+            out.stdout
+        );
+        let status = drill.status();
+        let olivia = status
+            .split("- principal: ")
+            .find(|item| item.starts_with("u-olivia"))
+            .and_then(|item| item.split("rejectedDecisions").next())
+            .expect("Olivia's item");
+        assert!(!olivia.contains("reviewer: u-bob"), "{olivia}");
+        assert!(status.contains("rejectedDecisions"), "{status}");
+    }
+}

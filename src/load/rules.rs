@@ -427,9 +427,13 @@ impl Ctx<'_> {
         // another principal's id makes every reference to that id ambiguous to a reader.
         for (i, user) in data.users.iter().enumerate() {
             let upn = &user.user_principal_name;
+            let lower = upn
+                .chars()
+                .any(char::is_uppercase)
+                .then(|| upn.to_lowercase());
             let Some(place) = principals
                 .get(upn.as_str())
-                .or_else(|| principals.get(upn.to_lowercase().as_str()))
+                .or_else(|| principals.get(lower.as_deref()?))
                 .copied()
             else {
                 continue;
