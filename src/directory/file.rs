@@ -201,21 +201,7 @@ fn read_state(path: &Path) -> Result<State, Error> {
         &load::Options::default(),
         &SchemaSet::new(),
     );
-    if let Some(d) = loaded
-        .diagnostics
-        .iter()
-        .find(|d| d.severity == crate::diag::Severity::Error)
-    {
-        let at = d
-            .span
-            .map(|s| format!(":{}:{}", s.line, s.col))
-            .unwrap_or_default();
-        return Err(Error::Invalid(format!(
-            "{}{at}: {}",
-            d.file.display(),
-            d.message
-        )));
-    }
+    refuse_findings(&loaded, path)?;
     let doc = loaded
         .docs
         .iter()
@@ -236,6 +222,33 @@ fn read_state(path: &Path) -> Result<State, Error> {
         index: Index::new(&data.spec),
         data: data.spec.clone(),
     })
+}
+
+/// The first error `validate` finds in the data file at `path` (as loaded in `loaded`), as the
+/// reason the file directory refuses it: the engine never runs on data `validate` rejects
+/// (a duplicate or ambiguous user principal name, a dangling manager). Call it before
+/// [`FileDirectory::from_loaded`] too.
+pub fn refuse_findings(loaded: &load::Loaded, path: &Path) -> Result<(), Error> {
+    let canonical = std::fs::canonicalize(path).ok();
+    let same = |file: &Path| {
+        file == path || (canonical.is_some() && std::fs::canonicalize(file).ok() == canonical)
+    };
+    let Some(d) = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == crate::diag::Severity::Error && same(&d.file))
+    else {
+        return Ok(());
+    };
+    let at = d
+        .span
+        .map(|s| format!(":{}:{}", s.line, s.col))
+        .unwrap_or_default();
+    Err(Error::Invalid(format!(
+        "{}{at}: {}",
+        d.file.display(),
+        d.message
+    )))
 }
 
 fn parse_data(text: &str, document: usize) -> Option<DirectoryDataSpec> {
