@@ -86,6 +86,8 @@ codes! {
     PlainHttp = "plain-http": "A Directory sends credentials over plain http to a host that is not loopback.",
     UnknownAuthority = "unknown-authority": "A Graph Directory's token authority is not a Microsoft Entra ID authority the operator trusts.",
     PathOutsideTree = "path-outside-tree": "A file Directory's data file is outside the manifests and every allowed data directory.",
+    AmbiguousPrincipal = "ambiguous-principal": "A user principal name in a DirectoryData spells another principal's id.",
+    ConflictingDecisions = "conflicting-decisions": "One reviewer gives different decisions on one principal in several files.",
 }
 
 impl fmt::Display for Code {

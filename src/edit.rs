@@ -39,6 +39,22 @@ pub struct DecideRequest<'a> {
     pub decision: Decision,
     /// `None` removes an existing reason: it was written for the old decision.
     pub reason: Option<&'a str>,
+    /// The entry's own `instance`: the instance it is meant for. `None` leaves it as it is.
+    pub entry_instance: Option<&'a str>,
+    /// The entry's `afterReset`: the reset it is made after. `None` leaves it as it is.
+    pub after_reset: Option<&'a str>,
+}
+
+impl DecideRequest<'_> {
+    /// The fields `decide` sets besides the decision and reason, in the order written.
+    fn marks(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("instance", self.entry_instance),
+            ("afterReset", self.after_reset),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value?)))
+    }
 }
 
 /// Why a decision could not be recorded. The file is never changed when one is returned.
@@ -161,7 +177,14 @@ fn update_file(text: &str, request: &DecideRequest) -> Result<String, EditError>
     expected[index] = expected_document(&old[index], found, request);
 
     let edited = match found {
-        Some(Found::Single { entry }) => update_entry(text, root, entry, request)?,
+        Some(Found::Single { entry }) => {
+            let mut edited = update_entry(text, root, entry, request)?;
+            // One field a pass, each on freshly parsed text.
+            for (key, value) in request.marks() {
+                edited = set_entry_field(&edited, index, entry, key, value)?;
+            }
+            edited
+        }
         Some(Found::Listed { entry, item }) => {
             // Two passes, each on freshly parsed text, so the append sees the list as the cut
             // left it (possibly empty) instead of reasoning about both edits at once.
@@ -297,6 +320,9 @@ fn expected_document(old: &Value, found: Option<Found>, request: &DecideRequest)
                     Some(reason) => map.insert("reason".into(), reason.into()),
                     None => map.remove("reason"),
                 };
+                for (key, value) in request.marks() {
+                    map.insert(key.into(), value.into());
+                }
             }
         }
         Some(Found::Listed { entry, item }) => {
@@ -324,6 +350,9 @@ fn new_entry(request: &DecideRequest) -> Value {
     entry.insert("decision".into(), request.decision.as_str().into());
     if let Some(reason) = request.reason {
         entry.insert("reason".into(), reason.into());
+    }
+    for (key, value) in request.marks() {
+        entry.insert(key.into(), value.into());
     }
     Value::Object(entry)
 }
@@ -388,6 +417,40 @@ fn update_entry(
         (None, None) => {}
     }
     apply(text, edits)
+}
+
+/// Sets `key: value` in entry `entry` of document `doc`'s `spec.decisions` (after its
+/// `decision` when new), leaving the rest of the text as it is.
+fn set_entry_field(
+    text: &str,
+    doc: usize,
+    entry: usize,
+    key: &str,
+    value: &str,
+) -> Result<String, EditError> {
+    let parsed = parse_clean(text)?;
+    let root = &parsed.documents[doc].root;
+    let t = Text::new(text);
+    let path = format!("spec.decisions[{entry}]");
+    let node = &decision_items(root)[entry];
+    let NodeValue::Map(entries) = &node.value else {
+        return Err(t.unsupported(node, &path, "the entry is not a mapping"));
+    };
+    let flow = t.starts_with(node, '{');
+    let edit = match entries.iter().find(|e| e.key == key) {
+        Some(old) if old.value.as_str() == Some(value) => return Ok(text.to_owned()),
+        Some(old) => t
+            .value_slot(old, &format!("{path}.{key}"))?
+            .replace(&scalar(value, flow)),
+        None => {
+            let Some(decision) = entries.iter().find(|e| e.key == "decision") else {
+                return Err(t.unsupported(node, &path, "the entry has no `decision`"));
+            };
+            let slot = t.value_slot(decision, &format!("{path}.decision"))?;
+            t.insert_after_entry(decision, &slot, key, value, flow)
+        }
+    };
+    apply(text, vec![edit])
 }
 
 /// Takes the principal out of the `principals` list of entry `index`, or takes the whole
@@ -475,6 +538,9 @@ fn block_entry(prefix: &str, request: &DecideRequest, eol: &str) -> String {
         yaml_scalar(request.principal),
         request.decision.as_str()
     );
+    for (key, value) in request.marks() {
+        out.push_str(&format!("{indent}{key}: {}{eol}", yaml_scalar(value)));
+    }
     if let Some(reason) = request.reason {
         out.push_str(&format!("{indent}reason: {}{eol}", yaml_scalar(reason)));
     }
@@ -486,8 +552,12 @@ fn flow_entry(request: &DecideRequest) -> String {
         .reason
         .map(|r| format!(", reason: {}", flow_scalar(r)))
         .unwrap_or_default();
+    let marks: String = request
+        .marks()
+        .map(|(key, value)| format!(", {key}: {}", flow_scalar(value)))
+        .collect();
     format!(
-        "{{principal: {}, decision: {}{reason}}}",
+        "{{principal: {}, decision: {}{marks}{reason}}}",
         flow_scalar(request.principal),
         request.decision.as_str()
     )
@@ -1108,6 +1178,8 @@ spec:
             principal,
             decision,
             reason,
+            entry_instance: None,
+            after_reset: None,
         }
     }
 

@@ -438,3 +438,108 @@ fn no_secret_written_in_a_manifest_is_shown_in_any_format() {
         );
     }
 }
+
+#[test]
+fn validate_checks_decisions_against_a_data_file_outside_the_walked_tree() {
+    let tree = crate::support::Tree::new();
+    // The daemon layout: the data file lives next to, not inside, the manifests.
+    let data = crate::support::DATA.replace(
+        "    - {id: u-carol, userPrincipalName: carol@corp.example}\n",
+        "    - {id: u-carol, userPrincipalName: carol@corp.example}\n    - {id: u-mallory, userPrincipalName: u-bob}\n",
+    );
+    tree.write("data/corp.yaml", data)
+        .write(
+            "manifests/directory.yaml",
+            "apiVersion: recert.dev/v1alpha1\nkind: Directory\nmetadata: {name: corp}\nspec:\n  type: file\n  file: {path: ../data/corp.yaml}\n",
+        )
+        .write("manifests/reviews/named.yaml", crate::support::USERS_REVIEW)
+        .write(
+            "manifests/decisions/carol.yaml",
+            "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {name: carol}\nspec:\n  review: ga-named\n  reviewer: u-carol\n  decisions: [{principal: u-bob, decision: deny}]\n",
+        )
+        .write(
+            "manifests/decisions/alice.yaml",
+            "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {name: alice}\nspec:\n  review: ga-named\n  reviewer: alice@corp.example\n  decisions: [{principal: u-bob, decision: deny}]\n",
+        );
+    let out = tree.recert(&[
+        "validate",
+        "manifests",
+        "--data-dir",
+        "data",
+        "--format",
+        "json",
+    ]);
+    let mut found: Vec<(String, String)> = codes(&out.stdout)
+        .into_iter()
+        .map(|(file, code)| (file.replace('\\', "/"), code))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (
+                "manifests/../data/corp.yaml".to_owned(),
+                "ambiguous-principal".to_owned()
+            ),
+            (
+                "manifests/decisions/alice.yaml".to_owned(),
+                "reviewer-not-allowed".to_owned()
+            ),
+        ],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.code, 1);
+}
+
+#[test]
+fn one_reviewer_deciding_a_principal_differently_in_two_files_is_a_finding() {
+    let tree = valid_tree();
+    let file = |name: &str, reviewer: &str, principal: &str, decision: &str| {
+        format!(
+            "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {{name: {name}}}\nspec:\n  review: ga-named\n  reviewer: {reviewer}\n  decisions: [{{principal: {principal}, decision: {decision}}}]\n"
+        )
+    };
+    tree.write(
+        "decisions/a.yaml",
+        file("a", "carol@corp.example", "u-alice", "approve"),
+    )
+    .write(
+        "decisions/b.yaml",
+        file("b", "CAROL@CORP.EXAMPLE", "alice@corp.example", "deny"),
+    )
+    .write(
+        "decisions/c.yaml",
+        file("c", "u-carol", "u-alice", "approve"),
+    );
+    let out = tree.recert(&["validate", "--format", "json"]);
+    assert_eq!(
+        codes(&out.stdout),
+        [(
+            "./decisions/b.yaml".to_owned(),
+            "conflicting-decisions".to_owned()
+        )],
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("also decided at ./decisions/a.yaml:7:"));
+}
+
+#[test]
+fn a_principal_decided_under_its_id_and_its_user_principal_name_is_decided_twice() {
+    let tree = valid_tree();
+    tree.write(
+        "decisions/carol.yaml",
+        "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {name: carol}\nspec:\n  review: ga-named\n  reviewer: carol@corp.example\n  decisions:\n    - {principal: u-alice, decision: deny}\n    - {principal: Alice@Corp.Example, decision: approve}\n",
+    );
+    let out = tree.recert(&["validate", "--format", "json"]);
+    assert_eq!(
+        codes(&out.stdout),
+        [(
+            "./decisions/carol.yaml".to_owned(),
+            "duplicate-decision".to_owned()
+        )],
+        "{}",
+        out.stdout
+    );
+}

@@ -753,3 +753,180 @@ fn a_pass_over_several_batches_records_every_review_and_reports_them_in_order() 
     let verify = recert(dir.path(), &["audit", "verify", "--state-dir", "state"]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }
+
+/// The examples are what a newcomer copies: every decision in them must count. Validate and
+/// reconcile apply one rule, so a clean `validate` and no rejection go together.
+#[test]
+fn no_example_decision_is_rejected_at_a_time_inside_every_instance() {
+    let drill = Drill::new();
+    // 2026-12-08 12:00 UTC is inside the first instance of each example review.
+    drill.reconcile("2026-12-02T10:00:00Z");
+    drill.reconcile("2026-12-08T12:00:00Z");
+    for review in [
+        "global-admins-self-review",
+        "privileged-role-admins-manager",
+        "prod-admins-group",
+        REVIEW,
+    ] {
+        let status = drill.read(&format!("state/reviews/{review}/status.yaml"));
+        assert!(status.contains("state: InProgress"), "{review}:\n{status}");
+        assert!(
+            !status.contains("rejectedDecisions"),
+            "{review} rejects an example decision:\n{status}"
+        );
+    }
+    // Carol's decision for the emergency access account counts.
+    let status = drill.read("state/reviews/global-admins-self-review/status.yaml");
+    let breakglass = status
+        .split("- principal: ")
+        .find(|item| item.starts_with("u-breakglass-01"))
+        .expect("the break-glass item");
+    assert!(
+        breakglass.contains("decision: approve") && breakglass.contains("reviewer: u-carol"),
+        "{breakglass}"
+    );
+}
+
+/// `recert decide` updates the entry already there whatever name it is given, and a
+/// re-affirmed decision counts after a reset and in the next instance.
+#[test]
+fn decide_updates_the_entry_by_any_name_and_a_reaffirmed_decision_counts() {
+    let drill = Drill::new();
+    drill.reconcile("2026-12-01T10:00:00Z");
+    let carol = "manifests/decisions/carol-subscription-owners.yaml";
+    let decide = |principal: &str, now: &str| {
+        let out = drill.run(&[
+            "decide",
+            REVIEW,
+            "--reviewer",
+            "u-carol",
+            "--principal",
+            principal,
+            "--deny",
+            "--reason",
+            "Moved to the data team in March 2026; no sign-in since 2026-03-14.",
+            "--now",
+            now,
+            "manifests",
+        ]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out
+    };
+    // The file names Dave by user principal name and the reviewer by user principal name.
+    let out = decide("u-dave", "2026-12-02T10:00:00Z");
+    assert!(
+        out.stdout.starts_with(&format!("updated {carol}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("for instance 2026-12-01"),
+        "{}",
+        out.stdout
+    );
+    let text = drill.read(carol);
+    assert!(!text.contains("u-dave"), "{text}");
+    assert_eq!(text.matches("dave@corp.example").count(), 1, "{text}");
+    assert!(text.contains("instance: \"2026-12-01\""), "{text}");
+    assert_eq!(drill.run(&["validate", "manifests"]).code, 0);
+    drill.reconcile("2026-12-02T10:00:00Z");
+
+    // A reset clears every decision; re-affirming the same one counts again.
+    drill.request("reset", "r1");
+    drill.reconcile("2026-12-03T10:00:00Z");
+    decide("dave@corp.example", "2026-12-04T10:00:00Z");
+    assert!(drill.read(carol).contains("afterReset: r1"));
+    let out = drill.reconcile("2026-12-04T10:00:00Z");
+    assert!(
+        out.stdout
+            .contains("record u-carol's decision `deny` on u-dave"),
+        "{}",
+        out.stdout
+    );
+
+    // The next quarter's instance: the old entry does not carry over; re-affirming counts.
+    let out = drill.reconcile("2027-03-02T10:00:00Z");
+    assert!(
+        !out.stdout.contains("decision `deny` on u-dave"),
+        "{}",
+        out.stdout
+    );
+    decide("dave@corp.example", "2027-03-02T11:00:00Z");
+    assert!(drill.read(carol).contains("instance: \"2027-03-01\""));
+    let out = drill.reconcile("2027-03-02T12:00:00Z");
+    assert!(
+        out.stdout
+            .contains("record u-carol's decision `deny` on u-dave (instance 2027-03-01)"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// `recert decide` never reports success for a decision the engine would reject.
+#[test]
+fn decide_refuses_a_decision_that_would_not_count_and_writes_nothing() {
+    let drill = Drill::new();
+    let carol = "manifests/decisions/carol-subscription-owners.yaml";
+    let before = drill.read(carol);
+    let decide = |reviewer: &str, extra: &[&str]| {
+        let mut args = vec![
+            "decide",
+            REVIEW,
+            "--reviewer",
+            reviewer,
+            "--principal",
+            "u-dave",
+            "--approve",
+            "--reason",
+            "needed",
+            "--now",
+            "2026-12-02T10:00:00Z",
+        ];
+        args.extend_from_slice(extra);
+        args.push("manifests");
+        drill.run(&args)
+    };
+    // Mallory is not a reviewer of the Owner review.
+    let out = decide("mallory@corp.example", &[]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("may not decide"), "{}", out.stderr);
+    // An instance that does not run now nor later.
+    let out = decide("u-carol", &["--instance", "2026-09-01"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("would be rejected"), "{}", out.stderr);
+    assert_eq!(drill.read(carol), before);
+    assert!(
+        !drill
+            .path("manifests/decisions/subscription-owners-quarterly-mallory.yaml")
+            .exists()
+    );
+}
+
+/// A decision first seen after the end does not count, whether or not a reconcile ran between
+/// the end and the decision.
+#[test]
+fn a_decision_added_after_the_end_is_rejected_however_often_recert_ran() {
+    for reconcile_in_between in [false, true] {
+        let drill = Drill::new();
+        drill.reconcile("2026-12-02T10:00:00Z");
+        // The Owner review's first instance ends on 2026-12-22 at 08:00 UTC.
+        if reconcile_in_between {
+            drill.reconcile("2026-12-22T09:00:00Z");
+        }
+        drill.write("manifests/decisions/bob.yaml", BOB);
+        let out = drill.reconcile("2026-12-23T10:00:00Z");
+        assert!(
+            out.stdout.contains("reject u-bob's decision on u-olivia"),
+            "reconcile in between: {reconcile_in_between}\n{}",
+            out.stdout
+        );
+        let status = drill.status();
+        let olivia = status
+            .split("- principal: ")
+            .find(|item| item.starts_with("u-olivia"))
+            .and_then(|item| item.split("rejectedDecisions").next())
+            .expect("Olivia's item");
+        assert!(!olivia.contains("reviewer: u-bob"), "{olivia}");
+        assert!(status.contains("rejectedDecisions"), "{status}");
+    }
+}

@@ -36,7 +36,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         max_file_size: args.max_file_size,
         trust: args.trust.install(),
     };
-    let loaded = load::load(&args.paths, &options, &schemas);
+    let loaded = load::load_with_directory_data(&args.paths, &options, &schemas);
     let counts = Counts {
         files: loaded.sources.len(),
         documents: loaded.documents_read,

@@ -48,7 +48,9 @@ struct State {
 /// so a fast hasher costs no safety.
 #[derive(Debug, Default)]
 struct Index {
+    /// Users by id, and apart by lower-cased user principal name: two namespaces, ids first.
     users: FastMap<String, usize>,
+    upns: FastMap<String, usize>,
     groups: FastMap<String, usize>,
     assignments_by_role: FastMap<String, Vec<usize>>,
 }
@@ -58,14 +60,15 @@ type FastMap<K, V> = foldhash::HashMap<K, V>;
 impl Index {
     fn new(data: &DirectoryDataSpec) -> Index {
         let mut index = Index {
-            users: FastMap::with_capacity(2 * data.users.len()),
+            users: FastMap::with_capacity(data.users.len()),
+            upns: FastMap::with_capacity(data.users.len()),
             groups: FastMap::with_capacity(data.groups.len()),
             assignments_by_role: FastMap::new(),
         };
         for (i, user) in data.users.iter().enumerate() {
             index.users.insert(user.id.clone(), i);
             index
-                .users
+                .upns
                 .insert(user.user_principal_name.to_lowercase(), i);
         }
         for (i, group) in data.groups.iter().enumerate() {
@@ -201,21 +204,7 @@ fn read_state(path: &Path) -> Result<State, Error> {
         &load::Options::default(),
         &SchemaSet::new(),
     );
-    if let Some(d) = loaded
-        .diagnostics
-        .iter()
-        .find(|d| d.severity == crate::diag::Severity::Error)
-    {
-        let at = d
-            .span
-            .map(|s| format!(":{}:{}", s.line, s.col))
-            .unwrap_or_default();
-        return Err(Error::Invalid(format!(
-            "{}{at}: {}",
-            d.file.display(),
-            d.message
-        )));
-    }
+    refuse_findings(&loaded, path)?;
     let doc = loaded
         .docs
         .iter()
@@ -236,6 +225,33 @@ fn read_state(path: &Path) -> Result<State, Error> {
         index: Index::new(&data.spec),
         data: data.spec.clone(),
     })
+}
+
+/// The first error `validate` finds in the data file at `path` (as loaded in `loaded`), as the
+/// reason the file directory refuses it: the engine never runs on data `validate` rejects
+/// (a duplicate or ambiguous user principal name, a dangling manager). Call it before
+/// [`FileDirectory::from_loaded`] too.
+pub fn refuse_findings(loaded: &load::Loaded, path: &Path) -> Result<(), Error> {
+    let canonical = std::fs::canonicalize(path).ok();
+    let same = |file: &Path| {
+        file == path || (canonical.is_some() && std::fs::canonicalize(file).ok() == canonical)
+    };
+    let Some(d) = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == crate::diag::Severity::Error && same(&d.file))
+    else {
+        return Ok(());
+    };
+    let at = d
+        .span
+        .map(|s| format!(":{}:{}", s.line, s.col))
+        .unwrap_or_default();
+    Err(Error::Invalid(format!(
+        "{}{at}: {}",
+        d.file.display(),
+        d.message
+    )))
 }
 
 fn parse_data(text: &str, document: usize) -> Option<DirectoryDataSpec> {
@@ -340,12 +356,15 @@ impl Directory for FileDirectory {
         Ok(ids
             .iter()
             .filter_map(|id| {
-                let user = state
-                    .index
-                    .users
-                    .get(id.as_str())
-                    .or_else(|| state.index.users.get(&id.to_lowercase()));
-                if let Some(u) = user.map(|&i| &data.users[i]) {
+                // A name is an id when some principal has it as id; only otherwise a user
+                // principal name, so a user whose user principal name is another's id never
+                // hides that one.
+                let by_id = state.index.users.get(id.as_str()).or_else(|| {
+                    (!state.index.groups.contains_key(id.as_str()))
+                        .then(|| state.index.upns.get(&id.to_lowercase()))
+                        .flatten()
+                });
+                if let Some(u) = by_id.map(|&i| &data.users[i]) {
                     return Some(Principal::User(UserInfo {
                         id: u.id.clone(),
                         user_principal_name: u.user_principal_name.clone(),
@@ -693,6 +712,39 @@ spec:
         assert!(
             matches!(&error, Error::Invalid(m) if m.contains("data.yaml:22:7: unknown field `rol`")),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn an_id_is_never_hidden_by_a_user_principal_name_that_spells_it() {
+        // Sue's id is `u-sue`; Mallory's user principal name is `u-sue` too.
+        let text = "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata: {name: corp}\nspec:\n  users:\n    - {id: u-sue, userPrincipalName: sue@x}\n    - {id: u-mallory, userPrincipalName: u-sue}\n  roles:\n    - {id: r-1, displayName: Admin}\n  assignments:\n    - {id: a-1, principal: u-sue, role: r-1}\n    - {id: a-2, principal: u-mallory, role: r-1}\n";
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("data.yaml");
+        std::fs::write(&path, text).expect("write");
+        // Validation refuses the ambiguous file: opening it names the line.
+        let refused = FileDirectory::open(&path).expect_err("ambiguous");
+        assert!(
+            refused.to_string().contains("data.yaml:7:") && refused.to_string().contains("u-sue"),
+            "{refused}"
+        );
+        // Loaded anyway (as the daemon does with a file it loaded with the manifests), the
+        // names still resolve ids first and both assignments are reviewed.
+        let data: DirectoryDataSpec = parse_data(text, 0).expect("parses");
+        let directory = FileDirectory::from_loaded(&path, text, 0, &data);
+        let found = block_on(directory.lookup(&["u-sue".to_owned()])).expect("in memory");
+        assert_eq!(
+            found.iter().map(Principal::id).collect::<Vec<_>>(),
+            ["u-sue"]
+        );
+        let scope: crate::model::review::Scope = serde_json::from_value(serde_json::json!({
+            "role": {"id": "r-1"}
+        }))
+        .expect("scope");
+        let observed = block_on(crate::directory::observe(&directory, &scope)).expect("observe");
+        assert_eq!(
+            observed.items.keys().collect::<Vec<_>>(),
+            ["u-mallory", "u-sue"]
         );
     }
 }

@@ -97,6 +97,18 @@ impl Principal {
     }
 }
 
+/// The principal a name (an id or a user principal name) stands for among `found` (what a
+/// [`Directory::lookup`] returned for a batch of names). Ids and user principal names are two
+/// namespaces: a principal whose id is `name` wins over a user whose user principal name
+/// spells it, so one user can never stand in for another.
+pub fn resolve_name<'a>(found: &'a [Principal], name: &str) -> Option<&'a Principal> {
+    found.iter().find(|p| p.id() == name).or_else(|| {
+        found.iter().find(|p| {
+            matches!(p, Principal::User(u) if u.user_principal_name.to_lowercase() == name.to_lowercase())
+        })
+    })
+}
+
 /// One role assignment as the directory lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -163,6 +163,9 @@ impl<'a> Directories<'a> {
                     matches!(d.resource, Resource::DirectoryData(_))
                         && std::fs::canonicalize(self.loaded.path_of(d)).is_ok_and(|p| p == wanted)
                 });
+                // The engine never runs on data `validate` rejects.
+                crate::directory::file::refuse_findings(self.loaded, &path)
+                    .map_err(|e| format!("directory `{name}`: {e}"))?;
                 match already {
                     Some(d) => {
                         let Resource::DirectoryData(data) = &d.resource else {

@@ -320,14 +320,7 @@ async fn observe(
             match directory.lookup(chunk).await {
                 Ok(found) => {
                     for name in chunk {
-                        let hit = found.iter().find(|p| match p {
-                            directory::Principal::User(u) => {
-                                u.id == *name || u.user_principal_name.eq_ignore_ascii_case(name)
-                            }
-                            directory::Principal::Group(g) => g.id == *name,
-                            directory::Principal::ServicePrincipal(s) => s.id == *name,
-                        });
-                        if let Some(p) = hit {
+                        if let Some(p) = directory::resolve_name(&found, name) {
                             review.people.insert(name.clone(), p.id().to_owned());
                         }
                     }

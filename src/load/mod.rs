@@ -142,6 +142,24 @@ pub fn load(paths: &[PathBuf], options: &Options, schemas: &SchemaSet) -> Loaded
     load_reusing(paths, options, schemas, Loaded::default())
 }
 
+/// [`load`], then also every `DirectoryData` file a file-type `Directory` points to that the
+/// walk did not reach (the daemon layout keeps it outside the manifests), so that `validate`
+/// checks decisions against the directory wherever it is, and reports that file's findings.
+pub fn load_with_directory_data(
+    paths: &[PathBuf],
+    options: &Options,
+    schemas: &SchemaSet,
+) -> Loaded {
+    let loaded = load(paths, options, schemas);
+    let roots = policy::manifest_roots(paths);
+    let outside = rules::data_files_outside(&loaded, &roots, &options.trust);
+    if outside.is_empty() {
+        return loaded;
+    }
+    let all: Vec<PathBuf> = paths.iter().cloned().chain(outside).collect();
+    load_reusing(&all, options, schemas, loaded)
+}
+
 /// Loads like [`load`], but a file whose text is exactly that of a file in `previous` is not
 /// parsed again: its documents and findings move over (with the new path). This is what the
 /// daemon does on every event: a git-sync flip puts every file at a new path with mostly the

@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 use foldhash::HashMapExt;
 
 use crate::diag::{Code, Diagnostic, field_path};
+use crate::model::decisions::Decision;
 use crate::model::directory::DirectoryType;
 use crate::model::directory_data::DirectoryDataSpec;
 use crate::model::review::{Recurrence, ReviewerType};
 use crate::model::{AccessReview, Directory, Kind, Resource, ReviewDecisions};
+use crate::reconcile::authority::{self, DataNames, Names, Subject, Verdict};
+use crate::reconcile::decisions::agree;
 
 use super::validate::did_you_mean;
 use super::{Loaded, LoadedDoc};
@@ -65,6 +68,7 @@ pub fn check_reusing(
                     Resource::ReviewDecisions(d) => ctx.decisions(doc, d, &index),
                 }
             }
+            ctx.conflicts(&index);
             ctx.out
         },
     );
@@ -206,32 +210,16 @@ impl Place {
 
 /// The principals of a `DirectoryData`, by every name a manifest may use for them.
 struct People<'a> {
-    /// User and group ids, and lower-cased user principal names, to the canonical id.
-    principal: HashMap<String, &'a str>,
-    users: HashSet<&'a str>,
-    manager: HashMap<&'a str, &'a str>,
+    /// Ids first, then user principal names: the engine's own resolution.
+    names: DataNames<'a>,
     roles: Vec<(&'a str, &'a str)>,
     groups: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> People<'a> {
     fn new(data: &'a DirectoryDataSpec) -> People<'a> {
-        let mut principal = HashMap::new();
-        for user in &data.users {
-            principal.insert(user.id.clone(), user.id.as_str());
-            principal.insert(user.user_principal_name.to_lowercase(), user.id.as_str());
-        }
-        for group in &data.groups {
-            principal.insert(group.id.clone(), group.id.as_str());
-        }
         People {
-            principal,
-            users: data.users.iter().map(|u| u.id.as_str()).collect(),
-            manager: data
-                .users
-                .iter()
-                .filter_map(|u| Some((u.id.as_str(), u.manager.as_deref()?)))
-                .collect(),
+            names: DataNames::new(data),
             roles: data
                 .roles
                 .iter()
@@ -247,14 +235,30 @@ impl<'a> People<'a> {
 
     /// The canonical id of a principal named by id or user principal name.
     fn resolve(&self, name: &str) -> Option<&'a str> {
-        self.principal
-            .get(name)
-            .or_else(|| self.principal.get(&name.to_lowercase()))
-            .copied()
+        self.names.resolve(name)
     }
 
     fn resolve_user(&self, name: &str) -> Option<&'a str> {
-        self.resolve(name).filter(|id| self.users.contains(id))
+        self.resolve(name).filter(|id| self.names.is_user(id))
+    }
+
+    fn subject(&self, id: &'a str) -> Subject<'a> {
+        self.names.subject(id)
+    }
+}
+
+impl Names for People<'_> {
+    fn id(&self, name: &str) -> Option<String> {
+        self.resolve(name).map(str::to_owned)
+    }
+}
+
+/// Names when the directory's data is not at hand: nothing resolves.
+struct NoNames;
+
+impl Names for NoNames {
+    fn id(&self, _: &str) -> Option<String> {
+        None
     }
 }
 
@@ -443,6 +447,35 @@ impl Ctx<'_> {
                 Place("groups", i, "id"),
                 "user or group id",
             );
+        }
+        // Ids and user principal names are two namespaces; a user principal name that spells
+        // another principal's id makes every reference to that id ambiguous to a reader.
+        for (i, user) in data.users.iter().enumerate() {
+            let upn = &user.user_principal_name;
+            let lower = upn
+                .chars()
+                .any(char::is_uppercase)
+                .then(|| upn.to_lowercase());
+            let Some(place) = principals
+                .get(upn.as_str())
+                .or_else(|| principals.get(lower.as_deref()?))
+                .copied()
+            else {
+                continue;
+            };
+            if place.0 == "users" && place.1 == i {
+                continue;
+            }
+            let note = self.first_at(doc, &place.pointer());
+            let d = self.error(
+                doc,
+                Code::AmbiguousPrincipal,
+                &format!("/spec/users/{i}/userPrincipalName"),
+                format!("user principal name `{upn}` is another principal's id"),
+            );
+            self.out.push(d.note(note).note(
+                "a name is read as an id first, so this user could be named only by id; give them their real user principal name",
+            ));
         }
         let mut group_names = FastMap::with_capacity(data.groups.len());
         for (i, group) in data.groups.iter().enumerate() {
@@ -739,7 +772,19 @@ impl Ctx<'_> {
 
     fn decisions(&mut self, doc: &LoadedDoc, decisions: &ReviewDecisions, index: &Index<'_>) {
         let spec = &decisions.spec;
-        let mut seen: HashMap<&str, String> = HashMap::new();
+        // A principal is the same one however it is named (`u-sue`, `sue@x`, `SUE@X`).
+        let data = match index
+            .get(Kind::AccessReview, &spec.review)
+            .map(|r| &r.resource)
+        {
+            Some(Resource::AccessReview(review)) => index.people_for(review),
+            _ => None,
+        };
+        let same_principal = |name: &str| {
+            data.and_then(|p| p.resolve(name))
+                .map_or_else(|| name.to_lowercase(), str::to_owned)
+        };
+        let mut seen: HashMap<String, String> = HashMap::new();
         let mut items = Vec::new();
         for (i, entry) in spec.decisions.iter().enumerate() {
             let pointers: Vec<String> = if entry.principal.is_some() {
@@ -750,7 +795,7 @@ impl Ctx<'_> {
                     .collect()
             };
             for (principal, pointer) in entry.principals().zip(pointers) {
-                if let Some(first) = seen.get(principal) {
+                if let Some(first) = seen.get(&same_principal(principal)) {
                     let note = self.first_at(doc, first);
                     let d = self.error(
                         doc,
@@ -760,7 +805,7 @@ impl Ctx<'_> {
                     );
                     self.out.push(d.note(note));
                 } else {
-                    seen.insert(principal, pointer.clone());
+                    seen.insert(same_principal(principal), pointer.clone());
                 }
                 items.push((principal, pointer, i));
             }
@@ -801,11 +846,6 @@ impl Ctx<'_> {
         }
 
         let people = index.people_for(review);
-        let canonical = |name: &str| -> String {
-            people
-                .and_then(|p| p.resolve(name))
-                .map_or_else(|| name.to_lowercase(), str::to_owned)
-        };
         if let Some(people) = people {
             if people.resolve_user(&spec.reviewer).is_none() {
                 let d = self.error(
@@ -832,77 +872,140 @@ impl Ctx<'_> {
                 }
             }
         }
-        let reviewer = canonical(&spec.reviewer);
-        let fallback: HashSet<String> = review
-            .spec
-            .fallback_reviewers
-            .iter()
-            .map(|f| canonical(f))
-            .collect();
-        match review.spec.reviewers.kind {
-            ReviewerType::SelfReview => {
-                for (principal, pointer, _) in &items {
-                    if canonical(principal) != reviewer && !fallback.contains(&reviewer) {
-                        let d = self.error(
-                            doc,
-                            Code::ReviewerNotAllowed,
-                            pointer,
-                            format!("`{}` may not decide on `{principal}`: review `{}` is a self-review", spec.reviewer, spec.review),
-                        );
-                        self.out.push(
-                            d.note("in a self-review each principal decides only their own access"),
-                        );
-                    }
-                }
+        // The engine's own rule (`reconcile::authority`), on what this load can see of the
+        // directory: without its data an entry is flagged only when the rule can tell.
+        let names: &dyn Names = match people {
+            Some(people) => people,
+            None => &NoNames,
+        };
+        let kind = review.spec.reviewers.kind;
+        for (principal, pointer, _) in &items {
+            let subject = people.and_then(|p| Some(p.subject(p.resolve(principal)?)));
+            let verdict = authority::may_decide(
+                &review.spec,
+                names,
+                &spec.reviewer,
+                principal,
+                subject.as_ref(),
+            );
+            if verdict == Verdict::Allowed || verdict == Verdict::Unknown {
+                continue;
             }
-            ReviewerType::Users => {
-                let allowed: HashSet<String> = review
-                    .spec
-                    .reviewers
-                    .users
-                    .iter()
-                    .map(|u| canonical(u))
-                    .collect();
-                if !allowed.contains(&reviewer) && !fallback.contains(&reviewer) {
-                    let d = self.error(
-                        doc,
-                        Code::ReviewerNotAllowed,
-                        "/spec/reviewer",
-                        format!("`{}` is not a reviewer of `{}`", spec.reviewer, spec.review),
-                    );
-                    self.out.push(d.note(format!(
-                        "its reviewers are: {}",
-                        review.spec.reviewers.users.join(", ")
-                    )));
-                }
-            }
-            ReviewerType::Manager => {
-                let Some(people) = people else {
-                    return;
+            let (pointer, message) = if kind == ReviewerType::Users {
+                (
+                    "/spec/reviewer",
+                    format!("`{}` is not a reviewer of `{}`", spec.reviewer, spec.review),
+                )
+            } else {
+                let message = if kind == ReviewerType::SelfReview {
+                    format!(
+                        "`{}` may not decide on `{principal}`: review `{}` is a self-review",
+                        spec.reviewer, spec.review
+                    )
+                } else {
+                    format!(
+                        "`{}` may not decide on `{principal}` in manager review `{}`",
+                        spec.reviewer, spec.review
+                    )
                 };
-                for (principal, pointer, _) in &items {
-                    let Some(id) = people.resolve(principal) else {
-                        continue;
+                (pointer.as_str(), message)
+            };
+            let mut d = self
+                .error(doc, Code::ReviewerNotAllowed, pointer, message)
+                .note(authority::why(kind));
+            if kind == ReviewerType::Users {
+                d = d.note(format!(
+                    "its reviewers are: {}",
+                    review
+                        .spec
+                        .reviewers
+                        .users
+                        .iter()
+                        .chain(&review.spec.fallback_reviewers)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                self.out.push(d);
+                // Named reviewers review every item alike: one finding says it.
+                break;
+            }
+            if let Some(m) = subject.as_ref().and_then(|s| match s {
+                Subject::User { manager, .. } => *manager,
+                Subject::Other { .. } => None,
+            }) && kind == ReviewerType::Manager
+            {
+                d = d.note(format!("only their manager `{m}` may"));
+            }
+            self.out.push(d);
+        }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// One reviewer deciding one principal differently in several files: the engine counts
+    /// none of those entries (`reconcile::decisions::agree`), so CI says so first.
+    fn conflicts(&mut self, index: &Index<'a>) {
+        type Key = (String, String, String, String);
+        let loaded = self.loaded;
+        let mut first: HashMap<Key, (&'a LoadedDoc, String, Decision, Option<&'a str>)> =
+            HashMap::new();
+        for doc in &loaded.docs {
+            let Resource::ReviewDecisions(d) = &doc.resource else {
+                continue;
+            };
+            let spec = &d.spec;
+            let people = match index
+                .get(Kind::AccessReview, &spec.review)
+                .map(|r| &r.resource)
+            {
+                Some(Resource::AccessReview(review)) => index.people_for(review),
+                _ => None,
+            };
+            let id = |name: &str| {
+                people
+                    .and_then(|p| p.resolve(name))
+                    .map_or_else(|| name.to_lowercase(), str::to_owned)
+            };
+            let reviewer = id(&spec.reviewer);
+            let instance = spec.instance.clone().unwrap_or_default();
+            for (i, entry) in spec.decisions.iter().enumerate() {
+                let listed = entry.principal.is_none();
+                for (j, principal) in entry.principals().enumerate() {
+                    let pointer = if listed {
+                        format!("/spec/decisions/{i}/principals/{j}")
+                    } else {
+                        format!("/spec/decisions/{i}/principal")
                     };
-                    let allowed = match people.manager.get(id) {
-                        Some(manager) => *manager == reviewer,
-                        None => fallback.contains(&reviewer),
-                    };
-                    if !allowed {
-                        let who = people.manager.get(id).map_or_else(
-                            || "it has no manager, so only a fallback reviewer may".to_owned(),
-                            |m| format!("only their manager `{m}` may"),
-                        );
-                        let d = self.error(
-                            doc,
-                            Code::ReviewerNotAllowed,
-                            pointer,
-                            format!(
-                                "`{}` may not decide on `{principal}` in manager review `{}`",
-                                spec.reviewer, spec.review
-                            ),
-                        );
-                        self.out.push(d.note(who));
+                    let key = (
+                        spec.review.clone(),
+                        instance.clone(),
+                        reviewer.clone(),
+                        id(principal),
+                    );
+                    let said = (entry.decision, entry.reason.as_deref());
+                    match first.get(&key) {
+                        None => {
+                            first.insert(key, (doc, pointer, said.0, said.1));
+                        }
+                        Some((other, at, decision, reason)) => {
+                            let same_doc = other.file == doc.file && other.index == doc.index;
+                            if same_doc || agree((*decision, *reason), said) {
+                                continue;
+                            }
+                            let note = self.first_at(other, at);
+                            let d = self.error(
+                                doc,
+                                Code::ConflictingDecisions,
+                                &pointer,
+                                format!(
+                                    "`{}` decides `{principal}` differently in another file; none of these entries counts until they agree",
+                                    spec.reviewer
+                                ),
+                            );
+                            self.out
+                                .push(d.note(note.replace("first defined", "also decided")));
+                        }
                     }
                 }
             }
@@ -955,6 +1058,38 @@ pub fn data_file_problem(path: &Path) -> Option<String> {
             path.display()
         )),
     }
+}
+
+/// The data files of file-type directories that exist but were not loaded, and that the
+/// operator allows (inside `roots` or a trusted data directory): a manifest cannot make
+/// `validate` read, and print, a file the policy refuses (`/etc/passwd`).
+pub fn data_files_outside(
+    loaded: &Loaded,
+    roots: &[PathBuf],
+    trust: &crate::load::policy::Trust,
+) -> Vec<PathBuf> {
+    // Compared canonically, named as the manifest resolves them (a path the reader can open).
+    let mut wanted: Vec<(PathBuf, PathBuf)> = loaded
+        .docs
+        .iter()
+        .filter_map(|doc| match &doc.resource {
+            Resource::Directory(d) if d.spec.kind == DirectoryType::File => {
+                let file = d.spec.file.as_ref()?;
+                crate::load::policy::data_path(loaded.path_of(doc), &file.path, roots, trust).ok()
+            }
+            _ => None,
+        })
+        .filter(|path| path.is_file())
+        .map(|path| (canonical(&path), path))
+        .collect();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let sources: HashSet<PathBuf> = loaded.sources.iter().map(|s| canonical(&s.path)).collect();
+    wanted.retain(|(key, _)| !sources.contains(key));
+    wanted.sort();
+    wanted.dedup_by(|a, b| a.0 == b.0);
+    wanted.into_iter().map(|(_, path)| path).collect()
 }
 
 /// A path written in a manifest, relative to that manifest's folder.

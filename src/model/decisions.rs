@@ -60,6 +60,18 @@ pub struct DecisionEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4096))]
     pub reason: Option<String>,
+    /// The instance this entry is meant for, by id (`recert decide` writes the instance in
+    /// progress). Absent: the file's `instance`, or the instance in progress. An entry that
+    /// names its instance counts for it even when it was already in the file before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub instance: Option<String>,
+    /// The reset this entry was made after (the review's `requests.reset` token; `recert
+    /// decide` writes it). A reset clears every decision; an entry counts again once it
+    /// changes or names that reset here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub after_reset: Option<String>,
 }
 
 impl DecisionEntry {

@@ -8,12 +8,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::directory::{Principal, RemoveOutcome};
+use crate::directory::RemoveOutcome;
 use crate::model::decisions::Decision;
 use crate::model::review::Timestamp;
 use crate::state::{ApplyResult, ApplyState, EndReason, ReviewState};
 
-use super::{Change, Effect, ReviewPlan, new_token, normalize};
+use super::{Change, Effect, ReviewPlan, authority, new_token};
 
 pub(super) fn apply(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
     let requested = state.spec.requests.apply.clone();
@@ -63,25 +63,20 @@ fn start(
     now: Timestamp,
     plan: &mut ReviewPlan,
 ) {
-    let protected: BTreeSet<String> = state
-        .spec
-        .guards
-        .protected_principals
-        .iter()
-        .map(|p| {
-            state
-                .known
-                .get(&normalize(p))
-                .cloned()
-                .unwrap_or_else(|| normalize(p))
-        })
-        .collect();
+    // Protected principals are matched by the same names as decisions (ids first), so a user
+    // whose user principal name is another's id is not protected in their place.
+    let protected: BTreeSet<String> = {
+        let names = super::InstanceNames::of(state, state.instances.get(index));
+        state.instances[index]
+            .items
+            .keys()
+            .filter(|id| authority::is_protected(&state.spec, &names, id) == Some(true))
+            .cloned()
+            .collect()
+    };
     let guards = state.spec.guards.clone();
     let instance = &mut state.instances[index];
-    let is_protected = |id: &str, principal: &Principal| {
-        protected.contains(id)
-            || matches!(principal, Principal::User(u) if protected.contains(&normalize(&u.user_principal_name)))
-    };
+    let is_protected = |id: &str| protected.contains(id);
     let candidates: Vec<String> = instance
         .items
         .iter()
@@ -95,7 +90,7 @@ fn start(
         .collect();
     let removable = |id: &String| {
         let item = &instance.items[id];
-        !is_protected(id, &item.principal) && item.access.iter().any(|a| a.not_supported.is_none())
+        !is_protected(id) && item.access.iter().any(|a| a.not_supported.is_none())
     };
     let to_remove = candidates.iter().filter(|id| removable(id)).count();
     let total = instance.items.len();
@@ -137,7 +132,7 @@ fn start(
             .items
             .get_mut(&id)
             .expect("candidates come from the items");
-        item.apply_result = Some(if is_protected(&id, &item.principal) {
+        item.apply_result = Some(if is_protected(&id) {
             ApplyResult::Protected
         } else if let Some(access) = item
             .access

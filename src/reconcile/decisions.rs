@@ -4,18 +4,21 @@
 //! time orders it against others, and the last recorded decision on an item wins. An entry
 //! that is invalid (reviewer not allowed, principal not in the instance, reason missing, or
 //! arriving after the instance ended) is rejected and kept, so the status shows it. A reset
-//! marks every accepted entry cleared: it counts again only once the reviewer changes it.
-//! While an instance runs, removing an entry from the file withdraws it; once it has ended,
-//! its decisions are frozen. Entries already in a file when the next instance of a recurring
-//! review starts count for it only once changed, so nobody is re-approved by an old file.
+//! marks every accepted entry cleared: it counts again once the reviewer changes it or names
+//! that reset in its `afterReset`. While an instance runs, removing an entry from the file
+//! withdraws it; once it has ended, its decisions are frozen. Entries already in a file when
+//! the next instance of a recurring review starts count for it only once changed or once they
+//! name that instance (`instance`), so nobody is re-approved by an old file. One reviewer
+//! deciding one principal differently in several places decides nothing until they agree.
 
 use std::collections::BTreeMap;
 
 use crate::model::decisions::Decision;
-use crate::model::review::{ReviewerType, Timestamp};
+use crate::model::review::Timestamp;
 use crate::state::{DecisionState, Entry, EntryStatus, Instance, ReviewState};
 
-use super::{Change, DecisionFile, ReviewPlan, allowed_reviewers, normalize};
+use super::authority::{self, Names as _};
+use super::{Change, DecisionFile, InstanceNames, ReviewPlan, normalize, subject_of};
 
 struct Seen {
     reviewer: String,
@@ -25,6 +28,53 @@ struct Seen {
     source: String,
     /// Already in the file when this instance started (see `fresh`).
     carried: bool,
+    /// Every file with an entry by this reviewer on this principal, when they disagree.
+    conflict: Option<Vec<String>>,
+    /// The reset the entry says it was made after.
+    after_reset: Option<String>,
+    /// The entry (or its file) names the instance it is meant for.
+    named: bool,
+}
+
+/// Whether two entries by one reviewer on one principal say the same thing (a reason of only
+/// blanks is no reason). `validate` reports the entries this says disagree.
+pub fn agree(a: (Decision, Option<&str>), b: (Decision, Option<&str>)) -> bool {
+    fn reason(r: Option<&str>) -> Option<&str> {
+        r.map(str::trim).filter(|r| !r.is_empty())
+    }
+    a.0 == b.0 && reason(a.1) == reason(b.1)
+}
+
+/// Why entries that disagree do not count, as a rejection says it.
+pub fn conflict_reason(reviewer: &str, principal: &str, sources: &[String]) -> String {
+    format!(
+        "{CONFLICT}: `{reviewer}` decides `{principal}` differently in {}; none of these entries counts until they agree",
+        sources.join(", ")
+    )
+}
+
+const CONFLICT: &str = "conflicting decisions";
+
+impl Seen {
+    /// The file the entry is in, or every file of a conflict.
+    fn sources(&self) -> String {
+        self.conflict
+            .as_ref()
+            .map_or_else(|| self.source.clone(), |sources| sources.join(", "))
+    }
+
+    fn conflict_reason(&self) -> Option<String> {
+        let sources = self.conflict.as_ref()?;
+        Some(conflict_reason(&self.reviewer, &self.principal, sources))
+    }
+}
+
+/// The conflict a recorded entry was rejected for, if any.
+fn recorded_conflict(entry: &Entry) -> Option<&str> {
+    match &entry.status {
+        EntryStatus::Rejected { reason } if reason.starts_with(CONFLICT) => Some(reason),
+        _ => None,
+    }
 }
 
 impl Seen {
@@ -34,7 +84,7 @@ impl Seen {
             principal: self.principal.clone(),
             decision: self.decision,
             reason: self.reason.clone(),
-            source: self.source.clone(),
+            source: self.sources(),
             seen,
             status,
         }
@@ -60,18 +110,19 @@ pub(super) fn record(
     // Entries per instance id, keyed by reviewer and principal id.
     let mut seen: BTreeMap<String, BTreeMap<String, Seen>> = BTreeMap::new();
     for file in files {
-        let target = file
-            .spec
-            .instance
-            .clone()
-            .unwrap_or_else(|| current.clone());
-        let known = state.instances.iter().any(|i| i.id == target);
-        let reviewer = resolve(
-            state,
-            state.instances.iter().find(|i| i.id == target),
-            &file.spec.reviewer,
-        );
         for entry in &file.spec.decisions {
+            let named = entry.instance.as_ref().or(file.spec.instance.as_ref());
+            let target = named.cloned().unwrap_or_else(|| current.clone());
+            let known = state.instances.iter().any(|i| i.id == target);
+            if !known && super::schedule::starts_later(&state.spec.schedule, &target, now) {
+                // Decided ahead for an instance still to start: read again once it has.
+                continue;
+            }
+            let reviewer = resolve(
+                state,
+                state.instances.iter().find(|i| i.id == target),
+                &file.spec.reviewer,
+            );
             for name in entry.principals() {
                 let principal =
                     resolve(state, state.instances.iter().find(|i| i.id == target), name);
@@ -85,7 +136,7 @@ pub(super) fn record(
                     current.clone()
                 };
                 let reason = entry.reason.clone().filter(|r| !r.trim().is_empty());
-                let carried = file.spec.instance.is_none()
+                let carried = named.is_none()
                     && fresh.as_deref() == Some(instance.as_str())
                     && state.instances.len() > 1;
                 let item = Seen {
@@ -95,8 +146,32 @@ pub(super) fn record(
                     reason,
                     source: file.source.clone(),
                     carried,
+                    conflict: None,
+                    after_reset: entry.after_reset.clone(),
+                    named: named.is_some(),
                 };
-                seen.entry(instance).or_default().insert(key, item);
+                // One reviewer deciding one principal differently in two places (`rev@x`,
+                // `REV@X` and `u-rev` are one reviewer): which they meant cannot be told, and
+                // file order is an accident of naming, so none of them counts.
+                match seen.entry(instance).or_default().entry(key) {
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(item);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut slot) => {
+                        let first = slot.get_mut();
+                        let same = agree(
+                            (first.decision, first.reason.as_deref()),
+                            (item.decision, item.reason.as_deref()),
+                        );
+                        match &mut first.conflict {
+                            Some(sources) => sources.push(item.source),
+                            None if !same => {
+                                first.conflict = Some(vec![first.source.clone(), item.source]);
+                            }
+                            None => {}
+                        }
+                    }
+                }
             }
         }
     }
@@ -109,14 +184,30 @@ pub(super) fn record(
             continue;
         }
         let mut updates: Vec<(String, Option<Entry>)> = Vec::new();
+        let last_reset = instance.resets.last().and_then(|r| r.token.as_deref());
         for (key, s) in &incoming {
+            // A cleared entry counts again, unchanged, once it says it was made for now: after
+            // the instance's last reset by naming it, or (cleared because it was carried over
+            // into a new instance) by naming the instance.
+            let reaffirmed = |e: &Entry| {
+                e.status == EntryStatus::Cleared
+                    && match last_reset {
+                        Some(token) => s.after_reset.as_deref() == Some(token),
+                        None => s.named,
+                    }
+            };
             match instance.entries.get(key) {
-                Some(e) if e.decision == s.decision && e.reason == s.reason => {
-                    if e.source != s.source {
+                Some(e)
+                    if e.decision == s.decision
+                        && e.reason == s.reason
+                        && recorded_conflict(e) == s.conflict_reason().as_deref()
+                        && !reaffirmed(e) =>
+                {
+                    if e.source != s.sources() {
                         updates.push((
                             key.clone(),
                             Some(Entry {
-                                source: s.source.clone(),
+                                source: s.sources(),
                                 ..e.clone()
                             }),
                         ));
@@ -135,6 +226,8 @@ pub(super) fn record(
                         EntryStatus::Rejected {
                             reason: format!("instance {} ended at {}", instance.id, ended.at),
                         }
+                    } else if let Some(reason) = s.conflict_reason() {
+                        EntryStatus::Rejected { reason }
                     } else {
                         validate(state, instance, s)
                     };
@@ -225,22 +318,22 @@ fn validate(state: &ReviewState, instance: &Instance, s: &Seen) -> EntryStatus {
             ),
         };
     };
-    if !allowed_reviewers(state, item).contains(&s.reviewer) {
-        let why = match state.spec.reviewers.kind {
-            ReviewerType::SelfReview => {
-                "in a self-review each principal decides only their own access"
-            }
-            ReviewerType::Users => {
-                "only the review's named reviewers and fallback reviewers decide"
-            }
-            ReviewerType::Manager => {
-                "only the principal's manager (or a fallback reviewer, when there is no manager) decides"
-            }
-        };
+    let names = InstanceNames::of(state, Some(instance));
+    let subject = subject_of(&item.principal);
+    let verdict = authority::may_decide(
+        &state.spec,
+        &names,
+        &s.reviewer,
+        &s.principal,
+        Some(&subject),
+    );
+    if verdict != authority::Verdict::Allowed {
         return EntryStatus::Rejected {
             reason: format!(
-                "`{}` may not decide on `{}`: {why}",
-                s.reviewer, s.principal
+                "`{}` may not decide on `{}`: {}",
+                s.reviewer,
+                s.principal,
+                authority::why(state.spec.reviewers.kind)
             ),
         };
     }
@@ -252,29 +345,9 @@ fn validate(state: &ReviewState, instance: &Instance, s: &Seen) -> EntryStatus {
     EntryStatus::Accepted
 }
 
-/// A name (id or user principal name) as an id: an item of the instance, a name resolved
-/// before, or the name itself.
+/// A name (id or user principal name) as an id (see [`InstanceNames`]), or the name itself.
 fn resolve(state: &ReviewState, instance: Option<&Instance>, name: &str) -> String {
-    if let Some(instance) = instance {
-        if instance.items.contains_key(name) {
-            return name.to_owned();
-        }
-        let lower = normalize(name);
-        let by_upn = instance
-            .items
-            .iter()
-            .find(|(_, item)| match &item.principal {
-                crate::directory::Principal::User(u) => normalize(&u.user_principal_name) == lower,
-                crate::directory::Principal::Group(_)
-                | crate::directory::Principal::ServicePrincipal(_) => false,
-            });
-        if let Some((id, _)) = by_upn {
-            return id.clone();
-        }
-    }
-    state
-        .known
-        .get(&normalize(name))
-        .cloned()
+    InstanceNames::of(state, instance)
+        .id(name)
         .unwrap_or_else(|| normalize(name))
 }

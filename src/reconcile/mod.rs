@@ -6,11 +6,13 @@
 //! (recorded) and passes the time; `execute` carries the returned [`Plan`] out.
 //!
 //! One reconcile handles, in this order, for each review: deletion or a manifest that fails to
-//! load; the instance due by the schedule; `stop`; `reset`; the decisions in the files;
-//! completion and the default decision; reminders; `apply` and its guards.
+//! load; the instance due by the schedule; the end of an instance whose end date has passed
+//! (with the default decision); `stop`; `reset`; the decisions in the files; reminders;
+//! `apply` and its guards.
 
 pub mod apply;
-mod decisions;
+pub mod authority;
+pub mod decisions;
 pub mod plan;
 pub mod schedule;
 
@@ -23,9 +25,11 @@ use crate::model::decisions::{Decision, ReviewDecisionsSpec};
 use crate::model::review::{
     AccessReviewSpec, DefaultDecision, NotificationEvent, ReviewerType, Timestamp,
 };
+
 use crate::state::{
     DecisionState, EndReason, Ended, Instance, ItemState, Recommendation, ReviewState,
 };
+use authority::Names as _;
 
 pub use plan::{Change, Effect, Plan, ReviewPlan};
 
@@ -251,11 +255,14 @@ fn reconcile_review(
         .get(name)
         .map_or(&[][..], |r| r.decisions.as_slice());
 
+    // The schedule's edges are settled in time order before anything seen at `now` is
+    // recorded: an instance whose end has passed ends at its end, so a decision (or a stop or
+    // reset) first seen afterwards does not count, however long ago Recert last ran.
     start_instance(&mut state, observed, now, &mut plan);
+    complete(&mut state, now, &mut plan);
     stop(&mut state, now, &mut plan);
     reset(&mut state, now, &mut plan);
     decisions::record(&mut state, decision_files, now, &mut plan);
-    complete(&mut state, now, &mut plan);
     remind(&mut state, now, &mut plan);
     apply::apply(&mut state, now, &mut plan);
 
@@ -406,29 +413,65 @@ pub fn recommend(spec: &AccessReviewSpec, principal: &Principal, now: Timestamp)
 }
 
 /// The ids allowed to decide on an item, by the review's current spec (so reviewers added
-/// while an instance runs take part at once).
+/// while an instance runs take part at once). The rule is [`authority::candidates`].
 pub fn allowed_reviewers(state: &ReviewState, item: &ItemState) -> BTreeSet<String> {
-    let resolve = |n: &String| {
-        let name = normalize(n);
-        state.known.get(&name).cloned().unwrap_or(name)
-    };
-    let fallback = || state.spec.fallback_reviewers.iter().map(resolve);
-    match (state.spec.reviewers.kind, &item.principal) {
-        (ReviewerType::SelfReview, Principal::User(user)) => BTreeSet::from([user.id.clone()]),
-        (ReviewerType::Users, _) => state
-            .spec
-            .reviewers
-            .users
-            .iter()
-            .map(resolve)
-            .chain(fallback())
-            .collect(),
-        (ReviewerType::Manager, Principal::User(user)) if user.manager.is_some() => {
-            user.manager.iter().cloned().collect()
+    let names = InstanceNames::of(state, state.instances.last());
+    let subject = subject_of(&item.principal);
+    authority::candidates(&state.spec, &names, item.principal.id(), Some(&subject))
+        .unwrap_or_default()
+        .iter()
+        .map(|n| names.id(n).unwrap_or_else(|| normalize(n)))
+        .collect()
+}
+
+/// What the rule of who decides needs to know of a principal.
+pub fn subject_of(principal: &Principal) -> authority::Subject<'_> {
+    match principal {
+        Principal::User(user) => authority::Subject::User {
+            id: &user.id,
+            manager: user.manager.as_deref(),
+        },
+        Principal::Group(_) | Principal::ServicePrincipal(_) => {
+            authority::Subject::Other { id: principal.id() }
         }
-        // A group or a service principal cannot review itself and has no manager; principals
-        // without a manager go to the fallback reviewers.
-        _ => fallback().collect(),
+    }
+}
+
+/// Names as a review knows them: ids first (an item of the instance, then a name the directory
+/// resolved, ids before user principal names), then an item's user principal name. A user whose
+/// user principal name equals another principal's id therefore never stands in for them.
+#[derive(Debug)]
+pub struct InstanceNames<'a> {
+    state: &'a ReviewState,
+    instance: Option<&'a Instance>,
+}
+
+impl<'a> InstanceNames<'a> {
+    pub fn of(state: &'a ReviewState, instance: Option<&'a Instance>) -> InstanceNames<'a> {
+        InstanceNames { state, instance }
+    }
+}
+
+impl authority::Names for InstanceNames<'_> {
+    fn id(&self, name: &str) -> Option<String> {
+        if let Some(instance) = self.instance
+            && instance.items.contains_key(name)
+        {
+            return Some(name.to_owned());
+        }
+        let lower = normalize(name);
+        if let Some(id) = self.state.known.get(&lower) {
+            return Some(id.clone());
+        }
+        let instance = self.instance?;
+        instance
+            .items
+            .iter()
+            .find(|(_, item)| match &item.principal {
+                Principal::User(u) => normalize(&u.user_principal_name) == lower,
+                Principal::Group(_) | Principal::ServicePrincipal(_) => false,
+            })
+            .map(|(id, _)| id.clone())
     }
 }
 

@@ -88,6 +88,24 @@ pub fn next_start(schedule: &Schedule, now: Timestamp) -> Option<Occurrence> {
     None
 }
 
+/// Whether the schedule has an occurrence with this id (its start date) that starts after
+/// `now`: a decision written ahead for it waits for it.
+pub fn starts_later(schedule: &Schedule, id: &str, now: Timestamp) -> bool {
+    // Ids are start dates: occurrences come in date order, so the walk stops at the id.
+    if id.parse::<jiff::civil::Date>().is_err() {
+        return false;
+    }
+    let mut index = 0;
+    while let Some(occurrence) = occurrence(schedule, index) {
+        let this = occurrence.id();
+        if this.as_str() >= id {
+            return this == id && occurrence.start > now;
+        }
+        index += 1;
+    }
+    false
+}
+
 /// `at` plus a number of whole days.
 pub fn add_days(at: Timestamp, days: u32) -> Timestamp {
     Timestamp(

@@ -140,6 +140,8 @@ impl World {
             principals: vec![],
             decision,
             reason: reason.map(str::to_owned),
+            instance: None,
+            after_reset: None,
         });
         self
     }
@@ -179,9 +181,15 @@ impl World {
                 .names
                 .iter()
                 .filter_map(|n| {
+                    // Ids first, as `directory::resolve_name` does.
                     self.people
                         .iter()
-                        .find(|u| u.id == *n || normalize(&u.user_principal_name) == *n)
+                        .find(|u| u.id == *n)
+                        .or_else(|| {
+                            self.people
+                                .iter()
+                                .find(|u| normalize(&u.user_principal_name) == *n)
+                        })
                         .map(|u| (n.clone(), u.id.clone()))
                 })
                 .collect();
@@ -946,4 +954,139 @@ fn after_a_plan_is_carried_out_the_next_reconcile_has_nothing_to_do() {
         world.step(now);
         assert!(world.plan(now).is_empty(), "at {now}: {}", world.plan(now));
     }
+}
+
+#[test]
+fn a_decision_first_seen_after_the_end_is_rejected_however_often_recert_ran() {
+    for reconcile_in_between in [false, true] {
+        let mut world = World::self_review(&["alice"]);
+        world.spec.schedule.start = ts("2026-12-28");
+        world.step("2026-12-28T01:00:00Z");
+        assert_eq!(world.instance().end, ts("2027-01-11"));
+        if reconcile_in_between {
+            world.step("2027-01-11T06:00:00Z");
+        }
+        world.decide("alice", "alice", Decision::Approve, Some("still needed"));
+        let plan = world.step("2027-01-12");
+        assert_eq!(
+            world.decision("alice"),
+            None,
+            "reconcile in between: {reconcile_in_between}"
+        );
+        let entry = &world.instance().entries["alice alice"];
+        assert!(
+            matches!(&entry.status, EntryStatus::Rejected { reason } if reason.contains("ended")),
+            "reconcile in between: {reconcile_in_between}: {:?} {:?}",
+            entry.status,
+            changes(&plan)
+        );
+    }
+}
+
+#[test]
+fn a_user_principal_name_equal_to_another_users_id_never_stands_in_for_them() {
+    // Sue's id is `u-sue`; Mallory's user principal name is `u-sue` too.
+    let mut world = World::self_review(&["u-sue", "mallory"]);
+    world.people[1].user_principal_name = "u-sue".into();
+    world.spec.guards.protected_principals = vec!["u-sue".into()];
+    world.spec.settings.auto_apply = true;
+    world.step("2026-12-01");
+    world.decide("u-sue", "u-sue", Decision::Approve, None);
+    world.decide("mallory", "mallory", Decision::Deny, None);
+    world.step("2026-12-02");
+    assert_eq!(world.decision("u-sue"), Some(Decision::Approve));
+    assert_eq!(world.decision("mallory"), Some(Decision::Deny));
+    world.step("2026-12-16");
+    // Sue is protected by her id; Mallory is not protected by spelling it.
+    assert_eq!(
+        world.removed,
+        [Removal::assignment("a-mallory", AssignmentType::Active)]
+    );
+}
+
+#[test]
+fn in_a_self_review_a_fallback_reviewer_decides_for_a_protected_account_and_nobody_else() {
+    let mut world = World::self_review(&["alice", "breakglass", "carol"]);
+    world.spec.fallback_reviewers = vec!["carol@corp.example".into()];
+    world.spec.guards.protected_principals = vec!["breakglass@corp.example".into()];
+    world.step("2026-12-01");
+    world.decide(
+        "carol@corp.example",
+        "breakglass@corp.example",
+        Decision::Approve,
+        Some("emergency access"),
+    );
+    world.decide("carol@corp.example", "alice", Decision::Deny, None);
+    world.step("2026-12-02");
+    assert_eq!(world.decision("breakglass"), Some(Decision::Approve));
+    assert_eq!(world.decision("alice"), None);
+}
+
+#[test]
+fn one_reviewer_deciding_one_principal_differently_in_several_files_decides_nothing() {
+    let mut spec = base_spec();
+    spec.reviewers = Reviewers {
+        kind: ReviewerType::Users,
+        users: vec!["rev@corp.example".into()],
+    };
+    let mut world = World::new(spec, vec![user("alice"), user("rev")]);
+    world.people[1].user_principal_name = "rev@corp.example".into();
+    world.step("2026-12-01");
+    // The same reviewer, spelt three ways, in three files.
+    world.decide("rev@corp.example", "alice", Decision::Approve, None);
+    world.decide("REV@CORP.EXAMPLE", "alice", Decision::Deny, None);
+    world.decide("rev", "alice", Decision::Approve, None);
+    let plan = world.step("2026-12-02");
+    assert_eq!(world.decision("alice"), None, "{:?}", changes(&plan));
+    let entry = &world.instance().entries["rev alice"];
+    assert!(
+        matches!(&entry.status, EntryStatus::Rejected { reason } if reason.starts_with("conflicting decisions")),
+        "{:?}",
+        entry.status
+    );
+    assert_eq!(
+        entry.source,
+        "decisions/REV@CORP.EXAMPLE.yaml, decisions/rev.yaml, decisions/rev@corp.example.yaml"
+    );
+    // Nothing changes while the files stay as they are.
+    assert!(world.step("2026-12-03").is_empty());
+    // Once the files agree, the decision counts.
+    world.decide("REV@CORP.EXAMPLE", "alice", Decision::Approve, None);
+    world.step("2026-12-04");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+}
+
+#[test]
+fn an_entry_naming_its_instance_or_the_reset_it_follows_counts_when_reaffirmed() {
+    let mut world = World::self_review(&["alice"]);
+    world.spec.schedule.recurrence = Recurrence::Monthly;
+    world.step("2026-12-01");
+    world.decide("alice", "alice", Decision::Approve, Some("on call"));
+    world.step("2026-12-02");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+    // A reset clears it; the same entry, now naming the reset, counts again.
+    world.spec.requests.reset = Some("r1".into());
+    world.step("2026-12-03");
+    assert_eq!(world.decision("alice"), None);
+    world.files.get_mut("alice").expect("file").decisions[0].after_reset = Some("r1".into());
+    world.step("2026-12-04");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+    // The next instance: the old entry does not carry over; naming the instance does count.
+    world.step("2027-01-01");
+    assert_eq!(world.instance().id, "2027-01-01");
+    assert_eq!(world.decision("alice"), None);
+    world.files.get_mut("alice").expect("file").decisions[0].instance = Some("2027-01-01".into());
+    world.step("2027-01-02");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+    // Decided ahead for the instance after: nothing is rejected, and it counts once it starts.
+    world.files.get_mut("alice").expect("file").decisions[0].instance = Some("2027-02-01".into());
+    let plan = world.step("2027-01-20");
+    assert!(
+        !changes(&plan).iter().any(|c| c.starts_with("reject")),
+        "{:?}",
+        changes(&plan)
+    );
+    world.step("2027-02-01T00:00:01Z");
+    assert_eq!(world.instance().id, "2027-02-01");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
 }
