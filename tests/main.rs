@@ -6,6 +6,7 @@ mod cli;
 mod daemon;
 mod engine;
 mod examples;
+mod golden;
 mod graph;
 mod graph_contract;
 mod graph_engine;
