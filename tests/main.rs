@@ -6,6 +6,7 @@ mod cli;
 mod daemon;
 mod engine;
 mod examples;
+mod generated;
 mod golden;
 mod graph;
 mod graph_contract;
