@@ -26,6 +26,7 @@ use recert_testkit::bench;
 
 /// Daemon benchmark: event-to-status latency, and CPU used while idle.
 #[derive(Debug, clap::Parser)]
+#[command(bin_name = "cargo bench --bench daemon --")]
 struct Args {
     #[command(flatten)]
     set: bench::ReviewSet,

@@ -34,6 +34,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Engine benchmark: 1,000 reviews over 100,000 assignments in the embedded file directory.
 #[derive(Debug, clap::Parser)]
+#[command(bin_name = "cargo bench --bench engine --")]
 struct Args {
     #[command(flatten)]
     set: bench::ReviewSet,

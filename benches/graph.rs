@@ -39,6 +39,7 @@ use recert_testkit::graph_server::{GraphServer, Kind, Tenant, User};
 
 /// Graph directory benchmark, against the Graph-compatible test server on loopback.
 #[derive(Debug, clap::Parser)]
+#[command(bin_name = "cargo bench --bench graph --")]
 struct Args {
     /// A tenth of the default size: 10,000 assignments, 1,000 removals
     #[arg(long)]

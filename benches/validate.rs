@@ -32,6 +32,7 @@ type Result<T> = std::result::Result<T, String>;
 /// Generates a repository of valid Recert manifests and times `recert validate --format json`
 /// on it.
 #[derive(Debug, clap::Parser)]
+#[command(bin_name = "cargo bench --bench validate --")]
 struct Args {
     /// Files to generate (at least 4: a directory, its data, a review, a decision)
     #[arg(long, default_value_t = 10_000, value_name = "N",
