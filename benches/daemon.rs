@@ -21,12 +21,26 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "support/args.rs"]
-mod args;
-use args::arg;
+use clap::Parser as _;
+use recert_testkit::bench;
 
-#[path = "support/tree.rs"]
-mod tree;
+/// Daemon benchmark: event-to-status latency, and CPU used while idle.
+#[derive(Debug, clap::Parser)]
+#[command(bin_name = "cargo bench --bench daemon --")]
+struct Args {
+    #[command(flatten)]
+    set: bench::ReviewSet,
+    /// Decisions files to edit, one at a time, each timed to its status
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    edits: usize,
+    /// Seconds to leave the daemon alone while its CPU time is read
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    idle: u64,
+    #[command(flatten)]
+    work: bench::WorkDir,
+    #[command(flatten)]
+    _cargo: bench::Cargo,
+}
 
 fn http_status(addr: &str, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
@@ -70,27 +84,21 @@ fn write_atomically(path: &Path, text: &str) {
 }
 
 fn main() {
-    let reviews = arg("--reviews", 1000);
-    let assignments = arg("--assignments", 100_000);
-    let edits = arg("--edits", 200);
-    let idle = arg("--idle", 60);
-    let dir = args::work_dir();
+    let args = Args::parse();
+    let (reviews, assignments) = (args.set.reviews, args.set.assignments);
+    let (edits, idle) = (args.edits, args.idle);
+    let dir = args.work.create(Path::new(env!("CARGO_TARGET_TMPDIR")));
     let manifests = dir.path().join("manifests");
     let yesterday = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
     let start = yesterday
         .round(jiff::Unit::Second)
         .expect("round")
         .to_string();
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(out) = args
-        .iter()
-        .position(|a| a == "--generate-only")
-        .and_then(|i| args.get(i + 1))
-    {
-        tree::generate(Path::new(out), reviews, assignments, &start);
+    if let Some(out) = &args.set.generate_only {
+        recert_testkit::manifests::generate(out, reviews, assignments, &start);
         return;
     }
-    tree::generate(&manifests, reviews, assignments, &start);
+    recert_testkit::manifests::generate(&manifests, reviews, assignments, &start);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -155,7 +163,7 @@ fn main() {
 
     std::thread::sleep(Duration::from_secs(2));
     let cpu_before = cpu_seconds(pid);
-    std::thread::sleep(Duration::from_secs(idle as u64));
+    std::thread::sleep(Duration::from_secs(idle));
     let cpu_idle = cpu_seconds(pid) - cpu_before;
     let peak = peak_mib(pid);
 

@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use clap::Parser as _;
 use recert::context::Context;
 use recert::directory::registry::Directories;
 use recert::execute;
@@ -27,17 +28,23 @@ use recert::model::Resource;
 use recert::model::review::Timestamp;
 use recert::reconcile::{self, DecisionFile, Desired, Observed};
 use recert::store::Store;
+use recert_testkit::bench;
 
 // The allocator the `recert` binary uses, so that these figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[path = "support/args.rs"]
-mod args;
-use args::arg;
-
-#[path = "support/tree.rs"]
-mod tree;
+/// Engine benchmark: 1,000 reviews over 100,000 assignments in the embedded file directory.
+#[derive(Debug, clap::Parser)]
+#[command(bin_name = "cargo bench --bench engine --")]
+struct Args {
+    #[command(flatten)]
+    set: bench::ReviewSet,
+    #[command(flatten)]
+    work: bench::WorkDir,
+    #[command(flatten)]
+    _cargo: bench::Cargo,
+}
 
 /// Resets the kernel's peak-RSS counter for this process (Linux 4.0+), so the next reading is
 /// the peak of what follows.
@@ -84,21 +91,17 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let reviews = arg("--reviews", 1000);
-    let assignments = arg("--assignments", 100_000);
-    let generate_only: String = arg("--generate-only", String::new());
-    if !generate_only.is_empty() {
-        tree::generate(
-            std::path::Path::new(&generate_only),
-            reviews,
-            assignments,
-            "2026-12-01",
-        );
+    let args = Args::parse();
+    let (reviews, assignments) = (args.set.reviews, args.set.assignments);
+    if let Some(dir) = &args.set.generate_only {
+        recert_testkit::manifests::generate(dir, reviews, assignments, "2026-12-01");
         return;
     }
-    let dir = args::work_dir();
+    let dir = args
+        .work
+        .create(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
     let manifests = dir.path().join("manifests");
-    tree::generate(&manifests, reviews, assignments, "2026-12-01");
+    recert_testkit::manifests::generate(&manifests, reviews, assignments, "2026-12-01");
     let store = Store::open(&dir.path().join("state")).expect("state dir");
     let paths = vec![manifests.clone()];
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -22,18 +22,11 @@
     reason = "a benchmark reports on standard output"
 )]
 
-#[path = "support/args.rs"]
-mod args;
-use args::arg;
-
-#[path = "../tests/support/graph_server/mod.rs"]
-mod graph_server;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use graph_server::{GraphServer, Kind, Tenant, User};
+use clap::Parser as _;
 use recert::directory::graph::token::Credential;
 use recert::directory::graph::{GraphConfig, GraphDirectory};
 use recert::directory::http::RetryPolicy;
@@ -41,6 +34,31 @@ use recert::directory::secret::Secret;
 use recert::directory::{Directory, Error, Removal, RemoveOutcome, observe};
 use recert::model::directory_data::AssignmentType;
 use recert::model::review::Scope;
+use recert_testkit::bench;
+use recert_testkit::graph_server::{GraphServer, Kind, Tenant, User};
+
+/// Graph directory benchmark, against the Graph-compatible test server on loopback.
+#[derive(Debug, clap::Parser)]
+#[command(bin_name = "cargo bench --bench graph --")]
+struct Args {
+    /// A tenth of the default size: 10,000 assignments, 1,000 removals
+    #[arg(long)]
+    quick: bool,
+    /// Assignments read [default: 100,000; 10,000 with --quick]
+    #[arg(long, value_name = "N")]
+    assignments: Option<usize>,
+    /// Removals per run [default: 10,000; 1,000 with --quick]
+    #[arg(long, value_name = "N")]
+    removals: Option<usize>,
+    /// Requests a second the server allows
+    #[arg(long, default_value_t = 100.0, value_name = "R")]
+    rate: f64,
+    /// Tokens the server's rate-limit bucket holds
+    #[arg(long, default_value_t = 1.0, value_name = "B")]
+    burst: f64,
+    #[command(flatten)]
+    _cargo: bench::Cargo,
+}
 
 const ROLE: &str = "62e90394-69f5-4237-9190-012177145e10";
 
@@ -117,11 +135,11 @@ async fn remove_retrying(dir: &GraphDirectory, removal: &Removal, attempts: u32)
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let assignments = arg("--assignments", if quick { 10_000.0 } else { 100_000.0 }) as usize;
-    let removals = arg("--removals", if quick { 1_000.0 } else { 10_000.0 }) as usize;
-    let rate = arg("--rate", 100.0);
-    let burst = arg("--burst", 1.0);
+    let args = Args::parse();
+    let scale = if args.quick { 10 } else { 1 };
+    let assignments = args.assignments.unwrap_or(100_000 / scale);
+    let removals = args.removals.unwrap_or(10_000 / scale);
+    let (rate, burst) = (args.rate, args.burst);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

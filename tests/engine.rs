@@ -5,10 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Output, recert, root};
+use recert_testkit::manifests;
 
-#[path = "../benches/support/tree.rs"]
-mod tree;
+use crate::support::{Output, recert, root};
 
 const REVIEW: &str = "subscription-owners-quarterly";
 
@@ -719,7 +718,7 @@ fn export_reads_only_its_review_and_names_a_state_file_it_cannot_read() {
 fn a_pass_over_several_batches_records_every_review_and_reports_them_in_order() {
     let dir = tempfile::tempdir().expect("temp dir");
     let reviews = 150;
-    tree::generate(&dir.path().join("manifests"), reviews, 1500, "2026-12-01");
+    manifests::generate(&dir.path().join("manifests"), reviews, 1500, "2026-12-01");
     let now = "2026-12-02T09:00:00Z";
     let args = ["manifests", "--state-dir", "state", "--now", now];
     let run = |command: &str| recert(dir.path(), &[&[command][..], &args[..]].concat());

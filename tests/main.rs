@@ -7,6 +7,8 @@ mod cli;
 mod daemon;
 mod engine;
 mod examples;
+mod generated;
+mod golden;
 mod graph;
 mod graph_contract;
 mod graph_engine;

@@ -184,4 +184,4 @@ pub fn valid_tree() -> Tree {
     tree
 }
 
-pub mod graph_server;
+pub use recert_testkit::graph_server;

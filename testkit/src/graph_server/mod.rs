@@ -4,11 +4,6 @@
 //! dropped connections, tokens that expire early). It follows the published contract in
 //! `tests/contracts/graph/`, and it counts what it was asked.
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the server"
-)]
-
 pub mod routes;
 pub mod tenant;
 

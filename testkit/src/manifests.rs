@@ -1,9 +1,10 @@
-//! The generated manifests the engine and daemon benchmarks share.
+//! A uniform review set over a large embedded directory: what the engine and daemon
+//! benchmarks reconcile, and what the test of a pass over several batches runs.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub fn write(path: &Path, text: &str) {
+fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     std::fs::write(path, text).expect("write");
 }

@@ -73,6 +73,7 @@ fn bad_request(message: &str) -> Reply {
 }
 
 /// A request, decoded.
+#[derive(Debug)]
 pub struct Request<'a> {
     pub method: &'a str,
     /// Path segments after the version, percent-decoded.
@@ -148,7 +149,7 @@ impl Request<'_> {
             .iter()
             .map(|s| format!("/{}", encode(s)))
             .collect();
-        let mut url = reqwest::Url::parse(&format!("{}{path}", self.base)).expect("server URL");
+        let mut url = url::Url::parse(&format!("{}{path}", self.base)).expect("server URL");
         {
             let mut q = url.query_pairs_mut();
             for (k, v) in &self.query {
