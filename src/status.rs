@@ -275,7 +275,7 @@ pub fn render(
         missed_instances: &state.missed,
         instances,
     };
-    crate::yaml_write::to_string(&status)
+    crate::yaml::write::to_string(&status)
         .unwrap_or_else(|e| format!("# status could not be rendered: {e}\n"))
 }
 

@@ -72,4 +72,8 @@ impl Directory for AnyDirectory {
     async fn remove(&self, target: &Removal) -> Result<RemoveOutcome, Error> {
         dispatch!(self, d => d.remove(target).await)
     }
+
+    async fn remove_many(&self, targets: &[Removal]) -> Vec<Result<RemoveOutcome, Error>> {
+        dispatch!(self, d => d.remove_many(targets).await)
+    }
 }

@@ -1,20 +1,23 @@
 //! The embedded directory: a `DirectoryData` YAML file, usually in the same repository.
 //!
-//! Reads answer from memory. A removal edits the file's text in place — the entry's lines (or,
-//! in a flow list, its characters) are cut, so comments, order and formatting elsewhere stay
-//! as the team wrote them — then re-reads the edited text and checks it equals the old data
-//! minus exactly that entry before writing it atomically. An edit that cannot be verified is
-//! refused, never written.
+//! Reads answer from memory. Removals come in batches ([`Directory::remove_many`]): the
+//! batch's entries are cut out of the file's text in place, in one pass — their lines (or, in
+//! a flow list, their characters) go, so comments, order and formatting elsewhere stay as the
+//! team wrote them — then the edited text is read again and must equal the old data minus
+//! exactly those entries before it is written, atomically, once. An edit that cannot be
+//! verified is refused, never written. A batch costs one parse of the text, one re-read and
+//! one write, whatever its size.
 
 use foldhash::HashMapExt;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::fsutil::write_atomic;
-use crate::load::yaml::{self, Node, NodeValue};
 use crate::load::{self, SchemaSet};
 use crate::model::Resource;
-use crate::model::directory_data::{DirectoryDataSpec, Membership, Source};
+use crate::model::directory_data::{DirectoryDataSpec, Group, Membership, Source};
+use crate::yaml;
 
 use super::{
     AssignmentInfo, Directory, Error, GroupInfo, Page, Principal, Removal, RemoveOutcome, RoleInfo,
@@ -167,29 +170,273 @@ impl FileDirectory {
         })
     }
 
-    fn remove_entry(
-        &self,
-        state: &mut State,
-        pointer: &str,
-        expected: DirectoryDataSpec,
-    ) -> Result<(), Error> {
-        let edited = cut_sequence_item(&state.text, state.document, pointer).ok_or_else(|| {
-            Error::Invalid(format!(
-                "{}: cannot locate `{pointer}` to edit it",
-                self.path.display()
-            ))
-        })?;
+    /// Resolves every target against the data, then cuts all that are found in one edit.
+    fn remove_batch(&self, targets: &[Removal]) -> Vec<Result<RemoveOutcome, Error>> {
+        if let Some(reason) = &self.read_only {
+            let outcome = RemoveOutcome::NotSupported {
+                reason: reason.clone(),
+            };
+            return targets.iter().map(|_| Ok(outcome.clone())).collect();
+        }
+        let mut state = self.lock();
+        let mut batch = Batch::new(&state.data, &state.index);
+        let mut outcomes: Vec<Result<RemoveOutcome, Error>> =
+            targets.iter().map(|t| Ok(batch.resolve(t))).collect();
+        if batch.is_empty() {
+            return outcomes;
+        }
+        let cuts = batch.into_cuts();
+        if let Err(error) = self.cut(&mut state, &cuts) {
+            // Nothing was written: what would have been removed is not, and says why.
+            for outcome in &mut outcomes {
+                if matches!(outcome, Ok(RemoveOutcome::Removed)) {
+                    *outcome = Err(error.clone());
+                }
+            }
+        }
+        outcomes
+    }
+
+    /// Cuts the entries out of the text in one pass, checks the result reads as the old data
+    /// minus exactly those entries, writes it and takes it as the new state.
+    fn cut(&self, state: &mut State, cuts: &Cuts) -> Result<(), Error> {
+        let file = self.path.display();
+        let pointers = cuts.pointers();
+        let edited = {
+            let parsed = yaml::parse(&state.text);
+            let root = parsed
+                .documents
+                .iter()
+                .find(|d| d.index == state.document)
+                .map(|d| &d.root)
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{file}: the DirectoryData document cannot be read again"
+                    ))
+                })?;
+            let edited =
+                yaml::edit::cut_sequence_items(&state.text, root, &pointers).map_err(|e| {
+                    Error::Invalid(format!(
+                        "{file}:{}:{}: cannot edit `{}`: {}; the file is left as it was",
+                        e.line, e.column, e.field, e.why
+                    ))
+                })?;
+            // A hundred thousand spanned nodes take a while to free: not on this thread.
+            rayon::spawn(move || drop(parsed));
+            edited
+        };
         let data = parse_data(&edited, state.document)
-            .filter(|data| *data == expected)
-            .ok_or_else(|| Error::Invalid(format!("{}: editing `{pointer}` would change more than that entry; the file is left as it was", self.path.display())))?;
-        write_atomic(&self.path, edited.as_bytes()).map_err(|e| {
-            Error::Unavailable(format!("cannot write {}: {e}", self.path.display()))
-        })?;
+            .filter(|data| cuts.is_old_minus_cuts(&state.data, data))
+            .ok_or_else(|| Error::Invalid(format!("{file}: removing {} would change more than those entries; the file is left as it was", cuts.describe())))?;
+        write_atomic(&self.path, edited.as_bytes())
+            .map_err(|e| Error::Unavailable(format!("cannot write {file}: {e}")))?;
         state.text = edited;
         state.index = Index::new(&data);
-        state.data = data;
+        let old = std::mem::replace(&mut state.data, data);
+        rayon::spawn(move || drop(old));
         Ok(())
     }
+}
+
+/// A batch of removals resolved against the data: which entries go, and what every target
+/// answers. Lookups by id are built once per batch, and only for the lists it touches, so a
+/// batch is linear in the size of the data and of the batch.
+struct Batch<'d> {
+    data: &'d DirectoryDataSpec,
+    index: &'d Index,
+    /// Assignment id to its position (the first, as a scan finds it), built on first use.
+    assignment_at: Option<FastMap<&'d str, usize>>,
+    assignments: Vec<usize>,
+    assignment_cut: Vec<bool>,
+    /// Per group position: its members' positions and the members cut.
+    groups: FastMap<usize, MemberCuts<'d>>,
+}
+
+struct MemberCuts<'d> {
+    at: FastMap<&'d str, usize>,
+    cut: Vec<usize>,
+}
+
+impl<'d> Batch<'d> {
+    fn new(data: &'d DirectoryDataSpec, index: &'d Index) -> Batch<'d> {
+        Batch {
+            data,
+            index,
+            assignment_at: None,
+            assignments: Vec::new(),
+            assignment_cut: Vec::new(),
+            groups: FastMap::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.assignments.is_empty() && self.groups.values().all(|g| g.cut.is_empty())
+    }
+
+    /// What removing `target` answers; a target found is marked to be cut. A target already
+    /// marked (listed twice) is not there any more by the time its second mention is reached.
+    fn resolve(&mut self, target: &Removal) -> RemoveOutcome {
+        match target {
+            Removal::Assignment { id, .. } => {
+                let data = self.data;
+                let at = self.assignment_at.get_or_insert_with(|| {
+                    let mut at = FastMap::with_capacity(data.assignments.len());
+                    for (i, a) in data.assignments.iter().enumerate() {
+                        at.entry(a.id.as_str()).or_insert(i);
+                    }
+                    self.assignment_cut = vec![false; data.assignments.len()];
+                    at
+                });
+                match at.get(id.as_str()) {
+                    Some(&i) if !self.assignment_cut[i] => {
+                        self.assignment_cut[i] = true;
+                        self.assignments.push(i);
+                        RemoveOutcome::Removed
+                    }
+                    _ => RemoveOutcome::NotFound,
+                }
+            }
+            Removal::GroupMember { group, member } => {
+                let Some(&g) = self.index.groups.get(group.as_str()) else {
+                    return RemoveOutcome::NotFound;
+                };
+                let info = &self.data.groups[g];
+                if info.membership == Membership::Dynamic {
+                    return RemoveOutcome::NotSupported {
+                        reason: format!("group `{}` is dynamic", info.display_name),
+                    };
+                }
+                if info.source == Source::OnPremises {
+                    return RemoveOutcome::NotSupported {
+                        reason: format!("group `{}` is synced from on-premises", info.display_name),
+                    };
+                }
+                let cuts = self.groups.entry(g).or_insert_with(|| {
+                    let mut at = FastMap::with_capacity(info.members.len());
+                    for (i, m) in info.members.iter().enumerate() {
+                        at.entry(m.as_str()).or_insert(i);
+                    }
+                    MemberCuts {
+                        at,
+                        cut: Vec::new(),
+                    }
+                });
+                // Taken out of the map once cut, so a second mention finds nothing.
+                match cuts.at.remove(member.as_str()) {
+                    Some(i) => {
+                        cuts.cut.push(i);
+                        RemoveOutcome::Removed
+                    }
+                    None => RemoveOutcome::NotFound,
+                }
+            }
+        }
+    }
+
+    fn into_cuts(self) -> Cuts {
+        let mut assignments = self.assignments;
+        assignments.sort_unstable();
+        let mut members: Vec<(usize, Vec<usize>)> = self
+            .groups
+            .into_iter()
+            .filter(|(_, g)| !g.cut.is_empty())
+            .map(|(g, cuts)| {
+                let mut cut = cuts.cut;
+                cut.sort_unstable();
+                (g, cut)
+            })
+            .collect();
+        members.sort_unstable_by_key(|(g, _)| *g);
+        Cuts {
+            assignments,
+            members,
+        }
+    }
+}
+
+/// The positions cut, ascending: assignments, and members per group.
+#[derive(Debug)]
+struct Cuts {
+    assignments: Vec<usize>,
+    members: Vec<(usize, Vec<usize>)>,
+}
+
+impl Cuts {
+    /// The lists to cut from, as JSON pointers into the document, with the positions.
+    fn pointers(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out = Vec::with_capacity(1 + self.members.len());
+        if !self.assignments.is_empty() {
+            out.push(("/spec/assignments".to_owned(), self.assignments.clone()));
+        }
+        for (g, cut) in &self.members {
+            out.push((format!("/spec/groups/{g}/members"), cut.clone()));
+        }
+        out
+    }
+
+    fn describe(&self) -> String {
+        let members: usize = self.members.iter().map(|(_, m)| m.len()).sum();
+        match (self.assignments.len(), members) {
+            (1, 0) => "an assignment".to_owned(),
+            (0, 1) => "a group membership".to_owned(),
+            (a, 0) => format!("{a} assignments"),
+            (0, m) => format!("{m} group memberships"),
+            (a, m) => format!("{a} assignments and {m} group memberships"),
+        }
+    }
+
+    /// Whether `new` is `old` less exactly the cut entries, compared entry by entry without a
+    /// copy of `old`.
+    fn is_old_minus_cuts(&self, old: &DirectoryDataSpec, new: &DirectoryDataSpec) -> bool {
+        let DirectoryDataSpec {
+            users,
+            groups,
+            roles,
+            assignments,
+        } = old;
+        let mut member_cuts = self.members.iter().peekable();
+        *users == new.users
+            && *roles == new.roles
+            && without(assignments, &self.assignments).eq(new.assignments.iter())
+            && groups.len() == new.groups.len()
+            && groups
+                .iter()
+                .zip(&new.groups)
+                .enumerate()
+                .all(
+                    |(g, (old, new))| match member_cuts.next_if(|(at, _)| *at == g) {
+                        None => old == new,
+                        Some((_, cut)) => {
+                            same_but_members(old, new)
+                                && without(&old.members, cut).eq(new.members.iter())
+                        }
+                    },
+                )
+    }
+}
+
+/// The items of `list` but those at `cut` (ascending positions).
+fn without<'a, T>(list: &'a [T], cut: &'a [usize]) -> impl Iterator<Item = &'a T> {
+    let mut cut = cut.iter().peekable();
+    list.iter()
+        .enumerate()
+        .filter(move |(i, _)| cut.next_if(|&&c| c == *i).is_none())
+        .map(|(_, item)| item)
+}
+
+fn same_but_members(old: &Group, new: &Group) -> bool {
+    // Spelled out so that a field added to `Group` cannot be forgotten here.
+    let Group {
+        id,
+        display_name,
+        members: _,
+        membership,
+        source,
+    } = old;
+    *id == new.id
+        && *display_name == new.display_name
+        && *membership == new.membership
+        && *source == new.source
 }
 
 fn read_state(path: &Path) -> Result<State, Error> {
@@ -235,18 +482,26 @@ fn read_state(path: &Path) -> Result<State, Error> {
     })
 }
 
+/// The `spec` of document `document` of `text`, when it reads without any error.
 fn parse_data(text: &str, document: usize) -> Option<DirectoryDataSpec> {
-    let parsed = yaml::parse(text);
+    let parsed = yaml::parse_values(text);
     if !parsed.errors.is_empty() {
         return None;
     }
     let root = parsed
         .documents
         .into_iter()
-        .find(|d| d.index == document)?
+        .find(|d| d.index == document && !d.damaged)?
         .root;
-    let spec = root.to_value().get("spec").cloned()?;
-    serde_json::from_value(spec).ok()
+    // Decoded on every core when large, as the loader does.
+    let spec = match load::parallel_decode::directory_data(&root) {
+        Some(Resource::DirectoryData(data)) => Some(data.spec),
+        _ => root
+            .get("spec")
+            .and_then(|spec| DirectoryDataSpec::deserialize(spec).ok()),
+    };
+    load::parallel_decode::drop_in_parallel(root);
+    spec
 }
 
 impl Directory for FileDirectory {
@@ -363,50 +618,13 @@ impl Directory for FileDirectory {
     }
 
     async fn remove(&self, target: &Removal) -> Result<RemoveOutcome, Error> {
-        if let Some(reason) = &self.read_only {
-            return Ok(RemoveOutcome::NotSupported {
-                reason: reason.clone(),
-            });
-        }
-        let mut state = self.lock();
-        match target {
-            Removal::Assignment { id, .. } => {
-                let Some(index) = state.data.assignments.iter().position(|a| &a.id == id) else {
-                    return Ok(RemoveOutcome::NotFound);
-                };
-                let mut expected = state.data.clone();
-                expected.assignments.remove(index);
-                self.remove_entry(&mut state, &format!("/spec/assignments/{index}"), expected)?;
-                Ok(RemoveOutcome::Removed)
-            }
-            Removal::GroupMember { group, member } => {
-                let Some(g) = state.data.groups.iter().position(|x| &x.id == group) else {
-                    return Ok(RemoveOutcome::NotFound);
-                };
-                let info = &state.data.groups[g];
-                if info.membership == Membership::Dynamic {
-                    return Ok(RemoveOutcome::NotSupported {
-                        reason: format!("group `{}` is dynamic", info.display_name),
-                    });
-                }
-                if info.source == Source::OnPremises {
-                    return Ok(RemoveOutcome::NotSupported {
-                        reason: format!("group `{}` is synced from on-premises", info.display_name),
-                    });
-                }
-                let Some(m) = info.members.iter().position(|x| x == member) else {
-                    return Ok(RemoveOutcome::NotFound);
-                };
-                let mut expected = state.data.clone();
-                expected.groups[g].members.remove(m);
-                self.remove_entry(
-                    &mut state,
-                    &format!("/spec/groups/{g}/members/{m}"),
-                    expected,
-                )?;
-                Ok(RemoveOutcome::Removed)
-            }
-        }
+        self.remove_batch(std::slice::from_ref(target))
+            .pop()
+            .unwrap_or(Ok(RemoveOutcome::NotFound))
+    }
+
+    async fn remove_many(&self, targets: &[Removal]) -> Vec<Result<RemoveOutcome, Error>> {
+        self.remove_batch(targets)
     }
 }
 
@@ -416,116 +634,6 @@ fn group_info(g: &crate::model::directory_data::Group) -> GroupInfo {
         display_name: g.display_name.clone(),
         membership: g.membership,
         source: g.source,
-    }
-}
-
-/// The text with the sequence item at `pointer` (in document `document`) cut out, or `None`
-/// when it cannot be located.
-fn cut_sequence_item(text: &str, document: usize, pointer: &str) -> Option<String> {
-    let parsed = yaml::parse(text);
-    let root = &parsed.documents.iter().find(|d| d.index == document)?.root;
-    let (parent_pointer, index) = pointer.rsplit_once('/')?;
-    let index: usize = index.parse().ok()?;
-    let (parent, _) = root.locate(parent_pointer)?;
-    let NodeValue::Seq(items) = &parent.value else {
-        return None;
-    };
-    let item = items.get(index)?;
-    let lines = LineIndex::new(text);
-    let start = lines.offset(item.span.line, item.span.col)?;
-    let flow = text[lines.offset(parent.span.line, parent.span.col)?..].starts_with('[');
-    let (from, to) = if flow {
-        // `[a, b, c]`: cut "b, " (up to the next item) or, for the last, ", c".
-        match (
-            items.get(index + 1),
-            index.checked_sub(1).and_then(|i| items.get(i)),
-        ) {
-            (Some(next), _) => (start, lines.offset(next.span.line, next.span.col)?),
-            (None, Some(previous)) => (
-                end_offset(text, &lines, previous)?,
-                end_offset(text, &lines, item)?,
-            ),
-            (None, None) => (start, end_offset(text, &lines, item)?),
-        }
-    } else {
-        // A block item: whole lines, from its `- ` to its last line of content (comments and
-        // blank lines after it belong to whatever follows).
-        let first = lines.offset(item.span.line, 1)?;
-        let last = last_content_line(text, &lines, item);
-        (first, lines.offset(last + 1, 1).unwrap_or(text.len()))
-    };
-    let mut out = String::with_capacity(text.len());
-    out.push_str(&text[..from]);
-    if !flow && items.len() == 1 {
-        // The key would be left with no value, which YAML reads as null, not as an empty
-        // list: write `[]` on the item's line, indented deeper than any key it belongs to.
-        let dash = text[from..].len() - text[from..].trim_start_matches(' ').len();
-        let indent = dash + 2;
-        out.push_str(&" ".repeat(indent));
-        out.push_str("[]\n");
-    }
-    out.push_str(&text[to..]);
-    Some(out)
-}
-
-fn end_offset(text: &str, lines: &LineIndex, node: &Node) -> Option<usize> {
-    let end = lines.offset(node.span.end_line, node.span.end_col)?;
-    Some(end.min(text.len()))
-}
-
-/// The last line holding any of the node's own text.
-fn last_content_line(text: &str, lines: &LineIndex, node: &Node) -> u32 {
-    let is_flow = lines
-        .offset(node.span.line, node.span.col)
-        .is_some_and(|o| text[o..].starts_with(['[', '{']));
-    match &node.value {
-        _ if is_flow => node.span.end_line,
-        NodeValue::Scalar(_) => node.span.end_line,
-        NodeValue::Seq(items) => items
-            .iter()
-            .map(|i| last_content_line(text, lines, i))
-            .max()
-            .unwrap_or(node.span.line),
-        NodeValue::Map(entries) => entries
-            .iter()
-            .map(|e| last_content_line(text, lines, &e.value).max(e.key_span.line))
-            .max()
-            .unwrap_or(node.span.line),
-    }
-}
-
-/// Byte offsets of line starts, to turn (line, character column) into a byte offset.
-struct LineIndex {
-    starts: Vec<usize>,
-    text_len: usize,
-    text: String,
-}
-
-impl LineIndex {
-    fn new(text: &str) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex {
-            starts,
-            text_len: text.len(),
-            text: text.to_owned(),
-        }
-    }
-
-    fn offset(&self, line: u32, col: u32) -> Option<usize> {
-        let start = *self.starts.get(line.checked_sub(1)? as usize)?;
-        if start >= self.text_len {
-            return (col <= 1).then_some(self.text_len);
-        }
-        let rest = &self.text[start..];
-        let chars = col.checked_sub(1)? as usize;
-        Some(
-            start
-                + rest
-                    .char_indices()
-                    .nth(chars)
-                    .map_or(rest.len(), |(i, _)| i),
-        )
     }
 }
 

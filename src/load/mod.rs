@@ -8,10 +8,9 @@
 //! read (size limit, UTF-8) → `yaml::parse` (spanned trees) → per document: envelope, inline
 //! secrets, `validate::SchemaSet`, typed decode → `rules` across all documents.
 
-mod parallel_decode;
+pub(crate) mod parallel_decode;
 pub mod rules;
 pub mod validate;
-pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -22,8 +21,8 @@ use crate::diag::{Code, Diagnostic, field_path};
 use crate::model::{self, Kind, Resource};
 use crate::source::{SourceFile, position_of};
 
+use crate::yaml::{self, Node, NodeValue, YamlErrorKind};
 pub use validate::SchemaSet;
-use yaml::{Node, NodeValue, YamlErrorKind};
 
 /// The largest file read, by default. Manifests are a few kilobytes; a `DirectoryData` with
 /// tens of thousands of assignments is a few megabytes.

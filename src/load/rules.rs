@@ -77,7 +77,7 @@ struct Ctx<'a> {
     loaded: &'a Loaded,
     out: Vec<Diagnostic>,
     /// Spanned trees of documents loaded without positions, read again on their first finding.
-    spanned: std::cell::RefCell<HashMap<(usize, usize), Option<crate::load::yaml::Node>>>,
+    spanned: std::cell::RefCell<HashMap<(usize, usize), Option<crate::yaml::Node>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -262,7 +262,7 @@ impl Ctx<'_> {
         let mut cache = self.spanned.borrow_mut();
         let root = cache.entry((doc.file, doc.index)).or_insert_with(|| {
             let text = self.loaded.sources[doc.file].text.as_deref()?;
-            crate::load::yaml::parse(text)
+            crate::yaml::parse(text)
                 .documents
                 .into_iter()
                 .find(|d| d.index == doc.index)
