@@ -263,8 +263,9 @@ pub trait Directory: Send + Sync {
     fn remove(&self, target: &Removal)
     -> impl Future<Output = Result<RemoveOutcome, Error>> + Send;
 
-    /// Removes many, answering for each target in order as [`remove`] would. A target listed
-    /// twice is removed once; its second mention answers `NotFound`.
+    /// Removes many, answering for each target in order as [`remove`] one after another
+    /// would: a target listed twice is removed once, and its second mention answers
+    /// `NotFound`.
     ///
     /// By default one [`remove`] after another, so that each removal is its own request to
     /// a remote directory, as it always was; a directory that can change many entries at the
