@@ -774,6 +774,253 @@ spec:
         assert!(text.ends_with("      role: r-1\n"), "{text}");
     }
 
+    /// A data file of `n` assignments in mixed styles, with comments, and a group whose `n / 10`
+    /// members are a block list; the assignments and members `gone` names are left out (the
+    /// comments before them stay), as a removal must leave the text.
+    fn large(n: usize, gone: &dyn Fn(&str) -> bool) -> String {
+        let mut text = String::from(
+            "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata: {name: corp}\nspec:\n  users:\n",
+        );
+        for u in 0..n / 10 {
+            text.push_str(&format!("    - {{id: u-{u}, userPrincipalName: u{u}@x}}\n"));
+        }
+        text.push_str("  groups:\n    - id: g-1\n      displayName: Ops\n      members:\n");
+        for u in (0..n / 10).filter(|u| !gone(&format!("u-{u}"))) {
+            text.push_str(&format!("        - u-{u}\n"));
+        }
+        text.push_str("  roles:\n    - {id: r-1, displayName: Admin}\n  assignments:\n");
+        for i in 0..n {
+            let u = i % (n / 10);
+            let id = format!("a-{i}");
+            let entry = match i % 4 {
+                0 => format!("    - {{id: a-{i}, principal: u-{u}, role: r-1}}\n"),
+                1 => {
+                    format!("    - id: a-{i}   # block\n      principal: u-{u}\n      role: r-1\n")
+                }
+                2 => {
+                    text.push_str(&format!("    # about a-{i}\n"));
+                    format!("    - {{id: \"a-{i}\", principal: u-{u}, role: r-1}}\n")
+                }
+                _ => {
+                    text.push('\n');
+                    format!("    - {{id: a-{i}, principal: u-{u}, role: r-1}}  # flow\n")
+                }
+            };
+            if !gone(&id) {
+                text.push_str(&entry);
+            }
+        }
+        text
+    }
+
+    fn removals(ids: impl IntoIterator<Item = usize>) -> Vec<Removal> {
+        ids.into_iter()
+            .map(|i| Removal::assignment(&format!("a-{i}"), Default::default()))
+            .collect()
+    }
+
+    fn members(ids: impl IntoIterator<Item = usize>) -> Vec<Removal> {
+        ids.into_iter()
+            .map(|u| Removal::GroupMember {
+                group: "g-1".into(),
+                member: format!("u-{u}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_of_a_thousand_cuts_exactly_their_entries_in_one_write() {
+        let text = large(10_000, &|_| false);
+        let (_dir, directory) = fixture(&text);
+        // Not in file order, and group members among the assignments.
+        let mut targets = removals((0..10_000).rev().step_by(10));
+        targets.extend(members((0..1_000).step_by(10)));
+        targets.rotate_left(950);
+        let outcomes = block_on(directory.remove_many(&targets));
+        assert!(outcomes.iter().all(|o| *o == Ok(RemoveOutcome::Removed)));
+        let gone = |id: &str| {
+            let number = |prefix| {
+                id.strip_prefix(prefix)
+                    .and_then(|n| n.parse::<usize>().ok())
+            };
+            number("a-").is_some_and(|i| i % 10 == 9) || number("u-").is_some_and(|u| u % 10 == 0)
+        };
+        let edited = std::fs::read_to_string(directory.path()).expect("read");
+        assert_eq!(edited, large(10_000, &gone));
+        assert_eq!(directory.data().assignments.len(), 9_000);
+        assert_eq!(directory.data().groups[0].members.len(), 900);
+        // The index is rebuilt: what is gone is not listed, what stays is.
+        let listed = block_on(directory.list_assignments("r-1", None)).expect("listed");
+        assert_eq!(listed.items[9].id, "a-10");
+        assert_eq!(
+            FileDirectory::open(directory.path()).expect("valid").data(),
+            directory.data()
+        );
+    }
+
+    #[test]
+    fn a_batch_writes_the_same_text_as_removing_its_targets_one_at_a_time() {
+        let text = large(1_000, &|_| false);
+        let (_dir, batch) = fixture(&text);
+        let (_other, single) = fixture(&text);
+        let mut targets = removals((0..1_000).step_by(7));
+        targets.extend(members((0..100).step_by(9)));
+        let outcomes = block_on(batch.remove_many(&targets));
+        assert!(outcomes.iter().all(|o| *o == Ok(RemoveOutcome::Removed)));
+        for target in &targets {
+            assert_eq!(block_on(single.remove(target)), Ok(RemoveOutcome::Removed));
+        }
+        assert_eq!(
+            std::fs::read_to_string(batch.path()).expect("read"),
+            std::fs::read_to_string(single.path()).expect("read")
+        );
+        assert_eq!(batch.data(), single.data());
+    }
+
+    #[test]
+    fn a_target_named_twice_or_unknown_is_not_found_and_the_rest_are_removed() {
+        let (_dir, directory) = fixture(DATA);
+        let member = |m: &str| Removal::GroupMember {
+            group: "g-1".into(),
+            member: m.into(),
+        };
+        let targets = vec![
+            Removal::assignment("a-2", Default::default()),
+            member("u-b"),
+            Removal::assignment("a-9", Default::default()),
+            Removal::assignment("a-2", Default::default()),
+            member("u-b"),
+            member("u-z"),
+            Removal::GroupMember {
+                group: "g-9".into(),
+                member: "u-a".into(),
+            },
+            Removal::assignment("a-3", Default::default()),
+        ];
+        let outcomes = block_on(directory.remove_many(&targets));
+        use RemoveOutcome::{NotFound, Removed};
+        assert_eq!(
+            outcomes,
+            [
+                Removed, Removed, NotFound, NotFound, NotFound, NotFound, NotFound, Removed
+            ]
+            .map(Ok)
+            .to_vec()
+        );
+        let text = std::fs::read_to_string(directory.path()).expect("read");
+        let expected = DATA
+            .replace("    - id: a-2\n      principal: u-b\n      role: r-1\n", "")
+            .replace(
+                "    - {id: a-3, principal: g-1, role: r-1}   # the group\n",
+                "",
+            )
+            .replace("members: [u-a, u-b, u-c]", "members: [u-a, u-c]");
+        assert_eq!(text, expected);
+        assert_eq!(directory.data().assignments.len(), 1);
+        assert_eq!(directory.data().groups[0].members, ["u-a", "u-c"]);
+    }
+
+    #[test]
+    fn a_read_only_directory_refuses_every_target_and_writes_nothing() {
+        let (_dir, directory) = fixture(DATA);
+        let directory = directory.read_only("the daemon does not write into its tree");
+        let outcomes = block_on(directory.remove_many(&removals([1, 2, 9])));
+        let refused = Ok(RemoveOutcome::NotSupported {
+            reason: "the daemon does not write into its tree".into(),
+        });
+        assert_eq!(outcomes, vec![refused; 3]);
+        assert_eq!(
+            std::fs::read_to_string(directory.path()).expect("read"),
+            DATA
+        );
+    }
+
+    #[test]
+    fn a_dynamic_groups_members_are_not_supported_beside_removals_that_go_ahead() {
+        let text = DATA.replace(
+            "    - {id: g-1, displayName: Ops, members: [u-a, u-b, u-c]}\n",
+            "    - {id: g-1, displayName: Ops, members: [u-a, u-b, u-c]}\n    - {id: g-2, displayName: Auto, membership: dynamic, members: [u-a]}\n",
+        );
+        let (_dir, directory) = fixture(&text);
+        let targets = [
+            Removal::GroupMember {
+                group: "g-2".into(),
+                member: "u-a".into(),
+            },
+            Removal::assignment("a-1", Default::default()),
+        ];
+        let outcomes = block_on(directory.remove_many(&targets));
+        assert_eq!(
+            outcomes,
+            vec![
+                Ok(RemoveOutcome::NotSupported {
+                    reason: "group `Auto` is dynamic".into()
+                }),
+                Ok(RemoveOutcome::Removed)
+            ]
+        );
+        assert_eq!(directory.data().groups[1].members, ["u-a"]);
+    }
+
+    #[test]
+    fn a_batch_whose_edit_does_not_verify_is_refused_whole_and_the_file_is_untouched() {
+        // Cutting a-1 takes the anchor a-2's alias refers to: the edited text no longer reads.
+        let text = DATA
+            .replace(
+                "{id: a-1, principal: u-a, role: r-1}",
+                "{id: a-1, principal: u-a, role: &admin r-1}",
+            )
+            .replace(
+                "      role: r-1\n    - {id: a-3",
+                "      role: *admin\n    - {id: a-3",
+            );
+        let (_dir, directory) = fixture(&text);
+        let before = directory.data();
+        let outcomes = block_on(directory.remove_many(&removals([3, 1, 7])));
+        let Err(Error::Invalid(message)) = &outcomes[0] else {
+            panic!("{outcomes:?}");
+        };
+        assert!(
+            message.contains("data.yaml: removing 2 assignments would change more than those entries; the file is left as it was"),
+            "{message}"
+        );
+        assert_eq!(outcomes[1], outcomes[0]);
+        assert_eq!(outcomes[2], Ok(RemoveOutcome::NotFound));
+        assert_eq!(
+            std::fs::read_to_string(directory.path()).expect("read"),
+            text
+        );
+        assert_eq!(directory.data(), before);
+        // What does not touch the anchor still goes.
+        let outcome = block_on(directory.remove(&Removal::assignment("a-3", Default::default())));
+        assert_eq!(outcome, Ok(RemoveOutcome::Removed));
+    }
+
+    #[test]
+    fn the_read_back_must_be_the_old_data_less_exactly_the_cut_entries() {
+        let (_dir, directory) = fixture(DATA);
+        let old = directory.data();
+        let cuts = Cuts {
+            assignments: vec![1],
+            members: vec![(0, vec![0])],
+        };
+        let mut new = old.clone();
+        new.assignments.remove(1);
+        new.groups[0].members.remove(0);
+        assert!(cuts.is_old_minus_cuts(&old, &new));
+        let mut wrong_entry = old.clone();
+        wrong_entry.assignments.remove(0);
+        wrong_entry.groups[0].members.remove(0);
+        assert!(!cuts.is_old_minus_cuts(&old, &wrong_entry));
+        let mut renamed = new.clone();
+        renamed.groups[0].display_name = "Other".into();
+        assert!(!cuts.is_old_minus_cuts(&old, &renamed));
+        let mut one_more = new.clone();
+        one_more.users.pop();
+        assert!(!cuts.is_old_minus_cuts(&old, &one_more));
+        assert!(!cuts.is_old_minus_cuts(&old, &old));
+    }
+
     #[test]
     fn lists_come_in_pages() {
         let (_dir, directory) = fixture(DATA);

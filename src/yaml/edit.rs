@@ -684,3 +684,223 @@ pub fn cut_sequence_items(
     }
     apply(text, edits, "the cut items")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LISTS: &str = "# Who holds what.
+spec:
+  groups:
+    - {id: g-1, members: [u-a, u-b, \"u-c\", u-d]}   # ops
+  assignments:
+    - {id: a-1, principal: u-a, role: r-1}
+    # The second one.
+    - id: a-2
+      principal: u-b   # Bob
+      role: r-1
+
+    - id: a-3
+      principal: 'u-c'
+      role: r-2
+    - {id: a-4, principal: u-d, role: r-1}   # last
+  roles: []
+";
+
+    fn root(text: &str) -> Node {
+        let parsed = crate::yaml::parse(text);
+        assert!(parsed.errors.is_empty(), "{:?}\n{text}", parsed.errors);
+        parsed
+            .documents
+            .into_iter()
+            .next()
+            .expect("a document")
+            .root
+    }
+
+    fn cut(text: &str, cuts: &[(&str, &[usize])]) -> Result<String, CannotEdit> {
+        let cuts: Vec<(String, Vec<usize>)> = cuts
+            .iter()
+            .map(|(p, i)| ((*p).to_owned(), i.to_vec()))
+            .collect();
+        cut_sequence_items(text, &root(text), &cuts)
+    }
+
+    #[test]
+    fn block_items_are_cut_by_their_lines_keeping_the_comments_between_them() {
+        let out = cut(LISTS, &[("/spec/assignments", &[1, 2])]).expect("cut");
+        assert_eq!(
+            out,
+            LISTS.replace(
+                "    - id: a-2\n      principal: u-b   # Bob\n      role: r-1\n\n    - id: a-3\n      principal: 'u-c'\n      role: r-2\n",
+                "\n",
+            )
+        );
+        assert!(
+            out.contains("    # The second one.\n\n    - {id: a-4"),
+            "{out}"
+        );
+        let out = cut(LISTS, &[("/spec/assignments", &[0, 3])]).expect("cut");
+        assert_eq!(
+            out,
+            LISTS
+                .replace("    - {id: a-1, principal: u-a, role: r-1}\n", "")
+                .replace("    - {id: a-4, principal: u-d, role: r-1}   # last\n", "")
+        );
+    }
+
+    #[test]
+    fn flow_items_are_cut_with_one_comma_per_run() {
+        let members = |cut_at: &[usize]| {
+            let out = cut(LISTS, &[("/spec/groups/0/members", cut_at)]).expect("cut");
+            let line = out.lines().find(|l| l.contains("g-1")).expect("the group");
+            line.to_owned()
+        };
+        let group = |list: &str| format!("    - {{id: g-1, members: {list}}}   # ops");
+        assert_eq!(members(&[1, 2]), group("[u-a, u-d]"));
+        assert_eq!(members(&[0, 2]), group("[u-b, u-d]"));
+        assert_eq!(members(&[2, 3]), group("[u-a, u-b]"));
+        assert_eq!(members(&[0, 1, 3]), group("[\"u-c\"]"));
+        assert_eq!(members(&[0, 1, 2, 3]), group("[]"));
+    }
+
+    #[test]
+    fn a_block_list_that_loses_every_item_becomes_an_empty_flow_list() {
+        let out = cut(LISTS, &[("/spec/assignments", &[0, 1, 2, 3])]).expect("cut");
+        assert_eq!(
+            out,
+            "# Who holds what.
+spec:
+  groups:
+    - {id: g-1, members: [u-a, u-b, \"u-c\", u-d]}   # ops
+  assignments:
+    # The second one.
+
+      []
+  roles: []
+"
+        );
+        assert_eq!(
+            root(&out).get("spec").and_then(|s| s.get("assignments")),
+            Some(&Node {
+                span: root(&out).span_of("/spec/assignments"),
+                value: NodeValue::Seq(Vec::new())
+            })
+        );
+        // Without a final line break, the `[]` takes the place of the last line.
+        let text = "k:\n  - a\n  - b";
+        assert_eq!(cut(text, &[("/k", &[0, 1])]).expect("cut"), "k:\n    []");
+        assert_eq!(cut(text, &[("/k", &[1])]).expect("cut"), "k:\n  - a");
+    }
+
+    #[test]
+    fn several_lists_are_cut_in_one_pass() {
+        let out = cut(
+            LISTS,
+            &[
+                ("/spec/assignments", &[0, 2]),
+                ("/spec/groups/0/members", &[3]),
+            ],
+        )
+        .expect("cut");
+        let expected = LISTS
+            .replace("[u-a, u-b, \"u-c\", u-d]", "[u-a, u-b, \"u-c\"]")
+            .replace("    - {id: a-1, principal: u-a, role: r-1}\n", "")
+            .replace(
+                "    - id: a-3\n      principal: 'u-c'\n      role: r-2\n",
+                "",
+            );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn what_cannot_be_cut_cleanly_is_refused_with_its_position() {
+        let text = "k:\n  -\n    id: a\n  - b\n";
+        let error = cut(text, &[("/k", &[0])]).expect_err("no `- ` before the item");
+        assert_eq!(
+            (error.line, error.column, error.field.as_str()),
+            (3, 5, "/k")
+        );
+        let error = cut(LISTS, &[("/spec/nothing", &[0])]).expect_err("no such list");
+        assert_eq!(error.field, "/spec/nothing");
+        let error = cut(LISTS, &[("/spec/assignments", &[2, 1])]).expect_err("not ascending");
+        assert_eq!(error.why, "the items to cut are not in the list");
+        let error = cut(LISTS, &[("/spec/assignments", &[4])]).expect_err("out of range");
+        assert_eq!(error.why, "the items to cut are not in the list");
+    }
+
+    #[test]
+    fn a_line_index_maps_character_columns_to_bytes() {
+        let t = Text::new("é: ü\r\nnext\n");
+        assert_eq!(t.offset(1, 4), Some(4));
+        assert_eq!(t.offset(1, 5), Some(6));
+        assert_eq!(t.offset(2, 1), Some(8));
+        assert_eq!(t.offset(3, 1), Some(13));
+        assert_eq!(t.offset(4, 1), None);
+        assert_eq!(t.position(8), (2, 1));
+        assert_eq!(t.position(4), (1, 4));
+        assert_eq!(t.eol, "\r\n");
+        assert_eq!(t.line_end(1), 6);
+    }
+
+    /// A list whose items come in every style the engine handles, with comments and blank
+    /// lines between them, and a flow list beside it.
+    fn list_text(styles: &[u8], flow_len: usize, final_break: bool) -> String {
+        let mut text = String::from("spec:\n  items:\n");
+        for (i, style) in styles.iter().enumerate() {
+            match style % 5 {
+                0 => text.push_str(&format!("    - {{id: x-{i}, v: 1}}\n")),
+                1 => text.push_str(&format!("    - id: x-{i}   # note\n      v: \"q, {i}\"\n")),
+                2 => text.push_str(&format!("    # about x-{i}\n    - 'x-{i}'\n")),
+                3 => text.push_str(&format!("    - [x-{i}, {{a: b}}]\n\n")),
+                _ => text.push_str(&format!(
+                    "    - id: x-{i}\n      list:\n        - a\n        - b\n"
+                )),
+            }
+        }
+        let flow: Vec<String> = (0..flow_len).map(|i| format!("f-{i}")).collect();
+        text.push_str(&format!("  flow: [{}]  # end\n", flow.join(", ")));
+        if !final_break {
+            text.pop();
+        }
+        text
+    }
+
+    /// Cutting the items one at a time, each on the text the last cut left.
+    fn one_by_one(text: &str, pointer: &str, indices: &[usize]) -> String {
+        let mut text = text.to_owned();
+        for (done, &index) in indices.iter().enumerate() {
+            let root = root(&text);
+            let (seq, _) = root.locate(pointer).expect("the list");
+            let t = Text::new(&text);
+            let edits = t.cut_item(seq, index - done, pointer).expect("one cut");
+            text = apply(&text, edits, pointer).expect("applies");
+        }
+        text
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn cutting_a_subset_in_one_pass_equals_cutting_it_item_by_item(
+            styles in proptest::collection::vec(0u8..5, 1..12),
+            flow_len in 1usize..6,
+            picks in proptest::collection::vec(any::<bool>(), 18),
+            final_break in any::<bool>(),
+        ) {
+            let text = list_text(&styles, flow_len, final_break);
+            let items: Vec<usize> = (0..styles.len()).filter(|&i| picks[i]).collect();
+            let flow: Vec<usize> = (0..flow_len).filter(|&i| picks[12 + i]).collect();
+            let batch = cut(&text, &[("/spec/items", &items), ("/spec/flow", &flow)])
+                .expect("cut");
+            let sequential = one_by_one(&one_by_one(&text, "/spec/items", &items), "/spec/flow", &flow);
+            prop_assert_eq!(&batch, &sequential);
+            let value = root(&batch).to_value();
+            let kept = value["spec"]["items"].as_array().map_or(0, Vec::len);
+            prop_assert_eq!(kept, styles.len() - items.len());
+            prop_assert_eq!(value["spec"]["flow"].as_array().map(Vec::len), Some(flow_len - flow.len()));
+        }
+    }
+}
