@@ -727,6 +727,33 @@ spec:
     }
 
     #[test]
+    fn the_only_entry_leaving_its_list_is_replaced_by_the_new_one() {
+        let text = "kind: ReviewDecisions
+spec:
+  review: subscription-owners-quarterly
+  reviewer: carol@corp.example
+  decisions:
+    # The whole team.
+    - principals:
+        - u-frank
+      decision: approve
+  # Reviewed in person.
+";
+        let out = upsert(text, &request("u-frank", Decision::Deny, None));
+        assert_eq!(
+            out,
+            text.replace(
+                "    - principals:\n        - u-frank\n      decision: approve\n",
+                "",
+            )
+            .replace(
+                "  decisions:\n    # The whole team.\n",
+                "  decisions:\n    - principal: u-frank\n      decision: deny\n    # The whole team.\n",
+            )
+        );
+    }
+
+    #[test]
     fn one_principal_of_a_block_principals_list_is_cut_by_its_line() {
         let text = CAROL.replace(
             "    - principals: [erin@corp.example, u-frank]\n",

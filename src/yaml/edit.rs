@@ -599,6 +599,26 @@ impl<'a> Text<'a> {
         let indent = " ".repeat(col0(key.key_span.col));
         let block = item.block(&format!("{indent}  - "), self.eol);
         let block = block.strip_suffix(self.eol).unwrap_or(&block);
+        let key_line = self.line_of(slot.colon);
+        let value_line = self.line_of(slot.start);
+        let value_last = self.line_of(slot.end.max(slot.start + 1) - 1);
+        let alone = !slot.empty
+            && value_line > key_line
+            && self.text[self.line_start(value_line)..slot.start]
+                .trim()
+                .is_empty()
+            && self.text[slot.end..self.line_end(value_last)]
+                .trim()
+                .is_empty();
+        if alone {
+            // A `[]` on a line of its own (as an emptied block list is left): its line goes,
+            // and the comments between it and the key stay below the new item.
+            let (from, to) = self.lines_range(value_line, value_last);
+            return Ok(vec![
+                Edit::insert(self.line_end(key_line), format!("{}{block}", self.eol)),
+                Edit::cut(from, to),
+            ]);
+        }
         let line_end = self.line_end(self.line_of(slot.end.max(slot.colon + 1) - 1));
         Ok(vec![
             Edit::cut(slot.colon + 1, slot.end),
