@@ -7,8 +7,8 @@
 //! Part A (`--part directory`), in process: a `DirectoryData` file of N assignments, and one
 //! `FileDirectory::remove_many` call removing `--percent` of them (one parse, all the cuts,
 //! one read-back, one atomic write). Part B (`--part end-to-end`): the same data file beside a
-//! `Directory`, an `AccessReview` with `autoApply` and a `ReviewDecisions` denying `--percent`
-//! of the principals; the `recert` binary reconciles once at the start (the instance starts,
+//! `Directory`, one `AccessReview` of the role with `autoApply` and a `ReviewDecisions` denying
+//! `--percent` of the principals; the `recert` binary reconciles once at the start (the instance starts,
 //! the decisions are recorded) and once after the end, which applies: that second pass is
 //! timed. Each size is measured `--runs` times on fresh files; the median is reported, with
 //! the time per thousand assignments so that linear growth shows as a flat column.
@@ -63,9 +63,9 @@ enum Part {
     Both,
 }
 
-/// The users, one role per thousand assignments (at least one) and `n` assignments, each of a
-/// user of its own, in the flow style one entry per line that generated files use, with a
-/// comment every hundred entries as people leave them.
+/// The users, one role and `n` assignments of it, each of a user of its own, in the flow style
+/// one entry per line that generated files use, with a comment every hundred entries as people
+/// leave them.
 fn data_file(n: usize) -> String {
     let mut text = String::from(
         "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata: {name: corp}\nspec:\n  users:\n    - {id: u-reviewer, userPrincipalName: reviewer@corp.example}\n",
@@ -76,11 +76,7 @@ fn data_file(n: usize) -> String {
             "    - {{id: u-{u}, userPrincipalName: user{u}@corp.example, displayName: User {u}}}"
         );
     }
-    text.push_str("  roles:\n");
-    for r in 0..roles(n) {
-        let _ = writeln!(text, "    - {{id: r-{r}, displayName: Role {r}}}");
-    }
-    text.push_str("  assignments:\n");
+    text.push_str("  roles:\n    - {id: r-0, displayName: Admin}\n  assignments:\n");
     for i in 0..n {
         if i % 100 == 0 {
             let _ = writeln!(text, "    # batch {}", i / 100);
@@ -88,15 +84,10 @@ fn data_file(n: usize) -> String {
         let kind = if i % 4 == 0 { "eligible" } else { "active" };
         let _ = writeln!(
             text,
-            "    - {{id: a-{i}, principal: u-{i}, role: r-{}, type: {kind}}}",
-            i % roles(n)
+            "    - {{id: a-{i}, principal: u-{i}, role: r-0, type: {kind}}}"
         );
     }
     text
-}
-
-fn roles(n: usize) -> usize {
-    (n / 1000).max(1)
 }
 
 /// The assignments denied: every one in `100 / percent`, spread over the file.
@@ -136,7 +127,7 @@ fn directory_level(work: &Path, n: usize, percent: u8, runs: usize) {
                 AssignmentType::Active
             },
             principal: format!("u-{i}"),
-            role: format!("r-{}", i % roles(n)),
+            role: "r-0".to_owned(),
             scope: "/".to_owned(),
         })
         .collect();
@@ -165,13 +156,12 @@ fn directory_level(work: &Path, n: usize, percent: u8, runs: usize) {
 fn end_to_end(work: &Path, n: usize, percent: u8, runs: usize) {
     let data = data_file(n);
     let denied: Vec<usize> = denied(n, percent).collect();
-    // One review per role, all of them decided by the same person, in one file per review.
-    let mut decisions: Vec<String> = (0..roles(n))
-        .map(|r| format!("apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {{name: reviewer-{r}}}\nspec:\n  review: role-{r}\n  reviewer: reviewer@corp.example\n  decisions:\n"))
-        .collect();
+    let mut decisions = String::from(
+        "apiVersion: recert.dev/v1alpha1\nkind: ReviewDecisions\nmetadata: {name: reviewer}\nspec:\n  review: admins\n  reviewer: reviewer@corp.example\n  decisions:\n",
+    );
     for &i in &denied {
         let _ = writeln!(
-            decisions[i % roles(n)],
+            decisions,
             "    - {{principal: u-{i}, decision: deny, reason: Left}}"
         );
     }
@@ -184,18 +174,11 @@ fn end_to_end(work: &Path, n: usize, percent: u8, runs: usize) {
             "apiVersion: recert.dev/v1alpha1\nkind: Directory\nmetadata: {name: corp}\nspec:\n  type: file\n  file: {path: data.yaml}\n",
         );
         write(&manifests.join("data.yaml"), &data);
-        for (r, decisions) in decisions.iter().enumerate() {
-            write(
-                &manifests.join(format!("reviews/role-{r}.yaml")),
-                &format!(
-                    "apiVersion: recert.dev/v1alpha1\nkind: AccessReview\nmetadata: {{name: role-{r}}}\nspec:\n  directory: corp\n  scope:\n    role: {{id: r-{r}}}\n    assignments: all\n  reviewers:\n    type: users\n    users: [reviewer@corp.example]\n  schedule:\n    start: 2026-12-01\n    durationDays: 14\n    recurrence: once\n  settings:\n    defaultDecision: none\n    autoApply: true\n"
-                ),
-            );
-            write(
-                &manifests.join(format!("decisions/role-{r}.yaml")),
-                decisions,
-            );
-        }
+        write(
+            &manifests.join("review.yaml"),
+            "apiVersion: recert.dev/v1alpha1\nkind: AccessReview\nmetadata: {name: admins}\nspec:\n  directory: corp\n  displayName: Admins\n  scope:\n    role: {id: r-0}\n    assignments: all\n  reviewers:\n    type: users\n    users: [reviewer@corp.example]\n  schedule:\n    start: 2026-12-01\n    durationDays: 14\n    recurrence: once\n  settings:\n    defaultDecision: none\n    autoApply: true\n",
+        );
+        write(&manifests.join("decisions.yaml"), &decisions);
         let state = root.join("state");
         let reconcile = |now: &str| {
             let output = Command::new(env!("CARGO_BIN_EXE_recert"))
