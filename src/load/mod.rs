@@ -21,8 +21,11 @@ use crate::diag::{Code, Diagnostic, field_path};
 use crate::model::{self, Kind, Resource};
 use crate::source::{SourceFile, position_of};
 
-use crate::yaml::{self, Node, NodeValue, YamlErrorKind};
+// Reading YAML lives in `crate::yaml` with the rest of YAML text; many callers know it as
+// part of loading, so it is reachable here too (the same module, not a copy).
+pub use crate::yaml;
 pub use validate::SchemaSet;
+use yaml::{Node, NodeValue, YamlErrorKind};
 
 /// The largest file read, by default. Manifests are a few kilobytes; a `DirectoryData` with
 /// tens of thousands of assignments is a few megabytes.
