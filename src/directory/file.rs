@@ -227,7 +227,12 @@ impl FileDirectory {
         };
         let data = parse_data(&edited, state.document)
             .filter(|data| cuts.is_old_minus_cuts(&state.data, data))
-            .ok_or_else(|| Error::Invalid(format!("{file}: removing {} would change more than those entries; the file is left as it was", cuts.describe())))?;
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{file}: removing {} would change other data too; the file is left as it was",
+                    cuts.describe()
+                ))
+            })?;
         write_atomic(&self.path, edited.as_bytes())
             .map_err(|e| Error::Unavailable(format!("cannot write {file}: {e}")))?;
         state.text = edited;
@@ -981,7 +986,7 @@ spec:
             panic!("{outcomes:?}");
         };
         assert!(
-            message.contains("data.yaml: removing 2 assignments would change more than those entries; the file is left as it was"),
+            message.contains("data.yaml: removing 2 assignments would change other data too; the file is left as it was"),
             "{message}"
         );
         assert_eq!(outcomes[1], outcomes[0]);
