@@ -28,4 +28,4 @@ pub mod source;
 pub mod state;
 pub mod status;
 pub mod store;
-pub mod yaml_write;
+pub mod yaml;

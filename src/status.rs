@@ -298,7 +298,7 @@ pub fn render(
         missed_instances: &state.missed,
         instances,
     };
-    crate::yaml_write::to_string(&status).map_err(|e| RenderError::Status(e.to_string()))
+    crate::yaml::write::to_string(&status).map_err(|e| RenderError::Status(e.to_string()))
 }
 
 fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> InstanceStatus<'a> {

@@ -99,4 +99,8 @@ impl Directory for AnyDirectory {
             None => outcome,
         })
     }
+
+    async fn remove_many(&self, targets: &[Removal]) -> Vec<Result<RemoveOutcome, Error>> {
+        dispatch!(self, d => d.remove_many(targets).await)
+    }
 }

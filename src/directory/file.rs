@@ -1,20 +1,23 @@
 //! The embedded directory: a `DirectoryData` YAML file, usually in the same repository.
 //!
-//! Reads answer from memory. A removal edits the file's text in place — the entry's lines (or,
-//! in a flow list, its characters) are cut, so comments, order and formatting elsewhere stay
-//! as the team wrote them — then re-reads the edited text and checks it equals the old data
-//! minus exactly that entry before writing it atomically. An edit that cannot be verified is
-//! refused, never written.
+//! Reads answer from memory. Removals come in batches ([`Directory::remove_many`]): the
+//! batch's entries are cut out of the file's text in place, in one pass — their lines (or, in
+//! a flow list, their characters) go, so comments, order and formatting elsewhere stay as the
+//! team wrote them — then the edited text is read again and must equal the old data minus
+//! exactly those entries before it is written, atomically, once. An edit that cannot be
+//! verified is refused, never written. A batch costs one parse of the text, one re-read and
+//! one write, whatever its size.
 
 use foldhash::HashMapExt;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::fsutil::write_atomic;
-use crate::load::yaml::{self, Node, NodeValue};
 use crate::load::{self, SchemaSet};
 use crate::model::Resource;
-use crate::model::directory_data::{DirectoryDataSpec, Membership, Source};
+use crate::model::directory_data::{DirectoryDataSpec, Group, Membership, Source};
+use crate::yaml;
 
 use super::{
     AssignmentInfo, Directory, Error, GroupInfo, Page, Principal, Removal, RemoveOutcome, RoleInfo,
@@ -173,29 +176,278 @@ impl FileDirectory {
         })
     }
 
-    fn remove_entry(
-        &self,
-        state: &mut State,
-        pointer: &str,
-        expected: DirectoryDataSpec,
-    ) -> Result<(), Error> {
-        let edited = cut_sequence_item(&state.text, state.document, pointer).ok_or_else(|| {
-            Error::Invalid(format!(
-                "{}: cannot locate `{pointer}` to edit it",
-                self.path.display()
-            ))
-        })?;
+    /// Resolves every target against the data, then cuts all that are found in one edit.
+    fn remove_batch(&self, targets: &[Removal]) -> Vec<Result<RemoveOutcome, Error>> {
+        if let Some(reason) = &self.read_only {
+            let outcome = RemoveOutcome::NotSupported {
+                reason: reason.clone(),
+            };
+            return targets.iter().map(|_| Ok(outcome.clone())).collect();
+        }
+        let mut state = self.lock();
+        let mut batch = Batch::new(&state.data, &state.index);
+        let mut outcomes: Vec<Result<RemoveOutcome, Error>> =
+            targets.iter().map(|t| Ok(batch.resolve(t))).collect();
+        if batch.is_empty() {
+            return outcomes;
+        }
+        let cuts = batch.into_cuts();
+        if let Err(error) = self.cut(&mut state, &cuts) {
+            // Nothing was written: what would have been removed is not, and says why.
+            for outcome in &mut outcomes {
+                if matches!(outcome, Ok(RemoveOutcome::Removed)) {
+                    *outcome = Err(error.clone());
+                }
+            }
+        }
+        outcomes
+    }
+
+    /// Cuts the entries out of the text in one pass, checks the result reads as the old data
+    /// minus exactly those entries, writes it and takes it as the new state.
+    fn cut(&self, state: &mut State, cuts: &Cuts) -> Result<(), Error> {
+        let file = self.path.display();
+        let pointers = cuts.pointers();
+        let edited = {
+            let parsed = yaml::parse(&state.text);
+            let root = parsed
+                .documents
+                .iter()
+                .find(|d| d.index == state.document)
+                .map(|d| &d.root)
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{file}: the DirectoryData document cannot be read again"
+                    ))
+                })?;
+            let edited =
+                yaml::edit::cut_sequence_items(&state.text, root, &pointers).map_err(|e| {
+                    Error::Invalid(format!(
+                        "{file}:{}:{}: cannot edit `{}`: {}; the file is left as it was",
+                        e.line, e.column, e.field, e.why
+                    ))
+                })?;
+            // A hundred thousand spanned nodes take a while to free: not on this thread.
+            rayon::spawn(move || drop(parsed));
+            edited
+        };
         let data = parse_data(&edited, state.document)
-            .filter(|data| *data == expected)
-            .ok_or_else(|| Error::Invalid(format!("{}: editing `{pointer}` would change more than that entry; the file is left as it was", self.path.display())))?;
-        write_atomic(&self.path, edited.as_bytes()).map_err(|e| {
-            Error::Unavailable(format!("cannot write {}: {e}", self.path.display()))
-        })?;
+            .filter(|data| cuts.is_old_minus_cuts(&state.data, data))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{file}: removing {} would change other data too; the file is left as it was",
+                    cuts.describe()
+                ))
+            })?;
+        write_atomic(&self.path, edited.as_bytes())
+            .map_err(|e| Error::Unavailable(format!("cannot write {file}: {e}")))?;
         state.text = edited;
         state.index = Index::new(&data);
-        state.data = data;
+        let old = std::mem::replace(&mut state.data, data);
+        rayon::spawn(move || drop(old));
         Ok(())
     }
+}
+
+/// A batch of removals resolved against the data: which entries go, and what every target
+/// answers. Lookups by id are built once per batch, and only for the lists it touches, so a
+/// batch is linear in the size of the data and of the batch.
+struct Batch<'d> {
+    data: &'d DirectoryDataSpec,
+    index: &'d Index,
+    /// Assignment id to its position (the first, as a scan finds it), built on first use.
+    assignment_at: Option<FastMap<&'d str, usize>>,
+    assignments: Vec<usize>,
+    assignment_cut: Vec<bool>,
+    /// Per group position: its members' positions and the members cut.
+    groups: FastMap<usize, MemberCuts<'d>>,
+}
+
+struct MemberCuts<'d> {
+    at: FastMap<&'d str, usize>,
+    cut: Vec<usize>,
+}
+
+impl<'d> Batch<'d> {
+    fn new(data: &'d DirectoryDataSpec, index: &'d Index) -> Batch<'d> {
+        Batch {
+            data,
+            index,
+            assignment_at: None,
+            assignments: Vec::new(),
+            assignment_cut: Vec::new(),
+            groups: FastMap::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.assignments.is_empty() && self.groups.values().all(|g| g.cut.is_empty())
+    }
+
+    /// What removing `target` answers; a target found is marked to be cut. A target already
+    /// marked (listed twice) is not there any more by the time its second mention is reached.
+    fn resolve(&mut self, target: &Removal) -> RemoveOutcome {
+        match target {
+            Removal::Assignment { id, .. } => {
+                let data = self.data;
+                let at = self.assignment_at.get_or_insert_with(|| {
+                    let mut at = FastMap::with_capacity(data.assignments.len());
+                    for (i, a) in data.assignments.iter().enumerate() {
+                        at.entry(a.id.as_str()).or_insert(i);
+                    }
+                    self.assignment_cut = vec![false; data.assignments.len()];
+                    at
+                });
+                match at.get(id.as_str()) {
+                    Some(&i) if !self.assignment_cut[i] => {
+                        self.assignment_cut[i] = true;
+                        self.assignments.push(i);
+                        RemoveOutcome::Removed
+                    }
+                    _ => RemoveOutcome::NotFound,
+                }
+            }
+            Removal::GroupMember { group, member } => {
+                let Some(&g) = self.index.groups.get(group.as_str()) else {
+                    return RemoveOutcome::NotFound;
+                };
+                let info = &self.data.groups[g];
+                if info.membership == Membership::Dynamic {
+                    return RemoveOutcome::NotSupported {
+                        reason: format!("group `{}` is dynamic", info.display_name),
+                    };
+                }
+                if info.source == Source::OnPremises {
+                    return RemoveOutcome::NotSupported {
+                        reason: format!("group `{}` is synced from on-premises", info.display_name),
+                    };
+                }
+                let cuts = self.groups.entry(g).or_insert_with(|| {
+                    let mut at = FastMap::with_capacity(info.members.len());
+                    for (i, m) in info.members.iter().enumerate() {
+                        at.entry(m.as_str()).or_insert(i);
+                    }
+                    MemberCuts {
+                        at,
+                        cut: Vec::new(),
+                    }
+                });
+                // Taken out of the map once cut, so a second mention finds nothing.
+                match cuts.at.remove(member.as_str()) {
+                    Some(i) => {
+                        cuts.cut.push(i);
+                        RemoveOutcome::Removed
+                    }
+                    None => RemoveOutcome::NotFound,
+                }
+            }
+        }
+    }
+
+    fn into_cuts(self) -> Cuts {
+        let mut assignments = self.assignments;
+        assignments.sort_unstable();
+        let mut members: Vec<(usize, Vec<usize>)> = self
+            .groups
+            .into_iter()
+            .filter(|(_, g)| !g.cut.is_empty())
+            .map(|(g, cuts)| {
+                let mut cut = cuts.cut;
+                cut.sort_unstable();
+                (g, cut)
+            })
+            .collect();
+        members.sort_unstable_by_key(|(g, _)| *g);
+        Cuts {
+            assignments,
+            members,
+        }
+    }
+}
+
+/// The positions cut, ascending: assignments, and members per group.
+#[derive(Debug)]
+struct Cuts {
+    assignments: Vec<usize>,
+    members: Vec<(usize, Vec<usize>)>,
+}
+
+impl Cuts {
+    /// The lists to cut from, as JSON pointers into the document, with the positions.
+    fn pointers(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out = Vec::with_capacity(1 + self.members.len());
+        if !self.assignments.is_empty() {
+            out.push(("/spec/assignments".to_owned(), self.assignments.clone()));
+        }
+        for (g, cut) in &self.members {
+            out.push((format!("/spec/groups/{g}/members"), cut.clone()));
+        }
+        out
+    }
+
+    fn describe(&self) -> String {
+        let members: usize = self.members.iter().map(|(_, m)| m.len()).sum();
+        match (self.assignments.len(), members) {
+            (1, 0) => "an assignment".to_owned(),
+            (0, 1) => "a group membership".to_owned(),
+            (a, 0) => format!("{a} assignments"),
+            (0, m) => format!("{m} group memberships"),
+            (a, m) => format!("{a} assignments and {m} group memberships"),
+        }
+    }
+
+    /// Whether `new` is `old` less exactly the cut entries, compared entry by entry without a
+    /// copy of `old`.
+    fn is_old_minus_cuts(&self, old: &DirectoryDataSpec, new: &DirectoryDataSpec) -> bool {
+        let DirectoryDataSpec {
+            users,
+            groups,
+            roles,
+            assignments,
+        } = old;
+        let mut member_cuts = self.members.iter().peekable();
+        *users == new.users
+            && *roles == new.roles
+            && without(assignments, &self.assignments).eq(new.assignments.iter())
+            && groups.len() == new.groups.len()
+            && groups
+                .iter()
+                .zip(&new.groups)
+                .enumerate()
+                .all(
+                    |(g, (old, new))| match member_cuts.next_if(|(at, _)| *at == g) {
+                        None => old == new,
+                        Some((_, cut)) => {
+                            same_but_members(old, new)
+                                && without(&old.members, cut).eq(new.members.iter())
+                        }
+                    },
+                )
+    }
+}
+
+/// The items of `list` but those at `cut` (ascending positions).
+fn without<'a, T>(list: &'a [T], cut: &'a [usize]) -> impl Iterator<Item = &'a T> {
+    let mut cut = cut.iter().peekable();
+    list.iter()
+        .enumerate()
+        .filter(move |(i, _)| cut.next_if(|&&c| c == *i).is_none())
+        .map(|(_, item)| item)
+}
+
+fn same_but_members(old: &Group, new: &Group) -> bool {
+    // Spelled out so that a field added to `Group` cannot be forgotten here.
+    let Group {
+        id,
+        display_name,
+        members: _,
+        membership,
+        source,
+    } = old;
+    *id == new.id
+        && *display_name == new.display_name
+        && *membership == new.membership
+        && *source == new.source
 }
 
 fn read_state(path: &Path) -> Result<State, Error> {
@@ -254,18 +506,26 @@ pub fn refuse_findings(loaded: &load::Loaded, path: &Path) -> Result<(), Error> 
     )))
 }
 
+/// The `spec` of document `document` of `text`, when it reads without any error.
 fn parse_data(text: &str, document: usize) -> Option<DirectoryDataSpec> {
-    let parsed = yaml::parse(text);
+    let parsed = yaml::parse_values(text);
     if !parsed.errors.is_empty() {
         return None;
     }
     let root = parsed
         .documents
         .into_iter()
-        .find(|d| d.index == document)?
+        .find(|d| d.index == document && !d.damaged)?
         .root;
-    let spec = root.to_value().get("spec").cloned()?;
-    serde_json::from_value(spec).ok()
+    // Decoded on every core when large, as the loader does.
+    let spec = match load::parallel_decode::directory_data(&root) {
+        Some(Resource::DirectoryData(data)) => Some(data.spec),
+        _ => root
+            .get("spec")
+            .and_then(|spec| DirectoryDataSpec::deserialize(spec).ok()),
+    };
+    load::parallel_decode::drop_in_parallel(root);
+    spec
 }
 
 impl Directory for FileDirectory {
@@ -385,50 +645,13 @@ impl Directory for FileDirectory {
     }
 
     async fn remove(&self, target: &Removal) -> Result<RemoveOutcome, Error> {
-        if let Some(reason) = &self.read_only {
-            return Ok(RemoveOutcome::NotSupported {
-                reason: reason.clone(),
-            });
-        }
-        let mut state = self.lock();
-        match target {
-            Removal::Assignment { id, .. } => {
-                let Some(index) = state.data.assignments.iter().position(|a| &a.id == id) else {
-                    return Ok(RemoveOutcome::NotFound);
-                };
-                let mut expected = state.data.clone();
-                expected.assignments.remove(index);
-                self.remove_entry(&mut state, &format!("/spec/assignments/{index}"), expected)?;
-                Ok(RemoveOutcome::Removed)
-            }
-            Removal::GroupMember { group, member } => {
-                let Some(g) = state.data.groups.iter().position(|x| &x.id == group) else {
-                    return Ok(RemoveOutcome::NotFound);
-                };
-                let info = &state.data.groups[g];
-                if info.membership == Membership::Dynamic {
-                    return Ok(RemoveOutcome::NotSupported {
-                        reason: format!("group `{}` is dynamic", info.display_name),
-                    });
-                }
-                if info.source == Source::OnPremises {
-                    return Ok(RemoveOutcome::NotSupported {
-                        reason: format!("group `{}` is synced from on-premises", info.display_name),
-                    });
-                }
-                let Some(m) = info.members.iter().position(|x| x == member) else {
-                    return Ok(RemoveOutcome::NotFound);
-                };
-                let mut expected = state.data.clone();
-                expected.groups[g].members.remove(m);
-                self.remove_entry(
-                    &mut state,
-                    &format!("/spec/groups/{g}/members/{m}"),
-                    expected,
-                )?;
-                Ok(RemoveOutcome::Removed)
-            }
-        }
+        self.remove_batch(std::slice::from_ref(target))
+            .pop()
+            .unwrap_or(Ok(RemoveOutcome::NotFound))
+    }
+
+    async fn remove_many(&self, targets: &[Removal]) -> Vec<Result<RemoveOutcome, Error>> {
+        self.remove_batch(targets)
     }
 }
 
@@ -438,116 +661,6 @@ fn group_info(g: &crate::model::directory_data::Group) -> GroupInfo {
         display_name: g.display_name.clone(),
         membership: g.membership,
         source: g.source,
-    }
-}
-
-/// The text with the sequence item at `pointer` (in document `document`) cut out, or `None`
-/// when it cannot be located.
-fn cut_sequence_item(text: &str, document: usize, pointer: &str) -> Option<String> {
-    let parsed = yaml::parse(text);
-    let root = &parsed.documents.iter().find(|d| d.index == document)?.root;
-    let (parent_pointer, index) = pointer.rsplit_once('/')?;
-    let index: usize = index.parse().ok()?;
-    let (parent, _) = root.locate(parent_pointer)?;
-    let NodeValue::Seq(items) = &parent.value else {
-        return None;
-    };
-    let item = items.get(index)?;
-    let lines = LineIndex::new(text);
-    let start = lines.offset(item.span.line, item.span.col)?;
-    let flow = text[lines.offset(parent.span.line, parent.span.col)?..].starts_with('[');
-    let (from, to) = if flow {
-        // `[a, b, c]`: cut "b, " (up to the next item) or, for the last, ", c".
-        match (
-            items.get(index + 1),
-            index.checked_sub(1).and_then(|i| items.get(i)),
-        ) {
-            (Some(next), _) => (start, lines.offset(next.span.line, next.span.col)?),
-            (None, Some(previous)) => (
-                end_offset(text, &lines, previous)?,
-                end_offset(text, &lines, item)?,
-            ),
-            (None, None) => (start, end_offset(text, &lines, item)?),
-        }
-    } else {
-        // A block item: whole lines, from its `- ` to its last line of content (comments and
-        // blank lines after it belong to whatever follows).
-        let first = lines.offset(item.span.line, 1)?;
-        let last = last_content_line(text, &lines, item);
-        (first, lines.offset(last + 1, 1).unwrap_or(text.len()))
-    };
-    let mut out = String::with_capacity(text.len());
-    out.push_str(&text[..from]);
-    if !flow && items.len() == 1 {
-        // The key would be left with no value, which YAML reads as null, not as an empty
-        // list: write `[]` on the item's line, indented deeper than any key it belongs to.
-        let dash = text[from..].len() - text[from..].trim_start_matches(' ').len();
-        let indent = dash + 2;
-        out.push_str(&" ".repeat(indent));
-        out.push_str("[]\n");
-    }
-    out.push_str(&text[to..]);
-    Some(out)
-}
-
-fn end_offset(text: &str, lines: &LineIndex, node: &Node) -> Option<usize> {
-    let end = lines.offset(node.span.end_line, node.span.end_col)?;
-    Some(end.min(text.len()))
-}
-
-/// The last line holding any of the node's own text.
-fn last_content_line(text: &str, lines: &LineIndex, node: &Node) -> u32 {
-    let is_flow = lines
-        .offset(node.span.line, node.span.col)
-        .is_some_and(|o| text[o..].starts_with(['[', '{']));
-    match &node.value {
-        _ if is_flow => node.span.end_line,
-        NodeValue::Scalar(_) => node.span.end_line,
-        NodeValue::Seq(items) => items
-            .iter()
-            .map(|i| last_content_line(text, lines, i))
-            .max()
-            .unwrap_or(node.span.line),
-        NodeValue::Map(entries) => entries
-            .iter()
-            .map(|e| last_content_line(text, lines, &e.value).max(e.key_span.line))
-            .max()
-            .unwrap_or(node.span.line),
-    }
-}
-
-/// Byte offsets of line starts, to turn (line, character column) into a byte offset.
-struct LineIndex {
-    starts: Vec<usize>,
-    text_len: usize,
-    text: String,
-}
-
-impl LineIndex {
-    fn new(text: &str) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex {
-            starts,
-            text_len: text.len(),
-            text: text.to_owned(),
-        }
-    }
-
-    fn offset(&self, line: u32, col: u32) -> Option<usize> {
-        let start = *self.starts.get(line.checked_sub(1)? as usize)?;
-        if start >= self.text_len {
-            return (col <= 1).then_some(self.text_len);
-        }
-        let rest = &self.text[start..];
-        let chars = col.checked_sub(1)? as usize;
-        Some(
-            start
-                + rest
-                    .char_indices()
-                    .nth(chars)
-                    .map_or(rest.len(), |(i, _)| i),
-        )
     }
 }
 
@@ -686,6 +799,253 @@ spec:
             "{text}"
         );
         assert!(text.ends_with("      role: r-1\n"), "{text}");
+    }
+
+    /// A data file of `n` assignments in mixed styles, with comments, and a group whose `n / 10`
+    /// members are a block list; the assignments and members `gone` names are left out (the
+    /// comments before them stay), as a removal must leave the text.
+    fn large(n: usize, gone: &dyn Fn(&str) -> bool) -> String {
+        let mut text = String::from(
+            "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata: {name: corp}\nspec:\n  users:\n",
+        );
+        for u in 0..n / 10 {
+            text.push_str(&format!("    - {{id: u-{u}, userPrincipalName: u{u}@x}}\n"));
+        }
+        text.push_str("  groups:\n    - id: g-1\n      displayName: Ops\n      members:\n");
+        for u in (0..n / 10).filter(|u| !gone(&format!("u-{u}"))) {
+            text.push_str(&format!("        - u-{u}\n"));
+        }
+        text.push_str("  roles:\n    - {id: r-1, displayName: Admin}\n  assignments:\n");
+        for i in 0..n {
+            let u = i % (n / 10);
+            let id = format!("a-{i}");
+            let entry = match i % 4 {
+                0 => format!("    - {{id: a-{i}, principal: u-{u}, role: r-1}}\n"),
+                1 => {
+                    format!("    - id: a-{i}   # block\n      principal: u-{u}\n      role: r-1\n")
+                }
+                2 => {
+                    text.push_str(&format!("    # about a-{i}\n"));
+                    format!("    - {{id: \"a-{i}\", principal: u-{u}, role: r-1}}\n")
+                }
+                _ => {
+                    text.push('\n');
+                    format!("    - {{id: a-{i}, principal: u-{u}, role: r-1}}  # flow\n")
+                }
+            };
+            if !gone(&id) {
+                text.push_str(&entry);
+            }
+        }
+        text
+    }
+
+    fn removals(ids: impl IntoIterator<Item = usize>) -> Vec<Removal> {
+        ids.into_iter()
+            .map(|i| Removal::assignment(&format!("a-{i}"), Default::default()))
+            .collect()
+    }
+
+    fn members(ids: impl IntoIterator<Item = usize>) -> Vec<Removal> {
+        ids.into_iter()
+            .map(|u| Removal::GroupMember {
+                group: "g-1".into(),
+                member: format!("u-{u}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_of_a_thousand_cuts_exactly_their_entries_in_one_write() {
+        let text = large(10_000, &|_| false);
+        let (_dir, directory) = fixture(&text);
+        // Not in file order, and group members among the assignments.
+        let mut targets = removals((0..10_000).rev().step_by(10));
+        targets.extend(members((0..1_000).step_by(10)));
+        targets.rotate_left(950);
+        let outcomes = block_on(directory.remove_many(&targets));
+        assert!(outcomes.iter().all(|o| *o == Ok(RemoveOutcome::Removed)));
+        let gone = |id: &str| {
+            let number = |prefix| {
+                id.strip_prefix(prefix)
+                    .and_then(|n| n.parse::<usize>().ok())
+            };
+            number("a-").is_some_and(|i| i % 10 == 9) || number("u-").is_some_and(|u| u % 10 == 0)
+        };
+        let edited = std::fs::read_to_string(directory.path()).expect("read");
+        assert_eq!(edited, large(10_000, &gone));
+        assert_eq!(directory.data().assignments.len(), 9_000);
+        assert_eq!(directory.data().groups[0].members.len(), 900);
+        // The index is rebuilt: what is gone is not listed, what stays is.
+        let listed = block_on(directory.list_assignments("r-1", None)).expect("listed");
+        assert_eq!(listed.items[9].id, "a-10");
+        assert_eq!(
+            FileDirectory::open(directory.path()).expect("valid").data(),
+            directory.data()
+        );
+    }
+
+    #[test]
+    fn a_batch_writes_the_same_text_as_removing_its_targets_one_at_a_time() {
+        let text = large(1_000, &|_| false);
+        let (_dir, batch) = fixture(&text);
+        let (_other, single) = fixture(&text);
+        let mut targets = removals((0..1_000).step_by(7));
+        targets.extend(members((0..100).step_by(9)));
+        let outcomes = block_on(batch.remove_many(&targets));
+        assert!(outcomes.iter().all(|o| *o == Ok(RemoveOutcome::Removed)));
+        for target in &targets {
+            assert_eq!(block_on(single.remove(target)), Ok(RemoveOutcome::Removed));
+        }
+        assert_eq!(
+            std::fs::read_to_string(batch.path()).expect("read"),
+            std::fs::read_to_string(single.path()).expect("read")
+        );
+        assert_eq!(batch.data(), single.data());
+    }
+
+    #[test]
+    fn a_target_named_twice_or_unknown_is_not_found_and_the_rest_are_removed() {
+        let (_dir, directory) = fixture(DATA);
+        let member = |m: &str| Removal::GroupMember {
+            group: "g-1".into(),
+            member: m.into(),
+        };
+        let targets = vec![
+            Removal::assignment("a-2", Default::default()),
+            member("u-b"),
+            Removal::assignment("a-9", Default::default()),
+            Removal::assignment("a-2", Default::default()),
+            member("u-b"),
+            member("u-z"),
+            Removal::GroupMember {
+                group: "g-9".into(),
+                member: "u-a".into(),
+            },
+            Removal::assignment("a-3", Default::default()),
+        ];
+        let outcomes = block_on(directory.remove_many(&targets));
+        use RemoveOutcome::{NotFound, Removed};
+        assert_eq!(
+            outcomes,
+            [
+                Removed, Removed, NotFound, NotFound, NotFound, NotFound, NotFound, Removed
+            ]
+            .map(Ok)
+            .to_vec()
+        );
+        let text = std::fs::read_to_string(directory.path()).expect("read");
+        let expected = DATA
+            .replace("    - id: a-2\n      principal: u-b\n      role: r-1\n", "")
+            .replace(
+                "    - {id: a-3, principal: g-1, role: r-1}   # the group\n",
+                "",
+            )
+            .replace("members: [u-a, u-b, u-c]", "members: [u-a, u-c]");
+        assert_eq!(text, expected);
+        assert_eq!(directory.data().assignments.len(), 1);
+        assert_eq!(directory.data().groups[0].members, ["u-a", "u-c"]);
+    }
+
+    #[test]
+    fn a_read_only_directory_refuses_every_target_and_writes_nothing() {
+        let (_dir, directory) = fixture(DATA);
+        let directory = directory.read_only("the daemon does not write into its tree");
+        let outcomes = block_on(directory.remove_many(&removals([1, 2, 9])));
+        let refused = Ok(RemoveOutcome::NotSupported {
+            reason: "the daemon does not write into its tree".into(),
+        });
+        assert_eq!(outcomes, vec![refused; 3]);
+        assert_eq!(
+            std::fs::read_to_string(directory.path()).expect("read"),
+            DATA
+        );
+    }
+
+    #[test]
+    fn a_dynamic_groups_members_are_not_supported_beside_removals_that_go_ahead() {
+        let text = DATA.replace(
+            "    - {id: g-1, displayName: Ops, members: [u-a, u-b, u-c]}\n",
+            "    - {id: g-1, displayName: Ops, members: [u-a, u-b, u-c]}\n    - {id: g-2, displayName: Auto, membership: dynamic, members: [u-a]}\n",
+        );
+        let (_dir, directory) = fixture(&text);
+        let targets = [
+            Removal::GroupMember {
+                group: "g-2".into(),
+                member: "u-a".into(),
+            },
+            Removal::assignment("a-1", Default::default()),
+        ];
+        let outcomes = block_on(directory.remove_many(&targets));
+        assert_eq!(
+            outcomes,
+            vec![
+                Ok(RemoveOutcome::NotSupported {
+                    reason: "group `Auto` is dynamic".into()
+                }),
+                Ok(RemoveOutcome::Removed)
+            ]
+        );
+        assert_eq!(directory.data().groups[1].members, ["u-a"]);
+    }
+
+    #[test]
+    fn a_batch_whose_edit_does_not_verify_is_refused_whole_and_the_file_is_untouched() {
+        // Cutting a-1 takes the anchor a-2's alias refers to: the edited text no longer reads.
+        let text = DATA
+            .replace(
+                "{id: a-1, principal: u-a, role: r-1}",
+                "{id: a-1, principal: u-a, role: &admin r-1}",
+            )
+            .replace(
+                "      role: r-1\n    - {id: a-3",
+                "      role: *admin\n    - {id: a-3",
+            );
+        let (_dir, directory) = fixture(&text);
+        let before = directory.data();
+        let outcomes = block_on(directory.remove_many(&removals([3, 1, 7])));
+        let Err(Error::Invalid(message)) = &outcomes[0] else {
+            panic!("{outcomes:?}");
+        };
+        assert!(
+            message.contains("data.yaml: removing 2 assignments would change other data too; the file is left as it was"),
+            "{message}"
+        );
+        assert_eq!(outcomes[1], outcomes[0]);
+        assert_eq!(outcomes[2], Ok(RemoveOutcome::NotFound));
+        assert_eq!(
+            std::fs::read_to_string(directory.path()).expect("read"),
+            text
+        );
+        assert_eq!(directory.data(), before);
+        // What does not touch the anchor still goes.
+        let outcome = block_on(directory.remove(&Removal::assignment("a-3", Default::default())));
+        assert_eq!(outcome, Ok(RemoveOutcome::Removed));
+    }
+
+    #[test]
+    fn the_read_back_must_be_the_old_data_less_exactly_the_cut_entries() {
+        let (_dir, directory) = fixture(DATA);
+        let old = directory.data();
+        let cuts = Cuts {
+            assignments: vec![1],
+            members: vec![(0, vec![0])],
+        };
+        let mut new = old.clone();
+        new.assignments.remove(1);
+        new.groups[0].members.remove(0);
+        assert!(cuts.is_old_minus_cuts(&old, &new));
+        let mut wrong_entry = old.clone();
+        wrong_entry.assignments.remove(0);
+        wrong_entry.groups[0].members.remove(0);
+        assert!(!cuts.is_old_minus_cuts(&old, &wrong_entry));
+        let mut renamed = new.clone();
+        renamed.groups[0].display_name = "Other".into();
+        assert!(!cuts.is_old_minus_cuts(&old, &renamed));
+        let mut one_more = new.clone();
+        one_more.users.pop();
+        assert!(!cuts.is_old_minus_cuts(&old, &one_more));
+        assert!(!cuts.is_old_minus_cuts(&old, &old));
     }
 
     #[test]

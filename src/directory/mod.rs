@@ -276,4 +276,26 @@ pub trait Directory: Send + Sync {
     /// Removes one assignment or membership.
     fn remove(&self, target: &Removal)
     -> impl Future<Output = Result<RemoveOutcome, Error>> + Send;
+
+    /// Removes many, answering for each target in order as [`remove`] one after another
+    /// would: a target listed twice is removed once, and its second mention answers
+    /// `NotFound`.
+    ///
+    /// By default one [`remove`] after another, so that each removal is its own request to
+    /// a remote directory, as it always was; a directory that can change many entries at the
+    /// cost of one (the file directory: one parse, one write) does so.
+    ///
+    /// [`remove`]: Directory::remove
+    fn remove_many(
+        &self,
+        targets: &[Removal],
+    ) -> impl Future<Output = Vec<Result<RemoveOutcome, Error>>> + Send {
+        async move {
+            let mut outcomes = Vec::with_capacity(targets.len());
+            for target in targets {
+                outcomes.push(self.remove(target).await);
+            }
+            outcomes
+        }
+    }
 }

@@ -106,7 +106,11 @@ pub async fn apply_review(
             .iter()
             .map(|t| journal.was_attempted(&t.0, &t.1, &t.2))
             .collect();
-        journal_intents(&mut journal, chunk).map_err(journal_error)?;
+        let intents: Vec<(&str, &str, &directory::Removal)> = chunk
+            .iter()
+            .map(|t| (t.0.as_str(), t.1.as_str(), &t.2))
+            .collect();
+        journal.intents(&intents).map_err(journal_error)?;
         let removals: Vec<directory::Removal> = chunk.iter().map(|t| t.2.clone()).collect();
         let results = remove_many(directory, &removals).await;
         let mut answered = Vec::with_capacity(chunk.len());
@@ -119,7 +123,11 @@ pub async fn apply_review(
             answered.push((*target, to_journal(&outcome)));
             outcomes.insert(target, outcome);
         }
-        journal_outcomes(&mut journal, &answered).map_err(journal_error)?;
+        let answered: Vec<(&str, &str, &directory::Removal, JournalOutcome)> = answered
+            .into_iter()
+            .map(|(t, outcome)| (t.0.as_str(), t.1.as_str(), &t.2, outcome))
+            .collect();
+        journal.record_all(&answered).map_err(journal_error)?;
         done += chunk.len();
         if ctx
             .faults
@@ -174,28 +182,7 @@ async fn remove_many<D: Directory>(
     directory: &D,
     removals: &[directory::Removal],
 ) -> Vec<Result<RemoveOutcome, directory::Error>> {
-    let mut out = Vec::with_capacity(removals.len());
-    for removal in removals {
-        out.push(directory.remove(removal).await);
-    }
-    out
-}
-
-fn journal_intents(journal: &mut Journal, targets: &[&Target]) -> std::io::Result<()> {
-    for t in targets {
-        journal.intent(&t.0, &t.1, &t.2)?;
-    }
-    Ok(())
-}
-
-fn journal_outcomes(
-    journal: &mut Journal,
-    answered: &[(&Target, JournalOutcome)],
-) -> std::io::Result<()> {
-    for (t, outcome) in answered {
-        journal.record(&t.0, &t.1, &t.2, outcome.clone())?;
-    }
-    Ok(())
+    directory.remove_many(removals).await
 }
 
 fn from_journal(done: &JournalOutcome) -> Outcome {

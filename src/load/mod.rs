@@ -8,11 +8,10 @@
 //! read (size limit, UTF-8) → `yaml::parse` (spanned trees) → per document: envelope, inline
 //! secrets, `validate::SchemaSet`, typed decode → `rules` across all documents.
 
-mod parallel_decode;
+pub(crate) mod parallel_decode;
 pub mod policy;
 pub mod rules;
 pub mod validate;
-pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +22,9 @@ use crate::diag::{Code, Diagnostic, field_path};
 use crate::model::{self, Kind, Resource};
 use crate::source::{SourceFile, position_of};
 
+// Reading YAML lives in `crate::yaml` with the rest of YAML text; many callers know it as
+// part of loading, so it is reachable here too (the same module, not a copy).
+pub use crate::yaml;
 pub use validate::SchemaSet;
 use yaml::{Node, NodeValue, YamlErrorKind};
 

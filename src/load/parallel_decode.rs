@@ -20,7 +20,7 @@ const MIN_ENTRIES: usize = 4096;
 const LISTS: [&str; 4] = ["users", "groups", "roles", "assignments"];
 
 /// The `DirectoryData` in `value`, or `None` when it is small or anything fails to decode.
-pub(super) fn directory_data(value: &Value) -> Option<Resource> {
+pub(crate) fn directory_data(value: &Value) -> Option<Resource> {
     let spec = value.get("spec")?.as_object()?;
     let list = |key: &str| spec.get(key).and_then(Value::as_array);
     let entries: usize = LISTS.iter().filter_map(|key| list(key)).map(Vec::len).sum();
@@ -56,7 +56,7 @@ pub(super) fn directory_data(value: &Value) -> Option<Resource> {
 
 /// Frees a large document's tree on every core: a hundred thousand small maps took one core
 /// some 25 ms to free while the other waited.
-pub(super) fn drop_in_parallel(mut value: Value) {
+pub(crate) fn drop_in_parallel(mut value: Value) {
     let Some(spec) = value.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };

@@ -87,7 +87,7 @@ struct Ctx<'a> {
     /// Spanned trees of the documents of files loaded without positions, by file and then by
     /// document index: a file is read again once, on its first finding, not once per document
     /// with a finding (a file of a thousand such documents would be read a thousand times).
-    spanned: std::cell::RefCell<HashMap<usize, HashMap<usize, crate::load::yaml::Node>>>,
+    spanned: std::cell::RefCell<HashMap<usize, HashMap<usize, crate::yaml::Node>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -284,7 +284,7 @@ impl Ctx<'_> {
             let Some(text) = self.loaded.sources[doc.file].text.as_deref() else {
                 return HashMap::new();
             };
-            crate::load::yaml::parse(text)
+            crate::yaml::parse(text)
                 .documents
                 .into_iter()
                 .map(|d| (d.index, d.root))

@@ -13,7 +13,7 @@ use crate::model::envelope::DNS1123_LABEL;
 use crate::model::review::{TIMESTAMP_FORMAT, Timestamp};
 use crate::schema;
 
-use super::yaml::Node;
+use crate::yaml::Node;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use std::path::Path;
 

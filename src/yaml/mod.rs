@@ -1,5 +1,7 @@
-//! YAML text to spanned trees, one per document, with every node's position.
+//! YAML text, the one home of it: reading (here), writing ([`write`]) and comment-preserving
+//! edits of text people wrote ([`edit`]).
 //!
+//! Reading turns YAML text into spanned trees, one per document, with every node's position.
 //! Built on `saphyr-parser`'s event stream rather than a serde deserializer because validation
 //! needs the position of *every* node (to place schema errors), must survive hostile input
 //! (alias bombs, absurd nesting) without hanging or overflowing the stack, and must report
@@ -13,7 +15,9 @@ use serde_json::{Map, Number, Value};
 
 use crate::source::{Span, to_u32};
 
+pub mod edit;
 mod split;
+pub mod write;
 
 /// Deepest nesting of collections accepted. Recert's deepest legitimate path is about six
 /// levels; 64 leaves room for free-form labels while keeping recursive walks shallow.

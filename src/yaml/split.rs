@@ -350,7 +350,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::load::yaml::parse_into;
+    use crate::yaml::parse_into;
 
     /// The pieces' reading is the whole reading, or none at all.
     fn same_or_none(text: &str, target: usize) -> Option<Parsed<Value>> {

@@ -1,5 +1,5 @@
-//! Block-style YAML for the status files, from any `Serialize` value, and the double-quoted
-//! scalars `recert decide` writes into decisions files.
+//! Block-style YAML for the status files, from any `Serialize` value, and the scalars
+//! `recert decide` writes into decisions files (plain where that reads back, else quoted).
 //!
 //! The status is rewritten for every review a pass touches; serde-saphyr's serializer, which
 //! weighs every string against many styles, took about as long per status as everything else
@@ -201,6 +201,50 @@ pub fn is_plain_safe(text: &str) -> bool {
         "null", "true", "false", "yes", "no", "on", "off", "y", "n", "nan",
     ];
     bytes.len() > 5 || !WORDS.iter().any(|w| text.eq_ignore_ascii_case(w))
+}
+
+/// `s` as a block-context YAML scalar: plain when that reads back as the same string in any
+/// YAML parser (1.1 ones included, which take `yes` and `2026-01-01` for other types),
+/// double-quoted otherwise.
+pub fn yaml_scalar(s: &str) -> String {
+    if plain_is_safe(s, false) {
+        s.to_owned()
+    } else {
+        double_quoted(s)
+    }
+}
+
+/// Like [`yaml_scalar`], for inside `[...]` or `{...}`, where `,[]{}` end a plain scalar.
+pub fn flow_scalar(s: &str) -> String {
+    if plain_is_safe(s, true) {
+        s.to_owned()
+    } else {
+        double_quoted(s)
+    }
+}
+
+fn plain_is_safe(s: &str, flow: bool) -> bool {
+    const FLOW: &[char] = &[',', '[', ']', '{', '}'];
+    // Belt and braces: the rules above are meant to be enough, but reading the text back with
+    // the parser Recert itself uses is what actually decides.
+    is_plain_safe(s) && !(flow && s.contains(FLOW)) && reads_back_as(&format!("k: {s}\n"), s)
+}
+
+fn reads_back_as(text: &str, s: &str) -> bool {
+    let parsed = super::parse(text);
+    parsed.errors.is_empty()
+        && parsed.documents.len() == 1
+        && parsed.documents[0]
+            .root
+            .get("k")
+            .and_then(super::Node::as_str)
+            == Some(s)
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_double_quoted(&mut out, s);
+    out
 }
 
 /// Whether `text`, which starts with a digit, could read as a number (any base, `_`
@@ -685,10 +729,25 @@ mod tests {
 
     /// The YAML read back by Recert's own loader (YAML 1.2 core schema).
     fn read_back(text: &str) -> Value {
-        let parsed = crate::load::yaml::parse_values(text);
+        let parsed = crate::yaml::parse_values(text);
         assert!(parsed.errors.is_empty(), "{:?} in:\n{text}", parsed.errors);
         assert_eq!(parsed.documents.len(), 1, "{text}");
         parsed.documents[0].root.clone()
+    }
+
+    #[test]
+    fn plain_scalars_are_used_only_where_they_read_back_unchanged() {
+        assert_eq!(yaml_scalar("dave@corp.example"), "dave@corp.example");
+        assert_eq!(yaml_scalar("On call, for prod"), "On call, for prod");
+        assert_eq!(flow_scalar("On call, for prod"), "\"On call, for prod\"");
+        assert_eq!(
+            yaml_scalar("Left: see ticket #42"),
+            "\"Left: see ticket #42\""
+        );
+        assert_eq!(yaml_scalar("No"), "\"No\"");
+        assert_eq!(yaml_scalar("12"), "\"12\"");
+        assert_eq!(yaml_scalar("null"), "\"null\"");
+        assert_eq!(yaml_scalar("a\u{7}b"), "\"a\\u0007b\"");
     }
 
     #[test]
