@@ -178,5 +178,5 @@ pub(crate) fn sign(
 
 /// The state directory's lock, for every command that writes the state: one Recert at a time.
 pub(crate) fn lock(state_dir: &Path) -> anyhow::Result<crate::daemon::lock::StateLock> {
-    crate::daemon::lock::StateLock::acquire(state_dir).map_err(anyhow::Error::msg)
+    Ok(crate::daemon::lock::StateLock::acquire(state_dir)?)
 }

@@ -66,7 +66,7 @@ pub struct PendingArgs {
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, String> {
-    Timestamp::parse(s)
+    Timestamp::parse(s).map_err(|e| e.to_string())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -6,6 +6,11 @@ use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+/// The state directory cannot be locked: another Recert holds it, or it cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LockError(String);
+
 /// Held for the life of the process; the operating system releases it when the process ends,
 /// however it ends, so a crash never leaves a stale lock behind.
 #[derive(Debug)]
@@ -15,9 +20,13 @@ pub struct StateLock {
 }
 
 impl StateLock {
-    pub fn acquire(state_dir: &Path) -> Result<StateLock, String> {
-        std::fs::create_dir_all(state_dir)
-            .map_err(|e| format!("cannot create the state dir `{}`: {e}", state_dir.display()))?;
+    pub fn acquire(state_dir: &Path) -> Result<StateLock, LockError> {
+        std::fs::create_dir_all(state_dir).map_err(|e| {
+            LockError(format!(
+                "cannot create the state dir `{}`: {e}",
+                state_dir.display()
+            ))
+        })?;
         let path = state_dir.join(".lock");
         let mut file = OpenOptions::new()
             .read(true)
@@ -27,7 +36,7 @@ impl StateLock {
             // A planted link would have the pid written over whatever it points to.
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
-            .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+            .map_err(|e| LockError(format!("cannot open `{}`: {e}", path.display())))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -39,13 +48,13 @@ impl StateLock {
                 } else {
                     format!("another recert (pid {holder})")
                 };
-                return Err(format!(
+                return Err(LockError(format!(
                     "the state dir `{}` is in use by {who}; run one recert per state dir",
                     state_dir.display()
-                ));
+                )));
             }
             Err(TryLockError::Error(e)) => {
-                return Err(format!("cannot lock `{}`: {e}", path.display()));
+                return Err(LockError(format!("cannot lock `{}`: {e}", path.display())));
             }
         }
         // The pid is only for the message above; the lock itself is what counts.
@@ -71,7 +80,9 @@ mod tests {
         let first = StateLock::acquire(dir.path()).expect("first lock");
         let second = StateLock::acquire(dir.path()).expect_err("second lock");
         assert!(
-            second.contains(&format!("pid {}", std::process::id())),
+            second
+                .to_string()
+                .contains(&format!("pid {}", std::process::id())),
             "{second}"
         );
         drop(first);

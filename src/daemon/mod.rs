@@ -130,12 +130,12 @@ pub enum StartError {
     },
     #[error("{0}")]
     StateInsideTree(String),
-    #[error("{0}")]
-    Lock(String),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     #[error(transparent)]
     Store(#[from] crate::store::Error),
-    #[error("{0}")]
-    Listen(String),
+    #[error(transparent)]
+    Listen(#[from] server::ListenError),
 }
 
 /// Runs until the context is cancelled (SIGTERM or SIGINT in the binary; a test's own stop).
@@ -150,15 +150,13 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
     let state_dir =
         std::path::absolute(&config.state_dir).map_err(path_error(&config.state_dir))?;
     refuse_state_inside_tree(&tree, &resolved, &state_dir).map_err(StartError::StateInsideTree)?;
-    let lock = StateLock::acquire(&state_dir).map_err(StartError::Lock)?;
+    let lock = StateLock::acquire(&state_dir)?;
     let store = Store::open(&state_dir)?;
 
     let health = Arc::new(Health::default());
     health.directories_ok.store(true, Ordering::SeqCst);
     if let Some(addr) = config.listen {
-        let local = server::serve(addr, health.clone(), config.http_limits)
-            .await
-            .map_err(StartError::Listen)?;
+        let local = server::serve(addr, health.clone(), config.http_limits).await?;
         tracing::info!(%local, "serving /healthz, /readyz and /metrics");
     }
 

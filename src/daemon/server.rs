@@ -58,18 +58,23 @@ impl Default for Limits {
 /// The longest one connection is kept, however busy: it is then closed after its response.
 const MAX_LIFETIME: Duration = Duration::from_secs(120);
 
+/// The address cannot be listened on (taken, or not this host's).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct ListenError {
+    addr: SocketAddr,
+    source: std::io::Error,
+}
+
 /// Binds `addr` now (so a taken port fails start-up) and serves until the process ends.
 pub async fn serve(
     addr: SocketAddr,
     health: Arc<Health>,
     limits: Limits,
-) -> Result<SocketAddr, String> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+) -> Result<SocketAddr, ListenError> {
+    let failed = |source| ListenError { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(failed)?;
+    let local = listener.local_addr().map_err(failed)?;
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

@@ -29,23 +29,44 @@ impl fmt::Debug for Secret {
 /// Reads a secret. A relative `file` is taken from `base` (the manifest's folder); a mounted
 /// Kubernetes Secret is usually absolute. Errors name where the secret was looked for, never
 /// what it holds.
-pub fn resolve(reference: &SecretRef, base: &Path) -> Result<Secret, String> {
+pub fn resolve(reference: &SecretRef, base: &Path) -> Result<Secret, SecretError> {
     match (&reference.env, &reference.file) {
         (Some(name), None) => match std::env::var(name) {
             Ok(value) if !value.trim().is_empty() => Ok(Secret(value.trim().to_owned())),
-            Ok(_) => Err(format!("environment variable `{name}` is empty")),
-            Err(_) => Err(format!("environment variable `{name}` is not set")),
+            Ok(_) => Err(SecretError::EmptyVariable(name.clone())),
+            Err(_) => Err(SecretError::UnsetVariable(name.clone())),
         },
         (None, Some(file)) => {
             let path = base.join(file);
             match std::fs::read_to_string(&path) {
                 Ok(value) if !value.trim().is_empty() => Ok(Secret(value.trim().to_owned())),
-                Ok(_) => Err(format!("secret file `{}` is empty", path.display())),
-                Err(e) => Err(format!("cannot read secret file `{}`: {e}", path.display())),
+                Ok(_) => Err(SecretError::EmptyFile(path.display().to_string())),
+                Err(source) => Err(SecretError::Unreadable {
+                    path: path.display().to_string(),
+                    source: std::sync::Arc::new(source),
+                }),
             }
         }
-        _ => Err("a secret reference takes exactly one of `env` and `file`".to_owned()),
+        _ => Err(SecretError::Ambiguous),
     }
+}
+
+/// Why a secret cannot be read: where it was looked for, never what it holds.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable `{0}` is empty")]
+    EmptyVariable(String),
+    #[error("environment variable `{0}` is not set")]
+    UnsetVariable(String),
+    #[error("secret file `{0}` is empty")]
+    EmptyFile(String),
+    #[error("cannot read secret file `{path}`: {source}")]
+    Unreadable {
+        path: String,
+        source: std::sync::Arc<std::io::Error>,
+    },
+    #[error("a secret reference takes exactly one of `env` and `file`")]
+    Ambiguous,
 }
 
 #[cfg(test)]
@@ -79,6 +100,9 @@ mod tests {
             file: None,
         };
         let e = resolve(&reference, Path::new(".")).expect_err("unset");
-        assert!(e.contains("RECERT_TEST_SURELY_UNSET_VARIABLE"), "{e}");
+        assert!(
+            e.to_string().contains("RECERT_TEST_SURELY_UNSET_VARIABLE"),
+            "{e}"
+        );
     }
 }

@@ -229,6 +229,7 @@ impl SchemaSet {
                 let message = instance
                     .as_str()
                     .and_then(|s| Timestamp::parse(s).err())
+                    .map(|e| e.to_string())
                     .unwrap_or_default();
                 let mut d = diag(
                     Code::InvalidValue,

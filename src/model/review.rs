@@ -440,20 +440,24 @@ pub const TIMESTAMP_FORMAT: &str = "recert-timestamp";
 const TIMESTAMP_MESSAGE: &str =
     "must be a date (2026-12-01) or an RFC 3339 date-time with an offset (2026-12-01T09:00:00Z)";
 
+/// Text that is not a date nor an RFC 3339 date-time, with why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TimestampError(String);
+
 impl Timestamp {
     /// Parses a date (midnight UTC) or an RFC 3339 date-time.
-    pub fn parse(s: &str) -> Result<Timestamp, String> {
+    pub fn parse(s: &str) -> Result<Timestamp, TimestampError> {
+        let bad = |e: jiff::Error| TimestampError(e.to_string());
         if s.len() == 10 {
-            let date: jiff::civil::Date = s.parse().map_err(|e| format!("{e}"))?;
+            let date: jiff::civil::Date = s.parse().map_err(bad)?;
             let ts = date
                 .to_zoned(jiff::tz::TimeZone::UTC)
-                .map_err(|e| format!("{e}"))?
+                .map_err(bad)?
                 .timestamp();
             return Ok(Timestamp(ts));
         }
-        s.parse::<jiff::Timestamp>()
-            .map(Timestamp)
-            .map_err(|e| format!("{e}"))
+        s.parse::<jiff::Timestamp>().map(Timestamp).map_err(bad)
     }
 }
 

@@ -92,19 +92,19 @@ pub struct GraphConfig {
 impl GraphConfig {
     /// The configuration a `Directory` manifest describes; secrets are read from where they are
     /// referenced, relative paths from `base_dir` (the manifest's folder).
-    pub fn from_settings(settings: &GraphSettings, base_dir: &Path) -> Result<GraphConfig, String> {
+    pub fn from_settings(
+        settings: &GraphSettings,
+        base_dir: &Path,
+    ) -> Result<GraphConfig, SettingsError> {
         let credential = match (&settings.client_secret, &settings.client_certificate) {
             (Some(reference), None) => Credential::Secret(secret::resolve(reference, base_dir)?),
             (None, Some(reference)) => {
                 let pem = secret::resolve(reference, base_dir)?;
-                Credential::Certificate(Box::new(Certificate::from_pem(pem.expose().as_bytes())?))
+                let certificate = Certificate::from_pem(pem.expose().as_bytes())
+                    .map_err(SettingsError::Certificate)?;
+                Credential::Certificate(Box::new(certificate))
             }
-            _ => {
-                return Err(
-                    "a graph directory takes exactly one of `clientSecret` and `clientCertificate`"
-                        .to_owned(),
-                );
-            }
+            _ => return Err(SettingsError::Credential),
         };
         Ok(GraphConfig {
             tenant_id: settings.tenant_id.clone(),
@@ -123,6 +123,17 @@ impl GraphConfig {
             retry: RetryPolicy::default(),
         })
     }
+}
+
+/// Why a Graph `Directory`'s settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Secret(#[from] secret::SecretError),
+    #[error("{0}")]
+    Certificate(String),
+    #[error("a graph directory takes exactly one of `clientSecret` and `clientCertificate`")]
+    Credential,
 }
 
 /// A Microsoft Entra ID tenant, read and changed through Graph.
