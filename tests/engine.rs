@@ -111,8 +111,9 @@ fn a_whole_review_runs_from_start_to_export_through_the_binary() {
     // Before the start date: the review is adopted and waits.
     let out = drill.reconcile("2026-11-30T12:00:00Z");
     assert!(
-        out.stdout
-            .contains(&format!("review {REVIEW}:\n  ~ adopt the review")),
+        out.stdout.contains(&format!(
+            "review {REVIEW}:\n  ~ Recert now tracks this review"
+        )),
         "{}",
         out.stdout
     );
@@ -126,13 +127,12 @@ fn a_whole_review_runs_from_start_to_export_through_the_binary() {
     let out = drill.reconcile("2026-12-01T10:00:00Z");
     assert!(
         out.stdout
-            .contains("start instance 2026-12-01 with 7 items"),
+            .contains("instance 2026-12-01 started: 7 assignments to review"),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout
-            .contains("record u-carol's decision `deny` on u-dave"),
+        out.stdout.contains("u-carol denied u-dave"),
         "{}",
         out.stdout
     );
@@ -158,7 +158,7 @@ fn a_whole_review_runs_from_start_to_export_through_the_binary() {
     let out = drill.reconcile("2026-12-03T10:00:00Z");
     assert!(
         out.stdout
-            .contains("reset instance 2026-12-01, clearing 7 decisions (request `reset-1`)"),
+            .contains("instance 2026-12-01 reset (requested as `reset-1`): 7 decisions cleared"),
         "{}",
         out.stdout
     );
@@ -194,7 +194,7 @@ fn a_whole_review_runs_from_start_to_export_through_the_binary() {
     let out = drill.reconcile("2026-12-05T10:00:00Z");
     assert!(
         out.stdout
-            .contains("stop instance 2026-12-01 (request `stop-1`)"),
+            .contains("instance 2026-12-01 stopped early (requested as `stop-1`)"),
         "{}",
         out.stdout
     );
@@ -205,7 +205,7 @@ fn a_whole_review_runs_from_start_to_export_through_the_binary() {
     let out = drill.reconcile("2026-12-05T11:00:00Z");
     assert!(
         out.stdout.contains(
-            "reject u-bob's decision on u-olivia (instance 2026-12-01): instance 2026-12-01 ended"
+            "u-bob's decision on u-olivia does not count (instance 2026-12-01): instance 2026-12-01 ended"
         ),
         "{}",
         out.stdout
@@ -248,8 +248,9 @@ fn a_whole_review_runs_from_start_to_export_through_the_binary() {
     // Apply removes exactly the denied direct assignments, keeping the file's comments.
     let out = drill.reconcile("2026-12-06T10:00:00Z");
     assert!(
-        out.stdout
-            .contains("apply instance 2026-12-01: 2 removals (request `apply-1`)"),
+        out.stdout.contains(
+            "applying instance 2026-12-01 (requested as `apply-1`): 2 accesses to remove"
+        ),
         "{}",
         out.stdout
     );
@@ -399,7 +400,7 @@ fn a_crash_in_the_middle_of_an_apply_is_finished_by_the_next_run_exactly_once() 
 
     let out = drill.reconcile("2026-12-03T10:05:00Z");
     assert!(
-        !out.stdout.contains("apply instance"),
+        !out.stdout.contains("applying instance"),
         "the apply is not started again: {}",
         out.stdout
     );
@@ -482,8 +483,7 @@ fn decide_edits_the_reviewers_file_in_place_and_the_engine_records_it() {
     assert_eq!(drill.run(&["validate", "manifests"]).code, 0);
     let out = drill.reconcile("2026-12-02T10:00:00Z");
     assert!(
-        out.stdout
-            .contains("record u-carol's decision `deny` on u-olivia"),
+        out.stdout.contains("u-carol denied u-olivia"),
         "{}",
         out.stdout
     );
@@ -511,8 +511,7 @@ fn decide_edits_the_reviewers_file_in_place_and_the_engine_records_it() {
     assert_eq!(drill.run(&["validate", "manifests"]).code, 0);
     let out = drill.reconcile("2026-12-03T10:00:00Z");
     assert!(
-        out.stdout
-            .contains("record u-bob's decision `approve` on u-niaj"),
+        out.stdout.contains("u-bob approved u-niaj"),
         "{}",
         out.stdout
     );
@@ -543,7 +542,7 @@ fn deleting_a_manifest_archives_its_records_and_the_audit_still_verifies() {
     let out = drill.reconcile("2026-12-02T10:00:00Z");
     assert!(
         out.stdout.contains(
-            "delete the review: stop instance 2026-12-01 without applying, archive its records"
+            "the review was deleted from the manifests: instance 2026-12-01 stops without applying, and its records move to the archive"
         ),
         "{}",
         out.stdout
@@ -619,7 +618,11 @@ fn an_emptied_manifest_is_a_finding_and_never_deletes_its_review() {
             "a manifest error: {}{}",
             out.stdout, out.stderr
         );
-        assert!(!out.stdout.contains("delete the review"), "{}", out.stdout);
+        assert!(
+            !out.stdout.contains("deleted from the manifests"),
+            "{}",
+            out.stdout
+        );
         assert!(drill.path(&format!("state/reviews/{REVIEW}")).exists());
         assert!(!drill.path("state/archive").exists());
         let status = drill.status();
@@ -644,7 +647,7 @@ fn plan_exits_1_for_errors_even_when_it_would_also_change_something() {
         "2026-12-01T10:00:00Z",
     ]);
     assert!(
-        out.stdout.contains("start instance"),
+        out.stdout.contains("started:"),
         "changes are planned: {}",
         out.stdout
     );
@@ -837,8 +840,7 @@ fn decide_updates_the_entry_by_any_name_and_a_reaffirmed_decision_counts() {
     assert!(drill.read(carol).contains("afterReset: r1"));
     let out = drill.reconcile("2026-12-04T10:00:00Z");
     assert!(
-        out.stdout
-            .contains("record u-carol's decision `deny` on u-dave"),
+        out.stdout.contains("u-carol denied u-dave"),
         "{}",
         out.stdout
     );
@@ -855,7 +857,7 @@ fn decide_updates_the_entry_by_any_name_and_a_reaffirmed_decision_counts() {
     let out = drill.reconcile("2027-03-02T12:00:00Z");
     assert!(
         out.stdout
-            .contains("record u-carol's decision `deny` on u-dave (instance 2027-03-01)"),
+            .contains("u-carol denied u-dave (instance 2027-03-01)"),
         "{}",
         out.stdout
     );
@@ -915,7 +917,8 @@ fn a_decision_added_after_the_end_is_rejected_however_often_recert_ran() {
         drill.write("manifests/decisions/bob.yaml", BOB);
         let out = drill.reconcile("2026-12-23T10:00:00Z");
         assert!(
-            out.stdout.contains("reject u-bob's decision on u-olivia"),
+            out.stdout
+                .contains("u-bob's decision on u-olivia does not count"),
             "reconcile in between: {reconcile_in_between}\n{}",
             out.stdout
         );
@@ -927,5 +930,40 @@ fn a_decision_added_after_the_end_is_rejected_however_often_recert_ran() {
             .expect("Olivia's item");
         assert!(!olivia.contains("reviewer: u-bob"), "{olivia}");
         assert!(status.contains("rejectedDecisions"), "{status}");
+    }
+}
+
+/// The README's first command, run as written (less `cargo run --release --`) on a copy of
+/// the checkout's examples: it shows reviews at work whatever the day, in sentences, and says
+/// where to look next.
+#[test]
+fn the_readmes_first_command_shows_the_reviews_at_work_and_where_to_look() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let command = readme
+        .lines()
+        .find_map(|l| l.strip_prefix("cargo run --release -- "))
+        .expect("the README's first command");
+    let args: Vec<&str> = command.split_whitespace().collect();
+    assert!(args.contains(&"--now"), "the same on any day: {command}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&root().join("examples"), &dir.path().join("examples"));
+    let out = recert(dir.path(), &args);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for shown in [
+        "instance 2026-12-01 started: 7 assignments to review",
+        "u-carol denied u-dave (instance 2026-12-01)",
+        "Where the reviews stand:",
+        "subscription-owners-quarterly: in progress, 1 of 7 items undecided",
+        "status: .recert-state/reviews/subscription-owners-quarterly/status.yaml",
+        "recert pending --reviewer ID --state-dir .recert-state",
+    ] {
+        assert!(out.stdout.contains(shown), "{shown}:\n{}", out.stdout);
+    }
+    for verb in ["adopt the review", "start instance", "notify "] {
+        assert!(
+            !out.stdout.contains(verb),
+            "no internal verbs: {}",
+            out.stdout
+        );
     }
 }

@@ -152,8 +152,10 @@ fn thousands_of_assignments_are_read_page_by_page_and_an_idle_reconcile_writes_n
     let page = setup.server.tenant().instance_page;
     let out = setup.reconcile(START);
     assert!(
-        out.stdout
-            .contains(&format!("with {} items", active + eligible)),
+        out.stdout.contains(&format!(
+            "started: {} assignments to review",
+            active + eligible
+        )),
         "{}",
         out.stdout
     );
@@ -201,7 +203,11 @@ fn a_throttled_apply_removes_each_denied_assignment_exactly_once() {
     // 25 requests a second in bursts of 2: the 40 removals outrun it and are throttled.
     setup.server.rate_limit(25.0, 2.0);
     let out = setup.reconcile(AFTER);
-    assert!(out.stdout.contains("40 removals"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("40 accesses to remove"),
+        "{}",
+        out.stdout
+    );
 
     let counts = setup.server.counts();
     assert!(counts.throttled > 0, "the rate limit was hit: {counts:?}");

@@ -151,6 +151,7 @@ pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
     super::audit::sign(&store, key.as_ref(), ctx.now())?;
     report_manifests(&run)?;
     super::out(&run.report.plan.to_string())?;
+    super::out(&where_reviews_stand(&run.report, &engine.state_dir))?;
     Ok(if !run.report.store_errors.is_empty() {
         Outcome::Error
     } else if run.manifest_errors().next().is_some() || !run.report.errors.is_empty() {
@@ -198,4 +199,41 @@ pub fn pending(args: &PendingArgs) -> anyhow::Result<Outcome> {
         super::out(&format!("{review}\t{instance}\t{principal}\t{name}\n"))?;
     }
     Ok(Outcome::Clean)
+}
+
+/// After a reconcile, for whoever ran it: where each review stands, where its status is, and
+/// what to run next.
+fn where_reviews_stand(report: &execute::PassReport, state_dir: &std::path::Path) -> String {
+    use std::fmt::Write as _;
+    if report.states.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("\nWhere the reviews stand:\n");
+    for (name, summary) in &report.states {
+        let total: u64 = summary.decisions.values().sum();
+        let undecided = summary.decisions.get("undecided").copied().unwrap_or(0);
+        let stand = match summary.phase {
+            "Pending" => "not started yet".to_owned(),
+            "InProgress" => format!("in progress, {undecided} of {total} items undecided"),
+            "Applying" => "applying its results".to_owned(),
+            "ApplyBlocked" => "completed; its apply is blocked by a guard".to_owned(),
+            "Applied" => "completed and applied".to_owned(),
+            "Stopped" => format!("stopped early, {undecided} of {total} items undecided"),
+            "Completed" => "completed".to_owned(),
+            other => other.to_lowercase(),
+        };
+        let status = state_dir.join("reviews").join(name).join("status.yaml");
+        let _ = writeln!(
+            text,
+            "  {name}: {stand}\n    status: {}",
+            escape(&status.display().to_string())
+        );
+    }
+    let _ = writeln!(
+        text,
+        "Next: `recert pending --reviewer ID --state-dir {dir}` lists what waits for a reviewer; \
+         `recert export REVIEW --state-dir {dir}` prints an instance's results (CSV).",
+        dir = escape(&state_dir.display().to_string())
+    );
+    text
 }

@@ -160,17 +160,35 @@ pub enum Effect {
     Archive,
 }
 
+/// `n` and the noun, singular or plural ("1 item", "2 items").
+fn count(n: usize, singular: &str, plural: &str) -> String {
+    if n == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{n} {plural}")
+    }
+}
+
+/// Why a reminder or an apply happens: a request's token, or on its own.
+fn why(token: Option<&String>, otherwise: &str) -> String {
+    token.map_or_else(|| otherwise.to_owned(), |t| format!("requested as `{t}`"))
+}
+
+/// Each change as a sentence a reviewer or a review's owner reads in `recert plan` and
+/// `recert reconcile` (and the daemon's log).
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Change::Adopted => f.write_str("adopt the review"),
-            Change::SpecUpdated => f.write_str("record the updated spec"),
-            Change::InstanceStarted { instance, items } => {
-                write!(f, "start instance {instance} with {items} items")
-            }
+            Change::Adopted => f.write_str("Recert now tracks this review"),
+            Change::SpecUpdated => f.write_str("the manifest changed; the new spec is recorded"),
+            Change::InstanceStarted { instance, items } => write!(
+                f,
+                "instance {instance} started: {} to review",
+                count(*items, "assignment", "assignments")
+            ),
             Change::InstanceMissed { instance } => write!(
                 f,
-                "record instance {instance} as missed: its whole window passed"
+                "instance {instance} was missed: its whole window passed while Recert was not running"
             ),
             Change::DecisionRecorded {
                 instance,
@@ -179,49 +197,54 @@ impl fmt::Display for Change {
                 decision,
                 ..
             } => {
-                write!(
-                    f,
-                    "record {reviewer}'s decision `{decision}` on {principal} (instance {instance})"
-                )
+                let verb = match decision {
+                    Decision::Approve => "approved",
+                    Decision::Deny => "denied",
+                    Decision::DontKnow => "answered don't know for",
+                };
+                write!(f, "{reviewer} {verb} {principal} (instance {instance})")
             }
             Change::DecisionRejected {
                 instance,
                 reviewer,
                 principal,
                 reason,
-            } => {
-                write!(
-                    f,
-                    "reject {reviewer}'s decision on {principal} (instance {instance}): {reason}"
-                )
-            }
+            } => write!(
+                f,
+                "{reviewer}'s decision on {principal} does not count (instance {instance}): {reason}"
+            ),
             Change::DecisionWithdrawn {
                 instance,
                 reviewer,
                 principal,
-            } => {
-                write!(
-                    f,
-                    "withdraw {reviewer}'s decision on {principal} (instance {instance})"
-                )
-            }
-            Change::Stopped { instance, token } => {
-                write!(f, "stop instance {instance} (request `{token}`)")
-            }
+            } => write!(
+                f,
+                "{reviewer} withdrew the decision on {principal} (instance {instance})"
+            ),
+            Change::Stopped { instance, token } => write!(
+                f,
+                "instance {instance} stopped early (requested as `{token}`); undecided items stay undecided"
+            ),
             Change::Reset {
                 instance,
                 token,
                 cleared,
             } => write!(
                 f,
-                "reset instance {instance}, clearing {cleared} decisions (request `{token}`)"
+                "instance {instance} reset (requested as `{token}`): {} cleared, every item is undecided again",
+                count(*cleared, "decision", "decisions")
             ),
+            Change::Completed {
+                instance,
+                defaulted: 0,
+            } => write!(f, "instance {instance} ended"),
             Change::Completed {
                 instance,
                 defaulted,
             } => write!(
                 f,
-                "complete instance {instance}; the default decision fills {defaulted} items"
+                "instance {instance} ended; the default decision filled {}",
+                count(*defaulted, "undecided item", "undecided items")
             ),
             Change::Reminded {
                 instance,
@@ -229,40 +252,47 @@ impl fmt::Display for Change {
                 token,
                 ..
             } => {
-                let why = token
-                    .as_ref()
-                    .map_or_else(|| "scheduled".to_owned(), |t| format!("request `{t}`"));
-                write!(
-                    f,
-                    "remind {} reviewers of instance {instance} ({why}): {}",
-                    reviewers.len(),
-                    reviewers.join(", ")
-                )
+                let why = why(token.as_ref(), "on schedule");
+                if reviewers.is_empty() {
+                    write!(
+                        f,
+                        "reminder for instance {instance} ({why}): nobody has undecided items"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "reminder for instance {instance} ({why}) to {} with undecided items: {}",
+                        count(reviewers.len(), "reviewer", "reviewers"),
+                        reviewers.join(", ")
+                    )
+                }
             }
             Change::ApplyStarted {
                 instance,
                 token,
                 removals,
-            } => {
-                let why = token
-                    .as_ref()
-                    .map_or_else(|| "auto-apply".to_owned(), |t| format!("request `{t}`"));
-                write!(f, "apply instance {instance}: {removals} removals ({why})")
-            }
+            } => write!(
+                f,
+                "applying instance {instance} ({}): {} to remove",
+                why(token.as_ref(), "auto-apply"),
+                count(*removals, "access", "accesses")
+            ),
             Change::ApplyBlocked { instance, reason } => {
-                write!(f, "refuse to apply instance {instance}: {reason}")
+                write!(f, "instance {instance} is not applied: {reason}")
             }
             Change::RequestIgnored {
                 request,
                 token,
                 reason,
-            } => write!(f, "ignore `{request}` request `{token}`: {reason}"),
+            } => write!(f, "request `{request}: {token}` ignored: {reason}"),
             Change::Deleted { stopped } => match stopped {
                 Some(instance) => write!(
                     f,
-                    "delete the review: stop instance {instance} without applying, archive its records"
+                    "the review was deleted from the manifests: instance {instance} stops without applying, and its records move to the archive"
                 ),
-                None => f.write_str("delete the review: archive its records"),
+                None => f.write_str(
+                    "the review was deleted from the manifests: its records move to the archive",
+                ),
             },
         }
     }
@@ -279,13 +309,23 @@ impl fmt::Display for Effect {
                 instance,
                 reviewers,
             } => {
+                let what = match event {
+                    NotificationEvent::InstanceStarted => "instance started",
+                    NotificationEvent::Reminder => "reminder",
+                    NotificationEvent::InstanceEnded => "instance ended",
+                    NotificationEvent::Applied => "results applied",
+                };
+                let to = if reviewers.is_empty() {
+                    "the review's owners".to_owned()
+                } else {
+                    count(reviewers.len(), "reviewer", "reviewers")
+                };
                 write!(
                     f,
-                    "notify {} reviewers of {event:?} (instance {instance})",
-                    reviewers.len()
+                    "notification \"{what}\" (instance {instance}) for {to}, recorded in the audit trail"
                 )
             }
-            Effect::Archive => f.write_str("archive status, results and audit trail"),
+            Effect::Archive => f.write_str("move status, results and audit trail to the archive"),
         }
     }
 }

@@ -265,7 +265,7 @@ fn changes(plan: &Plan) -> Vec<String> {
 fn nothing_starts_before_the_start_date_and_the_start_is_the_next_edge() {
     let mut world = World::self_review(&["alice", "bob"]);
     let plan = world.step("2026-11-30T12:00:00Z");
-    assert_eq!(changes(&plan), ["adopt the review"]);
+    assert_eq!(changes(&plan), ["Recert now tracks this review"]);
     assert!(world.state().instances.is_empty());
     assert_eq!(plan.requeue_at(), Some(ts("2026-12-01")));
     assert!(world.step("2026-11-30T13:00:00Z").is_empty());
@@ -275,7 +275,9 @@ fn nothing_starts_before_the_start_date_and_the_start_is_the_next_edge() {
 fn an_instance_starts_at_its_start_date_and_snapshots_every_assignment_in_scope() {
     let mut world = World::self_review(&["alice", "bob"]);
     let plan = world.step("2026-12-01T00:00:05Z");
-    assert!(changes(&plan).contains(&"start instance 2026-12-01 with 2 items".to_owned()));
+    assert!(
+        changes(&plan).contains(&"instance 2026-12-01 started: 2 assignments to review".to_owned())
+    );
     let instance = world.instance();
     assert_eq!(instance.id, "2026-12-01");
     assert_eq!(instance.end, ts("2026-12-15"));
@@ -297,15 +299,13 @@ fn a_self_reviewer_decides_their_own_item_and_is_rejected_on_anyone_elses() {
     let plan = world.step("2026-12-02");
     let changes = changes(&plan);
     assert!(
-        changes.contains(
-            &"record alice's decision `approve` on alice (instance 2026-12-01)".to_owned()
-        ),
+        changes.contains(&"alice approved alice (instance 2026-12-01)".to_owned()),
         "{changes:?}"
     );
     assert!(
         changes
             .iter()
-            .any(|c| c.starts_with("reject alice's decision on bob")),
+            .any(|c| c.starts_with("alice's decision on bob does not count")),
         "{changes:?}"
     );
     assert_eq!(world.decision("alice"), Some(Decision::Approve));
@@ -438,7 +438,7 @@ fn stop_ends_the_instance_at_once_keeps_undecided_items_and_rejects_later_decisi
     world.step("2026-12-02");
     world.spec.requests.stop = Some("INC-1".into());
     let plan = world.step("2026-12-03");
-    assert!(changes(&plan).contains(&"stop instance 2026-12-01 (request `INC-1`)".to_owned()));
+    assert!(changes(&plan).contains(&"instance 2026-12-01 stopped early (requested as `INC-1`); undecided items stay undecided".to_owned()));
     let ended = world.instance().ended.clone().expect("ended");
     assert_eq!(
         (ended.at, ended.reason),
@@ -464,7 +464,7 @@ fn stop_with_nothing_running_is_ignored_and_said_so() {
     let plan = world.step("2026-11-01");
     assert!(
         changes(&plan)
-            .contains(&"ignore `stop` request `early`: no instance is in progress".to_owned())
+            .contains(&"request `stop: early` ignored: no instance is in progress".to_owned())
     );
     assert_eq!(world.state().handled.stop.as_deref(), Some("early"));
 }
@@ -480,7 +480,7 @@ fn reset_clears_every_decision_and_old_entries_count_again_only_when_changed() {
     let plan = world.step("2026-12-03");
     assert!(
         changes(&plan)
-            .contains(&"reset instance 2026-12-01, clearing 2 decisions (request `r1`)".to_owned())
+            .contains(&"instance 2026-12-01 reset (requested as `r1`): 2 decisions cleared, every item is undecided again".to_owned())
     );
     assert_eq!(
         (world.decision("alice"), world.decision("bob")),
@@ -507,7 +507,7 @@ fn reset_after_the_instance_ended_is_ignored() {
     let plan = world.step("2026-12-17");
     assert!(
         changes(&plan).contains(
-            &"ignore `reset` request `late`: a reset applies only to an instance in progress"
+            &"request `reset: late` ignored: a reset applies only to an instance in progress"
                 .to_owned()
         )
     );
@@ -530,7 +530,7 @@ fn at_the_end_the_default_decision_fills_undecided_items_as_the_system() {
         world.step("2026-12-02");
         let plan = world.step("2026-12-15T00:00:01Z");
         assert!(
-            changes(&plan)[0].starts_with("complete instance 2026-12-01"),
+            changes(&plan)[0].starts_with("instance 2026-12-01 ended"),
             "{:?}",
             changes(&plan)
         );
@@ -602,7 +602,7 @@ fn apply_removes_only_denied_items_of_a_completed_instance() {
     let plan = world.step("2026-12-01");
     assert!(
         changes(&plan)
-            .contains(&"ignore `apply` request `go`: no instance has completed yet".to_owned())
+            .contains(&"request `apply: go` ignored: no instance has completed yet".to_owned())
     );
     world.spec.requests.apply = None;
     completed_with(
@@ -620,8 +620,9 @@ fn apply_removes_only_denied_items_of_a_completed_instance() {
     world.spec.requests.apply = Some("go-2".into());
     let plan = world.step("2026-12-17");
     assert!(
-        changes(&plan)
-            .contains(&"apply instance 2026-12-01: 1 removals (request `go-2`)".to_owned()),
+        changes(&plan).contains(
+            &"applying instance 2026-12-01 (requested as `go-2`): 1 access to remove".to_owned()
+        ),
         "{:?}",
         changes(&plan)
     );
@@ -693,7 +694,7 @@ fn a_guard_blocks_the_whole_apply_instead_of_removing_part_of_it() {
         world.step("2026-12-02");
         let plan = world.step("2026-12-16");
         assert!(
-            changes(&plan).contains(&format!("refuse to apply instance 2026-12-01: {expected}")),
+            changes(&plan).contains(&format!("instance 2026-12-01 is not applied: {expected}")),
             "{:?}",
             changes(&plan)
         );
@@ -817,7 +818,9 @@ fn scheduled_reminders_go_out_every_interval_while_the_instance_runs() {
     let plan = world.step("2026-12-04T08:00:00Z");
     assert_eq!(
         changes(&plan),
-        ["remind 1 reviewers of instance 2026-12-01 (scheduled): alice"]
+        [
+            "reminder for instance 2026-12-01 (on schedule) to 1 reviewer with undecided items: alice"
+        ]
     );
     assert!(world.step("2026-12-05").is_empty());
     assert_eq!(changes(&world.step("2026-12-07")).len(), 1);
@@ -861,7 +864,7 @@ fn recurrence_starts_the_next_instance_with_its_own_id_and_fresh_items() {
     world.people.push(user("bob"));
     let plan = world.step("2027-01-01");
     assert!(
-        changes(&plan).contains(&"start instance 2027-01-01 with 2 items".to_owned()),
+        changes(&plan).contains(&"instance 2027-01-01 started: 2 assignments to review".to_owned()),
         "{:?}",
         changes(&plan)
     );
@@ -891,8 +894,10 @@ fn an_occurrence_whose_whole_window_passed_is_recorded_as_missed() {
     let mut world = World::self_review(&["alice"]);
     let plan = world.step("2026-12-20");
     assert!(
-        changes(&plan)
-            .contains(&"record instance 2026-12-01 as missed: its whole window passed".to_owned())
+        changes(&plan).contains(
+            &"instance 2026-12-01 was missed: its whole window passed while Recert was not running"
+                .to_owned()
+        )
     );
     assert!(world.state().instances.is_empty());
 }

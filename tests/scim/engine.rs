@@ -188,7 +188,7 @@ fn a_group_as_role_review_removes_the_denied_members_exactly_once() {
     let out = reconcile(&tree, "2026-12-01T10:00:00Z");
     assert!(
         out.stdout
-            .contains("start instance 2026-12-01 with 5 items"),
+            .contains("instance 2026-12-01 started: 5 assignments to review"),
         "alice, bob, dave, frank and erin (through On Call): {}",
         out.stdout
     );
@@ -212,7 +212,7 @@ fn a_group_as_role_review_removes_the_denied_members_exactly_once() {
     // The instance runs to its end, where Bob's undecided item takes the recommendation.
     let out = reconcile(&tree, "2026-12-15T10:00:00Z");
     assert!(
-        out.stdout.contains("complete instance 2026-12-01"),
+        out.stdout.contains("instance 2026-12-01 ended"),
         "{}",
         out.stdout
     );
@@ -240,8 +240,9 @@ fn a_group_as_role_review_removes_the_denied_members_exactly_once() {
 
     let out = reconcile(&tree, "2026-12-16T10:00:00Z");
     assert!(
-        out.stdout
-            .contains("apply instance 2026-12-01: 3 removals (request `apply-1`)"),
+        out.stdout.contains(
+            "applying instance 2026-12-01 (requested as `apply-1`): 3 accesses to remove"
+        ),
         "{}",
         out.stdout
     );
@@ -474,13 +475,12 @@ spec:
     let out = reconcile(&tree, "2026-12-01T10:00:00Z");
     assert!(
         out.stdout
-            .contains("start instance 2026-12-01 with 2 items"),
+            .contains("instance 2026-12-01 started: 2 assignments to review"),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout
-            .contains(&format!("record {carol}'s decision `deny` on {ben}")),
+        out.stdout.contains(&format!("{carol} denied {ben}")),
         "{}",
         out.stdout
     );
@@ -490,7 +490,7 @@ spec:
     let out = reconcile(&tree, "2026-12-03T10:00:00Z");
     assert!(
         out.stdout
-            .contains("apply instance 2026-12-01: 1 removals (request `apply-1`)"),
+            .contains("applying instance 2026-12-01 (requested as `apply-1`): 1 access to remove"),
         "{}",
         out.stdout
     );
