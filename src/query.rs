@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::directory;
 use crate::reconcile;
+use crate::reconcile::authority::Names as _;
 use crate::status;
 use crate::store::{self, Store};
 
@@ -41,26 +41,17 @@ pub fn pending(store: &Store, reviewer: &str) -> Vec<Pending> {
         let Some(instance) = state.in_progress() else {
             continue;
         };
+        // The reviewer as the review knows them: the name given, and the id it resolves to
+        // (ids first, then names the directory resolved, then an item's user principal name),
+        // by the same rule the engine decides with.
+        let names = reconcile::InstanceNames::of(&state, Some(instance));
         let me: BTreeSet<String> = [reconcile::normalize(reviewer)]
             .into_iter()
-            .chain(state.known.get(&reconcile::normalize(reviewer)).cloned())
-            .chain(
-                instance
-                    .items
-                    .iter()
-                    .filter_map(|(id, item)| match &item.principal {
-                        directory::Principal::User(u)
-                            if u.user_principal_name.eq_ignore_ascii_case(reviewer) =>
-                        {
-                            Some(id.clone())
-                        }
-                        _ => None,
-                    }),
-            )
+            .chain(names.id(reviewer))
             .collect();
         for (id, item) in &instance.items {
             if item.decision.is_none()
-                && reconcile::allowed_reviewers(&state, item)
+                && reconcile::allowed_reviewers_in(&names, item)
                     .iter()
                     .any(|r| me.contains(r))
             {

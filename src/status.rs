@@ -13,7 +13,7 @@ use crate::directory::Principal;
 use crate::error::ReviewError;
 use crate::model::decisions::Decision;
 use crate::model::review::{Requests, Timestamp};
-use crate::reconcile::{ReviewPlan, allowed_reviewers};
+use crate::reconcile::ReviewPlan;
 use crate::state::{ApplyResult, EndReason, EntryStatus, Instance, ReviewState};
 
 #[derive(Debug, Serialize)]
@@ -321,8 +321,9 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
         }
     }
     let mut progress: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let names = crate::reconcile::InstanceNames::of(state, state.instances.last());
     for item in instance.items.values() {
-        for reviewer in allowed_reviewers(state, item) {
+        for reviewer in crate::reconcile::allowed_reviewers_in(&names, item) {
             let entry = progress.entry(reviewer).or_default();
             entry.0 += 1;
             entry.1 += usize::from(item.decision.is_some());

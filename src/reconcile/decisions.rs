@@ -109,6 +109,19 @@ pub(super) fn record(
     };
     // Entries per instance id, keyed by reviewer and principal id.
     let mut seen: BTreeMap<String, BTreeMap<String, Seen>> = BTreeMap::new();
+    // One set of names per instance, each indexed once, whatever the number of entries.
+    let by_instance: Vec<InstanceNames<'_>> = state
+        .instances
+        .iter()
+        .map(|i| InstanceNames::of(state, Some(i)))
+        .collect();
+    let no_instance = InstanceNames::of(state, None);
+    let names_of = |target: &str| {
+        by_instance
+            .iter()
+            .find(|n| n.instance().is_some_and(|i| i.id == target))
+            .unwrap_or(&no_instance)
+    };
     for file in files {
         for entry in &file.spec.decisions {
             let named = entry.instance.as_ref().or(file.spec.instance.as_ref());
@@ -118,14 +131,10 @@ pub(super) fn record(
                 // Decided ahead for an instance still to start: read again once it has.
                 continue;
             }
-            let reviewer = resolve(
-                state,
-                state.instances.iter().find(|i| i.id == target),
-                &file.spec.reviewer,
-            );
+            let names = names_of(&target);
+            let reviewer = resolve(names, &file.spec.reviewer);
             for name in entry.principals() {
-                let principal =
-                    resolve(state, state.instances.iter().find(|i| i.id == target), name);
+                let principal = resolve(names, name);
                 let mut key = Instance::entry_key(&reviewer, &principal);
                 let instance = if known {
                     target.clone()
@@ -185,6 +194,7 @@ pub(super) fn record(
         }
         let mut updates: Vec<(String, Option<Entry>)> = Vec::new();
         let last_reset = instance.resets.last().and_then(|r| r.token.as_deref());
+        let names = InstanceNames::of(state, Some(instance));
         for (key, s) in &incoming {
             // A cleared entry counts again, unchanged, once it says it was made for now: after
             // the instance's last reset by naming it, or (cleared because it was carried over
@@ -229,7 +239,7 @@ pub(super) fn record(
                     } else if let Some(reason) = s.conflict_reason() {
                         EntryStatus::Rejected { reason }
                     } else {
-                        validate(state, instance, s)
+                        validate(&names, instance, s)
                     };
                     let change = match &status {
                         EntryStatus::Rejected { reason } => Change::DecisionRejected {
@@ -309,7 +319,8 @@ fn settle(instance: &mut Instance) {
     }
 }
 
-fn validate(state: &ReviewState, instance: &Instance, s: &Seen) -> EntryStatus {
+fn validate(names: &InstanceNames<'_>, instance: &Instance, s: &Seen) -> EntryStatus {
+    let state = names.state();
     let Some(item) = instance.items.get(&s.principal) else {
         return EntryStatus::Rejected {
             reason: format!(
@@ -318,11 +329,10 @@ fn validate(state: &ReviewState, instance: &Instance, s: &Seen) -> EntryStatus {
             ),
         };
     };
-    let names = InstanceNames::of(state, Some(instance));
     let subject = subject_of(&item.principal);
     let verdict = authority::may_decide(
         &state.spec,
-        &names,
+        names,
         &s.reviewer,
         &s.principal,
         Some(&subject),
@@ -346,8 +356,6 @@ fn validate(state: &ReviewState, instance: &Instance, s: &Seen) -> EntryStatus {
 }
 
 /// A name (id or user principal name) as an id (see [`InstanceNames`]), or the name itself.
-fn resolve(state: &ReviewState, instance: Option<&Instance>, name: &str) -> String {
-    InstanceNames::of(state, instance)
-        .id(name)
-        .unwrap_or_else(|| normalize(name))
+fn resolve(names: &InstanceNames<'_>, name: &str) -> String {
+    names.id(name).unwrap_or_else(|| normalize(name))
 }

@@ -16,7 +16,7 @@ pub mod decisions;
 pub mod plan;
 pub mod schedule;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rayon::prelude::*;
 
@@ -415,13 +415,23 @@ pub fn recommend(spec: &AccessReviewSpec, principal: &Principal, now: Timestamp)
 /// The ids allowed to decide on an item, by the review's current spec (so reviewers added
 /// while an instance runs take part at once). The rule is [`authority::candidates`].
 pub fn allowed_reviewers(state: &ReviewState, item: &ItemState) -> BTreeSet<String> {
-    let names = InstanceNames::of(state, state.instances.last());
+    allowed_reviewers_in(&InstanceNames::of(state, state.instances.last()), item)
+}
+
+/// [`allowed_reviewers`] with the names of the latest instance already at hand: a loop over
+/// every item asks this once an item, and the names answer each from an index built once.
+pub fn allowed_reviewers_in(names: &InstanceNames<'_>, item: &ItemState) -> BTreeSet<String> {
     let subject = subject_of(&item.principal);
-    authority::candidates(&state.spec, &names, item.principal.id(), Some(&subject))
-        .unwrap_or_default()
-        .iter()
-        .map(|n| names.id(n).unwrap_or_else(|| normalize(n)))
-        .collect()
+    authority::candidates(
+        &names.state.spec,
+        names,
+        item.principal.id(),
+        Some(&subject),
+    )
+    .unwrap_or_default()
+    .iter()
+    .map(|n| names.id(n).unwrap_or_else(|| normalize(n)))
+    .collect()
 }
 
 /// What the rule of who decides needs to know of a principal.
@@ -444,11 +454,43 @@ pub fn subject_of(principal: &Principal) -> authority::Subject<'_> {
 pub struct InstanceNames<'a> {
     state: &'a ReviewState,
     instance: Option<&'a Instance>,
+    /// The instance's users by user principal name (lower-cased), the first in id order for
+    /// each: built on the first look-up that needs it, so that resolving every entry of a
+    /// large instance is linear, not a scan of the items per name.
+    by_upn: std::cell::OnceCell<HashMap<String, &'a str>>,
 }
 
 impl<'a> InstanceNames<'a> {
     pub fn of(state: &'a ReviewState, instance: Option<&'a Instance>) -> InstanceNames<'a> {
-        InstanceNames { state, instance }
+        InstanceNames {
+            state,
+            instance,
+            by_upn: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The instance these names resolve against.
+    pub fn instance(&self) -> Option<&'a Instance> {
+        self.instance
+    }
+
+    /// The review these names belong to.
+    pub fn state(&self) -> &'a ReviewState {
+        self.state
+    }
+
+    fn by_upn(&self) -> &HashMap<String, &'a str> {
+        self.by_upn.get_or_init(|| {
+            let mut index = HashMap::new();
+            for (id, item) in self.instance.iter().flat_map(|i| &i.items) {
+                if let Principal::User(u) = &item.principal {
+                    index
+                        .entry(normalize(&u.user_principal_name))
+                        .or_insert(id.as_str());
+                }
+            }
+            index
+        })
     }
 }
 
@@ -463,31 +505,24 @@ impl authority::Names for InstanceNames<'_> {
         if let Some(id) = self.state.known.get(&lower) {
             return Some(id.clone());
         }
-        let instance = self.instance?;
-        instance
-            .items
-            .iter()
-            .find(|(_, item)| match &item.principal {
-                Principal::User(u) => normalize(&u.user_principal_name) == lower,
-                Principal::Group(_) | Principal::ServicePrincipal(_) => false,
-            })
-            .map(|(id, _)| id.clone())
+        self.by_upn().get(&lower).map(|id| (*id).to_owned())
     }
 }
 
 /// Reviewers who still have undecided items in an instance.
 fn pending_reviewers(state: &ReviewState, instance: &Instance) -> Vec<String> {
     let mut undecided = instance.items.values().filter(|i| i.decision.is_none());
+    let names = InstanceNames::of(state, state.instances.last());
     // Named reviewers review every item alike: one undecided item is enough to know.
     if state.spec.reviewers.kind == ReviewerType::Users {
         return undecided
             .next()
-            .map(|item| allowed_reviewers(state, item).into_iter().collect())
+            .map(|item| allowed_reviewers_in(&names, item).into_iter().collect())
             .unwrap_or_default();
     }
     let mut out: BTreeSet<String> = BTreeSet::new();
     for item in undecided {
-        out.extend(allowed_reviewers(state, item));
+        out.extend(allowed_reviewers_in(&names, item));
     }
     out.into_iter().collect()
 }
