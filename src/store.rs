@@ -23,6 +23,21 @@ use crate::fsutil::write_atomic;
 use crate::model::review::Timestamp;
 use crate::state::ReviewState;
 
+/// A review's state as `state.json` holds it: one value a line, no indentation. One value per
+/// line keeps diffs of the state line-sized; no indentation, because a thousand states of a
+/// hundred items each are otherwise half spaces, written and fsynced on every pass.
+pub fn state_json(state: &ReviewState) -> Vec<u8> {
+    let mut text = Vec::with_capacity(64 * 1024);
+    let mut serializer = serde_json::Serializer::with_formatter(
+        &mut text,
+        serde_json::ser::PrettyFormatter::with_indent(b""),
+    );
+    // Serialising plain data (strings, numbers, maps with string keys) into memory cannot
+    // fail; the empty text it would leave is refused by every reader.
+    let _ = state.serialize(&mut serializer);
+    text
+}
+
 /// A review's state as stored, with the head of its audit chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -167,22 +182,36 @@ impl Store {
     }
 
     pub fn save(&self, stored: &Stored) -> Result<(), Error> {
+        self.save_with_state(stored, &state_json(&stored.state))
+    }
+
+    /// [`Store::save`] with the state already serialised by [`state_json`] (the bytes the
+    /// audit trail's digest is over): a state of a hundred thousand items is serialised once.
+    pub fn save_with_state(&self, stored: &Stored, state: &[u8]) -> Result<(), Error> {
         let dir = self.review_dir(&stored.state.name);
         let path = dir.join("state.json");
         self.refuse_links(&path)?;
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        // One value per line keeps diffs of the state line-sized; no indentation, because a
-        // thousand states of a hundred items each are otherwise half spaces, written and
-        // fsynced on every pass that changes them.
-        let mut text = Vec::with_capacity(64 * 1024);
-        let mut serializer = serde_json::Serializer::with_formatter(
+        // What serde writes for `Stored` with the same formatter: with no indentation, a
+        // nested value's text does not depend on its depth, so the state's bytes fit as they are.
+        let mut text = Vec::with_capacity(state.len() + 256);
+        text.extend_from_slice(b"{\n\"state\": ");
+        text.extend_from_slice(state);
+        text.extend_from_slice(b",\n\"auditHead\": ");
+        let mut rest = serde_json::Serializer::with_formatter(
             &mut text,
             serde_json::ser::PrettyFormatter::with_indent(b""),
         );
         stored
-            .serialize(&mut serializer)
+            .audit_head
+            .serialize(&mut rest)
             .map_err(|e| io(&path)(std::io::Error::other(e)))?;
-        text.push(b'\n');
+        if let Some(revision) = &stored.revision {
+            text.extend_from_slice(b",\n\"revision\": ");
+            serde_json::to_writer(&mut text, revision)
+                .map_err(|e| io(&path)(std::io::Error::other(e)))?;
+        }
+        text.extend_from_slice(b"\n}\n");
         write_atomic(&path, &text).map_err(io(&path))
     }
 
@@ -253,5 +282,51 @@ impl Store {
             out.extend(dirs);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_saved_from_its_bytes_is_what_serde_writes_and_reads_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let state = ReviewState {
+            name: "ga".to_owned(),
+            source: "reviews/ga.yaml".to_owned(),
+            spec: crate::reconcile::tests::base_spec(),
+            handled: Default::default(),
+            instances: Vec::new(),
+            missed: vec!["2026-11-01".to_owned()],
+            known: [("alice@x".to_owned(), "u-alice".to_owned())].into(),
+        };
+        for revision in [None, Some("abc \"quoted\"".to_owned())] {
+            let stored = Stored {
+                state: state.clone(),
+                audit_head: Head {
+                    seq: 3,
+                    hash: "ff00".to_owned(),
+                },
+                revision,
+            };
+            store.save(&stored).expect("save");
+            let written = std::fs::read(store.review_dir("ga").join("state.json")).expect("read");
+            let mut expected = Vec::new();
+            let mut serializer = serde_json::Serializer::with_formatter(
+                &mut expected,
+                serde_json::ser::PrettyFormatter::with_indent(b""),
+            );
+            stored.serialize(&mut serializer).expect("serialise");
+            expected.push(b'\n');
+            assert_eq!(
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&expected)
+            );
+            let (read, errors) = store.load_some(std::iter::once("ga"));
+            assert!(errors.is_empty());
+            assert_eq!(read.get("ga"), Some(&stored));
+        }
     }
 }

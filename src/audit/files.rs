@@ -38,10 +38,11 @@ pub fn files_event(files: &[(&str, &[u8])]) -> Value {
     json!({ "change": CHANGE, "files": files })
 }
 
-/// What a state's digest is over: the review's state alone, as compact JSON.
+/// What a state's digest is over: the review's state alone, exactly as `state.json` holds it
+/// (one value a line, no indentation), so that the bytes digested are the bytes saved
+/// ([`crate::store::Store::save_with_state`]) and a large state is serialised once a save.
 pub fn state_bytes(state: &ReviewState) -> Vec<u8> {
-    // Serialising plain data into memory cannot fail.
-    serde_json::to_vec(state).unwrap_or_default()
+    crate::store::state_json(state)
 }
 
 /// `sha256:` and the hex digest.

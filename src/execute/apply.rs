@@ -26,8 +26,17 @@ use super::record;
 /// One removal of an item: which instance, which principal, what to remove.
 type Target = (String, String, directory::Removal);
 
-/// Records a review's plan, then carries out its removals and records their outcomes.
-/// `applied` counts the apply results recorded, by name.
+/// A review's removals carried out: their outcomes are in the entry's state, `events` are the
+/// apply results to record, and the journal is cleared once they are.
+#[derive(Debug)]
+pub struct Applied {
+    pub events: Vec<serde_json::Value>,
+    pub journal: Option<Journal>,
+}
+
+/// Records a review's plan, then carries out its removals and puts their outcomes in the
+/// state; the caller records them (with the status and results, in one audit append) and
+/// then clears the journal. `applied` counts the apply results, by name.
 pub async fn apply_review(
     ctx: &Context,
     store: &Store,
@@ -36,7 +45,7 @@ pub async fn apply_review(
     directories: &mut Directories<'_>,
     stamp: record::Stamp<'_>,
     applied: &mut BTreeMap<&'static str, u64>,
-) -> Result<(), ReviewError> {
+) -> Result<Applied, ReviewError> {
     let name = &review.review;
     let now = stamp.now;
     record::record_state(
@@ -62,7 +71,10 @@ pub async fn apply_review(
         }
     }
     if groups.is_empty() {
-        return Ok(());
+        return Ok(Applied {
+            events: Vec::new(),
+            journal: None,
+        });
     }
     let directory = directories.get(&entry.state.spec.directory)?;
     let journal_error = |e: std::io::Error| {
@@ -166,8 +178,10 @@ pub async fn apply_review(
         }
         events.push(json!({ "change": "applyResult", "instance": instance, "principal": principal, "result": result }));
     }
-    record::record_state(store, name, entry, now, events)?;
-    journal.clear().map_err(journal_error)
+    Ok(Applied {
+        events,
+        journal: Some(journal),
+    })
 }
 
 /// The removals, in the groups they are sent in: all at once, or one at a time when a drill's

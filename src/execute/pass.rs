@@ -438,30 +438,49 @@ async fn carry_out(
             report.plan.reviews.push(job.review);
             continue;
         }
-        if !job.unchanged
-            && let Err(e) = apply::apply_review(
+        let stamp = record::Stamp { now, revision };
+        let mut recording = record::Recording::default();
+        let mut journal = None;
+        if !job.unchanged {
+            match apply::apply_review(
                 ctx,
                 store,
                 &job.review,
                 &mut job.entry,
                 directories,
-                record::Stamp { now, revision },
+                stamp,
                 &mut report.applied,
             )
             .await
-        {
-            job.error = Some(e);
+            {
+                // The outcomes, the state holding them, the status and the results: one
+                // audit append and one save; the journal goes once they are recorded.
+                Ok(applied) => {
+                    recording = record::Recording {
+                        events: applied.events,
+                        save_state: applied.journal.is_some(),
+                    };
+                    journal = applied.journal;
+                }
+                Err(e) => job.error = Some(e),
+            }
         }
-        let stamp = record::Stamp { now, revision };
-        report.took(record::record(
+        let recorded = record::record(
             store,
             &job.review,
             &mut job.entry,
             stamp,
-            record::Recording::default(),
+            recording,
             job.error,
             job.shown.as_ref(),
-        ));
+        );
+        if let Some(journal) = journal
+            && recorded.as_ref().is_some_and(|r| r.error.is_none())
+            && let Err(e) = journal.clear()
+        {
+            tracing::warn!(review = %job.review.review, error = %e, "cannot clear the apply journal; the next pass reads its outcomes again");
+        }
+        report.took(recorded);
         report.plan.reviews.push(job.review);
     }
 }

@@ -179,9 +179,9 @@ fn record_files(
         events.push(audit::files::files_event(&files));
     }
     append_audit(store, name, entry, stamp.now, &events)?;
-    if state.is_some() {
+    if let Some(state) = &state {
         store
-            .save(entry)
+            .save_with_state(entry, state)
             .map_err(|e| ReviewError::StateWrite(e.to_string()))?;
     }
     write_changed(store, &entry.state, review, shown, &outputs)?;
@@ -194,7 +194,7 @@ fn record_files(
 }
 
 /// Records events and the state they lead to (with the state's digest) before the directory
-/// is touched, and again with the removals' outcomes after: the apply's own records.
+/// is touched: the apply's first record.
 pub fn record_state(
     store: &Store,
     name: &str,
@@ -209,7 +209,7 @@ pub fn record_state(
     events.push(audit::files::files_event(&[(audit::files::STATE, &state)]));
     append_audit(store, name, entry, now, &events)?;
     store
-        .save(entry)
+        .save_with_state(entry, &state)
         .map_err(|e| ReviewError::StateWrite(e.to_string()))
 }
 

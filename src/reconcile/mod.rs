@@ -736,4 +736,4 @@ fn requeue_at(state: &ReviewState, now: Timestamp) -> Option<Timestamp> {
 #[cfg(test)]
 mod props;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
