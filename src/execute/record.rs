@@ -164,11 +164,20 @@ fn record_files(
     let dir = store.review_dir(name);
     std::fs::create_dir_all(&dir)
         .map_err(|e| ReviewError::StateWrite(format!("{}: {e}", dir.display())))?;
-    let outputs = changed_outputs(store, &entry.state, review, shown, stamp.revision)?;
     // Every append moves the chain's head, which the state holds: whatever is recorded, the
-    // state is saved after it (and its digest goes with the rest).
-    let record_any = recording.save_state || !recording.events.is_empty() || !outputs.is_empty();
-    let state = record_any.then(|| audit::files::state_bytes(&entry.state));
+    // state is saved after it (and its digest goes with the rest). When that is known already,
+    // the state is serialised while the outputs are rendered.
+    let surely = recording.save_state || !recording.events.is_empty();
+    let (outputs, state) = rayon::join(
+        || changed_outputs(store, &entry.state, review, shown, stamp.revision),
+        || surely.then(|| audit::files::state_bytes(&entry.state)),
+    );
+    let outputs = outputs?;
+    let state = match state {
+        Some(state) => Some(state),
+        None if !outputs.is_empty() => Some(audit::files::state_bytes(&entry.state)),
+        None => None,
+    };
     let mut files: Vec<(&str, &[u8])> = Vec::with_capacity(outputs.len() + 1);
     if let Some(state) = &state {
         files.push((audit::files::STATE, state));
@@ -270,23 +279,38 @@ fn changed_outputs(
     error: Option<&ReviewError>,
     revision: Option<&str>,
 ) -> Result<Vec<Output>, ReviewError> {
+    use rayon::prelude::*;
     let output = |e: &dyn std::fmt::Display| ReviewError::Output(e.to_string());
     let dir = store.review_dir(&state.name);
+    // The status and each instance's results are rendered side by side: for an instance of
+    // a hundred thousand items they are tens of megabytes each.
+    let (status, results) = rayon::join(
+        || status::render(state, review, error, revision),
+        || {
+            state
+                .instances
+                .par_iter()
+                .map(|instance| {
+                    let path = store.results_path(&state.name, &instance.id);
+                    let text = status::results_csv(state, instance)?;
+                    Ok(Output {
+                        name: path.strip_prefix(&dir).map_or_else(
+                            |_| path.display().to_string(),
+                            |p| p.display().to_string(),
+                        ),
+                        text,
+                        path,
+                    })
+                })
+                .collect::<Result<Vec<Output>, status::RenderError>>()
+        },
+    );
     let mut files = vec![Output {
         name: "status.yaml".to_owned(),
         path: dir.join("status.yaml"),
-        text: status::render(state, review, error, revision).map_err(|e| output(&e))?,
+        text: status.map_err(|e| output(&e))?,
     }];
-    for instance in &state.instances {
-        let path = store.results_path(&state.name, &instance.id);
-        files.push(Output {
-            name: path
-                .strip_prefix(&dir)
-                .map_or_else(|_| path.display().to_string(), |p| p.display().to_string()),
-            text: status::results_csv(state, instance).map_err(|e| output(&e))?,
-            path,
-        });
-    }
+    files.extend(results.map_err(|e| output(&e))?);
     files.retain(|o| !std::fs::read(&o.path).is_ok_and(|old| old == o.text.as_bytes()));
     Ok(files)
 }
