@@ -22,10 +22,13 @@ fn link_refused(path: &Path) -> std::io::Error {
     })
 }
 
+/// `O_NOFOLLOW`, which std has no constant for (the flag's bits fit an `i32`).
+pub(crate) const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+
 /// Names the link when the kernel refused to follow one (`O_NOFOLLOW` fails with `ELOOP`).
 fn name_link(path: &Path) -> impl FnOnce(std::io::Error) -> std::io::Error + '_ {
     move |e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
+        if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
             link_refused(path)
         } else {
             e
@@ -38,7 +41,7 @@ pub fn open_append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .create(true)
         .append(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(NOFOLLOW)
         .open(path)
         .map_err(name_link(path))
 }
@@ -47,7 +50,7 @@ pub fn open_append(path: &Path) -> std::io::Result<File> {
 pub fn open_write(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .write(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(NOFOLLOW)
         .open(path)
         .map_err(name_link(path))
 }
@@ -56,7 +59,7 @@ pub fn open_write(path: &Path) -> std::io::Result<File> {
 pub fn open_read(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(NOFOLLOW)
         .open(path)
         .map_err(name_link(path))
 }

@@ -34,7 +34,7 @@ impl StateLock {
             .create(true)
             .truncate(false)
             // A planted link would have the pid written over whatever it points to.
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(crate::fsutil::NOFOLLOW)
             .open(&path)
             .map_err(|e| LockError(format!("cannot open `{}`: {e}", path.display())))?;
         match file.try_lock() {
