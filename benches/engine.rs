@@ -117,7 +117,14 @@ fn main() {
     reset_peak();
     let cpu = cpu_seconds();
     let started = Instant::now();
-    let first = rt.block_on(execute::load_and_run(&ctx, &paths, &store, true, None));
+    let first = rt.block_on(execute::load_and_run(
+        &ctx,
+        &paths,
+        &load::Options::default(),
+        &store,
+        true,
+        None,
+    ));
     let full = started.elapsed();
     let mut first_cpu = vec![cpu_seconds() - cpu];
     let full_peak = peak_mib();
@@ -148,7 +155,14 @@ fn main() {
         settle();
         let cpu = cpu_seconds();
         let started = Instant::now();
-        drop(rt.block_on(execute::load_and_run(&ctx, &paths, &fresh, true, None)));
+        drop(rt.block_on(execute::load_and_run(
+            &ctx,
+            &paths,
+            &load::Options::default(),
+            &fresh,
+            true,
+            None,
+        )));
         firsts.push(started.elapsed());
         first_cpu.push(cpu_seconds() - cpu);
     }
@@ -166,14 +180,28 @@ fn main() {
     let load_time = started.elapsed();
     let fresh = Store::open(&dir.path().join("state-fresh")).expect("state dir");
     let started = Instant::now();
-    drop(rt.block_on(execute::load_and_run(&ctx, &paths, &fresh, false, None)));
+    drop(rt.block_on(execute::load_and_run(
+        &ctx,
+        &paths,
+        &load::Options::default(),
+        &fresh,
+        false,
+        None,
+    )));
     let plan_time = started.elapsed();
 
     let mut steady = Vec::new();
     settle();
     for _ in 0..3 {
         let started = Instant::now();
-        let pass = rt.block_on(execute::load_and_run(&ctx, &paths, &store, true, None));
+        let pass = rt.block_on(execute::load_and_run(
+            &ctx,
+            &paths,
+            &load::Options::default(),
+            &store,
+            true,
+            None,
+        ));
         steady.push(started.elapsed());
         assert!(pass.report.plan.is_empty(), "nothing to do the second time");
     }

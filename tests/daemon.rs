@@ -275,6 +275,7 @@ async fn a_review_reaching_its_end_completes_on_its_schedule_without_any_file_ev
         signing_key: None,
         http_limits: recert::daemon::server::Limits::default(),
         debounce_max_wait: Duration::from_secs(2),
+        load: recert::load::Options::default(),
     };
     let daemon = tokio::spawn(run(config, ctx.clone()));
     let state = tree.path().join("state");

@@ -94,7 +94,7 @@ fn report_manifests(run: &execute::Run) -> anyhow::Result<()> {
 }
 
 pub fn plan(args: &EngineArgs) -> anyhow::Result<Outcome> {
-    args.trust.install();
+    let options = crate::load::Options::trusting(args.trust.trust());
     let store = Store::open(&args.state_dir).with_context(|| {
         format!(
             "cannot open the state directory {}",
@@ -105,6 +105,7 @@ pub fn plan(args: &EngineArgs) -> anyhow::Result<Outcome> {
     let run = runtime()?.block_on(execute::load_and_run(
         &ctx,
         &args.paths,
+        &options,
         &store,
         false,
         None,
@@ -131,7 +132,7 @@ pub fn plan(args: &EngineArgs) -> anyhow::Result<Outcome> {
 
 pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
     let engine = &args.engine;
-    engine.trust.install();
+    let options = crate::load::Options::trusting(engine.trust.trust());
     let key = super::audit::signing_key(args.signing_key.as_deref(), &engine.state_dir)?;
     let _lock = super::audit::lock(&engine.state_dir)?;
     let store = Store::open(&engine.state_dir).with_context(|| {
@@ -144,6 +145,7 @@ pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
     let run = runtime()?.block_on(execute::load_and_run(
         &ctx,
         &engine.paths,
+        &options,
         &store,
         true,
         args.revision.as_deref(),

@@ -84,7 +84,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     init_logging(args)?;
-    args.trust.install();
     // Read now, so that a missing key, or one inside the state directory, stops the start.
     let signing_key = super::audit::signing_key(args.signing_key.as_deref(), &args.state_dir)?;
     let config = daemon::Config {
@@ -103,6 +102,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         shutdown_timeout: args.shutdown_timeout,
         max_backoff: args.max_backoff.max(Duration::from_secs(1)),
         signing_key: signing_key.map(std::sync::Arc::new),
+        load: crate::load::Options::trusting(args.trust.trust()),
     };
     raise_open_file_limit();
     // Two workers: the control loop's pass never stalls the probes.

@@ -32,9 +32,9 @@ pub struct TrustArgs {
 }
 
 impl TrustArgs {
-    /// The trust these flags give, made the process's for every load that follows.
-    pub fn install(&self) -> Trust {
-        let trust = Trust {
+    /// The trust these flags give.
+    pub fn trust(&self) -> Trust {
+        Trust {
             data_dirs: self
                 .data_dirs
                 .iter()
@@ -47,8 +47,6 @@ impl TrustArgs {
                 .map(|h| h.trim().to_owned())
                 .filter(|h| !h.is_empty())
                 .collect(),
-        };
-        trust.clone().install();
-        trust
+        }
     }
 }

@@ -34,7 +34,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let schemas = SchemaSet::new();
     let options = load::Options {
         max_file_size: args.max_file_size,
-        trust: args.trust.install(),
+        trust: args.trust.trust(),
     };
     let loaded = load::load_with_directory_data(&args.paths, &options, &schemas);
     let counts = Counts {

@@ -56,6 +56,9 @@ pub struct Config {
     pub max_backoff: Duration,
     /// Signs a checkpoint of every audit chain's head after each pass that moved one.
     pub signing_key: Option<Arc<crate::audit::checkpoint::SigningKey>>,
+    /// How the manifests are loaded: the size limit and what the operator trusts
+    /// (`--data-dir`, `--allow-authority`).
+    pub load: load::Options,
 }
 
 /// How long a review must stay gone from the manifests before it is deleted: the second of
@@ -504,7 +507,7 @@ impl Daemon {
         let load = || {
             load::load_reusing(
                 std::slice::from_ref(&resolved.root),
-                &load::Options::default(),
+                &self.config.load,
                 &self.schemas,
                 previous,
             )

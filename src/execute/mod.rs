@@ -49,11 +49,12 @@ impl Run {
 pub async fn load_and_run(
     ctx: &Context,
     paths: &[PathBuf],
+    options: &load::Options,
     store: &Store,
     write: bool,
     revision: Option<&str>,
 ) -> Run {
-    let loaded = load::load(paths, &load::Options::default(), &SchemaSet::new());
+    let loaded = load::load(paths, options, &SchemaSet::new());
     let mut directories = Directories::new(&loaded);
     let options = PassOptions {
         only: None,

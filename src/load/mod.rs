@@ -44,12 +44,22 @@ pub struct Options {
 }
 
 impl Default for Options {
-    /// The process's installed trust ([`policy::Trust::install`]): the command line sets it
-    /// once, and every load after that, the daemon's included, goes by it.
+    /// The size limit, and no trust beyond the built-in rules: the command line's
+    /// `--data-dir` and `--allow-authority` come in through [`Options::trusting`].
     fn default() -> Self {
         Options {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
-            trust: policy::Trust::current(),
+            trust: policy::Trust::default(),
+        }
+    }
+}
+
+impl Options {
+    /// The default options, trusting what the operator said to trust.
+    pub fn trusting(trust: policy::Trust) -> Options {
+        Options {
+            trust,
+            ..Options::default()
         }
     }
 }

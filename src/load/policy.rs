@@ -15,7 +15,6 @@
 
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
-use std::sync::OnceLock;
 
 use crate::diag::Code;
 use crate::model::directory::{DirectorySpec, DirectoryType, GraphSettings};
@@ -42,21 +41,6 @@ pub struct Trust {
     pub data_dirs: Vec<PathBuf>,
     /// Hosts a Graph `authorityUrl` may name besides [`ENTRA_AUTHORITIES`].
     pub authorities: Vec<String>,
-}
-
-static INSTALLED: OnceLock<Trust> = OnceLock::new();
-
-impl Trust {
-    /// Makes this the process's trust, which [`super::Options::default`] takes: the command
-    /// line sets it once, before anything loads. A second call changes nothing.
-    pub fn install(self) {
-        let _ = INSTALLED.set(self);
-    }
-
-    /// The installed trust, or none beyond the built-in rules.
-    pub fn current() -> Trust {
-        INSTALLED.get().cloned().unwrap_or_default()
-    }
 }
 
 /// Why a Directory's setting is refused.
