@@ -207,6 +207,22 @@ impl FileDirectory {
     /// minus exactly those entries, writes it and takes it as the new state.
     fn cut(&self, state: &mut State, cuts: &Cuts) -> Result<(), Error> {
         let file = self.path.display();
+        // The usual apply (assignments cut from a plain block list) reads the lines, and the
+        // result is checked as any edit is; the parsed cut below is for everything else, and
+        // for a guess that does not check out.
+        let guessed = (cuts.members.is_empty() && state.document == 0)
+            .then(|| {
+                yaml::edit::guess_block_cuts(&state.text, "spec", "assignments", &cuts.assignments)
+            })
+            .flatten()
+            .and_then(|edited| {
+                let data = parse_data(&edited, state.document)
+                    .filter(|data| cuts.is_old_minus_cuts(&state.data, data))?;
+                Some((edited, data))
+            });
+        if let Some((edited, data)) = guessed {
+            return self.take(state, edited, data);
+        }
         let pointers = cuts.pointers();
         let edited = {
             let parsed = yaml::parse(&state.text);
@@ -239,8 +255,19 @@ impl FileDirectory {
                     cuts.describe()
                 ))
             })?;
-        write_atomic(&self.path, edited.as_bytes())
-            .map_err(|e| Error::Unavailable(format!("cannot write {file}: {e}")))?;
+        self.take(state, edited, data)
+    }
+
+    /// Writes checked text and takes it, and the data it reads as, as the new state.
+    fn take(
+        &self,
+        state: &mut State,
+        edited: String,
+        data: DirectoryDataSpec,
+    ) -> Result<(), Error> {
+        write_atomic(&self.path, edited.as_bytes()).map_err(|e| {
+            Error::Unavailable(format!("cannot write {}: {e}", self.path.display()))
+        })?;
         state.text = edited;
         state.index = Index::new(&data);
         let old = std::mem::replace(&mut state.data, data);

@@ -705,6 +705,99 @@ pub fn cut_sequence_items(
     apply(text, edits, "the cut items")
 }
 
+/// A guess at [`cut_sequence_items`] for one block sequence under a top-level key
+/// (`spec.assignments` of a one-document file), found by reading lines instead of parsing the
+/// whole text: the items of a block sequence start with `- ` at one indentation, and an item
+/// runs to its last line of content (comments and blank lines after it belong to what
+/// follows), as the parsed cut has it. `None` where the text is not that plain (several
+/// documents, flow style, every item cut, a line it cannot place).
+///
+/// A guess only: the caller must read the result back and check it holds exactly what it
+/// should, and cut with the parsed tree when it does not. A large data file is then parsed
+/// once with positions only when its text is unusual, not on every apply.
+pub fn guess_block_cuts(text: &str, parent: &str, key: &str, indices: &[usize]) -> Option<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let content = |l: &str| {
+        let t = l.trim_start();
+        !(t.is_empty() || t.starts_with('#'))
+    };
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    // One document: a separator or end marker anywhere but the first line is not handled.
+    if lines
+        .iter()
+        .skip(1)
+        .any(|l| l.starts_with("---") || l.starts_with("..."))
+    {
+        return None;
+    }
+    let is_key = |l: &str, at: usize, name: &str| {
+        indent(l) == at
+            && l[at..]
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix(':'))
+                .is_some_and(|r| {
+                    let r = r.trim_start_matches(' ');
+                    r.is_empty() || r.starts_with('\n') || r.starts_with('#') || r.starts_with('\r')
+                })
+    };
+    let parent_at = lines.iter().position(|l| is_key(l, 0, parent))?;
+    // The parent's keys are at the indentation of its first line of content.
+    let first = lines[parent_at + 1..].iter().position(|l| content(l))? + parent_at + 1;
+    let key_indent = indent(lines[first]);
+    if key_indent == 0 {
+        return None;
+    }
+    let mut key_at = None;
+    for (n, l) in lines.iter().enumerate().skip(first) {
+        if !content(l) {
+            continue;
+        }
+        if indent(l) < key_indent {
+            break;
+        }
+        if is_key(l, key_indent, key) {
+            key_at = Some(n);
+            break;
+        }
+    }
+    let key_at = key_at?;
+    // The items: `- ` lines at one indentation, each running to its last line of content.
+    let start = lines[key_at + 1..].iter().position(|l| content(l))? + key_at + 1;
+    let dash = indent(lines[start]);
+    if dash < key_indent || !lines[start][dash..].starts_with("- ") {
+        return None;
+    }
+    let mut items: Vec<(usize, usize)> = Vec::new();
+    for (n, l) in lines.iter().enumerate().skip(start) {
+        if !content(l) {
+            continue;
+        }
+        let at = indent(l);
+        if at == dash && l[at..].starts_with("- ") {
+            items.push((n, n));
+        } else if at > dash {
+            items.last_mut()?.1 = n;
+        } else {
+            break;
+        }
+    }
+    if indices.is_empty() || indices.len() >= items.len() {
+        return None;
+    }
+    let mut cut = vec![false; lines.len()];
+    for &i in indices {
+        let (from, to) = *items.get(i)?;
+        cut[from..=to].iter_mut().for_each(|c| *c = true);
+    }
+    let mut out = String::with_capacity(text.len());
+    for (line, gone) in lines.iter().zip(cut) {
+        if !gone {
+            out.push_str(line);
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,6 +838,65 @@ spec:
             .map(|(p, i)| ((*p).to_owned(), i.to_vec()))
             .collect();
         cut_sequence_items(text, &root(text), &cuts)
+    }
+
+    #[test]
+    fn a_guessed_block_cut_is_the_parsed_cut_or_nothing() {
+        // Every proper subset of the four assignments of LISTS: the guess equals the cut the
+        // parsed tree makes.
+        for mask in 1u8..15 {
+            let indices: Vec<usize> = (0..4).filter(|i| mask & (1 << i) != 0).collect();
+            let guessed = guess_block_cuts(LISTS, "spec", "assignments", &indices);
+            let parsed = cut(LISTS, &[("/spec/assignments", &indices)]).expect("cut");
+            assert_eq!(guessed.as_deref(), Some(parsed.as_str()), "{indices:?}");
+        }
+        // What it leaves to the parsed cut: every item, a flow list, several documents, an
+        // index past the end, a missing key.
+        assert_eq!(
+            guess_block_cuts(LISTS, "spec", "assignments", &[0, 1, 2, 3]),
+            None
+        );
+        assert_eq!(
+            guess_block_cuts(
+                "spec:\n  assignments: [a, b]\n",
+                "spec",
+                "assignments",
+                &[0]
+            ),
+            None
+        );
+        let two = format!("{LISTS}---\n{LISTS}");
+        assert_eq!(guess_block_cuts(&two, "spec", "assignments", &[0]), None);
+        assert_eq!(guess_block_cuts(LISTS, "spec", "assignments", &[9]), None);
+        assert_eq!(guess_block_cuts(LISTS, "spec", "users", &[0]), None);
+    }
+
+    proptest! {
+        #[test]
+        fn a_guess_on_generated_lists_is_the_parsed_cut(
+            items in proptest::collection::vec((0u8..4, any::<bool>()), 2..12),
+            picks in proptest::collection::vec(any::<bool>(), 12),
+        ) {
+            // Items in flow and block style, with comments and blank lines between them.
+            let mut text = String::from("apiVersion: x\nspec:\n  users: []\n  assignments:\n");
+            for (n, (style, comment)) in items.iter().enumerate() {
+                if *comment {
+                    text.push_str("    # a note\n\n");
+                }
+                match style {
+                    0 => text.push_str(&format!("    - {{id: a-{n}, role: r}}\n")),
+                    1 => text.push_str(&format!("    - id: a-{n}\n      role: r   # why\n")),
+                    2 => text.push_str(&format!("    - id: a-{n}\n      # inside\n      role: r\n")),
+                    _ => text.push_str(&format!("    - id: 'a-{n}'\n\n      role: r\n")),
+                }
+            }
+            text.push_str("  roles: []\n");
+            let indices: Vec<usize> = (0..items.len()).filter(|&i| picks[i]).collect();
+            prop_assume!(!indices.is_empty() && indices.len() < items.len());
+            let guessed = guess_block_cuts(&text, "spec", "assignments", &indices);
+            let parsed = cut(&text, &[("/spec/assignments", &indices)]).expect("cut");
+            prop_assert_eq!(guessed, Some(parsed));
+        }
     }
 
     #[test]
