@@ -48,13 +48,17 @@ pub async fn apply_review(
 ) -> Result<Applied, ReviewError> {
     let name = &review.review;
     let now = stamp.now;
-    record::record_state(
-        store,
-        name,
-        entry,
-        now,
-        record::Recording::of(review)?.events,
-    )?;
+    let events = record::Recording::of(review)?.events;
+    // The directory is opened (for a large embedded one: its data copied and indexed) while
+    // the state with the removals pending is recorded: neither waits for the other. Its
+    // error, if any, counts only once the state is on disk.
+    let directory_name = entry.state.spec.directory.clone();
+    let (recorded, opened) = rayon::join(
+        || record::record_state(store, name, entry, now, events),
+        || directories.get(&directory_name).map(|_| ()),
+    );
+    recorded?;
+    opened?;
     // The removals of each item, in the plan's order.
     let mut groups: BTreeMap<(String, String), Vec<directory::Removal>> = BTreeMap::new();
     for effect in &review.effects {
