@@ -321,6 +321,8 @@ fn a_wrong_token_is_reported_in_the_status_and_changes_nothing() {
         "the token is never shown"
     );
     assert!(!status.contains("state: InProgress"), "{status}");
+    // The conditions say why, as a reason a tool can act on.
+    assert!(status.contains("reason: DirectoryRefused"), "{status}");
     assert_eq!(corp.tenant.members(&corp.prod).len(), 5);
 }
 
