@@ -71,6 +71,28 @@ impl Drill {
     fn status(&self) -> String {
         self.read(&format!("state/reviews/{REVIEW}/status.yaml"))
     }
+
+    /// Reconciles at 2026-12-03 (after the apply request) in a process the fault hook aborts
+    /// after `removals` removals.
+    fn apply_aborting_after(&self, removals: usize) {
+        let crashed = Command::new(env!("CARGO_BIN_EXE_recert"))
+            .args([
+                "reconcile",
+                "manifests",
+                "--state-dir",
+                "state",
+                "--now",
+                "2026-12-03T10:00:00Z",
+            ])
+            .env(
+                recert::context::fault_env::ABORT_AFTER_REMOVALS,
+                removals.to_string(),
+            )
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run recert");
+        assert!(!crashed.status.success(), "the fault aborts the process");
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -371,20 +393,7 @@ fn a_crash_in_the_middle_of_an_apply_is_finished_by_the_next_run_exactly_once() 
     drill.reconcile("2026-12-02T10:00:00Z");
     drill.request("apply", "apply-1");
 
-    let crashed = Command::new(env!("CARGO_BIN_EXE_recert"))
-        .args([
-            "reconcile",
-            "manifests",
-            "--state-dir",
-            "state",
-            "--now",
-            "2026-12-03T10:00:00Z",
-        ])
-        .env(recert::context::fault_env::ABORT_AFTER_REMOVALS, "1")
-        .current_dir(drill.dir.path())
-        .output()
-        .expect("run recert");
-    assert!(!crashed.status.success(), "the fault aborts the process");
+    drill.apply_aborting_after(1);
     let journal = drill.path(&format!("state/reviews/{REVIEW}/journal.jsonl"));
     assert!(journal.exists(), "the journal survives the crash");
     let after_crash = drill.read("manifests/corp-directory.yaml");
@@ -662,20 +671,7 @@ fn a_fault_that_aborts_after_zero_removals_removes_nothing() {
     drill.reconcile("2026-12-02T10:00:00Z");
     drill.request("apply", "apply-1");
     let before = drill.read("manifests/corp-directory.yaml");
-    let crashed = Command::new(env!("CARGO_BIN_EXE_recert"))
-        .args([
-            "reconcile",
-            "manifests",
-            "--state-dir",
-            "state",
-            "--now",
-            "2026-12-03T10:00:00Z",
-        ])
-        .env(recert::context::fault_env::ABORT_AFTER_REMOVALS, "0")
-        .current_dir(drill.dir.path())
-        .output()
-        .expect("run recert");
-    assert!(!crashed.status.success(), "the fault aborts the process");
+    drill.apply_aborting_after(0);
     assert_eq!(
         drill.read("manifests/corp-directory.yaml"),
         before,

@@ -172,17 +172,7 @@ fn reconcile_review(
     recorded: Option<&ReviewState>,
     now: Timestamp,
 ) -> ReviewPlan {
-    let mut plan = ReviewPlan {
-        review: name.to_owned(),
-        changes: Vec::new(),
-        effects: Vec::new(),
-        next: None,
-        deleted: false,
-        state_changed: false,
-        stale_spec: None,
-        stalled: None,
-        requeue_at: None,
-    };
+    let mut plan = ReviewPlan::new(name);
     let mut state = match (desired.reviews.get(name), recorded) {
         (Some(review), Some(recorded)) => {
             let mut state = recorded.clone();

@@ -51,6 +51,21 @@ pub struct ReviewPlan {
 }
 
 impl ReviewPlan {
+    /// A review's plan that does nothing yet.
+    pub fn new(review: &str) -> ReviewPlan {
+        ReviewPlan {
+            review: review.to_owned(),
+            changes: Vec::new(),
+            effects: Vec::new(),
+            next: None,
+            deleted: false,
+            state_changed: false,
+            stale_spec: None,
+            stalled: None,
+            requeue_at: None,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty() && self.effects.is_empty() && !self.state_changed
     }
@@ -371,15 +386,8 @@ mod tests {
     fn reasons_from_outside_are_printed_on_their_line_escaped() {
         let plan = Plan {
             reviews: vec![ReviewPlan {
-                review: "ga".to_owned(),
-                changes: Vec::new(),
-                effects: Vec::new(),
-                next: None,
-                deleted: false,
-                state_changed: false,
-                stale_spec: None,
                 stalled: Some("SCIM said: \u{1b}[2Jgone\n::error file=evil.yaml::x".to_owned()),
-                requeue_at: None,
+                ..ReviewPlan::new("ga")
             }],
         };
         assert_eq!(
