@@ -322,6 +322,15 @@ async fn observe(
                     for name in chunk {
                         if let Some(p) = directory::resolve_name(&found, name) {
                             review.people.insert(name.clone(), p.id().to_owned());
+                            // A reviewer named by id is also known by their user principal
+                            // name: `recert pending --reviewer bob@…` finds what waits for
+                            // `u-bob`.
+                            if let directory::Principal::User(u) = p {
+                                review
+                                    .people
+                                    .entry(reconcile::normalize(&u.user_principal_name))
+                                    .or_insert_with(|| u.id.clone());
+                            }
                         }
                     }
                 }
