@@ -253,7 +253,8 @@ pub struct Settings {
     /// Reminders to reviewers who still have undecided items.
     #[serde(default)]
     pub reminders: Reminders,
-    /// How reviewers and owners are told.
+    /// How reviewers and owners are to be told. Not delivered yet: each notification is
+    /// recorded in the audit trail only.
     #[serde(default)]
     pub notifications: Notifications,
 }
@@ -332,7 +333,8 @@ impl Default for Reminders {
     }
 }
 
-/// Notification channels.
+/// Notification channels. Recert does not deliver notifications yet: it records each one the
+/// engine decides in the audit trail, whatever these fields say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Notifications {
