@@ -128,7 +128,7 @@ pub async fn apply_review(
             .collect();
         journal.intents(&intents).map_err(journal_error)?;
         let removals: Vec<directory::Removal> = chunk.iter().map(|t| t.2.clone()).collect();
-        let results = remove_many(directory, &removals).await;
+        let results = directory.remove_many(&removals).await;
         let mut answered = Vec::with_capacity(chunk.len());
         for ((target, result), attempted) in chunk.iter().zip(results).zip(attempted) {
             let outcome = match result {
@@ -194,13 +194,6 @@ pub async fn apply_review(
 fn chunks<'t>(ctx: &Context, pending: &'t [&'t Target]) -> std::slice::Chunks<'t, &'t Target> {
     let drill = ctx.faults.abort_after_removals.is_some() || ctx.faults.remove_delay.is_some();
     pending.chunks(if drill { 1 } else { pending.len().max(1) })
-}
-
-async fn remove_many<D: Directory>(
-    directory: &D,
-    removals: &[directory::Removal],
-) -> Vec<Result<RemoveOutcome, directory::Error>> {
-    directory.remove_many(removals).await
 }
 
 fn from_journal(done: &JournalOutcome) -> Outcome {

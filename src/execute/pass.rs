@@ -410,7 +410,7 @@ async fn carry_out(
                 review,
                 entry: prepared.entry,
                 unchanged: prepared.unchanged,
-                error: prepared.error,
+                error: None,
             },
             Err(summary) => {
                 report.states.insert(review.review.clone(), summary);

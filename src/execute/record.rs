@@ -44,10 +44,9 @@ pub struct Recorded {
 #[derive(Debug)]
 pub struct Prepared {
     pub entry: Stored,
-    /// Nothing to record: only the status may need rewriting.
+    /// Nothing to record: only the status may need rewriting (and with it the state, which
+    /// holds the revision the status shows).
     pub unchanged: bool,
-    /// An error already met (the state of a new revision could not be saved).
-    pub error: Option<ReviewError>,
 }
 
 /// Whether the review's status shows a problem.
@@ -76,17 +75,9 @@ pub fn prepare(
         audit_head: head.map(|(h, _)| h.clone()).unwrap_or_default(),
         revision: revision.map(str::to_owned),
     };
-    let mut error = None;
-    if !same_revision
-        && review.is_empty()
-        && let Err(e) = store.save(&entry)
-    {
-        error = Some(ReviewError::StateWrite(e.to_string()));
-    }
     Ok(Prepared {
         entry,
         unchanged: review.is_empty() && recorded,
-        error,
     })
 }
 
