@@ -110,6 +110,13 @@ fn main() {
         .expect("runtime");
     let now = Timestamp::parse("2026-12-02T09:00:00Z").expect("time");
     let ctx = Context::at(Some(now));
+    let options = load::Options::default();
+    // One pass over the generated manifests into `store`, writing or only planning.
+    let run_pass = |store: &Store, write: bool| {
+        rt.block_on(execute::load_and_run(
+            &ctx, &paths, &options, store, write, None,
+        ))
+    };
 
     // The first reconcile runs first, in a process that has only generated files so far, so
     // its peak memory is its own.
@@ -117,14 +124,7 @@ fn main() {
     reset_peak();
     let cpu = cpu_seconds();
     let started = Instant::now();
-    let first = rt.block_on(execute::load_and_run(
-        &ctx,
-        &paths,
-        &load::Options::default(),
-        &store,
-        true,
-        None,
-    ));
+    let first = run_pass(&store, true);
     let full = started.elapsed();
     let mut first_cpu = vec![cpu_seconds() - cpu];
     let full_peak = peak_mib();
@@ -155,14 +155,7 @@ fn main() {
         settle();
         let cpu = cpu_seconds();
         let started = Instant::now();
-        drop(rt.block_on(execute::load_and_run(
-            &ctx,
-            &paths,
-            &load::Options::default(),
-            &fresh,
-            true,
-            None,
-        )));
+        drop(run_pass(&fresh, true));
         firsts.push(started.elapsed());
         first_cpu.push(cpu_seconds() - cpu);
     }
@@ -180,28 +173,14 @@ fn main() {
     let load_time = started.elapsed();
     let fresh = Store::open(&dir.path().join("state-fresh")).expect("state dir");
     let started = Instant::now();
-    drop(rt.block_on(execute::load_and_run(
-        &ctx,
-        &paths,
-        &load::Options::default(),
-        &fresh,
-        false,
-        None,
-    )));
+    drop(run_pass(&fresh, false));
     let plan_time = started.elapsed();
 
     let mut steady = Vec::new();
     settle();
     for _ in 0..3 {
         let started = Instant::now();
-        let pass = rt.block_on(execute::load_and_run(
-            &ctx,
-            &paths,
-            &load::Options::default(),
-            &store,
-            true,
-            None,
-        ));
+        let pass = run_pass(&store, true);
         steady.push(started.elapsed());
         assert!(pass.report.plan.is_empty(), "nothing to do the second time");
     }
