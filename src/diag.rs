@@ -68,7 +68,7 @@ codes! {
     EmptyFile = "empty-file": "A manifest file holds no document (empty, or only comments).",
     NotADocument = "not-a-document": "A YAML document is not a mapping with apiVersion, kind, metadata and spec.",
     UnknownApiVersion = "unknown-api-version": "apiVersion is not one this Recert understands.",
-    UnknownKind = "unknown-kind": "kind is not one of Directory, DirectoryData, AccessReview, ReviewDecisions.",
+    UnknownKind = "unknown-kind": "kind is not one of Directory, DirectoryData, AccessReview, ReviewDecisions, Notifier.",
     UnknownField = "unknown-field": "A field that the schema does not define (often a typo).",
     MissingField = "missing-field": "A required field is absent.",
     WrongType = "wrong-type": "A value has the wrong type.",
@@ -87,6 +87,9 @@ codes! {
     UnknownAuthority = "unknown-authority": "A Graph Directory's token authority is not a Microsoft Entra ID authority the operator trusts.",
     PathOutsideTree = "path-outside-tree": "A file Directory's data file is outside the manifests and every allowed data directory.",
     AmbiguousPrincipal = "ambiguous-principal": "A user principal name in a DirectoryData spells another principal's id.",
+    NotifierSettings = "notifier-settings": "A Notifier's settings do not match its type, or would send mail or credentials unsafely.",
+    InvalidAddress = "invalid-address": "An e-mail address that is not one (owners, additional recipients, a Notifier's sender).",
+    MovedField = "moved-field": "A field that moved: the message says where it lives now.",
     ConflictingDecisions = "conflicting-decisions": "One reviewer gives different decisions on one principal in several files.",
 }
 

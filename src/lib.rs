@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod journal;
 pub mod load;
 pub mod model;
+pub mod notify;
 pub mod printable;
 pub mod query;
 pub mod reconcile;

@@ -855,6 +855,7 @@ where
         Kind::DirectoryData => Resource::DirectoryData(typed(value)?),
         Kind::AccessReview => Resource::AccessReview(Box::new(typed(value)?)),
         Kind::ReviewDecisions => Resource::ReviewDecisions(typed(value)?),
+        Kind::Notifier => Resource::Notifier(Box::new(typed(value)?)),
     })
 }
 

@@ -66,6 +66,7 @@ pub fn check_reusing(
                     Resource::DirectoryData(_) => {}
                     Resource::AccessReview(r) => ctx.review(doc, r, &index),
                     Resource::ReviewDecisions(d) => ctx.decisions(doc, d, &index),
+                    Resource::Notifier(n) => ctx.notifier(doc, n),
                 }
             }
             ctx.conflicts(&index);
@@ -396,6 +397,16 @@ impl Ctx<'_> {
                     self.out.push(d);
                 }
             }
+        }
+    }
+
+    fn notifier(&mut self, doc: &LoadedDoc, notifier: &crate::model::Notifier) {
+        for problem in crate::notify::config::problems(&notifier.spec) {
+            let d = self.error(doc, Code::NotifierSettings, problem.pointer, problem.message);
+            self.out.push(match problem.note {
+                Some(note) => d.note(note),
+                None => d,
+            });
         }
     }
 

@@ -162,8 +162,8 @@ pub struct SecretRef {
     pub file: Option<String>,
 }
 
-const HTTP_URL: &str = "^https?://[^\\s/$.?#][^\\s]*$";
-const HTTP_URL_MESSAGE: &str = "must be an http:// or https:// URL";
+pub(crate) const HTTP_URL: &str = "^https?://[^\\s/$.?#][^\\s]*$";
+pub(crate) const HTTP_URL_MESSAGE: &str = "must be an http:// or https:// URL";
 const ENV_NAME: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 const ENV_NAME_MESSAGE: &str =
     "must be an environment variable name: letters, digits and '_', not starting with a digit";

@@ -29,14 +29,16 @@ pub enum Kind {
     DirectoryData = 1,
     AccessReview = 2,
     ReviewDecisions = 3,
+    Notifier = 4,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Directory,
         Kind::DirectoryData,
         Kind::AccessReview,
         Kind::ReviewDecisions,
+        Kind::Notifier,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::DirectoryData => "DirectoryData",
             Kind::AccessReview => "AccessReview",
             Kind::ReviewDecisions => "ReviewDecisions",
+            Kind::Notifier => "Notifier",
         }
     }
 
@@ -57,7 +60,8 @@ impl Kind {
             0 => Kind::Directory,
             1 => Kind::DirectoryData,
             2 => Kind::AccessReview,
-            _ => Kind::ReviewDecisions,
+            3 => Kind::ReviewDecisions,
+            _ => Kind::Notifier,
         }
     }
 }

@@ -12,11 +12,13 @@ pub mod decisions;
 pub mod directory;
 pub mod directory_data;
 pub mod envelope;
+pub mod notifier;
 pub mod review;
 
 pub use decisions::{Decision, DecisionEntry, ReviewDecisions, ReviewDecisionsSpec};
 pub use directory::{Directory, DirectorySpec, DirectoryType, SecretRef};
 pub use directory_data::{DirectoryData, DirectoryDataSpec};
+pub use notifier::{Notifier, NotifierSpec};
 pub use envelope::{API_VERSION, ApiVersion, Kind, Metadata};
 pub use review::{AccessReview, AccessReviewSpec};
 
@@ -29,6 +31,7 @@ pub enum Resource {
     // far more numerous, should not pay for their size.
     AccessReview(Box<AccessReview>),
     ReviewDecisions(ReviewDecisions),
+    Notifier(Box<Notifier>),
 }
 
 impl Resource {
@@ -38,6 +41,7 @@ impl Resource {
             Resource::DirectoryData(_) => Kind::DirectoryData,
             Resource::AccessReview(_) => Kind::AccessReview,
             Resource::ReviewDecisions(_) => Kind::ReviewDecisions,
+            Resource::Notifier(_) => Kind::Notifier,
         }
     }
 
@@ -47,6 +51,7 @@ impl Resource {
             Resource::DirectoryData(d) => &d.metadata,
             Resource::AccessReview(r) => &r.metadata,
             Resource::ReviewDecisions(d) => &d.metadata,
+            Resource::Notifier(n) => &n.metadata,
         }
     }
 
