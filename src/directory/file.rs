@@ -660,6 +660,7 @@ impl Directory for FileDirectory {
                         last_sign_in: u.last_sign_in,
                         enabled: u.enabled,
                         source: u.source,
+                        mail: u.mail.clone(),
                     }));
                 }
                 state

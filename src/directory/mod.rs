@@ -43,8 +43,26 @@ pub struct UserInfo {
     pub display_name: Option<String>,
     pub manager: Option<String>,
     pub last_sign_in: Option<Timestamp>,
+    /// The e-mail address notifications go to: Graph's `mail`, SCIM's primary `emails` value,
+    /// the embedded directory's `mail`. See [`UserInfo::address`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<String>,
     pub enabled: bool,
     pub source: Source,
+}
+
+impl UserInfo {
+    /// Where to e-mail this user: `mail`, else the user principal name when it is an address
+    /// (in Entra ID and most SCIM services it is), else nowhere.
+    pub fn address(&self) -> Option<&str> {
+        self.mail
+            .as_deref()
+            .filter(|m| crate::notify::config::address(m).is_ok())
+            .or_else(|| {
+                Some(self.user_principal_name.as_str())
+                    .filter(|u| crate::notify::config::address(u).is_ok())
+            })
+    }
 }
 
 /// A group as a review needs to know it.

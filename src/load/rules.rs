@@ -634,6 +634,7 @@ impl Ctx<'_> {
             self.out.push(d);
         }
         self.schedule(doc, review);
+        self.notifications(doc, review, index);
 
         if spec.reviewers.kind != ReviewerType::Users && !spec.reviewers.users.is_empty() {
             let d = self.warning(
@@ -686,9 +687,10 @@ impl Ctx<'_> {
             }
             self.out.push(d);
         }
-        for (list, pointer) in [
-            (&spec.reviewers.users, "/spec/reviewers/users"),
-            (&spec.fallback_reviewers, "/spec/fallbackReviewers"),
+        for (list, pointer, what) in [
+            (&spec.reviewers.users, "/spec/reviewers/users", "reviewer"),
+            (&spec.fallback_reviewers, "/spec/fallbackReviewers", "reviewer"),
+            (&spec.owners, "/spec/owners", "owner"),
         ] {
             for (i, user) in list.iter().enumerate() {
                 if people.resolve_user(user).is_none() {
@@ -696,7 +698,7 @@ impl Ctx<'_> {
                         doc,
                         Code::UnresolvedReference,
                         &format!("{pointer}/{i}"),
-                        format!("reviewer `{user}` is not a user of the directory"),
+                        format!("{what} `{user}` is not a user of the directory"),
                     );
                     self.out.push(d);
                 }
@@ -712,6 +714,48 @@ impl Ctx<'_> {
                 );
                 self.out.push(d);
             }
+        }
+    }
+
+    /// The notifiers a review names exist; additional recipients are addresses; inline
+    /// webhooks moved to `Notifier` documents.
+    fn notifications(&mut self, doc: &LoadedDoc, review: &AccessReview, index: &Index<'_>) {
+        let notifications = &review.spec.settings.notifications;
+        for (i, used) in notifications.notifiers.iter().enumerate() {
+            if index.get(Kind::Notifier, &used.name).is_none() {
+                let mut d = self.error(
+                    doc,
+                    Code::UnresolvedReference,
+                    &format!("/spec/settings/notifications/notifiers/{i}/name"),
+                    format!("no Notifier named `{}`", used.name),
+                );
+                if let Some(best) = self.suggest(&used.name, index.names(Kind::Notifier)) {
+                    d = d.note(format!("did you mean `{best}`?"));
+                }
+                self.out.push(d);
+            }
+        }
+        for (i, address) in notifications.additional_recipients.iter().enumerate() {
+            if let Err(e) = crate::notify::config::address(address) {
+                let d = self.error(
+                    doc,
+                    Code::InvalidAddress,
+                    &format!("/spec/settings/notifications/additionalRecipients/{i}"),
+                    format!("`{address}` is not an e-mail address: {e}"),
+                );
+                self.out.push(d);
+            }
+        }
+        if !notifications.webhooks.is_empty() {
+            let d = self.error(
+                doc,
+                Code::MovedField,
+                "/spec/settings/notifications/webhooks",
+                "webhooks are now `Notifier` documents: inline `webhooks` are no longer read".to_owned(),
+            );
+            self.out.push(d.note(
+                "declare `kind: Notifier` with `spec.type: webhook` (url, and the signing `secret` by reference), then list it under `settings.notifications.notifiers` with its `events`",
+            ));
         }
     }
 

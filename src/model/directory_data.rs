@@ -57,6 +57,10 @@ pub struct User {
     /// Whether the account can sign in. Defaults to true.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub enabled: bool,
+    /// The address notifications are e-mailed to. Defaults to the user principal name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 320))]
+    pub mail: Option<String>,
     /// Where the account is mastered. Defaults to `cloud`.
     #[serde(default, skip_serializing_if = "Source::is_cloud")]
     pub source: Source,

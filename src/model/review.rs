@@ -39,6 +39,12 @@ pub struct AccessReviewSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(length(min = 1)))]
     pub fallback_reviewers: Vec<String>,
+    /// Who owns the review: user ids or user principal names. They are told when an instance
+    /// ends and what applying its results did (through the review's `smtp` notifiers, at the
+    /// address the directory gives them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1)))]
+    pub owners: Vec<String>,
     /// When instances of the review run.
     pub schedule: Schedule,
     /// How decisions are taken and what happens to them.
@@ -253,8 +259,7 @@ pub struct Settings {
     /// Reminders to reviewers who still have undecided items.
     #[serde(default)]
     pub reminders: Reminders,
-    /// How reviewers and owners are to be told. Not delivered yet: each notification is
-    /// recorded in the audit trail only.
+    /// How reviewers and owners are told: the notifiers the review uses, and for which events.
     #[serde(default)]
     pub notifications: Notifications,
 }
@@ -333,50 +338,82 @@ impl Default for Reminders {
     }
 }
 
-/// Notification channels. Recert does not deliver notifications yet: it records each one the
-/// engine decides in the audit trail, whatever these fields say.
+/// How reviewers and owners are told. Reviewers are e-mailed when an instance starts and when
+/// they are reminded; owners and `additionalRecipients` when an instance ends and when its
+/// results are applied; webhook, Slack and Teams notifiers get one message per event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Notifications {
-    /// E-mail reviewers when an instance starts and when they are reminded. Defaults to true.
+    /// The `Notifier` documents this review sends through, and for which events. No notifier,
+    /// no notification (the engine's decisions are still recorded in the audit trail).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifiers: Vec<NotifierUse>,
+    /// Whether reviewers are e-mailed (by the review's `smtp` notifiers). Defaults to true.
+    /// Owners and additional recipients are e-mailed either way.
     #[serde(default = "yes")]
     pub email: bool,
-    /// Text added to every e-mail, such as who to ask about the review.
+    /// Text added to every message, such as who to ask about the review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4096))]
     pub additional_content: Option<String>,
-    /// Webhooks called on the review's events.
+    /// E-mail addresses told, like the owners, when an instance ends and when its results are
+    /// applied (a team's shared mailbox, an auditor).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 3, max = 320)))]
+    pub additional_recipients: Vec<String>,
+    /// Moved: webhooks are `Notifier` documents (`type: webhook`) named in `notifiers`. Kept
+    /// only so that validation can say so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("deprecated" = true))]
     pub webhooks: Vec<Webhook>,
 }
 
 impl Default for Notifications {
     fn default() -> Self {
         Notifications {
+            notifiers: Vec::new(),
             email: true,
             additional_content: None,
+            additional_recipients: Vec::new(),
             webhooks: Vec::new(),
         }
     }
 }
 
-/// A webhook called with a JSON body on the review's events.
+/// A notifier a review sends through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotifierUse {
+    /// The `Notifier`'s `metadata.name`.
+    #[schemars(regex(pattern = DNS1123_LABEL), extend("errorMessage" = DNS1123_MESSAGE))]
+    pub name: String,
+    /// Which events to send through it. Defaults to all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<NotificationEvent>,
+}
+
+impl NotifierUse {
+    pub fn wants(&self, event: NotificationEvent) -> bool {
+        self.events.is_empty() || self.events.contains(&event)
+    }
+}
+
+/// Moved to `Notifier` documents; see `notifiers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Webhook {
     /// The URL to POST to.
-    #[schemars(regex(pattern = "^https?://[^\\s/$.?#][^\\s]*$"), extend("errorMessage" = "must be an http:// or https:// URL"))]
     pub url: String,
-    /// Which events to send. Defaults to all of them.
+    /// Which events to send.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<NotificationEvent>,
-    /// A key, by reference, to sign each body with HMAC-SHA256 (header `X-Recert-Signature`).
+    /// A key, by reference, to sign each body with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_secret: Option<SecretRef>,
 }
 
 /// A review event that can be notified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum NotificationEvent {
     /// An instance started.

@@ -25,6 +25,7 @@ pub(crate) fn user(id: &str) -> UserInfo {
         last_sign_in: Some(ts("2026-11-20")),
         enabled: true,
         source: Source::Cloud,
+        mail: None,
     }
 }
 

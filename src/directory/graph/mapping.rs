@@ -94,6 +94,9 @@ pub struct DirectoryObject {
     pub user_principal_name: Option<String>,
     #[serde(default)]
     pub account_enabled: Option<bool>,
+    /// A user's SMTP address; null for a user without a mailbox.
+    #[serde(default)]
+    pub mail: Option<String>,
     #[serde(default)]
     pub on_premises_sync_enabled: Option<bool>,
     #[serde(default)]
@@ -174,6 +177,7 @@ impl DirectoryObject {
             // selects it, so a missing value is treated as the default state of an account.
             enabled: self.account_enabled.unwrap_or(true),
             source: source(self.on_premises_sync_enabled),
+            mail: self.mail.clone().filter(|m| !m.trim().is_empty()),
         }
     }
 

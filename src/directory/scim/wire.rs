@@ -43,6 +43,15 @@ pub struct Reference {
     pub value: Option<String>,
 }
 
+/// A multi-valued attribute's value (RFC 7643 §2.4): `emails` here.
+#[derive(Debug, Deserialize)]
+pub struct MultiValued {
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub primary: Option<bool>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct EnterpriseUser {
     #[serde(default)]
@@ -61,6 +70,8 @@ pub struct User {
     pub name: Option<Name>,
     #[serde(default)]
     pub active: Option<bool>,
+    #[serde(default)]
+    pub emails: Option<Vec<MultiValued>>,
     #[serde(
         default,
         rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -75,7 +86,16 @@ impl User {
             .filter(|n| !n.trim().is_empty())
             .or_else(|| self.name.and_then(|n| n.formatted))
             .filter(|n| !n.trim().is_empty());
+        // The primary address (RFC 7643 §2.4: at most one is primary), else the first.
+        let emails = self.emails.unwrap_or_default();
+        let mail = emails
+            .iter()
+            .find(|e| e.primary == Some(true))
+            .or_else(|| emails.first())
+            .and_then(|e| e.value.clone())
+            .filter(|m| !m.trim().is_empty());
         UserInfo {
+            mail,
             user_principal_name: self.user_name.unwrap_or_else(|| self.id.clone()),
             id: self.id,
             display_name,
