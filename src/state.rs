@@ -35,6 +35,9 @@ pub struct ReviewState {
     /// Reviewer and principal names (ids or user principal names) resolved to ids.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub known: BTreeMap<String, String>,
+    /// Notifications waiting to be sent, and what became of the others.
+    #[serde(default, skip_serializing_if = "crate::notify::outbox::Outbox::is_empty")]
+    pub outbox: crate::notify::outbox::Outbox,
 }
 
 impl ReviewState {
@@ -194,6 +197,22 @@ pub struct ApplyState {
     /// A guard that stopped the apply before anything was removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked: Option<String>,
+    /// Which apply of the instance this is (1 for the first; a later `apply` request retries
+    /// failed items).
+    #[serde(default = "first")]
+    pub attempt: u32,
+    /// Whether the owners were told how it ended. Written only while false, so that applies
+    /// recorded before notifications existed count as told.
+    #[serde(default = "told", skip_serializing_if = "Clone::clone")]
+    pub notified: bool,
+}
+
+fn first() -> u32 {
+    1
+}
+
+fn told() -> bool {
+    true
 }
 
 /// What applying did to one item.

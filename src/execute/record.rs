@@ -244,10 +244,12 @@ fn events(review: &ReviewPlan) -> Result<Vec<Value>, ReviewError> {
         if let Effect::Notify {
             event,
             instance,
+            sequence,
             reviewers,
+            owners,
         } = effect
         {
-            out.push(json!({ "change": "notification", "event": event, "instance": instance, "reviewers": reviewers }));
+            out.push(json!({ "change": "notification", "event": event, "instance": instance, "sequence": sequence, "reviewers": reviewers, "owners": owners }));
         }
     }
     Ok(out)

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use crate::directory::RemoveOutcome;
 use crate::model::decisions::Decision;
-use crate::model::review::Timestamp;
+use crate::model::review::{NotificationEvent, Timestamp};
 use crate::state::{ApplyResult, ApplyState, EndReason, ReviewState};
 
 use super::{Change, Effect, ReviewPlan, authority, new_token};
@@ -37,6 +37,7 @@ pub(super) fn apply(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPl
     {
         start(state, index, None, now, plan);
     }
+    notify_finished(state, plan);
     for instance in &state.instances {
         if instance.apply.as_ref().is_none_or(|a| a.blocked.is_some()) {
             continue;
@@ -114,10 +115,13 @@ fn start(
     } else {
         None
     };
+    let attempt = instance.apply.as_ref().map_or(1, |a| a.attempt.saturating_add(1));
     instance.apply = Some(ApplyState {
         requested: now,
         token: token.clone(),
         blocked: blocked.clone(),
+        attempt,
+        notified: false,
     });
     if let Some(reason) = blocked {
         plan.changes.push(Change::ApplyBlocked {
@@ -157,6 +161,34 @@ fn start(
         token,
         removals,
     });
+}
+
+/// Tells the owners about each apply that has finished (nothing pending, or blocked by a
+/// guard) and that they were not told about yet. The engine calls it for applies that finish
+/// without the directory; the executor, once it has recorded a review's removals.
+pub fn notify_finished(state: &mut ReviewState, plan: &mut ReviewPlan) {
+    let owners = super::owner_ids(state);
+    for instance in &mut state.instances {
+        let Some(apply) = instance.apply.as_mut().filter(|a| !a.notified) else {
+            continue;
+        };
+        let pending = apply.blocked.is_none()
+            && instance
+                .items
+                .values()
+                .any(|i| i.apply_result == Some(ApplyResult::Pending));
+        if pending {
+            continue;
+        }
+        apply.notified = true;
+        plan.effects.push(Effect::Notify {
+            event: NotificationEvent::Applied,
+            instance: instance.id.clone(),
+            sequence: apply.attempt,
+            reviewers: Vec::new(),
+            owners: owners.clone(),
+        });
+    }
 }
 
 /// The outcome of one removal, as the executor saw it.

@@ -105,6 +105,7 @@ pub fn needs(
         };
         review.spec.reviewers.users.iter().for_each(|n| want(n));
         review.spec.fallback_reviewers.iter().for_each(|n| want(n));
+        review.spec.owners.iter().for_each(|n| want(n));
         review
             .spec
             .guards
@@ -193,6 +194,7 @@ fn reconcile_review(
                 instances: Vec::new(),
                 missed: Vec::new(),
                 known: BTreeMap::new(),
+                outbox: Default::default(),
             }
         }
         (None, Some(recorded)) if desired.failed_sources.contains(&recorded.source) => {
@@ -336,7 +338,9 @@ fn start_instance(
         plan.effects.push(Effect::Notify {
             event: NotificationEvent::InstanceStarted,
             instance: id,
+            sequence: 0,
             reviewers,
+            owners: Vec::new(),
         });
     }
 }
@@ -532,6 +536,7 @@ fn stop(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
     let Some(token) = new_token(requested.as_ref(), &mut state.handled.stop) else {
         return;
     };
+    let owners = owner_ids(state);
     match state.instances.last_mut() {
         Some(instance) if instance.ended.is_none() => {
             instance.ended = Some(Ended {
@@ -545,7 +550,9 @@ fn stop(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
             plan.effects.push(Effect::Notify {
                 event: NotificationEvent::InstanceEnded,
                 instance: instance.id.clone(),
+                sequence: 0,
                 reviewers: Vec::new(),
+                owners,
             });
         }
         _ => plan.changes.push(Change::RequestIgnored {
@@ -595,6 +602,7 @@ fn reset(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
 /// Ends an instance whose end date has passed and fills undecided items with the default.
 fn complete(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
     let default = state.spec.settings.default_decision;
+    let owners = owner_ids(state);
     let Some(instance) = state.instances.last_mut().filter(|i| i.ended.is_none()) else {
         return;
     };
@@ -639,8 +647,24 @@ fn complete(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
     plan.effects.push(Effect::Notify {
         event: NotificationEvent::InstanceEnded,
         instance: instance.id.clone(),
+        sequence: 0,
         reviewers: Vec::new(),
+        owners,
     });
+}
+
+/// The review's owners as directory ids where the directory resolved them (else as written:
+/// the message to them then reports that it has no address).
+pub fn owner_ids(state: &ReviewState) -> Vec<String> {
+    let mut out: Vec<String> = state
+        .spec
+        .owners
+        .iter()
+        .map(|o| state.known.get(&normalize(o)).cloned().unwrap_or_else(|| o.clone()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn remind(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
@@ -660,12 +684,14 @@ fn remind(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
     let reviewers = pending_reviewers(state, &instance);
     let send =
         |token: Option<String>, at: Timestamp, state: &mut ReviewState, plan: &mut ReviewPlan| {
+            let mut sequence = 0;
             if let Some(current) = state.instances.last_mut() {
                 current.reminders.push(crate::state::ReminderRecord {
                     at,
                     token: token.clone(),
                     reviewers: reviewers.clone(),
                 });
+                sequence = u32::try_from(current.reminders.len()).unwrap_or(u32::MAX);
             }
             plan.changes.push(Change::Reminded {
                 instance: instance.id.clone(),
@@ -677,7 +703,9 @@ fn remind(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
                 plan.effects.push(Effect::Notify {
                     event: NotificationEvent::Reminder,
                     instance: instance.id.clone(),
+                    sequence,
                     reviewers: reviewers.clone(),
+                    owners: Vec::new(),
                 });
             }
         };

@@ -165,11 +165,20 @@ pub enum Effect {
         principal: String,
         removal: Removal,
     },
+    /// Tell people about an event: the reviewers named (instance started, reminder) and the
+    /// review's owners (instance ended, applied); the pass turns it into messages for the
+    /// review's notifiers.
     #[serde(rename_all = "camelCase")]
     Notify {
         event: NotificationEvent,
         instance: String,
+        /// Which occurrence of the event in the instance: the reminder's number, the apply's
+        /// attempt; 0 for events that happen once.
+        sequence: u32,
+        /// Reviewer ids.
         reviewers: Vec<String>,
+        /// Owner ids (or names the directory did not resolve).
+        owners: Vec<String>,
     },
     /// Move the review's status, results and audit trail to the archive.
     Archive,
@@ -323,6 +332,8 @@ impl fmt::Display for Effect {
                 event,
                 instance,
                 reviewers,
+                owners,
+                ..
             } => {
                 let what = match event {
                     NotificationEvent::InstanceStarted => "instance started",
@@ -330,14 +341,14 @@ impl fmt::Display for Effect {
                     NotificationEvent::InstanceEnded => "instance ended",
                     NotificationEvent::Applied => "results applied",
                 };
-                let to = if reviewers.is_empty() {
-                    "the review's owners".to_owned()
-                } else {
-                    count(reviewers.len(), "reviewer", "reviewers")
+                let to = match (reviewers.len(), owners.len()) {
+                    (0, 0) => "the review's notifiers".to_owned(),
+                    (0, n) => count(n, "owner", "owners"),
+                    (n, _) => count(n, "reviewer", "reviewers"),
                 };
                 write!(
                     f,
-                    "notification \"{what}\" (instance {instance}) for {to}, recorded in the audit trail"
+                    "notify \"{what}\" (instance {instance}) to {to}"
                 )
             }
             Effect::Archive => f.write_str("move status, results and audit trail to the archive"),

@@ -1,0 +1,396 @@
+//! From the engine's decision to tell people (`Effect::Notify`) to the messages in the
+//! outbox: one e-mail per person for each `smtp` notifier the review uses for the event, one
+//! message per event for webhook, Slack and Teams notifiers. Pure: the people's directory
+//! entries come in, messages and the recipients that cannot be reached come out.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::directory::{Principal, UserInfo};
+use crate::model::notifier::Channel;
+use crate::model::review::{NotificationEvent, Timestamp};
+use crate::reconcile::{InstanceNames, allowed_reviewers_in};
+use crate::state::{ApplyResult, EndReason, Instance, ReviewState};
+
+use super::Notifiers;
+use super::message::{
+    AppliedFacts, AppliedItem, Content, HowToDecide, ItemFact, Message, Outcome, Recipient,
+    RecipientRole, ReviewerFact,
+};
+use super::outbox::Failure;
+
+/// One `Effect::Notify`, as the engine decided it.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    pub event: NotificationEvent,
+    pub instance: &'a str,
+    pub sequence: u32,
+    pub reviewers: &'a [String],
+    pub owners: &'a [String],
+}
+
+/// What composing a notice made.
+#[derive(Debug, Default)]
+pub struct Composed {
+    pub messages: Vec<Message>,
+    /// Recipients no message could be made for (no address, an unknown notifier).
+    pub unreachable: Vec<Failure>,
+}
+
+/// The messages of one notice. `people` holds the directory's users by id (reviewers and
+/// owners not among the instance's items); `link` is the review's page, when there is one.
+pub fn compose(
+    review: &str,
+    state: &ReviewState,
+    notice: Notice<'_>,
+    notifiers: &Notifiers,
+    people: &HashMap<String, UserInfo>,
+    now: Timestamp,
+) -> Composed {
+    let mut out = Composed::default();
+    let settings = &state.spec.settings.notifications;
+    let Some(instance) = state.instances.iter().find(|i| i.id == notice.instance) else {
+        return out;
+    };
+    let users = Users {
+        instance,
+        people,
+    };
+    let base = content(state, instance, notice.event);
+    let mut pending_by_reviewer: Option<BTreeMap<String, Vec<ItemFact>>> = None;
+    for used in settings.notifiers.iter().filter(|u| u.wants(notice.event)) {
+        let Some(channel) = notifiers.channel(&used.name) else {
+            out.unreachable.push(Failure {
+                id: None,
+                notifier: used.name.clone(),
+                channel: Channel::Smtp,
+                event: notice.event,
+                recipient: used.name.clone(),
+                answer: format!("no Notifier named `{}` is loaded", used.name),
+                at: now,
+            });
+            continue;
+        };
+        let make = |to: Recipient, key: &str, content: Content| Message {
+            id: Message::id_for(
+                review,
+                notice.instance,
+                notice.event,
+                notice.sequence,
+                &used.name,
+                key,
+            ),
+            notifier: used.name.clone(),
+            channel,
+            event: notice.event,
+            review: review.to_owned(),
+            instance: notice.instance.to_owned(),
+            sequence: notice.sequence,
+            to,
+            created: now,
+            content,
+        };
+        if channel != Channel::Smtp {
+            let mut content = base.clone();
+            if matches!(
+                notice.event,
+                NotificationEvent::InstanceStarted | NotificationEvent::Reminder
+            ) {
+                let by = pending_by_reviewer.get_or_insert_with(|| pending_items(state, instance));
+                content.reviewers = notice
+                    .reviewers
+                    .iter()
+                    .map(|id| {
+                        let user = users.get(id);
+                        ReviewerFact {
+                            id: id.clone(),
+                            name: user.map(|u| u.user_principal_name.clone()),
+                            display_name: user.and_then(|u| u.display_name.clone()),
+                            pending: by.get(id).map_or(0, |v| count(v.len())),
+                        }
+                    })
+                    .collect();
+            }
+            let to = Recipient {
+                role: RecipientRole::Channel,
+                id: None,
+                name: None,
+                address: None,
+            };
+            out.messages.push(make(to, "channel", content));
+            continue;
+        }
+        // E-mail: one message per person.
+        let mut people_to: Vec<(RecipientRole, &str)> = Vec::new();
+        match notice.event {
+            NotificationEvent::InstanceStarted | NotificationEvent::Reminder => {
+                if settings.email {
+                    people_to.extend(notice.reviewers.iter().map(|r| (RecipientRole::Reviewer, r.as_str())));
+                }
+            }
+            NotificationEvent::InstanceEnded | NotificationEvent::Applied => {
+                people_to.extend(notice.owners.iter().map(|o| (RecipientRole::Owner, o.as_str())));
+            }
+        }
+        for (role, id) in people_to {
+            let user = users.get(id);
+            let Some(address) = user.and_then(UserInfo::address) else {
+                out.unreachable.push(Failure {
+                    id: None,
+                    notifier: used.name.clone(),
+                    channel,
+                    event: notice.event,
+                    recipient: user.map_or_else(|| id.to_owned(), |u| u.user_principal_name.clone()),
+                    answer: match user {
+                        Some(_) => "the directory has no e-mail address for this user".to_owned(),
+                        None => "not found in the directory".to_owned(),
+                    },
+                    at: now,
+                });
+                continue;
+            };
+            let mut content = base.clone();
+            if role == RecipientRole::Reviewer {
+                let by = pending_by_reviewer.get_or_insert_with(|| pending_items(state, instance));
+                content.items = by.get(id).cloned().unwrap_or_default();
+                let reviewer = user.map_or(id, |u| u.user_principal_name.as_str());
+                content.how_to_decide = Some(how_to_decide(review, state, reviewer));
+            }
+            let to = Recipient {
+                role,
+                id: Some(id.to_owned()),
+                name: user.map(|u| u.display_name.clone().unwrap_or_else(|| u.user_principal_name.clone())),
+                address: Some(address.to_owned()),
+            };
+            out.messages.push(make(to, id, content));
+        }
+        if matches!(
+            notice.event,
+            NotificationEvent::InstanceEnded | NotificationEvent::Applied
+        ) {
+            for address in &settings.additional_recipients {
+                let to = Recipient {
+                    role: RecipientRole::Additional,
+                    id: None,
+                    name: None,
+                    address: Some(address.clone()),
+                };
+                let key = format!("mailto:{}", address.to_lowercase());
+                out.messages.push(make(to, &key, base.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Users by id: the instance's own principals first, then what the directory gave.
+struct Users<'a> {
+    instance: &'a Instance,
+    people: &'a HashMap<String, UserInfo>,
+}
+
+impl<'a> Users<'a> {
+    fn get(&self, id: &str) -> Option<&'a UserInfo> {
+        match self.instance.items.get(id).map(|i| &i.principal) {
+            Some(Principal::User(u)) => Some(u),
+            _ => self.people.get(id),
+        }
+    }
+}
+
+/// Everything a message of the event tells, before it is narrowed to a recipient.
+fn content(state: &ReviewState, instance: &Instance, event: NotificationEvent) -> Content {
+    let spec = &state.spec;
+    let scope = &spec.scope;
+    let target = match (&scope.role, &scope.group) {
+        (Some(role), _) => format!("role {}", object(role)),
+        (None, Some(group)) => format!("group {}", object(group)),
+        (None, None) => instance.target.clone(),
+    };
+    Content {
+        title: spec.display_name.clone(),
+        description: spec.description.clone(),
+        additional_content: spec.settings.notifications.additional_content.clone(),
+        target,
+        start: instance.start,
+        due: instance.end,
+        total: count(instance.items.len()),
+        items: Vec::new(),
+        how_to_decide: None,
+        reviewers: Vec::new(),
+        outcome: (event == NotificationEvent::InstanceEnded).then(|| outcome(state, instance)),
+        applied: (event == NotificationEvent::Applied).then(|| applied(instance)),
+        link: None,
+    }
+}
+
+fn object(o: &crate::model::review::ObjectRef) -> String {
+    match (&o.name, &o.id) {
+        (Some(name), _) => format!("\"{name}\""),
+        (None, Some(id)) => format!("\"{id}\""),
+        (None, None) => String::new(),
+    }
+}
+
+/// Each reviewer's undecided items, by reviewer id.
+fn pending_items(state: &ReviewState, instance: &Instance) -> BTreeMap<String, Vec<ItemFact>> {
+    let names = InstanceNames::of(state, Some(instance));
+    let mut out: BTreeMap<String, Vec<ItemFact>> = BTreeMap::new();
+    for item in instance.items.values().filter(|i| i.decision.is_none()) {
+        let reviewers = allowed_reviewers_in(&names, item);
+        if reviewers.is_empty() {
+            continue;
+        }
+        let fact = item_fact(item);
+        for reviewer in reviewers {
+            out.entry(reviewer).or_default().push(fact.clone());
+        }
+    }
+    out
+}
+
+fn item_fact(item: &crate::state::ItemState) -> ItemFact {
+    let (name, kind) = match &item.principal {
+        Principal::User(u) => (u.user_principal_name.clone(), "user"),
+        Principal::Group(g) => (g.id.clone(), "group"),
+        Principal::ServicePrincipal(s) => (s.id.clone(), "servicePrincipal"),
+    };
+    let display = item.principal.display_name();
+    let access: Vec<String> = item
+        .access
+        .iter()
+        .map(|a| {
+            let how = match &a.removal {
+                crate::directory::Removal::Assignment { kind, .. } => match kind {
+                    crate::model::directory_data::AssignmentType::Active => "active",
+                    crate::model::directory_data::AssignmentType::Eligible => "eligible",
+                },
+                crate::directory::Removal::GroupMember { .. } => "member",
+            };
+            match &a.via {
+                Some(group) => format!("{how}, through group {group}"),
+                None => format!("{how}, direct"),
+            }
+        })
+        .collect();
+    ItemFact {
+        principal: item.principal.id().to_owned(),
+        name,
+        display_name: (!display.is_empty() && display != item.principal.id()).then(|| display.to_owned()),
+        kind: kind.to_owned(),
+        access: access.join("; "),
+        recommendation: item.recommendation.decision,
+        recommendation_reason: item.recommendation.reason.clone(),
+    }
+}
+
+/// Where and how a reviewer records decisions in the repository.
+fn how_to_decide(review: &str, state: &ReviewState, reviewer: &str) -> HowToDecide {
+    let local = reviewer.split('@').next().unwrap_or(reviewer);
+    let mut name: String = format!("{local}-{review}")
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    name.truncate(63);
+    let name = name.trim_matches('-').to_owned();
+    HowToDecide {
+        file: format!("decisions/{name}.yaml"),
+        reviewer: reviewer.to_owned(),
+        document_name: name,
+        reason_required: state.spec.settings.require_justification,
+    }
+}
+
+fn outcome(state: &ReviewState, instance: &Instance) -> Outcome {
+    use crate::model::decisions::Decision;
+    let (mut approved, mut denied, mut dont_know, mut undecided, mut defaulted) = (0, 0, 0, 0, 0);
+    for item in instance.items.values() {
+        match &item.decision {
+            None => undecided += 1,
+            Some(d) => {
+                if d.by_system {
+                    defaulted += 1;
+                }
+                match d.decision {
+                    Decision::Approve => approved += 1,
+                    Decision::Deny => denied += 1,
+                    Decision::DontKnow => dont_know += 1,
+                }
+            }
+        }
+    }
+    let (reason, ended) = instance.ended.as_ref().map_or(("completed", instance.end), |e| {
+        let reason = match e.reason {
+            EndReason::Completed => "completed",
+            EndReason::Stopped => "stopped",
+            EndReason::Deleted => "deleted",
+        };
+        (reason, e.at)
+    });
+    let default_decision = serde_json::to_value(state.spec.settings.default_decision)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Outcome {
+        reason: reason.to_owned(),
+        ended,
+        approved,
+        denied,
+        dont_know,
+        undecided,
+        defaulted,
+        default_decision,
+        auto_apply: state.spec.settings.auto_apply,
+    }
+}
+
+fn applied(instance: &Instance) -> AppliedFacts {
+    let mut facts = AppliedFacts {
+        removed: 0,
+        not_found: 0,
+        protected: 0,
+        not_supported: 0,
+        failed: 0,
+        blocked: instance.apply.as_ref().and_then(|a| a.blocked.clone()),
+        items: Vec::new(),
+    };
+    for item in instance.items.values() {
+        let Some(result) = &item.apply_result else { continue };
+        let (name, detail) = match result {
+            ApplyResult::Pending => continue,
+            ApplyResult::Applied { .. } => {
+                facts.removed += 1;
+                ("applied", None)
+            }
+            ApplyResult::NotFound { .. } => {
+                facts.not_found += 1;
+                ("notFound", Some("the principal or the assignment no longer exists".to_owned()))
+            }
+            ApplyResult::Protected => {
+                facts.protected += 1;
+                ("protected", Some("a protected principal: never removed".to_owned()))
+            }
+            ApplyResult::NotSupported { reason } => {
+                facts.not_supported += 1;
+                ("notSupported", Some(reason.clone()))
+            }
+            ApplyResult::Failed { error, .. } => {
+                facts.failed += 1;
+                ("failed", Some(error.clone()))
+            }
+        };
+        let fact = item_fact(item);
+        facts.items.push(AppliedItem {
+            principal: fact.principal,
+            name: fact.name,
+            display_name: fact.display_name,
+            result: name.to_owned(),
+            detail,
+        });
+    }
+    facts
+}

@@ -1,0 +1,402 @@
+//! The outbox: messages the pass decided, held in the review's state (saved atomically and
+//! fsynced with it, so a message exists exactly when the decision to send it does), and the
+//! delivery log the sender appends each outcome to. The pass folds new outcomes into the state
+//! ([`fold`]): delivered and failed messages leave the outbox and are counted per instance.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::notifier::Channel;
+use crate::model::review::{NotificationEvent, Timestamp};
+
+use super::message::Message;
+
+/// The file in a review's folder that the sender appends outcomes to.
+pub const DELIVERY_LOG: &str = "deliveries.jsonl";
+
+/// A review's notifications: what waits to be sent, and what became of the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outbox {
+    /// Messages not delivered yet (nor failed for good), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
+    /// How far the delivery log has been folded in, in bytes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub log_offset: u64,
+    /// Per instance: messages sent, and every failure.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub instances: BTreeMap<String, Tally>,
+    /// Webhooks that answered 410 Gone: no message goes through them again until their URL
+    /// changes. By notifier name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub disabled: BTreeMap<String, String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Outbox {
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+            && self.log_offset == 0
+            && self.instances.is_empty()
+            && self.disabled.is_empty()
+    }
+
+    /// Messages waiting for `instance`.
+    pub fn pending_for(&self, instance: &str) -> usize {
+        self.pending
+            .iter()
+            .filter(|p| p.message.instance == instance)
+            .count()
+    }
+}
+
+/// A message waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pending {
+    pub message: Message,
+    /// Attempts that met a temporary failure.
+    #[serde(default, skip_serializing_if = "is_zero32")]
+    pub attempts: u32,
+    /// The last temporary failure's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_answer: Option<String>,
+}
+
+fn is_zero32(n: &u32) -> bool {
+    *n == 0
+}
+
+/// What became of an instance's messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tally {
+    pub sent: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<Failure>,
+}
+
+/// A message that was not delivered, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    /// The message id; none when no message could be made (a recipient without an address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub notifier: String,
+    pub channel: Channel,
+    pub event: NotificationEvent,
+    /// Who it was for: an address, a name, or the channel.
+    pub recipient: String,
+    /// The server's answer, or why nothing was sent.
+    pub answer: String,
+    pub at: Timestamp,
+}
+
+/// One line of the delivery log: what one attempt to send a message came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub id: String,
+    pub at: Timestamp,
+    pub result: AttemptResult,
+    /// The server's answer (an SMTP reply, an HTTP status line), or the error.
+    pub answer: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AttemptResult {
+    /// Accepted by the server: never sent again.
+    Delivered,
+    /// A temporary failure; tried again later.
+    Retry,
+    /// A permanent failure (or temporary failures past the notifier's retry time): never sent
+    /// again.
+    Failed,
+    /// HTTP 410: the message failed and the webhook is disabled.
+    Gone,
+}
+
+impl AttemptResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptResult::Delivered => "delivered",
+            AttemptResult::Retry => "retry",
+            AttemptResult::Failed => "failed",
+            AttemptResult::Gone => "gone",
+        }
+    }
+}
+
+/// What folding one attempt into the outbox did, for the audit trail and the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Folded {
+    pub id: String,
+    pub notifier: String,
+    pub channel: Channel,
+    pub event: NotificationEvent,
+    pub instance: String,
+    pub recipient: String,
+    pub result: AttemptResult,
+    pub answer: String,
+    pub at: Timestamp,
+}
+
+/// Who a message is for, in one word for status and logs.
+pub fn recipient_label(message: &Message) -> String {
+    message
+        .to
+        .address
+        .clone()
+        .or_else(|| message.to.id.clone())
+        .or_else(|| message.to.name.clone())
+        .unwrap_or_else(|| message.notifier.clone())
+}
+
+/// Folds delivery attempts into the outbox: pure. Attempts for messages no longer pending (a
+/// duplicate line after a crash) change nothing.
+pub fn fold(outbox: &mut Outbox, attempts: Vec<Attempt>) -> Vec<Folded> {
+    let mut out = Vec::new();
+    for attempt in attempts {
+        let Some(index) = outbox
+            .pending
+            .iter()
+            .position(|p| p.message.id == attempt.id)
+        else {
+            continue;
+        };
+        let message = &outbox.pending[index].message;
+        let folded = Folded {
+            id: attempt.id.clone(),
+            notifier: message.notifier.clone(),
+            channel: message.channel,
+            event: message.event,
+            instance: message.instance.clone(),
+            recipient: recipient_label(message),
+            result: attempt.result,
+            answer: attempt.answer.clone(),
+            at: attempt.at,
+        };
+        match attempt.result {
+            AttemptResult::Retry => {
+                let pending = &mut outbox.pending[index];
+                pending.attempts = pending.attempts.saturating_add(1);
+                pending.last_answer = Some(attempt.answer);
+            }
+            AttemptResult::Delivered => {
+                let done = outbox.pending.remove(index);
+                let tally = outbox.instances.entry(done.message.instance).or_default();
+                tally.sent = tally.sent.saturating_add(1);
+            }
+            AttemptResult::Failed | AttemptResult::Gone => {
+                let done = outbox.pending.remove(index);
+                if attempt.result == AttemptResult::Gone {
+                    outbox
+                        .disabled
+                        .insert(done.message.notifier.clone(), attempt.answer.clone());
+                }
+                outbox
+                    .instances
+                    .entry(done.message.instance.clone())
+                    .or_default()
+                    .failed
+                    .push(Failure {
+                        id: Some(done.message.id.clone()),
+                        notifier: done.message.notifier.clone(),
+                        channel: done.message.channel,
+                        event: done.message.event,
+                        recipient: folded.recipient.clone(),
+                        answer: attempt.answer,
+                        at: attempt.at,
+                    });
+            }
+        }
+        out.push(folded);
+    }
+    out
+}
+
+/// The complete lines of the delivery log after `offset`, and the offset after them. A line
+/// being written (no newline yet) waits for the next read; a line that cannot be read (a torn
+/// write after a machine crash) is skipped with a warning.
+pub fn read_log(path: &Path, offset: u64) -> std::io::Result<(Vec<Attempt>, u64)> {
+    let mut file = match crate::fsutil::open_read(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    if len <= offset {
+        return Ok((Vec::new(), offset));
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(len - offset).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut out = Vec::new();
+    for line in bytes[..complete].split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Attempt>(line) {
+            Ok(attempt) => out.push(attempt),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "skipping an unreadable line of the delivery log"),
+        }
+    }
+    Ok((out, offset + complete as u64))
+}
+
+/// Appends attempts to a delivery log in one write (`O_APPEND`): a line is whole or absent
+/// for a reader, and survives the process being killed. `sync` makes it survive the machine.
+pub fn append_log(path: &Path, attempts: &[Attempt], sync: bool) -> std::io::Result<()> {
+    let mut text = Vec::with_capacity(attempts.len() * 160);
+    for attempt in attempts {
+        serde_json::to_writer(&mut text, attempt)?;
+        text.push(b'\n');
+    }
+    let mut file = crate::fsutil::open_append(path)?;
+    file.write_all(&text)?;
+    if sync {
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::message::{Content, Recipient, RecipientRole};
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse(s).expect("a valid time")
+    }
+
+    fn message(id: &str, instance: &str) -> Message {
+        Message {
+            id: id.to_owned(),
+            notifier: "mail".to_owned(),
+            channel: Channel::Smtp,
+            event: NotificationEvent::InstanceStarted,
+            review: "r".to_owned(),
+            instance: instance.to_owned(),
+            sequence: 0,
+            to: Recipient {
+                role: RecipientRole::Reviewer,
+                id: Some("u-bob".to_owned()),
+                name: Some("Bob".to_owned()),
+                address: Some("bob@corp.example".to_owned()),
+            },
+            created: ts("2026-12-01"),
+            content: Content {
+                title: "R".to_owned(),
+                description: None,
+                additional_content: None,
+                target: "role `X`".to_owned(),
+                start: ts("2026-12-01"),
+                due: ts("2026-12-15"),
+                total: 1,
+                items: Vec::new(),
+                how_to_decide: None,
+                reviewers: Vec::new(),
+                outcome: None,
+                applied: None,
+                link: None,
+            },
+        }
+    }
+
+    fn attempt(id: &str, result: AttemptResult) -> Attempt {
+        Attempt {
+            id: id.to_owned(),
+            at: ts("2026-12-01T10:00:00Z"),
+            result,
+            answer: "250 OK".to_owned(),
+        }
+    }
+
+    fn outbox(ids: &[&str]) -> Outbox {
+        Outbox {
+            pending: ids
+                .iter()
+                .map(|id| Pending {
+                    message: message(id, "2026-12-01"),
+                    attempts: 0,
+                    last_answer: None,
+                })
+                .collect(),
+            ..Outbox::default()
+        }
+    }
+
+    #[test]
+    fn a_delivered_message_leaves_the_outbox_once_and_is_counted_once() {
+        let mut o = outbox(&["a", "b"]);
+        let folded = fold(
+            &mut o,
+            vec![
+                attempt("a", AttemptResult::Delivered),
+                // A crash between sending and recording sends again: the same id, once more.
+                attempt("a", AttemptResult::Delivered),
+            ],
+        );
+        assert_eq!(folded.len(), 1);
+        assert_eq!(o.pending.len(), 1);
+        assert_eq!(o.instances["2026-12-01"].sent, 1);
+    }
+
+    #[test]
+    fn retries_stay_pending_with_their_answer_failures_are_kept_per_recipient() {
+        let mut o = outbox(&["a", "b", "c"]);
+        let mut gone = attempt("c", AttemptResult::Gone);
+        gone.answer = "410 Gone".to_owned();
+        fold(
+            &mut o,
+            vec![
+                attempt("a", AttemptResult::Retry),
+                attempt("b", AttemptResult::Failed),
+                gone,
+            ],
+        );
+        assert_eq!(o.pending.len(), 1);
+        assert_eq!(o.pending[0].attempts, 1);
+        let failed = &o.instances["2026-12-01"].failed;
+        assert_eq!(failed.len(), 2);
+        assert_eq!(failed[0].recipient, "bob@corp.example");
+        assert_eq!(o.disabled.get("mail").map(String::as_str), Some("410 Gone"));
+    }
+
+    #[test]
+    fn the_log_is_read_line_by_line_and_a_half_written_line_waits() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join(DELIVERY_LOG);
+        append_log(&path, &[attempt("a", AttemptResult::Delivered)], false).expect("append");
+        let (first, offset) = read_log(&path, 0).expect("read");
+        assert_eq!(first.len(), 1);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        file.write_all(br#"{"id":"b","#).expect("write");
+        let (none, same) = read_log(&path, offset).expect("read");
+        assert!(none.is_empty());
+        assert_eq!(same, offset);
+        file.write_all(
+            br#""at":"2026-12-01T10:00:00Z","result":"failed","answer":"550"}
+"#,
+        )
+        .expect("write");
+        let (second, end) = read_log(&path, offset).expect("read");
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].result, AttemptResult::Failed);
+        assert!(end > offset);
+    }
+}
