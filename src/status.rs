@@ -64,6 +64,32 @@ struct InstanceStatus<'a> {
     resets: Vec<ResetStatus<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     reminders: Vec<ReminderStatus<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notifications: Option<NotificationStatus<'a>>,
+}
+
+/// What became of an instance's notifications: sent, waiting (with the last temporary
+/// failure), and every failure with its recipient.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NotificationStatus<'a> {
+    sent: u32,
+    pending: usize,
+    failed: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    retrying: Vec<Retrying<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    failures: Vec<&'a crate::notify::outbox::Failure>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Retrying<'a> {
+    id: &'a str,
+    notifier: &'a str,
+    recipient: String,
+    attempts: u32,
+    last_answer: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -282,6 +308,24 @@ pub fn render(
             message: stalled.unwrap_or_default(),
         },
     ];
+    let mut conditions = conditions;
+    if !state.outbox.disabled.is_empty() {
+        let which: Vec<String> = state
+            .outbox
+            .disabled
+            .iter()
+            .map(|(name, answer)| format!("{name} ({answer})"))
+            .collect();
+        conditions.push(Condition {
+            kind: "NotifierDisabled",
+            status: "True",
+            reason: "Gone",
+            message: format!(
+                "webhooks that answered 410 Gone get no more messages until their Notifier changes: {}",
+                which.join(", ")
+            ),
+        });
+    }
     let instances = state
         .instances
         .iter()
@@ -299,6 +343,40 @@ pub fn render(
         instances,
     };
     crate::yaml::write::to_string(&status).map_err(|e| RenderError::Status(e.to_string()))
+}
+
+fn notification_status<'a>(
+    state: &'a ReviewState,
+    instance: &'a Instance,
+) -> Option<NotificationStatus<'a>> {
+    let outbox = &state.outbox;
+    let tally = outbox.instances.get(&instance.id);
+    let pending: Vec<&crate::notify::outbox::Pending> = outbox
+        .pending
+        .iter()
+        .filter(|p| p.message.instance == instance.id)
+        .collect();
+    if tally.is_none() && pending.is_empty() {
+        return None;
+    }
+    Some(NotificationStatus {
+        sent: tally.map_or(0, |t| t.sent),
+        pending: pending.len(),
+        failed: tally.map_or(0, |t| t.failed.len()),
+        retrying: pending
+            .iter()
+            .filter_map(|p| {
+                Some(Retrying {
+                    id: &p.message.id,
+                    notifier: &p.message.notifier,
+                    recipient: crate::notify::outbox::recipient_label(&p.message),
+                    attempts: p.attempts,
+                    last_answer: p.last_answer.as_deref()?,
+                })
+            })
+            .collect(),
+        failures: tally.map(|t| t.failed.iter().collect()).unwrap_or_default(),
+    })
 }
 
 fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> InstanceStatus<'a> {
@@ -381,6 +459,7 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
                 decided,
             })
             .collect(),
+        notifications: notification_status(state, instance),
         apply: instance.apply.as_ref().map(|a| ApplyStatus {
             requested: a.requested,
             token: a.token.as_deref(),

@@ -71,6 +71,11 @@ impl<'a> Directories<'a> {
         }
     }
 
+    /// The manifests this pass reads.
+    pub fn loaded(&self) -> &'a Loaded {
+        self.loaded
+    }
+
     pub fn get(&mut self, name: &str) -> Result<&AnyDirectory, ReviewError> {
         if !self.checked.contains(name) {
             self.checked.insert(name.to_owned());

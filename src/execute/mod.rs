@@ -12,6 +12,7 @@
 //! loaded, reports that in its status (with a [`ReviewError`]'s reason) and the others go on.
 
 pub mod apply;
+pub mod notices;
 pub mod pass;
 pub mod record;
 mod writers;

@@ -19,7 +19,9 @@ use crate::state::ReviewState;
 use crate::status;
 use crate::store::{self, Store};
 
-use super::apply;
+use super::{apply, notices};
+use crate::notify::Notifiers;
+use crate::notify::message::Message;
 use super::record::{self, Heads, Recorded};
 use super::writers::{Done, Job, Writers};
 
@@ -54,6 +56,8 @@ pub struct PassReport {
     pub states: BTreeMap<String, status::Summary>,
     /// Apply results recorded, by result name.
     pub applied: BTreeMap<&'static str, u64>,
+    /// Messages this pass put in outboxes, for the sender.
+    pub queued: Vec<Message>,
 }
 
 impl PassReport {
@@ -167,13 +171,14 @@ pub async fn run(
         report.plan = planned.plan;
         return report;
     }
+    let notifiers = Notifiers::of(loaded);
     let mut writers = Writers::new(ctx, store, now, options.revision);
     for batch in batches(&names) {
         if ctx.stop_requested() {
             break;
         }
         let planned = plan_some(batch, &mut desired, store, directories, now).await;
-        carry_out(ctx, store, planned, directories, &mut writers, &mut report).await;
+        carry_out(ctx, store, planned, directories, &notifiers, &mut writers, &mut report).await;
         // The writers record this batch while the next is planned; waiting for the one
         // before keeps about two batches of states in memory.
         for done in writers.settle(BATCH).await {
@@ -211,8 +216,9 @@ pub async fn carry_out_plan(
         store_errors,
     };
     let mut report = PassReport::default();
+    let notifiers = Notifiers::of(directories.loaded());
     let mut writers = Writers::new(ctx, store, now, revision);
-    carry_out(ctx, store, planned, directories, &mut writers, &mut report).await;
+    carry_out(ctx, store, planned, directories, &notifiers, &mut writers, &mut report).await;
     for done in writers.settle(0).await {
         report.took_back(done);
     }
@@ -277,8 +283,10 @@ async fn plan_some(
     };
     let mut errors = BTreeMap::new();
     let observed = observe(&part, &recorded, now, directories, &mut errors).await;
+    let mut plan = reconcile::reconcile(&part, observed, &recorded, now);
+    notices::fold_deliveries(store, &mut plan.reviews);
     Planned {
-        plan: reconcile::reconcile(&part, observed, &recorded, now),
+        plan,
         heads,
         errors,
         store_errors,
@@ -354,6 +362,7 @@ async fn carry_out(
     store: &Store,
     planned: Planned,
     directories: &mut Directories<'_>,
+    notifiers: &Notifiers,
     writers: &mut Writers,
     report: &mut PassReport,
 ) {
@@ -391,10 +400,20 @@ async fn carry_out(
     let mut serial = Vec::new();
     let mut parallel = Vec::new();
     for mut review in std::mem::take(&mut plan.reviews) {
-        let Some(next) = review.next.take() else {
+        let Some(mut next) = review.next.take() else {
             report.plan.reviews.push(review);
             continue;
         };
+        let queued = notices::compose_notices(
+            &review.effects,
+            &mut review.changes,
+            &mut next,
+            notifiers,
+            directories,
+            now,
+        )
+        .await;
+        report.queued.extend(queued);
         let is_idle = idle(&review);
         let prepared = record::prepare(
             store,
@@ -465,9 +484,27 @@ async fn carry_out(
                 // The outcomes, the state holding them, the status and the results: one
                 // audit append and one save; the journal goes once they are recorded.
                 Ok(applied) => {
+                    let mut events = applied.events;
+                    // The owners hear how the apply ended once its outcomes are in the state.
+                    let (effects, changes) = (job.review.effects.len(), job.review.changes.len());
+                    reconcile::apply::notify_finished(&mut job.entry.state, &mut job.review);
+                    let queued = notices::compose_notices(
+                        &job.review.effects[effects..],
+                        &mut job.review.changes,
+                        &mut job.entry.state,
+                        notifiers,
+                        directories,
+                        now,
+                    )
+                    .await;
+                    report.queued.extend(queued);
+                    match record::events_of(&job.review, changes, effects) {
+                        Ok(more) => events.extend(more),
+                        Err(e) => job.error = Some(e),
+                    }
                     recording = record::Recording {
-                        events: applied.events,
-                        save_state: applied.journal.is_some(),
+                        save_state: applied.journal.is_some() || events.len() > 0,
+                        events,
                     };
                     journal = applied.journal;
                 }

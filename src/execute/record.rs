@@ -234,13 +234,23 @@ pub fn append_audit(
 
 /// The audit events of a review's plan: its changes and the notifications it sends.
 fn events(review: &ReviewPlan) -> Result<Vec<Value>, ReviewError> {
+    events_of(review, 0, 0)
+}
+
+/// The audit events of the changes and effects of a review's plan from `changes` and
+/// `effects` on (those added after its first record).
+pub fn events_of(
+    review: &ReviewPlan,
+    changes: usize,
+    effects: usize,
+) -> Result<Vec<Value>, ReviewError> {
     let mut out = Vec::with_capacity(review.changes.len());
-    for change in &review.changes {
+    for change in review.changes.iter().skip(changes) {
         out.push(serde_json::to_value(change).map_err(|e| {
             ReviewError::AuditWrite(format!("an event cannot be encoded ({e}): {change}"))
         })?);
     }
-    for effect in &review.effects {
+    for effect in review.effects.iter().skip(effects) {
         if let Effect::Notify {
             event,
             instance,

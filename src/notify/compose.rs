@@ -60,6 +60,7 @@ pub fn compose(
     for used in settings.notifiers.iter().filter(|u| u.wants(notice.event)) {
         let Some(channel) = notifiers.channel(&used.name) else {
             out.unreachable.push(Failure {
+                instance: notice.instance.to_owned(),
                 id: None,
                 notifier: used.name.clone(),
                 channel: Channel::Smtp,
@@ -135,6 +136,7 @@ pub fn compose(
             let user = users.get(id);
             let Some(address) = user.and_then(UserInfo::address) else {
                 out.unreachable.push(Failure {
+                    instance: notice.instance.to_owned(),
                     id: None,
                     notifier: used.name.clone(),
                     channel,

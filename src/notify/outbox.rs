@@ -93,6 +93,7 @@ pub struct Failure {
     pub notifier: String,
     pub channel: Channel,
     pub event: NotificationEvent,
+    pub instance: String,
     /// Who it was for: an address, a name, or the channel.
     pub recipient: String,
     /// The server's answer, or why nothing was sent.
@@ -210,6 +211,7 @@ pub fn fold(outbox: &mut Outbox, attempts: Vec<Attempt>) -> Vec<Folded> {
                     .or_default()
                     .failed
                     .push(Failure {
+                        instance: done.message.instance.clone(),
                         id: Some(done.message.id.clone()),
                         notifier: done.message.notifier.clone(),
                         channel: done.message.channel,

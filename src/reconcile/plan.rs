@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use crate::directory::Removal;
 use crate::model::decisions::Decision;
+use crate::model::notifier::Channel;
 use crate::model::review::{NotificationEvent, Timestamp};
+use crate::notify::outbox::{AttemptResult, Failure, Folded};
 use crate::state::ReviewState;
 
 /// What one reconcile would do, for every review.
@@ -153,6 +155,20 @@ pub enum Change {
     Deleted {
         stopped: Option<String>,
     },
+    /// A message entered the outbox (the pass composed it from a `Notify` effect).
+    #[serde(rename_all = "camelCase")]
+    NotificationQueued {
+        instance: String,
+        event: NotificationEvent,
+        id: String,
+        notifier: String,
+        channel: Channel,
+        recipient: String,
+    },
+    /// Nobody could be told: no address, no such notifier.
+    NotificationUnreachable(Failure),
+    /// What one attempt to deliver a message came to (folded from the delivery log).
+    NotificationDelivery(Folded),
 }
 
 /// Work outside the state: the directory, notifications, the archive.
@@ -182,6 +198,16 @@ pub enum Effect {
     },
     /// Move the review's status, results and audit trail to the archive.
     Archive,
+}
+
+/// An event in words.
+fn event_words(event: NotificationEvent) -> &'static str {
+    match event {
+        NotificationEvent::InstanceStarted => "instance started",
+        NotificationEvent::Reminder => "reminder",
+        NotificationEvent::InstanceEnded => "instance ended",
+        NotificationEvent::Applied => "results applied",
+    }
 }
 
 /// `n` and the noun, singular or plural ("1 item", "2 items").
@@ -309,6 +335,43 @@ impl fmt::Display for Change {
                 token,
                 reason,
             } => write!(f, "request `{request}: {token}` ignored: {reason}"),
+            Change::NotificationQueued {
+                instance,
+                event,
+                id,
+                notifier,
+                recipient,
+                ..
+            } => write!(
+                f,
+                "notification \"{}\" (instance {instance}) to {recipient} through {notifier} queued as {id}",
+                event_words(*event)
+            ),
+            Change::NotificationUnreachable(failure) => write!(
+                f,
+                "notification \"{}\" to {} through {} cannot be sent: {}",
+                event_words(failure.event),
+                failure.recipient,
+                failure.notifier,
+                failure.answer
+            ),
+            Change::NotificationDelivery(folded) => {
+                let what = match folded.result {
+                    AttemptResult::Delivered => "delivered",
+                    AttemptResult::Retry => "not delivered yet, to be retried",
+                    AttemptResult::Failed => "failed",
+                    AttemptResult::Gone => "failed, and the webhook is disabled",
+                };
+                write!(
+                    f,
+                    "notification {} \"{}\" to {} through {}: {what} ({})",
+                    folded.id,
+                    event_words(folded.event),
+                    folded.recipient,
+                    folded.notifier,
+                    folded.answer
+                )
+            }
             Change::Deleted { stopped } => match stopped {
                 Some(instance) => write!(
                     f,
@@ -335,12 +398,7 @@ impl fmt::Display for Effect {
                 owners,
                 ..
             } => {
-                let what = match event {
-                    NotificationEvent::InstanceStarted => "instance started",
-                    NotificationEvent::Reminder => "reminder",
-                    NotificationEvent::InstanceEnded => "instance ended",
-                    NotificationEvent::Applied => "results applied",
-                };
+                let what = event_words(*event);
                 let to = match (reviewers.len(), owners.len()) {
                     (0, 0) => "the review's notifiers".to_owned(),
                     (0, n) => count(n, "owner", "owners"),
