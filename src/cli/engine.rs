@@ -40,6 +40,11 @@ pub struct ReconcileArgs {
     /// state directory) when the pass moved one.
     #[arg(long, env = "RECERT_SIGNING_KEY_FILE", value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// After the pass, deliver the notifications that are due (and retries that fall due)
+    /// for at most this many seconds; what is left waits in the outbox for the next run.
+    /// 0 delivers nothing.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub deliver_timeout: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -142,7 +147,8 @@ pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
         )
     })?;
     let ctx = crate::context::Context::at(engine.now);
-    let run = runtime()?.block_on(execute::load_and_run(
+    let runtime = runtime()?;
+    let mut run = runtime.block_on(execute::load_and_run(
         &ctx,
         &engine.paths,
         &options,
@@ -150,9 +156,37 @@ pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
         true,
         args.revision.as_deref(),
     ));
+    let delivered = if args.deliver_timeout > 0 {
+        let timeout = std::time::Duration::from_secs(args.deliver_timeout);
+        Some(runtime.block_on(execute::deliver_and_fold(
+            &ctx,
+            &run.loaded,
+            &store,
+            timeout,
+            args.revision.as_deref(),
+        ))?)
+    } else {
+        None
+    };
     super::audit::sign(&store, key.as_ref(), ctx.now())?;
     report_manifests(&run)?;
     super::out(&run.report.plan.to_string())?;
+    if let Some(delivered) = delivered {
+        if let Some(report) = delivered.report {
+            // The folding pass's changes (each delivery) after the main pass's.
+            super::out(&report.plan.to_string())?;
+            run.report.errors.extend(report.errors);
+            run.report.store_errors.extend(report.store_errors);
+            run.report.states.extend(report.states);
+        }
+        let round = &delivered.round;
+        if round.delivered + round.retrying + round.failed > 0 || delivered.waiting > 0 {
+            super::out(&format!(
+                "\nNotifications: {} delivered, {} failed, {} waiting for a retry.\n",
+                round.delivered, round.failed, delivered.waiting
+            ))?;
+        }
+    }
     super::out(&where_reviews_stand(&run.report, &engine.state_dir))?;
     Ok(if !run.report.store_errors.is_empty() {
         Outcome::Error

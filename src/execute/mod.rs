@@ -67,3 +67,68 @@ pub async fn load_and_run(
     drop(directories);
     Run { loaded, report }
 }
+
+/// What delivering the outboxes did, and the pass that folded its outcomes into the reviews.
+#[derive(Debug)]
+pub struct Delivered {
+    pub round: crate::notify::deliver::Round,
+    /// Messages still waiting (due later, or out of time).
+    pub waiting: usize,
+    pub report: Option<PassReport>,
+}
+
+/// Sends what every outbox holds that is due, waiting for retries that fall due within
+/// `timeout`, then folds the outcomes into the reviews it touched (their status, state and
+/// audit trail) with a pass over them alone: `recert reconcile`'s delivery before it exits.
+pub async fn deliver_and_fold(
+    ctx: &Context,
+    loaded: &Loaded,
+    store: &Store,
+    timeout: std::time::Duration,
+    revision: Option<&str>,
+) -> Result<Delivered, crate::store::Error> {
+    use crate::notify::deliver::{Round, Sender};
+    let notifiers = crate::notify::Notifiers::of(loaded);
+    let mut sender = Sender::new(store.clone(), notifiers, std::sync::Arc::default());
+    sender.load_pending(ctx.now())?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut total = Round::default();
+    while sender.depth() > 0 && !ctx.stop_requested() {
+        let round = sender.deliver_due(ctx, Some(deadline)).await;
+        total.delivered += round.delivered;
+        total.retrying += round.retrying;
+        total.failed += round.failed;
+        total.reviews.extend(round.reviews);
+        let Some(due) = sender.next_due() else { break };
+        let now = ctx.now();
+        if due <= now {
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            continue;
+        }
+        let wait = std::time::Duration::try_from(due.0.duration_since(now.0)).unwrap_or_default();
+        if tokio::time::Instant::now() + wait > deadline {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+    }
+    let waiting = sender.depth();
+    let report = if total.reviews.is_empty() {
+        None
+    } else {
+        let mut directories = Directories::new(loaded);
+        let options = PassOptions {
+            only: Some(&total.reviews),
+            revision,
+            write: true,
+            unconfirmed_deletions: None,
+        };
+        Some(pass::run(ctx, loaded, store, &mut directories, ctx.now(), &options).await)
+    };
+    Ok(Delivered {
+        round: total,
+        waiting,
+        report,
+    })
+}

@@ -54,3 +54,5 @@ impl Notifiers {
         self.by_name.is_empty()
     }
 }
+pub mod transport;
+pub mod deliver;
