@@ -8,6 +8,7 @@ mod codeowners;
 mod decide;
 mod engine;
 pub mod mask;
+mod notify;
 pub mod render;
 mod run;
 mod schema;
@@ -48,6 +49,8 @@ pub enum Command {
     Decide(decide::Args),
     /// Run continuously: watch the manifests, follow the schedule, reconcile, serve probes.
     Run(run::Args),
+    /// Notifications: preview what would be sent.
+    Notify(notify::Args),
 }
 
 /// How a command ended, as the process exit code.
@@ -76,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Codeowners(args) => codeowners::run(&args),
         Command::Decide(args) => decide::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Notify(args) => notify::run(&args),
     }
 }
 

@@ -18,6 +18,8 @@ const BUCKETS: [f64; 12] = [
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// The sender's counts, shared with it.
+    pub notifications: std::sync::Arc<crate::notify::deliver::Stats>,
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +96,32 @@ impl Metrics {
     pub fn render(&self, directory_requests: &BTreeMap<(&'static str, String), u64>) -> String {
         let inner = self.lock();
         let mut out = String::new();
+        family(
+            &mut out,
+            "recert_notifications_total",
+            "counter",
+            "Notification delivery attempts, by channel, event and result (delivered, retry, failed, gone).",
+        );
+        for (channel, event, result, n) in self.notifications.counts() {
+            sample(
+                &mut out,
+                "recert_notifications_total",
+                &[("channel", channel), ("event", event), ("result", result)],
+                n as f64,
+            );
+        }
+        family(
+            &mut out,
+            "recert_notification_outbox_depth",
+            "gauge",
+            "Notifications waiting in the outbox to be sent (due now, or waiting for a retry).",
+        );
+        sample(
+            &mut out,
+            "recert_notification_outbox_depth",
+            &[],
+            self.notifications.depth() as f64,
+        );
         family(
             &mut out,
             "recert_reconciles_total",

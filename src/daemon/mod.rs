@@ -119,8 +119,66 @@ struct Daemon {
     confirmed_deletions: BTreeSet<String>,
     /// The manifest errors of the last load, each logged once.
     last_errors: BTreeSet<String>,
+    /// Reviews whose delivery log grew: the next pass folds it in.
+    delivered: BTreeSet<String>,
+    /// To the sender: new messages, and the notifiers as the manifests declare them.
+    sender: mpsc::UnboundedSender<ToSender>,
     health: Arc<Health>,
     ctx: Context,
+}
+
+/// What the control loop tells the sender.
+#[derive(Debug)]
+enum ToSender {
+    Notifiers(crate::notify::Notifiers),
+    Messages(Vec<crate::notify::message::Message>),
+}
+
+/// The sender's task: delivers beside the passes, so a pass never waits on a mail server, and
+/// reports which reviews' delivery logs grew.
+async fn send_notifications(
+    store: Store,
+    ctx: Context,
+    stats: Arc<crate::notify::deliver::Stats>,
+    mut commands: mpsc::UnboundedReceiver<ToSender>,
+    delivered: mpsc::UnboundedSender<BTreeSet<String>>,
+) {
+    let mut sender = crate::notify::deliver::Sender::new(store, Default::default(), stats);
+    // The first word from the control loop is the notifiers of its first load.
+    match commands.recv().await {
+        Some(ToSender::Notifiers(n)) => sender.set_notifiers(n),
+        Some(ToSender::Messages(m)) => sender.enqueue(m, ctx.now()),
+        None => return,
+    }
+    if let Err(e) = sender.load_pending(ctx.now()) {
+        tracing::error!(error = %e, "cannot read the outboxes; messages queued before this start wait for the next");
+    }
+    loop {
+        let round = sender.deliver_due(&ctx, None).await;
+        if !round.reviews.is_empty() && delivered.send(round.reviews).is_err() {
+            return;
+        }
+        let wait = sender.next_due().map(|due| {
+            let now = ctx.now();
+            Duration::try_from(now.0.until(due.0).unwrap_or_default()).unwrap_or_default()
+        });
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(ToSender::Notifiers(n)) => sender.set_notifiers(n),
+                Some(ToSender::Messages(m)) => sender.enqueue(m, ctx.now()),
+                None => return,
+            },
+            () = sleep_or_forever(wait) => {}
+            () = ctx.cancel.cancelled() => return,
+        }
+    }
+}
+
+async fn sleep_or_forever(wait: Option<Duration>) {
+    match wait {
+        Some(wait) => tokio::time::sleep(wait).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Why the daemon could not start.
@@ -163,6 +221,15 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
         tracing::info!(%local, "serving /healthz, /readyz and /metrics");
     }
 
+    let (to_sender, sender_commands) = mpsc::unbounded_channel();
+    let (delivered_tx, mut delivered_rx) = mpsc::unbounded_channel();
+    tokio::spawn(send_notifications(
+        store.clone(),
+        ctx.clone(),
+        health.metrics.notifications.clone(),
+        sender_commands,
+        delivered_tx,
+    ));
     let (tx, mut events) = mpsc::unbounded_channel();
     let mut watcher = watch::Watcher::start(
         config.watch,
@@ -188,6 +255,8 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
         recheck_at: None,
         confirmed_deletions: BTreeSet::new(),
         last_errors: BTreeSet::new(),
+        delivered: BTreeSet::new(),
+        sender: to_sender,
         health,
         config,
         ctx: ctx.clone(),
@@ -253,6 +322,10 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
             () = tokio::time::sleep_until(wake.0) => {
                 trigger = Some(wake.1);
             }
+            Some(reviews) = delivered_rx.recv() => {
+                daemon.delivered.extend(reviews);
+                trigger = Some(Trigger::Timer);
+            }
             () = ctx.cancel.cancelled() => {
                 tracing::info!("stopping");
                 break;
@@ -310,6 +383,7 @@ impl Daemon {
                 .map(|(name, _)| name.clone()),
         );
         out.retain(|name| self.backoff.get(name).is_none_or(|b| b.until <= now));
+        out.extend(self.delivered.iter().cloned());
         out
     }
 
@@ -337,7 +411,7 @@ impl Daemon {
             write: true,
             unconfirmed_deletions: Some(&unconfirmed),
         };
-        let result = execute::pass::run(
+        let mut result = execute::pass::run(
             &self.ctx,
             &self.loaded,
             &self.store,
@@ -347,6 +421,15 @@ impl Daemon {
         )
         .await;
         self.directories = directories.into_cache();
+        if let Some(selection) = &selection {
+            self.delivered.retain(|name| !selection.contains(name));
+        } else {
+            self.delivered.clear();
+        }
+        let queued = std::mem::take(&mut result.queued);
+        if !queued.is_empty() {
+            let _ = self.sender.send(ToSender::Messages(queued));
+        }
 
         let metrics = &self.health.metrics;
         let clock = Instant::now();
@@ -565,6 +648,9 @@ impl Daemon {
             names
         });
         self.last_errors = new_errors;
+        let _ = self
+            .sender
+            .send(ToSender::Notifiers(crate::notify::Notifiers::of(&loaded)));
         self.loaded = loaded;
         self.desired = Some((fingerprints, failed));
         self.resolved = Some(resolved);

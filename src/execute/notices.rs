@@ -169,3 +169,98 @@ async fn people(
     }
     out
 }
+
+/// Why a preview cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("no review named `{0}` in the manifests")]
+    NoReview(String),
+    #[error("review `{0}` has no instance yet; pass --now with a time when one runs")]
+    NoInstance(String),
+    #[error("review `{0}` names no notifier in settings.notifications.notifiers: nothing would be sent")]
+    NoNotifiers(String),
+    #[error("the review's directory cannot be read: {0}")]
+    Directory(String),
+}
+
+/// The messages `event` of `review`'s latest instance (as the next reconcile at the
+/// context's time would have it) would send to `to` (a user id or user principal name: the
+/// reviewer for a start or a reminder, the owner otherwise), and every channel message of the
+/// event. Nothing is written or sent.
+pub async fn preview(
+    ctx: &crate::context::Context,
+    loaded: &crate::load::Loaded,
+    store: &Store,
+    review: &str,
+    event: crate::model::review::NotificationEvent,
+    to: &str,
+) -> Result<Vec<Message>, PreviewError> {
+    use crate::model::review::NotificationEvent;
+    let only: BTreeSet<String> = [review.to_owned()].into();
+    let mut directories = Directories::new(loaded);
+    let options = super::PassOptions {
+        only: Some(&only),
+        revision: None,
+        write: false,
+        unconfirmed_deletions: None,
+    };
+    let report = super::pass::run(ctx, loaded, store, &mut directories, ctx.now(), &options).await;
+    if let Some(e) = report.errors.get(review) {
+        return Err(PreviewError::Directory(e.to_string()));
+    }
+    let next = report
+        .plan
+        .reviews
+        .into_iter()
+        .find(|r| r.review == review)
+        .and_then(|r| r.next)
+        .ok_or_else(|| PreviewError::NoReview(review.to_owned()))?;
+    if next.spec.settings.notifications.notifiers.is_empty() {
+        return Err(PreviewError::NoNotifiers(review.to_owned()));
+    }
+    let instance = next
+        .instances
+        .last()
+        .ok_or_else(|| PreviewError::NoInstance(review.to_owned()))?;
+    let key = crate::reconcile::normalize(to);
+    let id = next
+        .known
+        .get(&key)
+        .cloned()
+        .or_else(|| {
+            instance.items.values().find_map(|i| match &i.principal {
+                Principal::User(u) if u.user_principal_name.eq_ignore_ascii_case(to) => {
+                    Some(u.id.clone())
+                }
+                _ => None,
+            })
+        })
+        .unwrap_or_else(|| to.to_owned());
+    let ids = [id.clone()];
+    let to_reviewers = matches!(
+        event,
+        NotificationEvent::InstanceStarted | NotificationEvent::Reminder
+    );
+    let sequence = match event {
+        NotificationEvent::Reminder => u32::try_from(instance.reminders.len() + 1).unwrap_or(u32::MAX),
+        NotificationEvent::Applied => instance.apply.as_ref().map_or(1, |a| a.attempt),
+        _ => 0,
+    };
+    let notice = Notice {
+        event,
+        instance: &instance.id,
+        sequence,
+        reviewers: if to_reviewers { &ids } else { &[] },
+        owners: if to_reviewers { &[] } else { &ids },
+    };
+    let people = people(&next, &[notice], &mut directories).await;
+    let notifiers = Notifiers::of(loaded);
+    let composed = compose::compose(review, &next, notice, &notifiers, &people, ctx.now());
+    let mut messages: Vec<Message> = composed
+        .messages
+        .into_iter()
+        .filter(|m| m.to.id.as_deref().is_none_or(|i| i == id))
+        .collect();
+    messages.sort_by(|a, b| a.notifier.cmp(&b.notifier));
+    Ok(messages)
+}

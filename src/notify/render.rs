@@ -37,3 +37,28 @@ pub fn slack(msg: &Message) -> Value {
 pub fn teams(msg: &Message) -> Value {
     json!({ "type": "message", "attachments": [] , "text": msg.content.title})
 }
+
+/// Exactly what would be sent, for people to read.
+pub fn preview(msg: &Message) -> String {
+    match msg.channel {
+        crate::model::notifier::Channel::Smtp => {
+            let e = email(msg);
+            format!(
+                "To: {}\nSubject: {}\n\n{}\n\n{}\n",
+                msg.to.address.as_deref().unwrap_or(""),
+                e.subject,
+                e.text,
+                e.html
+            )
+        }
+        crate::model::notifier::Channel::Webhook => pretty(&webhook_event(msg)),
+        crate::model::notifier::Channel::Slack => pretty(&slack(msg)),
+        crate::model::notifier::Channel::Teams => pretty(&teams(msg)),
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
