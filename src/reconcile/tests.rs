@@ -49,6 +49,7 @@ pub(crate) fn base_spec() -> AccessReviewSpec {
             users: vec![],
         },
         fallback_reviewers: vec![],
+        owners: vec![],
         schedule: Schedule {
             start: ts("2026-12-01"),
             duration_days: 14,
@@ -213,6 +214,7 @@ impl World {
                 self.recorded.remove(&review.review);
                 continue;
             };
+            let mut removed = false;
             for effect in &review.effects {
                 if let Effect::Remove {
                     instance,
@@ -220,6 +222,7 @@ impl World {
                     removal,
                 } = effect
                 {
+                    removed = true;
                     self.removed.push(removal.clone());
                     record_outcome(
                         &mut next,
@@ -229,6 +232,10 @@ impl World {
                         ts(now),
                     );
                 }
+            }
+            if removed {
+                // As the executor does once the outcomes are recorded.
+                super::apply::notify_finished(&mut next, &mut ReviewPlan::new(&review.review));
             }
             if review.effects.contains(&Effect::Archive) {
                 self.recorded.remove(&review.review);
@@ -800,7 +807,9 @@ fn remind_reaches_only_reviewers_with_undecided_items() {
         [&Effect::Notify {
             event: NotificationEvent::Reminder,
             instance: "2026-12-01".into(),
-            reviewers: vec!["bob".into(), "carol".into()]
+            sequence: 1,
+            reviewers: vec!["bob".into(), "carol".into()],
+            owners: vec![],
         }]
     );
     assert!(world.step("2026-12-03T01:00:00Z").is_empty());
@@ -1095,4 +1104,130 @@ fn an_entry_naming_its_instance_or_the_reset_it_follows_counts_when_reaffirmed()
     world.step("2027-02-01T00:00:01Z");
     assert_eq!(world.instance().id, "2027-02-01");
     assert_eq!(world.decision("alice"), Some(Decision::Approve));
+}
+
+/// The engine's notices of one plan, as (event, sequence, reviewers, owners).
+fn notices(plan: &Plan) -> Vec<(NotificationEvent, u32, Vec<String>, Vec<String>)> {
+    plan.reviews
+        .iter()
+        .flat_map(|r| &r.effects)
+        .filter_map(|e| match e {
+            Effect::Notify {
+                event,
+                sequence,
+                reviewers,
+                owners,
+                ..
+            } => Some((*event, *sequence, reviewers.clone(), owners.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn who_is_told_of_each_event() {
+    struct Case {
+        name: &'static str,
+        steps: fn(&mut World) -> Plan,
+        want: Vec<(NotificationEvent, u32, Vec<String>, Vec<String>)>,
+    }
+    let cases = [
+        Case {
+            name: "a start tells every reviewer with items, and not the owners",
+            steps: |w| w.step("2026-12-01"),
+            want: vec![(NotificationEvent::InstanceStarted, 0, strings(&["alice", "bob", "carol"]), vec![])],
+        },
+        Case {
+            name: "a reminder tells only the reviewers still undecided, numbered",
+            steps: |w| {
+                w.step("2026-12-01");
+                w.decide("alice", "alice", Decision::Approve, None);
+                w.step("2026-12-02");
+                w.spec.requests.remind = Some("one".into());
+                w.step("2026-12-03");
+                w.decide("bob", "bob", Decision::Approve, None);
+                w.spec.requests.remind = Some("two".into());
+                w.step("2026-12-04")
+            },
+            want: vec![(NotificationEvent::Reminder, 2, strings(&["carol"]), vec![])],
+        },
+        Case {
+            name: "the end tells the owners, resolved to ids",
+            steps: |w| {
+                w.step("2026-12-01");
+                w.step("2026-12-15")
+            },
+            want: vec![(NotificationEvent::InstanceEnded, 0, vec![], strings(&["bob"]))],
+        },
+        Case {
+            name: "a stop tells the owners too",
+            steps: |w| {
+                w.step("2026-12-01");
+                w.spec.requests.stop = Some("halt".into());
+                w.step("2026-12-02")
+            },
+            want: vec![(NotificationEvent::InstanceEnded, 0, vec![], strings(&["bob"]))],
+        },
+        Case {
+            name: "an apply with nothing to remove tells the owners at once",
+            steps: |w| {
+                w.step("2026-12-01");
+                w.decide("alice", "alice", Decision::Approve, None);
+                w.step("2026-12-15");
+                w.spec.requests.apply = Some("go".into());
+                w.step("2026-12-16")
+            },
+            want: vec![(NotificationEvent::Applied, 1, vec![], strings(&["bob"]))],
+        },
+    ];
+    for case in cases {
+        let mut spec = base_spec();
+        spec.owners = vec!["bob@corp.example".into()];
+        let mut world = World::new(spec, ["alice", "bob", "carol"].iter().map(|id| user(id)).collect());
+        let plan = (case.steps)(&mut world);
+        assert_eq!(notices(&plan), case.want, "{}", case.name);
+    }
+}
+
+#[test]
+fn an_empty_instance_tells_nobody() {
+    let mut world = World::self_review(&[]);
+    let plan = world.step("2026-12-01");
+    assert!(notices(&plan).is_empty(), "{plan}");
+}
+
+#[test]
+fn an_apply_with_removals_tells_the_owners_once_its_outcomes_are_recorded() {
+    let mut spec = base_spec();
+    spec.owners = vec!["alice".into()];
+    let mut world = World::new(spec, ["alice", "bob"].iter().map(|id| user(id)).collect());
+    world.step("2026-12-01");
+    world.decide("bob", "bob", Decision::Deny, None);
+    world.step("2026-12-02");
+    world.step("2026-12-15");
+    world.spec.requests.apply = Some("go".into());
+    let plan = world.plan("2026-12-16");
+    // The removal is owed: nobody is told before the directory answered.
+    assert!(notices(&plan).iter().all(|n| n.0 != NotificationEvent::Applied), "{plan}");
+    // Once the executor recorded the outcome, the same rule tells the owners, once.
+    let mut state = plan.reviews[0].next.clone().expect("a next state");
+    super::apply::record_outcome(&mut state, "2026-12-01", "bob", &[super::apply::Outcome::Done(crate::directory::RemoveOutcome::Removed)], ts("2026-12-16"));
+    let mut review = ReviewPlan::new("ga");
+    super::apply::notify_finished(&mut state, &mut review);
+    super::apply::notify_finished(&mut state, &mut review);
+    let told: Vec<&Effect> = review.effects.iter().collect();
+    assert_eq!(
+        told,
+        [&Effect::Notify {
+            event: NotificationEvent::Applied,
+            instance: "2026-12-01".into(),
+            sequence: 1,
+            reviewers: vec![],
+            owners: vec!["alice".into()],
+        }]
+    );
 }
