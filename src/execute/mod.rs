@@ -77,8 +77,7 @@ pub struct Delivered {
     pub report: Option<PassReport>,
 }
 
-/// Sends what every outbox holds that is due, waiting for retries that fall due within
-/// `timeout`, then folds the outcomes into the reviews it touched (their status, state and
+/// Sends what every outbox holds that is due now, for at most `timeout`, then folds the outcomes into the reviews it touched (their status, state and
 /// audit trail) with a pass over them alone: `recert reconcile`'s delivery before it exits.
 pub async fn deliver_and_fold(
     ctx: &Context,
@@ -93,25 +92,19 @@ pub async fn deliver_and_fold(
     sender.load_pending(ctx.now())?;
     let deadline = tokio::time::Instant::now() + timeout;
     let mut total = Round::default();
+    // What is due now, and what falls due while this round runs; a retry due later waits
+    // for the next run (or the daemon), so a reconcile never sleeps on a mail server.
     while sender.depth() > 0 && !ctx.stop_requested() {
         let round = sender.deliver_due(ctx, Some(deadline)).await;
+        let idle = round.delivered + round.retrying + round.failed == 0;
         total.delivered += round.delivered;
         total.retrying += round.retrying;
         total.failed += round.failed;
         total.reviews.extend(round.reviews);
-        let Some(due) = sender.next_due() else { break };
-        let now = ctx.now();
-        if due <= now {
-            if tokio::time::Instant::now() >= deadline {
-                break;
-            }
-            continue;
-        }
-        let wait = std::time::Duration::try_from(due.0.duration_since(now.0)).unwrap_or_default();
-        if tokio::time::Instant::now() + wait > deadline {
+        let due_now = sender.next_due().is_some_and(|due| due <= ctx.now());
+        if idle || !due_now || tokio::time::Instant::now() >= deadline {
             break;
         }
-        tokio::time::sleep(wait).await;
     }
     let waiting = sender.depth();
     let report = if total.reviews.is_empty() {
