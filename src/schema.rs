@@ -95,7 +95,7 @@ fn definitions() -> Map<String, Value> {
 ///   set", which hides a half-written entry (`clientSecret:` with nothing after it).
 /// - Doc comments are wrapped at 100 columns; editors show descriptions as flowing text, so
 ///   single line breaks are joined (blank lines still separate paragraphs).
-fn tidy(schema: &mut Value) {
+pub(crate) fn tidy(schema: &mut Value) {
     let Value::Object(map) = schema else {
         if let Value::Array(items) = schema {
             items.iter_mut().for_each(tidy);

@@ -402,7 +402,12 @@ impl Ctx<'_> {
 
     fn notifier(&mut self, doc: &LoadedDoc, notifier: &crate::model::Notifier) {
         for problem in crate::notify::config::problems(&notifier.spec) {
-            let d = self.error(doc, Code::NotifierSettings, problem.pointer, problem.message);
+            let d = self.error(
+                doc,
+                Code::NotifierSettings,
+                problem.pointer,
+                problem.message,
+            );
             self.out.push(match problem.note {
                 Some(note) => d.note(note),
                 None => d,

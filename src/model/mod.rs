@@ -18,8 +18,8 @@ pub mod review;
 pub use decisions::{Decision, DecisionEntry, ReviewDecisions, ReviewDecisionsSpec};
 pub use directory::{Directory, DirectorySpec, DirectoryType, SecretRef};
 pub use directory_data::{DirectoryData, DirectoryDataSpec};
-pub use notifier::{Notifier, NotifierSpec};
 pub use envelope::{API_VERSION, ApiVersion, Kind, Metadata};
+pub use notifier::{Notifier, NotifierSpec};
 pub use review::{AccessReview, AccessReviewSpec};
 
 /// A document decoded into its typed form.

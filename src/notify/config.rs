@@ -18,7 +18,12 @@ pub fn problems(spec: &NotifierSpec) -> Vec<Problem> {
     let mut out = Vec::new();
     let blocks = [
         ("/spec/smtp", "smtp", spec.smtp.is_some(), Channel::Smtp),
-        ("/spec/webhook", "webhook", spec.webhook.is_some(), Channel::Webhook),
+        (
+            "/spec/webhook",
+            "webhook",
+            spec.webhook.is_some(),
+            Channel::Webhook,
+        ),
         ("/spec/slack", "slack", spec.slack.is_some(), Channel::Slack),
         ("/spec/teams", "teams", spec.teams.is_some(), Channel::Teams),
     ];
@@ -26,7 +31,10 @@ pub fn problems(spec: &NotifierSpec) -> Vec<Problem> {
         if present && kind != spec.kind {
             out.push(Problem {
                 pointer,
-                message: format!("`{name}` settings given for a notifier of type `{}`", spec.kind),
+                message: format!(
+                    "`{name}` settings given for a notifier of type `{}`",
+                    spec.kind
+                ),
                 note: Some(format!("remove `{name}`, or set `type: {name}`")),
             });
         }
@@ -61,7 +69,10 @@ pub fn problems(spec: &NotifierSpec) -> Vec<Problem> {
             out.push(Problem {
                 pointer: "/spec/smtp/from",
                 message: format!("`{}` is not an e-mail address: {e}", smtp.from),
-                note: Some("write `reviews@corp.example` or `Access Reviews <reviews@corp.example>`".to_owned()),
+                note: Some(
+                    "write `reviews@corp.example` or `Access Reviews <reviews@corp.example>`"
+                        .to_owned(),
+                ),
             });
         }
         if let Some(reply_to) = &smtp.reply_to
@@ -100,7 +111,9 @@ pub fn url_problem(url: &str) -> Option<String> {
         "http" => Some(format!(
             "`{url}` is plain http to a host that is not loopback: events and their signatures would travel in clear text"
         )),
-        other => Some(format!("`{url}`: the scheme `{other}` is not http or https")),
+        other => Some(format!(
+            "`{url}`: the scheme `{other}` is not http or https"
+        )),
     }
 }
 
@@ -134,10 +147,23 @@ mod tests {
 
     #[test]
     fn loopback_hosts_are_told_apart_from_the_rest() {
-        for host in ["localhost", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "LOCALHOST"] {
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "127.8.9.10",
+            "::1",
+            "[::1]",
+            "LOCALHOST",
+        ] {
             assert!(is_loopback_host(host), "{host}");
         }
-        for host in ["smtp.corp.example", "10.0.0.1", "0.0.0.0", "::", "localhost.evil.example"] {
+        for host in [
+            "smtp.corp.example",
+            "10.0.0.1",
+            "0.0.0.0",
+            "::",
+            "localhost.evil.example",
+        ] {
             assert!(!is_loopback_host(host), "{host}");
         }
     }

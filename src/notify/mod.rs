@@ -5,8 +5,9 @@
 //! sent. Delivery runs beside the passes and records each outcome; the next pass folds the
 //! outcomes into the state, the status and the audit trail.
 
-pub mod message;
 pub mod config;
+pub mod event;
+pub mod message;
 pub mod render;
 pub mod outbox;
 pub mod compose;
