@@ -8,3 +8,4 @@
 pub mod message;
 pub mod config;
 pub mod render;
+pub mod transport;
