@@ -118,7 +118,8 @@ def authenticator(user, password):
         ok = (isinstance(auth_data, LoginPassword)
               and auth_data.login.decode() == user
               and auth_data.password.decode() == password)
-        return AuthResult(success=ok)
+        # `handled=False`: aiosmtpd itself answers a failure (535); otherwise it answers nothing.
+        return AuthResult(success=ok, handled=False)
 
     return check
 
