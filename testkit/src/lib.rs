@@ -7,9 +7,11 @@
 //!   daemon benchmarks, and the test of a pass over several batches);
 //! - [`corpus`]: a varied repository of valid manifests (`benches/validate.rs`, and the test
 //!   that `recert validate` accepts all of it);
-//! - [`bench`]: the benchmarks' shared command-line arguments and work folder.
+//! - [`bench`]: the benchmarks' shared command-line arguments and work folder;
+//! - [`peers`]: the notification tests' SMTP server and webhook receiver, one per test.
 
 pub mod bench;
 pub mod corpus;
 pub mod graph_server;
 pub mod manifests;
+pub mod peers;

@@ -1,0 +1,353 @@
+//! The notification tests' peers: a real SMTP server (aiosmtpd) and a webhook receiver that
+//! checks signatures with the `standardwebhooks` package, both Python scripts in
+//! `scripts/peers/` run from the venv `scripts/test-peers` installs.
+//!
+//! Each test starts its own peer, on a free loopback port, so it can stop it and start it
+//! again; the process is killed by PID when the peer is dropped. What a peer received is read
+//! from the files it writes, one per message or request, each renamed into place whole.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a peer may take to listen before the test fails with its log.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An environment variable `scripts/test-peers` sets. A missing one fails the test: a peer
+/// test that passes without its peer would prove nothing.
+fn var(name: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not set: the notification tests need the SMTP and webhook peers \
+                 that `scripts/test-peers` installs. Run the tests through `.ci/run` (or \
+                 `scripts/test-peers cargo test --workspace --locked`)."
+            )
+        })
+}
+
+/// One running peer script.
+#[derive(Debug)]
+struct Process {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Runs `script ARGS --ready FILE` from the peers' venv and waits until it has written
+    /// FILE; returns the port it wrote there.
+    fn start(script: &str, args: &[String], env: &[(&str, &str)], dir: &Path) -> (Process, u16) {
+        let python = var("RECERT_TEST_PEERS_PYTHON");
+        let scripts = PathBuf::from(var("RECERT_TEST_PEERS_SCRIPTS"));
+        let ready = dir.join("ready.json");
+        let _ = std::fs::remove_file(&ready);
+        let log = dir.join(format!("{script}.log"));
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("the peer's log file");
+        let child = Command::new(python)
+            .arg(scripts.join(script))
+            .args(args)
+            .arg("--ready")
+            .arg(&ready)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {script}: {e}"));
+        let mut process = Process { child, log };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&ready)
+                && let Ok(value) = serde_json::from_str::<Value>(&text)
+                && let Some(port) = value["port"].as_u64()
+            {
+                return (process, u16::try_from(port).expect("a port"));
+            }
+            let exited = process.child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() > deadline {
+                let log = std::fs::read_to_string(&process.log).unwrap_or_default();
+                panic!("{script} did not start ({exited:?}); its log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The JSON files a peer wrote into `dir`, oldest first (their names start with the time).
+fn records(dir: &Path, skip: &[&str]) -> Vec<Value> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    name.ends_with(".json") && !name.starts_with('.') && !skip.contains(&name)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).expect("a record the peer wrote");
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        })
+        .collect()
+}
+
+fn string(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+fn strings(value: &Value) -> BTreeMap<String, String> {
+    value
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), string(v))).collect())
+        .unwrap_or_default()
+}
+
+/// How the SMTP peer behaves.
+#[derive(Debug, Clone, Default)]
+pub struct SmtpOptions {
+    /// STARTTLS, required, with a certificate for 127.0.0.1 from a CA made at start
+    /// ([`SmtpPeer::ca_pem_path`]).
+    pub tls: bool,
+    /// AUTH required (only over TLS) with this user name and password.
+    pub auth: Option<(String, String)>,
+    /// The first N messages are answered `451` at DATA.
+    pub tempfail: u32,
+    /// Recipients containing this are refused with `550` at RCPT.
+    pub permfail_rcpt: Option<String>,
+}
+
+/// A message the SMTP peer accepted.
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    pub mail_from: String,
+    pub rcpt_tos: Vec<String>,
+    /// The message as it came over the wire.
+    pub raw: String,
+    /// `Message-ID`, `Subject`, `From`, `To`, `Reply-To`, `Auto-Submitted`, `Content-Type`,
+    /// `Date`, as Python's `email` package decodes them (encoded words decoded).
+    pub headers: BTreeMap<String, String>,
+    /// The leaf parts: (content type, decoded content).
+    pub parts: Vec<(String, String)>,
+    /// Whether the session had gone through STARTTLS and AUTH.
+    pub tls: bool,
+    pub authenticated: bool,
+}
+
+impl ReceivedMail {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+/// aiosmtpd on 127.0.0.1, for one test.
+#[derive(Debug)]
+pub struct SmtpPeer {
+    pub port: u16,
+    /// The CA that signed the server's certificate (with `tls`), for `smtp.caFile`.
+    pub ca_pem_path: Option<PathBuf>,
+    options: SmtpOptions,
+    dir: tempfile::TempDir,
+    process: Option<Process>,
+}
+
+impl SmtpPeer {
+    pub fn start(options: SmtpOptions) -> SmtpPeer {
+        let dir = tempfile::tempdir().expect("a folder for the SMTP peer");
+        let mut peer = SmtpPeer {
+            port: 0,
+            ca_pem_path: None,
+            options,
+            dir,
+            process: None,
+        };
+        peer.restart();
+        peer
+    }
+
+    /// Stops the server (kills it); messages received so far stay readable.
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    /// Starts the server again, on the same port, with the same certificate.
+    pub fn restart(&mut self) {
+        self.stop();
+        let dir = self.dir.path();
+        let mut args = vec![
+            "--port".to_owned(),
+            self.port.to_string(),
+            "--out".to_owned(),
+            dir.join("mail").display().to_string(),
+        ];
+        if self.options.tls {
+            let certs = dir.join("certs");
+            args.extend(["--tls".to_owned(), certs.display().to_string()]);
+            self.ca_pem_path = Some(certs.join("ca.pem"));
+        }
+        if let Some((user, password)) = &self.options.auth {
+            args.extend(["--auth".to_owned(), format!("{user}:{password}")]);
+        }
+        if self.options.tempfail > 0 {
+            args.extend(["--tempfail".to_owned(), self.options.tempfail.to_string()]);
+        }
+        if let Some(substring) = &self.options.permfail_rcpt {
+            args.extend(["--permfail-rcpt".to_owned(), substring.clone()]);
+        }
+        let (process, port) = Process::start("smtp_sink.py", &args, &[], dir);
+        self.port = port;
+        self.process = Some(process);
+    }
+
+    /// Every message accepted so far, in the order they arrived.
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        records(&self.dir.path().join("mail"), &["connections.json"])
+            .into_iter()
+            .map(|v| ReceivedMail {
+                mail_from: string(&v["mailFrom"]),
+                rcpt_tos: v["rcptTos"]
+                    .as_array()
+                    .map(|a| a.iter().map(string).collect())
+                    .unwrap_or_default(),
+                raw: string(&v["raw"]),
+                headers: strings(&v["headers"]),
+                parts: v["parts"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|p| (string(&p["contentType"]), string(&p["content"])))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                tls: v["tls"].as_bool().unwrap_or(false),
+                authenticated: v["authenticated"].as_bool().unwrap_or(false),
+            })
+            .collect()
+    }
+
+    /// Connections clients opened to the server since it last started.
+    pub fn connections(&self) -> u64 {
+        std::fs::read_to_string(self.dir.path().join("mail/connections.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .and_then(|v| v["connections"].as_u64())
+            .unwrap_or(0)
+    }
+}
+
+/// How the webhook receiver answers.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookFaults {
+    /// `500` to the first N requests.
+    pub fail_first: u32,
+    /// Then `429` with `Retry-After: retry_after` to the next N.
+    pub throttle: u32,
+    pub retry_after: Option<String>,
+    /// `410` to every request.
+    pub gone: bool,
+    /// `400` to every request.
+    pub reject: bool,
+}
+
+/// A request the webhook receiver got.
+#[derive(Debug, Clone)]
+pub struct ReceivedHook {
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+    /// What `standardwebhooks` said of the signature; `None` without a secret (Slack, Teams).
+    pub verified: Option<bool>,
+    /// The verifier's complaint, when it had one.
+    pub error: Option<String>,
+    /// The status the receiver answered.
+    pub status: u16,
+}
+
+/// A webhook receiver on 127.0.0.1, for one test.
+#[derive(Debug)]
+pub struct WebhookPeer {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    _process: Process,
+}
+
+impl WebhookPeer {
+    /// With a secret (`whsec_…`) every request is checked by the `standardwebhooks`
+    /// verifier; without one (a Slack or Teams stand-in), none is.
+    pub fn start(secret: Option<&str>, faults: WebhookFaults) -> WebhookPeer {
+        let dir = tempfile::tempdir().expect("a folder for the webhook peer");
+        let mut args = vec!["--out".to_owned(), dir.path().join("requests").display().to_string()];
+        // The secret goes by environment, not on a command line others can read.
+        const SECRET_VAR: &str = "RECERT_TEST_WEBHOOK_SECRET";
+        let mut env = Vec::new();
+        match secret {
+            Some(secret) => {
+                args.extend(["--secret-env".to_owned(), SECRET_VAR.to_owned()]);
+                env.push((SECRET_VAR, secret));
+            }
+            None => args.push("--no-verify".to_owned()),
+        }
+        if faults.fail_first > 0 {
+            args.extend(["--fail-first".to_owned(), faults.fail_first.to_string()]);
+        }
+        if faults.throttle > 0 {
+            args.extend(["--throttle".to_owned(), faults.throttle.to_string()]);
+        }
+        if let Some(retry_after) = &faults.retry_after {
+            args.extend(["--retry-after".to_owned(), retry_after.clone()]);
+        }
+        if faults.gone {
+            args.push("--gone".to_owned());
+        }
+        if faults.reject {
+            args.push("--reject".to_owned());
+        }
+        let (process, port) = Process::start("webhook_receiver.py", &args, &env, dir.path());
+        WebhookPeer {
+            port,
+            dir,
+            _process: process,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Every request so far, in the order they arrived.
+    pub fn requests(&self) -> Vec<ReceivedHook> {
+        records(&self.dir.path().join("requests"), &[])
+            .into_iter()
+            .map(|v| ReceivedHook {
+                path: string(&v["path"]),
+                headers: strings(&v["headers"]),
+                body: string(&v["body"]),
+                verified: v["verified"].as_bool(),
+                error: v["error"].as_str().map(str::to_owned),
+                status: v["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+            })
+            .collect()
+    }
+}
