@@ -113,6 +113,7 @@ pub async fn compose_notices(
         message: m.clone(),
         attempts: 0,
         last_answer: None,
+        last_attempt: None,
     }));
     messages
 }

@@ -227,7 +227,7 @@ impl Sender {
                 let (more, last) = retries
                     .get(pending.message.id.as_str())
                     .copied()
-                    .unwrap_or((0, now));
+                    .unwrap_or((0, pending.last_attempt.unwrap_or(now)));
                 let attempts = pending.attempts + more;
                 let due = if attempts == 0 {
                     now

@@ -68,6 +68,9 @@ pub struct Pending {
     /// The last temporary failure's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_answer: Option<String>,
+    /// When it was last tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt: Option<Timestamp>,
 }
 
 fn is_zero32(n: &u32) -> bool {
@@ -192,6 +195,7 @@ pub fn fold(outbox: &mut Outbox, attempts: Vec<Attempt>) -> Vec<Folded> {
                 let pending = &mut outbox.pending[index];
                 pending.attempts = pending.attempts.saturating_add(1);
                 pending.last_answer = Some(attempt.answer);
+                pending.last_attempt = Some(attempt.at);
             }
             AttemptResult::Delivered => {
                 let done = outbox.pending.remove(index);
@@ -333,6 +337,7 @@ mod tests {
                     message: message(id, "2026-12-01"),
                     attempts: 0,
                     last_answer: None,
+                    last_attempt: None,
                 })
                 .collect(),
             ..Outbox::default()

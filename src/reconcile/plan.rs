@@ -404,10 +404,7 @@ impl fmt::Display for Effect {
                     (0, n) => count(n, "owner", "owners"),
                     (n, _) => count(n, "reviewer", "reviewers"),
                 };
-                write!(
-                    f,
-                    "notify \"{what}\" (instance {instance}) to {to}"
-                )
+                write!(f, "\"{what}\" (instance {instance}) is for {to}")
             }
             Effect::Archive => f.write_str("move status, results and audit trail to the archive"),
         }

@@ -99,12 +99,32 @@ pub fn generate(root: &Path, options: &Options) -> Result<Stats, Error> {
     stats.groups = dir.groups.len();
     stats.roles = dir.roles.len();
     stats.assignments = dir.assignments.len();
-    let directory = format!(
+    let mut directory = format!(
         "{}# The corp directory, kept in this repository and edited by `recert apply`.\n\
          apiVersion: {API_VERSION}\nkind: Directory\nmetadata:\n  name: {DIRECTORY_NAME}\n\
          spec:\n  type: file\n  file:\n    path: {DIRECTORY_NAME}-data.yaml\n",
         modeline()
     );
+    // The notifiers reviews name: the mail relay, the SIEM, and a webhook per team.
+    directory.push_str(&format!(
+        "---\n# Mail to reviewers and owners.\napiVersion: {API_VERSION}\nkind: Notifier\n\
+         metadata:\n  name: mail\nspec:\n  type: smtp\n  smtp:\n    host: smtp.corp.example\n\
+         \x20   username: recert\n    password:\n      env: RECERT_SMTP_PASSWORD\n\
+         \x20   from: \"Access Reviews <reviews@corp.example>\"\n\
+         ---\napiVersion: {API_VERSION}\nkind: Notifier\nmetadata:\n  name: siem\nspec:\n\
+         \x20 type: webhook\n  webhook:\n    url: https://siem.corp.example:8443/ingest/recert\n\
+         \x20   secret:\n      file: /var/run/secrets/recert/siem-webhook\n"
+    ));
+    let mut notifiers = 2;
+    for team in vocabulary::TEAMS {
+        directory.push_str(&format!(
+            "---\napiVersion: {API_VERSION}\nkind: Notifier\nmetadata:\n  name: hook-{team}\n\
+             spec:\n  type: webhook\n  webhook:\n    url: https://hooks.corp.example/recert/{team}\n\
+             \x20   secret:\n      env: RECERT_WEBHOOK_{}\n",
+            team.to_uppercase()
+        ));
+        notifiers += 1;
+    }
     write_file(
         root,
         &format!("directory/{DIRECTORY_NAME}.yaml"),
@@ -117,7 +137,7 @@ pub fn generate(root: &Path, options: &Options) -> Result<Stats, Error> {
         &dir.render(),
         &mut stats,
     )?;
-    stats.documents += 2;
+    stats.documents += 2 + notifiers;
 
     let rest = options.files - 2;
     let review_files = ((rest * 35 + 50) / 100).clamp(1, rest - 1);

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::directory::{Directory, Principal};
 use super::rng::Rng;
 use super::vocabulary::{DESCRIPTIONS, EVENTS, NOTICES, TEAMS};
-use super::{API_VERSION, DIRECTORY_NAME, DOMAIN};
+use super::{API_VERSION, DIRECTORY_NAME};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ReviewerKind {
@@ -331,22 +331,17 @@ impl Review {
                     }
                 }
                 let hooks = rng.below(3);
-                if hooks > 0 {
-                    doc.push_str("      webhooks:\n");
+                if hooks > 0 || rng.percent(60) {
+                    doc.push_str("      notifiers:\n");
+                    // E-mail to reviewers and owners through the one relay.
+                    doc.push_str("        - name: mail\n");
                 }
                 for h in 0..hooks {
                     if h == 0 {
-                        let _ = writeln!(
-                            doc,
-                            "        - url: https://hooks.{DOMAIN}/recert/{}",
-                            self.team
-                        );
+                        let _ = writeln!(doc, "        - name: hook-{}", self.team);
                     } else {
                         doc.push_str("        # The SIEM gets every event.\n");
-                        let _ = writeln!(
-                            doc,
-                            "        - url: https://siem.{DOMAIN}:8443/ingest/recert"
-                        );
+                        doc.push_str("        - name: siem\n");
                     }
                     if rng.percent(60) {
                         doc.push_str("          events:\n");
@@ -355,22 +350,6 @@ impl Review {
                         events.sort_unstable();
                         for e in events {
                             let _ = writeln!(doc, "            - {}", EVENTS[e]);
-                        }
-                    }
-                    if rng.percent(70) {
-                        doc.push_str("          signingSecret:\n");
-                        if rng.percent(60) {
-                            let _ = writeln!(
-                                doc,
-                                "            env: RECERT_WEBHOOK_{}",
-                                self.team.to_uppercase()
-                            );
-                        } else {
-                            let _ = writeln!(
-                                doc,
-                                "            file: /var/run/secrets/recert/{}-webhook",
-                                self.team
-                            );
                         }
                     }
                 }
