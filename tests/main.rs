@@ -13,6 +13,7 @@ mod graph;
 mod graph_contract;
 mod graph_engine;
 mod input;
+mod notify;
 mod notify_transport;
 mod policy;
 mod schema;

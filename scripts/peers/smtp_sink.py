@@ -58,6 +58,7 @@ class Handler:
         self.out = args.out
         self.tempfail = args.tempfail
         self.permfail = args.permfail_rcpt
+        self.delay = args.delay_ms / 1000.0
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -68,6 +69,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.tempfail > 0:
             self.tempfail -= 1
             return "451 4.3.0 Try again later"
@@ -155,6 +158,8 @@ def main():
     parser.add_argument("--auth", metavar="USER:PASS")
     parser.add_argument("--tempfail", type=int, default=0)
     parser.add_argument("--permfail-rcpt", metavar="SUBSTR")
+    parser.add_argument("--delay-ms", type=int, default=0,
+                        help="wait this long before answering each DATA (a slow server)")
     asyncio.run(serve(parser.parse_args()))
 
 

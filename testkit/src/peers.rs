@@ -135,6 +135,9 @@ pub struct SmtpOptions {
     pub tempfail: u32,
     /// Recipients containing this are refused with `550` at RCPT.
     pub permfail_rcpt: Option<String>,
+    /// Each DATA is answered after this many milliseconds (a slow server, so that a test can
+    /// stop a sender in the middle of its work).
+    pub delay_ms: u32,
 }
 
 /// A message the SMTP peer accepted.
@@ -210,6 +213,9 @@ impl SmtpPeer {
         }
         if self.options.tempfail > 0 {
             args.extend(["--tempfail".to_owned(), self.options.tempfail.to_string()]);
+        }
+        if self.options.delay_ms > 0 {
+            args.extend(["--delay-ms".to_owned(), self.options.delay_ms.to_string()]);
         }
         if let Some(substring) = &self.options.permfail_rcpt {
             args.extend(["--permfail-rcpt".to_owned(), substring.clone()]);
