@@ -501,6 +501,13 @@ fn slack_stays_within_block_kit_limits_with_500_items() {
     let mail = email(&msg);
     assert!(mail.text.contains("user499@corp.example"));
 
+    // Nothing to list still makes a message Slack accepts.
+    let mut empty = started();
+    empty.content.items.clear();
+    for (_, text) in slack_texts(&slack(&empty)) {
+        assert!(!text.is_empty());
+    }
+
     // More facts, lists and paragraphs than 50 blocks hold: the last block says so.
     let mut many = applied();
     many.channel = Channel::Slack;
@@ -604,7 +611,19 @@ fn the_decisions_snippet_filled_in_is_a_valid_review_decisions_and_unfilled_is_n
 
     // As pasted: nothing is decided, and validation says so instead of guessing.
     std::fs::write(&file, &snippet).expect("write");
-    assert!(!load_errors(dir.path()).is_empty(), "{snippet}");
+    let errors = load_errors(dir.path());
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("decision") || e.contains("reason"))
+            && errors
+                .iter()
+                .any(|e| e.contains("spec.decisions[0].decision"))
+            && errors
+                .iter()
+                .any(|e| e.contains("spec.decisions[1].decision")),
+        "{errors:#?}"
+    );
 
     // Filled in as the comments ask, it is valid against the real review and directory.
     let filled = snippet
@@ -613,8 +632,13 @@ fn the_decisions_snippet_filled_in_is_a_valid_review_decisions_and_unfilled_is_n
         .replace("reason:     #", "reason: Checked with the team   #");
     std::fs::write(&file, &filled).expect("write");
     assert_eq!(load_errors(dir.path()), Vec::<String>::new(), "{filled}");
+    // The check is against the real review: Carol may not decide for someone outside her team.
+    let outsider = filled.replace("heidi@corp.example", "mallory@corp.example");
+    std::fs::write(&file, &outsider).expect("write");
+    assert!(!load_errors(dir.path()).is_empty(), "{outsider}");
+    std::fs::write(&file, &filled).expect("write");
     let loaded = crate::load::load(
-        &[file.clone()],
+        std::slice::from_ref(&file),
         &crate::load::Options::default(),
         &crate::load::SchemaSet::new(),
     );
