@@ -274,6 +274,14 @@ fn emails_for_every_event_read_as_snapshotted() {
             format!("Subject: {}\n\n{}", mail.subject, mail.text)
         );
         insta::assert_snapshot!(format!("email-{name}-html"), mail.html);
+        // Plain text wraps at 72 columns, except what must be copied whole: code (indented
+        // four spaces) and words longer than a line.
+        for line in mail.text.lines() {
+            assert!(
+                line.chars().count() <= 72 || line.starts_with("    ") || !line.contains(' '),
+                "{name}: {line:?}"
+            );
+        }
     }
 }
 
@@ -300,7 +308,7 @@ fn preview_shows_the_headers_and_both_parts_of_an_email_and_the_json_of_a_webhoo
          Administrators — monthly manager review — 2 items to review by 2026-12-11\n"
     ));
     let text = mail
-        .find("--- text/plain\nOpen the review: https://")
+        .find("--- text/plain\nOpen the review:\nhttps://")
         .expect("text part");
     let html = mail
         .find("--- text/html\n<!DOCTYPE html>")
@@ -360,6 +368,9 @@ fn slack_and_teams_escape_their_markup() {
     let slack = slack(&msg).to_string();
     assert!(!slack.contains("<!channel>"), "{slack}");
     assert!(slack.contains("&lt;!channel&gt;"));
+    msg.content.link = Some("https://x.example/a|b>c".to_owned());
+    let link = super::slack(&msg)["blocks"][1]["text"]["text"].clone();
+    assert_eq!(link, "<https://x.example/a%7Cb&gt;c|Open the review>");
     let teams = teams(&msg).to_string();
     assert!(!teams.contains("[x](https"), "{teams}");
     assert!(teams.contains(r"\\[x\\](https://evil.example)"), "{teams}");
