@@ -87,3 +87,40 @@ fn unknown_fields_are_rejected_everywhere() {
         "objects that accept unknown fields: {open:#?}"
     );
 }
+
+fn webhook_event_schema() -> Value {
+    let text =
+        std::fs::read_to_string(crate::support::root().join(recert::notify::event::SCHEMA_FILE))
+            .expect("committed webhook event schema");
+    serde_json::from_str(&text).expect("the schema is JSON")
+}
+
+#[test]
+fn the_committed_webhook_event_schema_is_what_the_code_generates() {
+    let path = crate::support::root().join(recert::notify::event::SCHEMA_FILE);
+    let generated = recert::notify::event::render_schema();
+    // What regenerates it: the same test, told to write.
+    if std::env::var_os("RECERT_WRITE_SCHEMAS").is_some() {
+        recert::fsutil::write_atomic(&path, generated.as_bytes()).expect("write the schema");
+    }
+    let committed = std::fs::read_to_string(&path).expect("committed webhook event schema");
+    assert!(
+        committed == generated,
+        "{} is stale: run `RECERT_WRITE_SCHEMAS=1 cargo test --test main webhook_event_schema` and commit it",
+        recert::notify::event::SCHEMA_FILE
+    );
+}
+
+#[test]
+fn the_webhook_event_schema_is_valid_draft_07_and_documents_every_field() {
+    let schema = webhook_event_schema();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(schema["$id"], recert::notify::event::SCHEMA_ID);
+    jsonschema::draft7::meta::validate(&schema).expect("valid against the draft-07 meta-schema");
+    let mut missing = Vec::new();
+    walk_properties(&schema, "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "fields without a description: {missing:#?}"
+    );
+}

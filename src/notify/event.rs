@@ -30,11 +30,11 @@ pub const SCHEMA_ID: &str = "https://recert.dev/schemas/v1/webhook-event.schema.
     extend("allOf" = [
         {
             "if": { "properties": { "type": { "const": "review.instance.ended" } }, "required": ["type"] },
-            "then": { "properties": { "data": { "required": ["outcome"] } } }
+            "then": { "properties": { "data": { "description": "An ended event carries the outcome.", "required": ["outcome"] } } }
         },
         {
             "if": { "properties": { "type": { "const": "review.instance.applied" } }, "required": ["type"] },
-            "then": { "properties": { "data": { "required": ["applied"] } } }
+            "then": { "properties": { "data": { "description": "An applied event carries what the apply did.", "required": ["applied"] } } }
         }
     ])
 )]
@@ -51,9 +51,13 @@ pub struct WebhookEvent {
     /// When Recert decided to send the message (RFC 3339, UTC). A resend keeps it.
     #[schemars(extend("format" = "date-time"))]
     pub timestamp: String,
+    /// The access review the event is about.
     pub review: ReviewInfo,
+    /// The review's instance (one run of it, from its start to its due date).
     pub instance: InstanceInfo,
+    /// Who the message is for.
     pub recipient: RecipientInfo,
+    /// What the event tells, by `type`.
     pub data: EventData,
 }
 
@@ -136,6 +140,7 @@ pub struct InstanceInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecipientInfo {
+    /// A reviewer, an owner, an additional recipient, or the whole channel.
     pub role: Role,
     /// The directory id of the reviewer or owner.
     #[serde(skip_serializing_if = "Option::is_none")]

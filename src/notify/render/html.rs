@@ -13,12 +13,12 @@ const MUTED: &str = "#5e6c84";
 pub fn render(doc: &Doc) -> String {
     let mut body = String::new();
     if let Some(link) = &doc.link {
-        let _ = write!(
+        let _ = writeln!(
             body,
             "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" \
              style=\"margin:0 0 16px 0;\"><tr><td style=\"background-color:#0052cc;\
              padding:10px 18px;\"><a href=\"{}\" style=\"{FONT}color:#ffffff;\
-             text-decoration:none;font-weight:bold;\">Open the review</a></td></tr></table>\n",
+             text-decoration:none;font-weight:bold;\">Open the review</a></td></tr></table>",
             escape(link)
         );
     }

@@ -53,6 +53,10 @@ pub fn render(doc: &Doc) -> Value {
                     })
                     .collect();
                 let (mut text, more) = fit_lines(&lines, MAX_SECTION);
+                // Slack refuses a section with empty text.
+                if lines.is_empty() {
+                    text.push_str("None.");
+                }
                 if more > 0 {
                     text.push_str(&format!("\n_… and {more} more_"));
                 }

@@ -274,6 +274,14 @@ fn emails_for_every_event_read_as_snapshotted() {
             format!("Subject: {}\n\n{}", mail.subject, mail.text)
         );
         insta::assert_snapshot!(format!("email-{name}-html"), mail.html);
+        // Plain text wraps at 72 columns, except what must be copied whole: code (indented
+        // four spaces) and words longer than a line.
+        for line in mail.text.lines() {
+            assert!(
+                line.chars().count() <= 72 || line.starts_with("    ") || !line.contains(' '),
+                "{name}: {line:?}"
+            );
+        }
     }
 }
 
@@ -300,7 +308,7 @@ fn preview_shows_the_headers_and_both_parts_of_an_email_and_the_json_of_a_webhoo
          Administrators — monthly manager review — 2 items to review by 2026-12-11\n"
     ));
     let text = mail
-        .find("--- text/plain\nOpen the review: https://")
+        .find("--- text/plain\nOpen the review:\nhttps://")
         .expect("text part");
     let html = mail
         .find("--- text/html\n<!DOCTYPE html>")
@@ -360,6 +368,9 @@ fn slack_and_teams_escape_their_markup() {
     let slack = slack(&msg).to_string();
     assert!(!slack.contains("<!channel>"), "{slack}");
     assert!(slack.contains("&lt;!channel&gt;"));
+    msg.content.link = Some("https://x.example/a|b>c".to_owned());
+    let link = super::slack(&msg)["blocks"][1]["text"]["text"].clone();
+    assert_eq!(link, "<https://x.example/a%7Cb&gt;c|Open the review>");
     let teams = teams(&msg).to_string();
     assert!(!teams.contains("[x](https"), "{teams}");
     assert!(teams.contains(r"\\[x\\](https://evil.example)"), "{teams}");
@@ -501,6 +512,13 @@ fn slack_stays_within_block_kit_limits_with_500_items() {
     let mail = email(&msg);
     assert!(mail.text.contains("user499@corp.example"));
 
+    // Nothing to list still makes a message Slack accepts.
+    let mut empty = started();
+    empty.content.items.clear();
+    for (_, text) in slack_texts(&slack(&empty)) {
+        assert!(!text.is_empty());
+    }
+
     // More facts, lists and paragraphs than 50 blocks hold: the last block says so.
     let mut many = applied();
     many.channel = Channel::Slack;
@@ -604,7 +622,19 @@ fn the_decisions_snippet_filled_in_is_a_valid_review_decisions_and_unfilled_is_n
 
     // As pasted: nothing is decided, and validation says so instead of guessing.
     std::fs::write(&file, &snippet).expect("write");
-    assert!(!load_errors(dir.path()).is_empty(), "{snippet}");
+    let errors = load_errors(dir.path());
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("decision") || e.contains("reason"))
+            && errors
+                .iter()
+                .any(|e| e.contains("spec.decisions[0].decision"))
+            && errors
+                .iter()
+                .any(|e| e.contains("spec.decisions[1].decision")),
+        "{errors:#?}"
+    );
 
     // Filled in as the comments ask, it is valid against the real review and directory.
     let filled = snippet
@@ -613,8 +643,13 @@ fn the_decisions_snippet_filled_in_is_a_valid_review_decisions_and_unfilled_is_n
         .replace("reason:     #", "reason: Checked with the team   #");
     std::fs::write(&file, &filled).expect("write");
     assert_eq!(load_errors(dir.path()), Vec::<String>::new(), "{filled}");
+    // The check is against the real review: Carol may not decide for someone outside her team.
+    let outsider = filled.replace("heidi@corp.example", "mallory@corp.example");
+    std::fs::write(&file, &outsider).expect("write");
+    assert!(!load_errors(dir.path()).is_empty(), "{outsider}");
+    std::fs::write(&file, &filled).expect("write");
     let loaded = crate::load::load(
-        &[file.clone()],
+        std::slice::from_ref(&file),
         &crate::load::Options::default(),
         &crate::load::SchemaSet::new(),
     );

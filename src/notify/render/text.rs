@@ -8,7 +8,7 @@ const WIDTH: usize = 72;
 pub fn render(doc: &Doc) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(link) = &doc.link {
-        parts.push(format!("Open the review: {link}"));
+        parts.push(format!("Open the review:\n{link}"));
     }
     for block in &doc.blocks {
         parts.push(match block {
