@@ -107,9 +107,11 @@ class CountingSMTP(SMTP):
     out = None
 
     def connection_made(self, transport):
-        CountingSMTP.connections += 1
-        write_atomic(os.path.join(CountingSMTP.out, "connections.json"),
-                     {"connections": CountingSMTP.connections})
+        # aiosmtpd calls this again for the TLS layer after STARTTLS: same connection.
+        if self._original_transport is None:
+            CountingSMTP.connections += 1
+            write_atomic(os.path.join(CountingSMTP.out, "connections.json"),
+                         {"connections": CountingSMTP.connections})
         super().connection_made(transport)
 
 

@@ -297,7 +297,10 @@ impl WebhookPeer {
     /// verifier; without one (a Slack or Teams stand-in), none is.
     pub fn start(secret: Option<&str>, faults: WebhookFaults) -> WebhookPeer {
         let dir = tempfile::tempdir().expect("a folder for the webhook peer");
-        let mut args = vec!["--out".to_owned(), dir.path().join("requests").display().to_string()];
+        let mut args = vec![
+            "--out".to_owned(),
+            dir.path().join("requests").display().to_string(),
+        ];
         // The secret goes by environment, not on a command line others can read.
         const SECRET_VAR: &str = "RECERT_TEST_WEBHOOK_SECRET";
         let mut env = Vec::new();
@@ -346,7 +349,10 @@ impl WebhookPeer {
                 body: string(&v["body"]),
                 verified: v["verified"].as_bool(),
                 error: v["error"].as_str().map(str::to_owned),
-                status: v["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+                status: v["status"]
+                    .as_u64()
+                    .and_then(|s| u16::try_from(s).ok())
+                    .unwrap_or(0),
             })
             .collect()
     }

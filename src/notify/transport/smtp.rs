@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::{Response, Severity};
 use tokio::sync::Semaphore;
@@ -98,17 +100,22 @@ impl Smtp {
             }
             _ => None,
         };
-        let from = settings
-            .from
-            .parse::<Mailbox>()
-            .map_err(|e| Delivery::permanent(format!("`from`: `{}` is not an e-mail address: {e}", settings.from)))?;
+        let from = settings.from.parse::<Mailbox>().map_err(|e| {
+            Delivery::permanent(format!(
+                "`from`: `{}` is not an e-mail address: {e}",
+                settings.from
+            ))
+        })?;
         let reply_to = match &settings.reply_to {
             Some(text) => Some(text.parse::<Mailbox>().map_err(|e| {
                 Delivery::permanent(format!("`replyTo`: `{text}` is not an e-mail address: {e}"))
             })?),
             None => None,
         };
-        let max = settings.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS).max(1);
+        let max = settings
+            .max_connections
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS)
+            .max(1);
         Ok(Smtp {
             host: settings.host.clone(),
             port,
@@ -191,7 +198,10 @@ impl Smtp {
             builder = builder.reply_to(reply_to.clone());
         }
         builder
-            .multipart(MultiPart::alternative_plain_html(content.text, content.html))
+            .multipart(MultiPart::alternative_plain_html(
+                content.text,
+                content.html,
+            ))
             .map_err(|e| Delivery::permanent(format!("cannot build the e-mail: {e}")))
     }
 
@@ -347,7 +357,10 @@ fn tls_parameters(settings: &SmtpSettings, base: &Path) -> Result<TlsParameters,
             Delivery::permanent(format!("cannot read `caFile` {}: {e}", path.display()))
         })?;
         let certificate = Certificate::from_pem(&pem).map_err(|e| {
-            Delivery::permanent(format!("`caFile` {}: no PEM certificate: {e}", path.display()))
+            Delivery::permanent(format!(
+                "`caFile` {}: no PEM certificate: {e}",
+                path.display()
+            ))
         })?;
         builder = builder
             .certificate_store(CertificateStore::None)
