@@ -196,20 +196,32 @@ fn secured(password: &str, max_connections: Option<u32>) -> (SmtpPeer, Manifests
         ..SmtpOptions::default()
     });
     let manifests = Manifests::new();
+    let settings = SmtpSettings {
+        max_connections,
+        ..tls_settings(&peer, &manifests, SmtpTls::Starttls, password)
+    };
+    let transports = manifests.transports(vec![("mail", smtp(settings))]);
+    (peer, manifests, transports)
+}
+
+/// Settings for the peer's TLS, trusting its CA (copied next to the manifest) and logging in.
+fn tls_settings(
+    peer: &SmtpPeer,
+    manifests: &Manifests,
+    tls: SmtpTls,
+    password: &str,
+) -> SmtpSettings {
     let ca: &Path = peer.ca_pem_path.as_deref().expect("a CA");
     std::fs::copy(ca, manifests.dir.path().join("relay-ca.pem")).expect("copy the CA");
-    let settings = SmtpSettings {
-        tls: SmtpTls::Starttls,
+    SmtpSettings {
+        tls,
         ca_file: Some("relay-ca.pem".to_owned()),
         username: Some("recert".to_owned()),
         password: Some(manifests.secret("smtp-password", &format!("{password}\n"))),
         from: "Zugriffsprüfung <reviews@corp.example>".to_owned(),
         reply_to: Some("iam-team@corp.example".to_owned()),
-        max_connections,
-        ..plain_smtp(&peer)
-    };
-    let transports = manifests.transports(vec![("mail", smtp(settings))]);
-    (peer, manifests, transports)
+        ..plain_smtp(peer)
+    }
 }
 
 #[tokio::test]
@@ -285,6 +297,42 @@ async fn a_wrong_password_is_a_permanent_failure_with_the_servers_answer() {
         "{delivery:?}"
     );
     assert!(peer.messages().is_empty());
+}
+
+#[tokio::test]
+async fn implicit_tls_delivers_and_an_untrusted_certificate_is_not_accepted() {
+    let peer = SmtpPeer::start(SmtpOptions {
+        implicit_tls: true,
+        auth: Some(("recert".to_owned(), "s3cret-pass".to_owned())),
+        ..SmtpOptions::default()
+    });
+    let manifests = Manifests::new();
+    let trusting = tls_settings(&peer, &manifests, SmtpTls::Implicit, "s3cret-pass");
+    // The system's roots only: the test CA is in none of them.
+    let untrusting = SmtpSettings {
+        ca_file: None,
+        ..trusting.clone()
+    };
+    let transports = manifests.transports(vec![
+        ("trusting", smtp(trusting)),
+        ("untrusting", smtp(untrusting)),
+    ]);
+    let to = || person("A", "a@corp.example");
+
+    let refused = transports
+        .send(&message("untrusting", Channel::Smtp, 0, to()))
+        .await;
+    let delivered = transports
+        .send(&message("trusting", Channel::Smtp, 0, to()))
+        .await;
+
+    assert_temporary(&refused);
+    assert!(refused.answer().contains("certificate"), "{refused:?}");
+    assert!(!refused.answer().contains("s3cret-pass"), "{refused:?}");
+    assert_delivered(&delivered);
+    let mails = peer.messages();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].tls && mails[0].authenticated, "{:?}", mails[0]);
 }
 
 #[tokio::test]

@@ -129,6 +129,8 @@ pub struct SmtpOptions {
     /// STARTTLS, required, with a certificate for 127.0.0.1 from a CA made at start
     /// ([`SmtpPeer::ca_pem_path`]).
     pub tls: bool,
+    /// TLS from the first byte instead (port 465 style), with such a certificate.
+    pub implicit_tls: bool,
     /// AUTH required (only over TLS) with this user name and password.
     pub auth: Option<(String, String)>,
     /// The first N messages are answered `451` at DATA.
@@ -149,7 +151,7 @@ pub struct ReceivedMail {
     pub headers: BTreeMap<String, String>,
     /// The leaf parts: (content type, decoded content).
     pub parts: Vec<(String, String)>,
-    /// Whether the session had gone through STARTTLS and AUTH.
+    /// Whether the session was encrypted (STARTTLS or implicit TLS) and authenticated.
     pub tls: bool,
     pub authenticated: bool,
 }
@@ -164,7 +166,8 @@ impl ReceivedMail {
 #[derive(Debug)]
 pub struct SmtpPeer {
     pub port: u16,
-    /// The CA that signed the server's certificate (with `tls`), for `smtp.caFile`.
+    /// The CA that signed the server's certificate (with `tls` or `implicit_tls`), for
+    /// `smtp.caFile`.
     pub ca_pem_path: Option<PathBuf>,
     options: SmtpOptions,
     dir: tempfile::TempDir,
@@ -200,9 +203,14 @@ impl SmtpPeer {
             "--out".to_owned(),
             dir.join("mail").display().to_string(),
         ];
-        if self.options.tls {
+        if self.options.tls || self.options.implicit_tls {
             let certs = dir.join("certs");
-            args.extend(["--tls".to_owned(), certs.display().to_string()]);
+            let flag = if self.options.tls {
+                "--tls"
+            } else {
+                "--implicit-tls"
+            };
+            args.extend([flag.to_owned(), certs.display().to_string()]);
             self.ca_pem_path = Some(certs.join("ca.pem"));
         }
         if let Some((user, password)) = &self.options.auth {

@@ -117,7 +117,7 @@ impl Smtp {
             .unwrap_or(DEFAULT_MAX_CONNECTIONS)
             .max(1);
         Ok(Smtp {
-            host: settings.host.clone(),
+            host: bare_host(&settings.host).to_owned(),
             port,
             tls: settings.tls,
             tls_parameters,
@@ -337,6 +337,14 @@ impl Header for AutoSubmitted {
     }
 }
 
+/// An IPv6 address without the brackets a URL would put around it (`[::1]`), as sockets and
+/// certificate names take it.
+fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 /// The server's reply as one line: `250 2.0.0 Ok: queued as …`.
 fn reply(response: &Response) -> String {
     let words: Vec<&str> = response.message().collect();
@@ -350,7 +358,7 @@ fn reply(response: &Response) -> String {
 fn tls_parameters(settings: &SmtpSettings, base: &Path) -> Result<TlsParameters, Delivery> {
     // Only ring is compiled in; lettre uses the process's provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = TlsParameters::builder(settings.host.clone());
+    let mut builder = TlsParameters::builder(bare_host(&settings.host).to_owned());
     if let Some(file) = &settings.ca_file {
         let path = base.join(file);
         let pem = std::fs::read(&path).map_err(|e| {
