@@ -133,7 +133,14 @@ fn message(notifier: &str, channel: Channel, sequence: u32, to: Recipient) -> Me
     let recipient = to.address.clone().unwrap_or_else(|| "channel".to_owned());
     let date = |s| Timestamp::parse(s).expect("a date");
     Message {
-        id: Message::id_for("prod-admins", "2026-q4", event, sequence, notifier, &recipient),
+        id: Message::id_for(
+            "prod-admins",
+            "2026-q4",
+            event,
+            sequence,
+            notifier,
+            &recipient,
+        ),
         notifier: notifier.to_owned(),
         channel,
         event,
@@ -182,32 +189,50 @@ fn assert_permanent(delivery: &Delivery) {
 }
 
 /// The SMTP peer with STARTTLS and AUTH, and a notifier that trusts its CA.
-fn secured(password: &str) -> (SmtpPeer, Manifests, Transports) {
+fn secured(password: &str, max_connections: Option<u32>) -> (SmtpPeer, Manifests, Transports) {
     let peer = SmtpPeer::start(SmtpOptions {
         tls: true,
         auth: Some(("recert".to_owned(), "s3cret-pass".to_owned())),
         ..SmtpOptions::default()
     });
     let manifests = Manifests::new();
-    let ca: &Path = peer.ca_pem_path.as_deref().expect("a CA");
-    std::fs::copy(ca, manifests.dir.path().join("relay-ca.pem")).expect("copy the CA");
     let settings = SmtpSettings {
-        tls: SmtpTls::Starttls,
-        ca_file: Some("relay-ca.pem".to_owned()),
-        username: Some("recert".to_owned()),
-        password: Some(manifests.secret("smtp-password", &format!("{password}\n"))),
-        from: "Zugriffsprüfung <reviews@corp.example>".to_owned(),
-        reply_to: Some("iam-team@corp.example".to_owned()),
-        ..plain_smtp(&peer)
+        max_connections,
+        ..tls_settings(&peer, &manifests, SmtpTls::Starttls, password)
     };
     let transports = manifests.transports(vec![("mail", smtp(settings))]);
     (peer, manifests, transports)
 }
 
+/// Settings for the peer's TLS, trusting its CA (copied next to the manifest) and logging in.
+fn tls_settings(
+    peer: &SmtpPeer,
+    manifests: &Manifests,
+    tls: SmtpTls,
+    password: &str,
+) -> SmtpSettings {
+    let ca: &Path = peer.ca_pem_path.as_deref().expect("a CA");
+    std::fs::copy(ca, manifests.dir.path().join("relay-ca.pem")).expect("copy the CA");
+    SmtpSettings {
+        tls,
+        ca_file: Some("relay-ca.pem".to_owned()),
+        username: Some("recert".to_owned()),
+        password: Some(manifests.secret("smtp-password", &format!("{password}\n"))),
+        from: "Zugriffsprüfung <reviews@corp.example>".to_owned(),
+        reply_to: Some("iam-team@corp.example".to_owned()),
+        ..plain_smtp(peer)
+    }
+}
+
 #[tokio::test]
 async fn mail_over_starttls_with_auth_arrives_as_a_mail_client_reads_it() {
-    let (peer, _manifests, transports) = secured("s3cret-pass");
-    let msg = message("mail", Channel::Smtp, 0, person("Zoë Ärger", "zoe@corp.example"));
+    let (peer, _manifests, transports) = secured("s3cret-pass", None);
+    let msg = message(
+        "mail",
+        Channel::Smtp,
+        0,
+        person("Zoë Ärger", "zoe@corp.example"),
+    );
 
     let delivery = transports.send(&msg).await;
 
@@ -260,15 +285,54 @@ async fn mail_over_starttls_with_auth_arrives_as_a_mail_client_reads_it() {
 
 #[tokio::test]
 async fn a_wrong_password_is_a_permanent_failure_with_the_servers_answer() {
-    let (peer, _manifests, transports) = secured("not-the-password");
+    let (peer, _manifests, transports) = secured("not-the-password", None);
     let msg = message("mail", Channel::Smtp, 0, person("Zoë", "zoe@corp.example"));
 
     let delivery = transports.send(&msg).await;
 
     assert_permanent(&delivery);
     assert!(delivery.answer().starts_with("535"), "{delivery:?}");
-    assert!(!delivery.answer().contains("not-the-password"), "{delivery:?}");
+    assert!(
+        !delivery.answer().contains("not-the-password"),
+        "{delivery:?}"
+    );
     assert!(peer.messages().is_empty());
+}
+
+#[tokio::test]
+async fn implicit_tls_delivers_and_an_untrusted_certificate_is_not_accepted() {
+    let peer = SmtpPeer::start(SmtpOptions {
+        implicit_tls: true,
+        auth: Some(("recert".to_owned(), "s3cret-pass".to_owned())),
+        ..SmtpOptions::default()
+    });
+    let manifests = Manifests::new();
+    let trusting = tls_settings(&peer, &manifests, SmtpTls::Implicit, "s3cret-pass");
+    // The system's roots only: the test CA is in none of them.
+    let untrusting = SmtpSettings {
+        ca_file: None,
+        ..trusting.clone()
+    };
+    let transports = manifests.transports(vec![
+        ("trusting", smtp(trusting)),
+        ("untrusting", smtp(untrusting)),
+    ]);
+    let to = || person("A", "a@corp.example");
+
+    let refused = transports
+        .send(&message("untrusting", Channel::Smtp, 0, to()))
+        .await;
+    let delivered = transports
+        .send(&message("trusting", Channel::Smtp, 0, to()))
+        .await;
+
+    assert_temporary(&refused);
+    assert!(refused.answer().contains("certificate"), "{refused:?}");
+    assert!(!refused.answer().contains("s3cret-pass"), "{refused:?}");
+    assert_delivered(&delivered);
+    let mails = peer.messages();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].tls && mails[0].authenticated, "{:?}", mails[0]);
 }
 
 #[tokio::test]
@@ -285,10 +349,20 @@ async fn plain_smtp_works_to_loopback_and_is_refused_elsewhere() {
     ]);
 
     let local = transports
-        .send(&message("local", Channel::Smtp, 0, person("A", "a@corp.example")))
+        .send(&message(
+            "local",
+            Channel::Smtp,
+            0,
+            person("A", "a@corp.example"),
+        ))
         .await;
     let remote = transports
-        .send(&message("remote", Channel::Smtp, 0, person("A", "a@corp.example")))
+        .send(&message(
+            "remote",
+            Channel::Smtp,
+            0,
+            person("A", "a@corp.example"),
+        ))
         .await;
 
     assert_delivered(&local);
@@ -349,19 +423,32 @@ async fn smtp_5xx_and_a_missing_address_are_permanent() {
     };
 
     let refused = transports
-        .send(&message("mail", Channel::Smtp, 0, person("Gone", "gone@corp.example")))
+        .send(&message(
+            "mail",
+            Channel::Smtp,
+            0,
+            person("Gone", "gone@corp.example"),
+        ))
         .await;
     let unaddressed = transports
         .send(&message("mail", Channel::Smtp, 1, nowhere))
         .await;
     // The connection the 550 broke is not reused broken.
     let after = transports
-        .send(&message("mail", Channel::Smtp, 2, person("B", "b@corp.example")))
+        .send(&message(
+            "mail",
+            Channel::Smtp,
+            2,
+            person("B", "b@corp.example"),
+        ))
         .await;
 
     assert_permanent(&refused);
     assert!(refused.answer().starts_with("550"), "{refused:?}");
-    assert!(refused.answer().contains("mailbox unavailable"), "{refused:?}");
+    assert!(
+        refused.answer().contains("mailbox unavailable"),
+        "{refused:?}"
+    );
     assert_eq!(
         unaddressed,
         Delivery::Permanent {
@@ -374,20 +461,17 @@ async fn smtp_5xx_and_a_missing_address_are_permanent() {
 
 #[tokio::test]
 async fn fifty_messages_share_at_most_max_connections() {
-    let peer = SmtpPeer::start(SmtpOptions::default());
-    let manifests = Manifests::new();
-    let settings = SmtpSettings {
-        max_connections: Some(3),
-        ..plain_smtp(&peer)
-    };
-    let transports = Arc::new(manifests.transports(vec![("mail", smtp(settings))]));
+    let (peer, _manifests, transports) = secured("s3cret-pass", Some(3));
+    let transports = Arc::new(transports);
 
     let mut sends = tokio::task::JoinSet::new();
     for i in 0..50 {
         let transports = transports.clone();
         sends.spawn(async move {
             let to = person(&format!("R{i}"), &format!("r{i}@corp.example"));
-            transports.send(&message("mail", Channel::Smtp, i, to)).await
+            transports
+                .send(&message("mail", Channel::Smtp, i, to))
+                .await
         });
     }
     while let Some(delivery) = sends.join_next().await {
@@ -395,7 +479,12 @@ async fn fifty_messages_share_at_most_max_connections() {
     }
     // And one after the burst reuses an open connection.
     let last = transports
-        .send(&message("mail", Channel::Smtp, 50, person("Z", "z@corp.example")))
+        .send(&message(
+            "mail",
+            Channel::Smtp,
+            50,
+            person("Z", "z@corp.example"),
+        ))
         .await;
 
     assert_delivered(&last);
@@ -410,7 +499,10 @@ async fn a_webhook_is_signed_as_the_standard_webhooks_verifier_expects() {
     let peer = WebhookPeer::start(Some(SECRET), WebhookFaults::default());
     let manifests = Manifests::new();
     let transports = manifests.transports(vec![
-        ("hook", webhook(&peer.url("/events"), manifests.secret("hook", SECRET))),
+        (
+            "hook",
+            webhook(&peer.url("/events"), manifests.secret("hook", SECRET)),
+        ),
         (
             "forged",
             webhook(
@@ -440,7 +532,10 @@ async fn a_webhook_is_signed_as_the_standard_webhooks_verifier_expects() {
     assert_eq!(hook.path, "/events");
     assert_eq!(hook.headers["webhook-id"], msg.id);
     assert_eq!(hook.headers["content-type"], "application/json");
-    assert!(hook.headers["user-agent"].starts_with("recert/"), "{hook:?}");
+    assert!(
+        hook.headers["user-agent"].starts_with("recert/"),
+        "{hook:?}"
+    );
     let body: serde_json::Value = serde_json::from_str(&hook.body).expect("a JSON body");
     assert_eq!(body, render::webhook_event(&msg));
     // The verifier is not a rubber stamp: a signature made with another key fails it.
@@ -458,8 +553,20 @@ async fn webhook_statuses_are_classified_for_retry_disable_or_failure() {
             ..WebhookFaults::default()
         },
     );
-    let gone = WebhookPeer::start(Some(SECRET), WebhookFaults { gone: true, ..WebhookFaults::default() });
-    let rejecting = WebhookPeer::start(Some(SECRET), WebhookFaults { reject: true, ..WebhookFaults::default() });
+    let gone = WebhookPeer::start(
+        Some(SECRET),
+        WebhookFaults {
+            gone: true,
+            ..WebhookFaults::default()
+        },
+    );
+    let rejecting = WebhookPeer::start(
+        Some(SECRET),
+        WebhookFaults {
+            reject: true,
+            ..WebhookFaults::default()
+        },
+    );
     let manifests = Manifests::new();
     let secret = manifests.secret("hook", SECRET);
     let transports = manifests.transports(vec![
@@ -491,7 +598,10 @@ async fn webhook_statuses_are_classified_for_retry_disable_or_failure() {
     };
     assert_eq!(*retry_after, Some(Duration::from_secs(7)));
     assert_delivered(&then);
-    assert!(matches!(gone_answer, Delivery::Gone { .. }), "{gone_answer:?}");
+    assert!(
+        matches!(gone_answer, Delivery::Gone { .. }),
+        "{gone_answer:?}"
+    );
     assert_eq!(
         rejected,
         Delivery::Permanent {
@@ -516,9 +626,18 @@ async fn slack_and_teams_bodies_go_to_the_url_by_reference_which_no_answer_shows
     };
     let dead_url = format!("http://127.0.0.1:{closed}/services/T1/B1/deadtoken1234");
     let transports = manifests.transports(vec![
-        ("slack", incoming(Channel::Slack, manifests.secret("slack-url", &slack_url))),
-        ("teams", incoming(Channel::Teams, manifests.secret("teams-url", &teams_url))),
-        ("dead", incoming(Channel::Slack, manifests.secret("dead-url", &dead_url))),
+        (
+            "slack",
+            incoming(Channel::Slack, manifests.secret("slack-url", &slack_url)),
+        ),
+        (
+            "teams",
+            incoming(Channel::Teams, manifests.secret("teams-url", &teams_url)),
+        ),
+        (
+            "dead",
+            incoming(Channel::Slack, manifests.secret("dead-url", &dead_url)),
+        ),
     ]);
     let to_slack = message("slack", Channel::Slack, 0, channel());
     let to_teams = message("teams", Channel::Teams, 0, channel());
@@ -544,7 +663,10 @@ async fn slack_and_teams_bodies_go_to_the_url_by_reference_which_no_answer_shows
     for secret in ["deadtoken1234", &dead_url] {
         assert!(!dead.answer().contains(secret), "{dead:?}");
     }
-    assert!(!format!("{transports:?}").contains("token"), "{transports:?}");
+    assert!(
+        !format!("{transports:?}").contains("token"),
+        "{transports:?}"
+    );
 }
 
 #[tokio::test]
@@ -559,7 +681,12 @@ async fn a_message_for_an_unknown_notifier_or_another_channel_is_refused() {
         .send(&message("nope", Channel::Webhook, 0, channel()))
         .await;
     let wrong = transports
-        .send(&message("hook", Channel::Smtp, 0, person("A", "a@corp.example")))
+        .send(&message(
+            "hook",
+            Channel::Smtp,
+            0,
+            person("A", "a@corp.example"),
+        ))
         .await;
 
     assert_permanent(&unknown);

@@ -3,12 +3,13 @@ injected failures. Each message it accepts becomes one JSON file in --out: the e
 raw message, and the headers and parts as Python's `email` package decodes them (encoded words
 included), so a test checks what a mail client would show.
 
-    python smtp_sink.py --out DIR --ready FILE [--port P] [--tls CERTDIR] [--auth USER:PASS]
-                        [--tempfail N] [--permfail-rcpt SUBSTR]
+    python smtp_sink.py --out DIR --ready FILE [--port P] [--tls CERTDIR | --implicit-tls CERTDIR]
+                        [--auth USER:PASS] [--tempfail N] [--permfail-rcpt SUBSTR]
 
---ready FILE receives `{"port": P}` once the server listens. With --tls, the certificates are
-made by trustme in CERTDIR (reused if already there, so a restarted server keeps its CA);
-CERTDIR/ca.pem is the CA for Recert's `caFile`. Every file is written to a temporary name and
+--ready FILE receives `{"port": P}` once the server listens. --tls requires STARTTLS;
+--implicit-tls speaks TLS from the first byte. Either way the certificates are made by trustme
+in CERTDIR (reused if already there, so a restarted server keeps its CA); CERTDIR/ca.pem is
+the CA for Recert's `caFile`. Every file is written to a temporary name and
 renamed, so a reader never sees half of one. It prints nothing secret.
 """
 
@@ -95,7 +96,7 @@ class Handler:
             "headers": headers,
             "parts": parts,
             "authenticated": bool(session.authenticated),
-            "tls": session.ssl is not None,
+            "tls": server.transport.get_extra_info("ssl_object") is not None,
         }
         # Nanoseconds first: the names sort in arrival order across restarts.
         name = "%020d-%06d.json" % (time.time_ns(), self.count)
@@ -110,9 +111,11 @@ class CountingSMTP(SMTP):
     out = None
 
     def connection_made(self, transport):
-        CountingSMTP.connections += 1
-        write_atomic(os.path.join(CountingSMTP.out, "connections.json"),
-                     {"connections": CountingSMTP.connections})
+        # aiosmtpd calls this again for the TLS layer after STARTTLS: same connection.
+        if self._original_transport is None:
+            CountingSMTP.connections += 1
+            write_atomic(os.path.join(CountingSMTP.out, "connections.json"),
+                         {"connections": CountingSMTP.connections})
         super().connection_made(transport)
 
 
@@ -132,18 +135,22 @@ async def serve(args):
     CountingSMTP.out = args.out
     handler = Handler(args)
     options = {}
+    implicit = None
     if args.tls:
         options.update(tls_context=certificates(args.tls), require_starttls=True)
+    if args.implicit_tls:
+        implicit = certificates(args.implicit_tls)
     if args.auth:
         user, _, password = args.auth.partition(":")
+        # aiosmtpd recognises only STARTTLS as TLS; with implicit TLS the whole session is.
         options.update(authenticator=authenticator(user, password), auth_required=True,
-                       auth_require_tls=True)
+                       auth_require_tls=implicit is None)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: CountingSMTP(handler, hostname="sink.test", **options), sock=sock)
+        lambda: CountingSMTP(handler, hostname="sink.test", **options), sock=sock, ssl=implicit)
     write_atomic(args.ready, {"port": sock.getsockname()[1]})
     async with server:
         await server.serve_forever()
@@ -154,7 +161,9 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--ready", required=True)
-    parser.add_argument("--tls", metavar="CERTDIR")
+    tls = parser.add_mutually_exclusive_group()
+    tls.add_argument("--tls", metavar="CERTDIR")
+    tls.add_argument("--implicit-tls", metavar="CERTDIR")
     parser.add_argument("--auth", metavar="USER:PASS")
     parser.add_argument("--tempfail", type=int, default=0)
     parser.add_argument("--permfail-rcpt", metavar="SUBSTR")

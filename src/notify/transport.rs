@@ -124,10 +124,7 @@ impl Transports {
                 msg.channel, msg.notifier, slot.spec.kind
             ));
         }
-        let built = slot
-            .built
-            .get_or_try_init(|| async { build(slot) })
-            .await;
+        let built = slot.built.get_or_try_init(|| async { build(slot) }).await;
         match built {
             Ok(Built::Smtp(smtp)) => smtp.send(msg).await,
             Ok(Built::Post(post)) => post.send(msg).await,

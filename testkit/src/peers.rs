@@ -129,6 +129,8 @@ pub struct SmtpOptions {
     /// STARTTLS, required, with a certificate for 127.0.0.1 from a CA made at start
     /// ([`SmtpPeer::ca_pem_path`]).
     pub tls: bool,
+    /// TLS from the first byte instead (port 465 style), with such a certificate.
+    pub implicit_tls: bool,
     /// AUTH required (only over TLS) with this user name and password.
     pub auth: Option<(String, String)>,
     /// The first N messages are answered `451` at DATA.
@@ -152,7 +154,7 @@ pub struct ReceivedMail {
     pub headers: BTreeMap<String, String>,
     /// The leaf parts: (content type, decoded content).
     pub parts: Vec<(String, String)>,
-    /// Whether the session had gone through STARTTLS and AUTH.
+    /// Whether the session was encrypted (STARTTLS or implicit TLS) and authenticated.
     pub tls: bool,
     pub authenticated: bool,
 }
@@ -167,7 +169,8 @@ impl ReceivedMail {
 #[derive(Debug)]
 pub struct SmtpPeer {
     pub port: u16,
-    /// The CA that signed the server's certificate (with `tls`), for `smtp.caFile`.
+    /// The CA that signed the server's certificate (with `tls` or `implicit_tls`), for
+    /// `smtp.caFile`.
     pub ca_pem_path: Option<PathBuf>,
     options: SmtpOptions,
     dir: tempfile::TempDir,
@@ -203,9 +206,14 @@ impl SmtpPeer {
             "--out".to_owned(),
             dir.join("mail").display().to_string(),
         ];
-        if self.options.tls {
+        if self.options.tls || self.options.implicit_tls {
             let certs = dir.join("certs");
-            args.extend(["--tls".to_owned(), certs.display().to_string()]);
+            let flag = if self.options.tls {
+                "--tls"
+            } else {
+                "--implicit-tls"
+            };
+            args.extend([flag.to_owned(), certs.display().to_string()]);
             self.ca_pem_path = Some(certs.join("ca.pem"));
         }
         if let Some((user, password)) = &self.options.auth {
@@ -303,7 +311,10 @@ impl WebhookPeer {
     /// verifier; without one (a Slack or Teams stand-in), none is.
     pub fn start(secret: Option<&str>, faults: WebhookFaults) -> WebhookPeer {
         let dir = tempfile::tempdir().expect("a folder for the webhook peer");
-        let mut args = vec!["--out".to_owned(), dir.path().join("requests").display().to_string()];
+        let mut args = vec![
+            "--out".to_owned(),
+            dir.path().join("requests").display().to_string(),
+        ];
         // The secret goes by environment, not on a command line others can read.
         const SECRET_VAR: &str = "RECERT_TEST_WEBHOOK_SECRET";
         let mut env = Vec::new();
@@ -352,7 +363,10 @@ impl WebhookPeer {
                 body: string(&v["body"]),
                 verified: v["verified"].as_bool(),
                 error: v["error"].as_str().map(str::to_owned),
-                status: v["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+                status: v["status"]
+                    .as_u64()
+                    .and_then(|s| u16::try_from(s).ok())
+                    .unwrap_or(0),
             })
             .collect()
     }

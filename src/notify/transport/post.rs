@@ -62,7 +62,10 @@ impl Post {
         let secret = read_secret("webhook signing secret", &settings.secret, base)?;
         redactor.learn(secret.expose());
         let key = signing_key(secret.expose()).map_err(|e| {
-            Delivery::permanent(format!("{e} (read from {})", secret_source(&settings.secret)))
+            Delivery::permanent(format!(
+                "{e} (read from {})",
+                secret_source(&settings.secret)
+            ))
         })?;
         Ok(Post {
             channel: Channel::Webhook,
@@ -109,7 +112,10 @@ impl Post {
             request = request
                 .header("webhook-id", &msg.id)
                 .header("webhook-timestamp", timestamp.to_string())
-                .header("webhook-signature", signature(key, &msg.id, timestamp, &body));
+                .header(
+                    "webhook-signature",
+                    signature(key, &msg.id, timestamp, &body),
+                );
         }
         let response = match request.body(body).send().await {
             Ok(response) => response,
@@ -195,8 +201,8 @@ fn secret_url(
     if let Some(query) = url.query() {
         redactor.learn(query);
     }
-    let plain_to_remote = url.scheme() == "http"
-        && !url.host_str().is_some_and(config::is_loopback_host);
+    let plain_to_remote =
+        url.scheme() == "http" && !url.host_str().is_some_and(config::is_loopback_host);
     if plain_to_remote || !matches!(url.scheme(), "http" | "https") {
         return Err(Delivery::permanent(format!(
             "{} is not https (plain http is allowed only to a loopback host)",
@@ -248,7 +254,11 @@ mod tests {
                 v.parse().expect("value"),
             );
         }
-        post().classify(StatusCode::from_u16(status).expect("status"), &map, body.as_bytes())
+        post().classify(
+            StatusCode::from_u16(status).expect("status"),
+            &map,
+            body.as_bytes(),
+        )
     }
 
     #[test]
@@ -262,7 +272,13 @@ mod tests {
         assert!(matches!(classify(410, &[], "gone"), Delivery::Gone { .. }));
         for status in [408, 500, 502, 504] {
             assert!(
-                matches!(classify(status, &[], ""), Delivery::Temporary { retry_after: None, .. }),
+                matches!(
+                    classify(status, &[], ""),
+                    Delivery::Temporary {
+                        retry_after: None,
+                        ..
+                    }
+                ),
                 "{status}"
             );
         }
@@ -279,11 +295,9 @@ mod tests {
                 retry_after: Some(Duration::from_secs(7))
             }
         );
-        let Delivery::Temporary { retry_after, .. } = classify(
-            503,
-            &[("retry-after", "Wed, 21 Oct 2099 07:28:00 GMT")],
-            "",
-        ) else {
+        let Delivery::Temporary { retry_after, .. } =
+            classify(503, &[("retry-after", "Wed, 21 Oct 2099 07:28:00 GMT")], "")
+        else {
             panic!("503 is temporary");
         };
         assert!(retry_after.is_some_and(|d| d > Duration::from_secs(3600)));
@@ -296,7 +310,10 @@ mod tests {
             "é".repeat(400)
         );
         let answer = classify(400, &[], &body).answer().to_owned();
-        assert!(answer.starts_with("HTTP 400 Bad Request: invalid_payload"), "{answer}");
+        assert!(
+            answer.starts_with("HTTP 400 Bad Request: invalid_payload"),
+            "{answer}"
+        );
         assert!(!answer.contains("s3cr3tT0ken"), "{answer}");
         // 512 bytes of body at most, cut between characters.
         assert!(answer.len() < 600, "{}", answer.len());

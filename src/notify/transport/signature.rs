@@ -92,6 +92,9 @@ mod tests {
         let e = signing_key("whsec_not*base64!").expect_err("refused");
         assert_eq!(e, SignatureError::NotBase64);
         assert!(!e.to_string().contains("not*base64"));
-        assert_eq!(signing_key("whsec_").expect_err("empty"), SignatureError::Empty);
+        assert_eq!(
+            signing_key("whsec_").expect_err("empty"),
+            SignatureError::Empty
+        );
     }
 }

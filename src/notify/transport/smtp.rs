@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::{Response, Severity};
 use tokio::sync::Semaphore;
@@ -98,19 +100,24 @@ impl Smtp {
             }
             _ => None,
         };
-        let from = settings
-            .from
-            .parse::<Mailbox>()
-            .map_err(|e| Delivery::permanent(format!("`from`: `{}` is not an e-mail address: {e}", settings.from)))?;
+        let from = settings.from.parse::<Mailbox>().map_err(|e| {
+            Delivery::permanent(format!(
+                "`from`: `{}` is not an e-mail address: {e}",
+                settings.from
+            ))
+        })?;
         let reply_to = match &settings.reply_to {
             Some(text) => Some(text.parse::<Mailbox>().map_err(|e| {
                 Delivery::permanent(format!("`replyTo`: `{text}` is not an e-mail address: {e}"))
             })?),
             None => None,
         };
-        let max = settings.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS).max(1);
+        let max = settings
+            .max_connections
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS)
+            .max(1);
         Ok(Smtp {
-            host: settings.host.clone(),
+            host: bare_host(&settings.host).to_owned(),
             port,
             tls: settings.tls,
             tls_parameters,
@@ -191,7 +198,10 @@ impl Smtp {
             builder = builder.reply_to(reply_to.clone());
         }
         builder
-            .multipart(MultiPart::alternative_plain_html(content.text, content.html))
+            .multipart(MultiPart::alternative_plain_html(
+                content.text,
+                content.html,
+            ))
             .map_err(|e| Delivery::permanent(format!("cannot build the e-mail: {e}")))
     }
 
@@ -327,6 +337,14 @@ impl Header for AutoSubmitted {
     }
 }
 
+/// An IPv6 address without the brackets a URL would put around it (`[::1]`), as sockets and
+/// certificate names take it.
+fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 /// The server's reply as one line: `250 2.0.0 Ok: queued as …`.
 fn reply(response: &Response) -> String {
     let words: Vec<&str> = response.message().collect();
@@ -340,14 +358,17 @@ fn reply(response: &Response) -> String {
 fn tls_parameters(settings: &SmtpSettings, base: &Path) -> Result<TlsParameters, Delivery> {
     // Only ring is compiled in; lettre uses the process's provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = TlsParameters::builder(settings.host.clone());
+    let mut builder = TlsParameters::builder(bare_host(&settings.host).to_owned());
     if let Some(file) = &settings.ca_file {
         let path = base.join(file);
         let pem = std::fs::read(&path).map_err(|e| {
             Delivery::permanent(format!("cannot read `caFile` {}: {e}", path.display()))
         })?;
         let certificate = Certificate::from_pem(&pem).map_err(|e| {
-            Delivery::permanent(format!("`caFile` {}: no PEM certificate: {e}", path.display()))
+            Delivery::permanent(format!(
+                "`caFile` {}: no PEM certificate: {e}",
+                path.display()
+            ))
         })?;
         builder = builder
             .certificate_store(CertificateStore::None)
