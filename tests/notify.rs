@@ -222,9 +222,10 @@ fn reviewers_are_emailed_once_with_their_items_and_how_to_decide() {
     let audit = setup.audit();
     let delivered: Vec<&serde_json::Value> = audit
         .iter()
-        .flat_map(|line| line["events"].as_array().cloned().unwrap_or_default().into_iter().map(move |e| (line, e)))
-        .filter(|(_, e)| e["change"] == "notificationDelivery" && e["result"] == "delivered")
-        .map(|(line, _)| line)
+        .filter(|line| {
+            line["event"]["change"] == "notificationDelivery"
+                && line["event"]["result"] == "delivered"
+        })
         .collect();
     assert_eq!(delivered.len(), 2, "each delivery is in the audit trail");
 
@@ -318,7 +319,7 @@ fn owners_hear_the_end_and_the_apply_with_every_item_not_removed_named() {
     let decide = recert(
         setup.path(),
         &[
-            "decide", "ga", "--manifests", "manifests", "--reviewer", "bob@corp.example",
+            "decide", "ga", "manifests", "--reviewer", "bob@corp.example",
             "--principal", "bob@corp.example", "--deny", "--reason", "left the team",
             "--now", "2026-12-02",
         ],
@@ -459,12 +460,12 @@ fn preview_prints_what_a_reviewer_would_get_without_sending() {
     let out = recert(
         setup.path(),
         &[
-            "notify", "preview", "ga", "--reviewer", "alice@corp.example", "--manifests",
-            "manifests", "--state-dir", "state", "--now", START,
+            "notify", "preview", "ga", "manifests", "--reviewer", "alice@corp.example",
+            "--state-dir", "state", "--now", START,
         ],
     );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("To: alice@corp.example"), "{}", out.stdout);
+    assert!(out.stdout.contains("To: Alice <alice@corp.example>"), "{}", out.stdout);
     assert!(out.stdout.contains("kind: ReviewDecisions"), "{}", out.stdout);
     assert!(out.stdout.contains("<html") || out.stdout.contains("<table"), "{}", out.stdout);
     assert!(peer.messages().is_empty(), "a preview sends nothing");

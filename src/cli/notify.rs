@@ -38,7 +38,7 @@ pub struct PreviewArgs {
     #[arg(long, value_enum, default_value = "instance-started")]
     pub event: EventArg,
     /// Manifest files and folders.
-    #[arg(long = "manifests", default_value = ".", num_args = 1..)]
+    #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// The state directory, so the preview shows the instance as it is recorded.
     #[arg(long, env = "RECERT_STATE_DIR", value_name = "DIR")]
