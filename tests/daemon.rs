@@ -798,3 +798,60 @@ fn a_fifo_as_data_file_is_refused_by_the_daemon_which_still_stops_on_sigterm() {
         daemon.log()
     );
 }
+
+#[test]
+fn the_daemon_delivers_beside_its_passes_and_folds_each_outcome_into_the_status() {
+    use recert_testkit::peers::{WebhookFaults, WebhookPeer};
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let peer = WebhookPeer::start(Some(SECRET), WebhookFaults::default());
+    let tree = Tree::new();
+    tree.write("m/directory.yaml", DIRECTORY)
+        .write("m/data.yaml", DATA)
+        .write(
+            "m/reviews/ga.yaml",
+            self_review(
+                &rfc3339(-3600),
+                14,
+                "  settings:\n    notifications:\n      notifiers:\n        - name: hook\n",
+            ),
+        )
+        .write(
+            "m/notifiers.yaml",
+            format!(
+                "apiVersion: recert.dev/v1alpha1\nkind: Notifier\nmetadata:\n  name: hook\nspec:\n  type: webhook\n  webhook:\n    url: {}\n    secret:\n      env: HOOK_SECRET\n",
+                peer.url("/recert")
+            ),
+        );
+    let addr = format!("127.0.0.1:{}", free_port());
+    let daemon = Daemon::start(
+        tree.path(),
+        &["m", "--state-dir", "state", "--listen", &addr],
+        &[("HOOK_SECRET", SECRET)],
+    );
+    eventually(&daemon, "the webhook receiving the start", || {
+        peer.requests().len() == 1
+    });
+    assert_eq!(peer.requests()[0].verified, Some(true));
+    let state = tree.path().join("state");
+    eventually(&daemon, "the delivery folded into the status", || {
+        status(&state, "ga-self").contains("sent: 1")
+    });
+    let audit = std::fs::read_to_string(state.join("reviews/ga-self/audit.jsonl")).expect("audit");
+    assert!(audit.contains("\"notificationDelivery\""), "{audit}");
+    let (_, text) = http_get(&addr, "/metrics");
+    let samples = parse_prometheus(&text);
+    let delivered = samples.iter().find(|(n, l, _)| {
+        n == "recert_notifications_total"
+            && l == "channel=\"webhook\",event=\"instanceStarted\",result=\"delivered\""
+    });
+    assert_eq!(delivered.map(|s| s.2), Some(1.0), "{text}");
+    assert!(
+        samples
+            .iter()
+            .any(|(n, _, v)| n == "recert_notification_outbox_depth" && *v == 0.0),
+        "{text}"
+    );
+    // Nothing is sent twice, however often the daemon passes.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(peer.requests().len(), 1);
+}
