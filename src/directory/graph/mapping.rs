@@ -229,6 +229,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_users_address_is_mail_else_the_user_principal_name() {
+        let with_mail: DirectoryObject = serde_json::from_str(
+            r#"{"id":"1","userPrincipalName":"alice@corp.example","mail":"alice.smith@corp.example"}"#,
+        )
+        .expect("parses");
+        assert_eq!(with_mail.to_user().address(), Some("alice.smith@corp.example"));
+        // Graph sends `"mail": null` for a user without a mailbox.
+        let without: DirectoryObject = serde_json::from_str(
+            r#"{"id":"2","userPrincipalName":"bob@corp.example","mail":null}"#,
+        )
+        .expect("parses");
+        assert_eq!(without.to_user().address(), Some("bob@corp.example"));
+    }
+
+    #[test]
     fn the_last_successful_sign_in_wins_and_year_one_means_never() {
         let activity: SignInActivity = serde_json::from_str(
             r#"{"lastSignInDateTime":"2021-06-17T16:41:33Z","lastNonInteractiveSignInDateTime":"0001-01-01T00:00:00Z"}"#,

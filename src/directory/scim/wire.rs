@@ -218,6 +218,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_users_address_is_the_primary_email_else_the_first() {
+        let user: User = serde_json::from_str(
+            r#"{"id":"u1","userName":"bob","emails":[{"value":"b@home.example","type":"home"},{"value":"bob@corp.example","type":"work","primary":true}]}"#,
+        )
+        .expect("parses");
+        let info = user.into_info();
+        assert_eq!(info.mail.as_deref(), Some("bob@corp.example"));
+        assert_eq!(info.address(), Some("bob@corp.example"));
+        let user: User = serde_json::from_str(
+            r#"{"id":"u2","userName":"carol","emails":[{"value":"carol@corp.example"}]}"#,
+        )
+        .expect("parses");
+        assert_eq!(user.into_info().address(), Some("carol@corp.example"));
+        // No e-mail and a user name that is not an address: nowhere to write to.
+        let user: User = serde_json::from_str(r#"{"id":"u3","userName":"svc"}"#).expect("parses");
+        assert_eq!(user.into_info().address(), None);
+    }
+
+    #[test]
     fn a_list_response_is_read_with_its_paging_fields() {
         let body = br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
             "totalResults":27,"startIndex":11,"itemsPerPage":10,
