@@ -197,6 +197,8 @@ pub fn phase(state: &ReviewState) -> &'static str {
 pub struct Summary {
     pub phase: &'static str,
     pub decisions: BTreeMap<&'static str, u64>,
+    /// Messages waiting in the review's outbox.
+    pub notifications_pending: usize,
 }
 
 impl Summary {
@@ -212,6 +214,7 @@ impl Summary {
         Summary {
             phase: phase(state),
             decisions,
+            notifications_pending: state.outbox.pending.len(),
         }
     }
 }

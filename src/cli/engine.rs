@@ -156,7 +156,13 @@ pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Outcome> {
         true,
         args.revision.as_deref(),
     ));
-    let delivered = if args.deliver_timeout > 0 {
+    // Nothing waits in any outbox the pass saw: no need to read every state again.
+    let waiting = run
+        .report
+        .states
+        .values()
+        .any(|s| s.notifications_pending > 0);
+    let delivered = if args.deliver_timeout > 0 && waiting {
         let timeout = std::time::Duration::from_secs(args.deliver_timeout);
         Some(runtime.block_on(execute::deliver_and_fold(
             &ctx,
