@@ -40,9 +40,11 @@ pub struct PreviewArgs {
     /// Manifest files and folders.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
-    /// The state directory, so the preview shows the instance as it is recorded.
+    /// The state directory, so the preview shows the instance as it is recorded (its
+    /// decisions, reminders, apply results). Without it, the instance as the manifests and the
+    /// directory alone would start it at `--now`.
     #[arg(long, env = "RECERT_STATE_DIR", value_name = "DIR")]
-    pub state_dir: PathBuf,
+    pub state_dir: Option<PathBuf>,
     /// The time to preview at, instead of the clock.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<Timestamp>,
@@ -52,8 +54,10 @@ pub struct PreviewArgs {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum EventArg {
+    #[value(alias = "instanceStarted")]
     InstanceStarted,
     Reminder,
+    #[value(alias = "instanceEnded")]
     InstanceEnded,
     Applied,
 }
@@ -81,11 +85,17 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 
 fn preview(args: &PreviewArgs) -> anyhow::Result<Outcome> {
     let options = load::Options::trusting(args.trust.trust());
-    let store = Store::open(&args.state_dir).with_context(|| {
-        format!(
-            "cannot open the state directory {}",
-            args.state_dir.display()
-        )
+    // Without a state directory, an empty one that is thrown away: nothing is written to it.
+    let scratch;
+    let state_dir = match &args.state_dir {
+        Some(dir) => dir.as_path(),
+        None => {
+            scratch = tempfile::tempdir().context("cannot make a scratch state directory")?;
+            scratch.path()
+        }
+    };
+    let store = Store::open(state_dir).with_context(|| {
+        format!("cannot open the state directory {}", state_dir.display())
     })?;
     let loaded = load::load(&args.paths, &options, &SchemaSet::new());
     let errors: Vec<_> = loaded

@@ -218,11 +218,11 @@ impl<'a> Users<'a> {
 /// Everything a message of the event tells, before it is narrowed to a recipient.
 fn content(state: &ReviewState, instance: &Instance, event: NotificationEvent) -> Content {
     let spec = &state.spec;
-    let scope = &spec.scope;
-    let target = match (&scope.role, &scope.group) {
-        (Some(role), _) => format!("role {}", object(role)),
-        (None, Some(group)) => format!("group {}", object(group)),
-        (None, None) => instance.target.clone(),
+    // The instance's snapshot names the role or group as the directory does (a manifest may
+    // name it by id).
+    let target = match instance.target.split_once(' ') {
+        Some((kind, name)) => format!("{kind} \"{name}\""),
+        None => instance.target.clone(),
     };
     Content {
         title: spec.display_name.clone(),
@@ -238,14 +238,6 @@ fn content(state: &ReviewState, instance: &Instance, event: NotificationEvent) -
         outcome: (event == NotificationEvent::InstanceEnded).then(|| outcome(state, instance)),
         applied: (event == NotificationEvent::Applied).then(|| applied(instance)),
         link: None,
-    }
-}
-
-fn object(o: &crate::model::review::ObjectRef) -> String {
-    match (&o.name, &o.id) {
-        (Some(name), _) => format!("\"{name}\""),
-        (None, Some(id)) => format!("\"{id}\""),
-        (None, None) => String::new(),
     }
 }
 
