@@ -126,6 +126,10 @@ struct ItemStatus<'a> {
     decided_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     by_system: bool,
+    /// The principal decided on their own access (a self-review, or a reviewer who also holds
+    /// the access): labelled for auditors.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    self_decision: bool,
     recommendation: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     apply_result: Option<String>,
@@ -426,6 +430,10 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
             reason: item.decision.as_ref().and_then(|d| d.reason.as_deref()),
             decided_at: item.decision.as_ref().map(|d| d.at),
             by_system: item.decision.as_ref().is_some_and(|d| d.by_system),
+            self_decision: item
+                .decision
+                .as_ref()
+                .is_some_and(|d| !d.by_system && d.reviewer == *id),
             recommendation: match item.recommendation.decision {
                 Some(d) => format!("{d}: {}", item.recommendation.reason),
                 None => format!("none: {}", item.recommendation.reason),

@@ -956,7 +956,15 @@ impl Ctx<'_> {
             if verdict == Verdict::Allowed || verdict == Verdict::Unknown {
                 continue;
             }
-            let (pointer, message) = if kind == ReviewerType::Users {
+            let (pointer, message) = if verdict == Verdict::NotAllowed(authority::NOT_INDEPENDENT) {
+                (
+                    pointer.as_str(),
+                    format!(
+                        "`{}` may not decide their own access (`{principal}`) in review `{}`",
+                        spec.reviewer, spec.review
+                    ),
+                )
+            } else if kind == ReviewerType::Users {
                 (
                     "/spec/reviewer",
                     format!("`{}` is not a reviewer of `{}`", spec.reviewer, spec.review),
@@ -977,7 +985,7 @@ impl Ctx<'_> {
             };
             let mut d = self
                 .error(doc, Code::ReviewerNotAllowed, pointer, message)
-                .note(authority::why(kind));
+                .note(verdict.reason(kind));
             if kind == ReviewerType::Users {
                 d = d.note(format!(
                     "its reviewers are: {}",

@@ -253,6 +253,12 @@ pub struct Settings {
     /// an `apply` request. Defaults to false.
     #[serde(default)]
     pub auto_apply: bool,
+    /// Reviewer independence, for reviews with named or manager reviewers: a reviewer who also
+    /// holds the access under review cannot decide their own item; the other reviewers and the
+    /// fallback reviewers do. Defaults to false. (A self-review is what it is: each decision
+    /// there is labelled a self-decision in the status.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forbid_self_decisions: bool,
     /// Recommendations shown to reviewers.
     #[serde(default)]
     pub recommendations: Recommendations,
@@ -270,6 +276,7 @@ impl Default for Settings {
             require_justification: false,
             default_decision: DefaultDecision::None,
             auto_apply: false,
+            forbid_self_decisions: false,
             recommendations: Recommendations::default(),
             reminders: Reminders::default(),
             notifications: Notifications::default(),

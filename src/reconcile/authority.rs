@@ -139,6 +139,37 @@ pub fn candidates<'s>(
             .iter()
             .map(|n| Cow::from(n.as_str()))
     };
+    let mut out = candidates_by_type(spec, names, principal, subject, fallback)?;
+    if independent(spec) {
+        // Nobody decides their own access; whoever is left (other reviewers, the fallback
+        // reviewers) does.
+        out.retain(|c| same(names, c, principal) != Some(true));
+        if out.is_empty() {
+            out.extend(fallback().filter(|c| same(names, c, principal) != Some(true)));
+        }
+    }
+    Some(out)
+}
+
+/// Whether the review forbids self-decisions (never in a self-review, which is one by design).
+fn independent(spec: &AccessReviewSpec) -> bool {
+    spec.settings.forbid_self_decisions && spec.reviewers.kind != ReviewerType::SelfReview
+}
+
+/// Why a self-decision is refused, in words.
+pub const NOT_INDEPENDENT: &str = "the review forbids self-decisions (`forbidSelfDecisions`): nobody decides their own access; the other reviewers and the fallback reviewers do";
+
+fn candidates_by_type<'s, F, I>(
+    spec: &'s AccessReviewSpec,
+    names: &dyn Names,
+    principal: &'s str,
+    subject: Option<&Subject<'s>>,
+    fallback: F,
+) -> Option<Vec<Cow<'s, str>>>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = Cow<'s, str>>,
+{
     Some(match (spec.reviewers.kind, subject) {
         (ReviewerType::Users, _) => spec
             .reviewers
@@ -198,6 +229,9 @@ pub fn may_decide(
     subject: Option<&Subject<'_>>,
 ) -> Verdict {
     let principal = subject.map_or(principal, Subject::id);
+    if independent(spec) && same(names, reviewer, principal) == Some(true) {
+        return Verdict::NotAllowed(NOT_INDEPENDENT);
+    }
     let Some(candidates) = candidates(spec, names, principal, subject) else {
         return Verdict::Unknown;
     };
@@ -213,6 +247,16 @@ pub fn may_decide(
         return Verdict::Unknown;
     }
     Verdict::NotAllowed(why(spec.reviewers.kind))
+}
+
+impl Verdict {
+    /// The rule that refused, in words (the reviewer type's rule when it was allowed).
+    pub fn reason(&self, kind: ReviewerType) -> &'static str {
+        match self {
+            Verdict::NotAllowed(why) => why,
+            _ => why(kind),
+        }
+    }
 }
 
 /// The rule of a reviewer type, in words, for a rejection.
@@ -304,5 +348,52 @@ mod tests {
             Verdict::NotAllowed(_)
         ));
         assert_eq!(verdict("u-grace", user("u-grace")), Verdict::Allowed);
+    }
+
+    #[test]
+    fn with_forbidden_self_decisions_a_reviewer_never_decides_their_own_access() {
+        let names = Map(BTreeMap::from([
+            ("carol@corp.example", "u-carol"),
+            ("u-carol", "u-carol"),
+            ("dave@corp.example", "u-dave"),
+            ("u-dave", "u-dave"),
+            ("peggy@corp.example", "u-peggy"),
+            ("u-alice", "u-alice"),
+        ]));
+        let user = |id, manager| Subject::User { id, manager };
+        struct Case {
+            kind: ReviewerType,
+            forbid: bool,
+            reviewer: &'static str,
+            subject: Subject<'static>,
+            allowed: bool,
+        }
+        let carol = user("u-carol", None);
+        let cases = [
+            // Named reviewers: Carol may decide Alice, but not herself once forbidden.
+            Case { kind: ReviewerType::Users, forbid: true, reviewer: "u-carol", subject: user("u-alice", None), allowed: true },
+            Case { kind: ReviewerType::Users, forbid: false, reviewer: "u-carol", subject: carol, allowed: true },
+            Case { kind: ReviewerType::Users, forbid: true, reviewer: "u-carol", subject: carol, allowed: false },
+            // Her item goes to the other named reviewer and to the fallback reviewer.
+            Case { kind: ReviewerType::Users, forbid: true, reviewer: "u-dave", subject: carol, allowed: true },
+            Case { kind: ReviewerType::Users, forbid: true, reviewer: "peggy@corp.example", subject: carol, allowed: true },
+            // A manager who is (by bad data) their own manager: the fallback reviewer decides.
+            Case { kind: ReviewerType::Manager, forbid: true, reviewer: "u-carol", subject: user("u-carol", Some("u-carol")), allowed: false },
+            Case { kind: ReviewerType::Manager, forbid: true, reviewer: "peggy@corp.example", subject: user("u-carol", Some("u-carol")), allowed: true },
+            // A self-review stays one: the flag does not apply.
+            Case { kind: ReviewerType::SelfReview, forbid: true, reviewer: "u-carol", subject: carol, allowed: true },
+        ];
+        for (n, case) in cases.iter().enumerate() {
+            let mut spec = base_spec();
+            spec.reviewers.kind = case.kind;
+            spec.reviewers.users = vec!["carol@corp.example".into(), "dave@corp.example".into()];
+            spec.fallback_reviewers = vec!["peggy@corp.example".into()];
+            spec.settings.forbid_self_decisions = case.forbid;
+            let verdict = may_decide(&spec, &names, case.reviewer, case.subject.id(), Some(&case.subject));
+            assert_eq!(verdict == Verdict::Allowed, case.allowed, "case {n}: {verdict:?}");
+            if !case.allowed && case.kind == ReviewerType::Users {
+                assert_eq!(verdict, Verdict::NotAllowed(NOT_INDEPENDENT), "case {n}");
+            }
+        }
     }
 }

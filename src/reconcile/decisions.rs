@@ -343,7 +343,7 @@ fn validate(names: &InstanceNames<'_>, instance: &Instance, s: &Seen) -> EntrySt
                 "`{}` may not decide on `{}`: {}",
                 s.reviewer,
                 s.principal,
-                authority::why(state.spec.reviewers.kind)
+                verdict.reason(state.spec.reviewers.kind)
             ),
         };
     }

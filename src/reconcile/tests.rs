@@ -1265,3 +1265,28 @@ fn an_apply_with_removals_tells_the_owners_once_its_outcomes_are_recorded() {
         }]
     );
 }
+
+#[test]
+fn with_forbidden_self_decisions_a_named_reviewers_own_item_goes_to_the_others() {
+    let mut spec = base_spec();
+    spec.reviewers.kind = ReviewerType::Users;
+    spec.reviewers.users = vec!["alice".into(), "bob".into()];
+    spec.settings.forbid_self_decisions = true;
+    let mut world = World::new(spec, ["alice", "bob"].iter().map(|id| user(id)).collect());
+    world.step("2026-12-01");
+    world.decide("alice", "alice", Decision::Approve, None);
+    world.step("2026-12-02");
+    let state = &world.recorded["ga"];
+    let instance = &state.instances[0];
+    assert_eq!(instance.items["alice"].decision, None, "her own approval does not count");
+    let entry = &instance.entries[&crate::state::Instance::entry_key("alice", "alice")];
+    assert!(
+        matches!(&entry.status, EntryStatus::Rejected { reason } if reason.contains("forbidSelfDecisions")),
+        "{:?}",
+        entry.status
+    );
+    world.decide("bob", "alice", Decision::Approve, None);
+    world.step("2026-12-03");
+    let decided = world.recorded["ga"].instances[0].items["alice"].decision.clone();
+    assert_eq!(decided.map(|d| d.reviewer), Some("bob".to_owned()));
+}
