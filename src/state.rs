@@ -35,6 +35,10 @@ pub struct ReviewState {
     /// Reviewer and principal names (ids or user principal names) resolved to ids.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub known: BTreeMap<String, String>,
+    /// The managers of looked-up users (reviewers among them), by user id: escalation to a
+    /// reviewer's manager.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub managers: BTreeMap<String, String>,
     /// Notifications waiting to be sent, and what became of the others.
     #[serde(
         default,
@@ -75,8 +79,26 @@ pub struct Instance {
     pub resets: Vec<ResetRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reminders: Vec<ReminderRecord>,
+    /// Escalation levels reached, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<EscalationRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply: Option<ApplyState>,
+}
+
+/// An escalation level reached: which undecided items went to whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EscalationRecord {
+    /// The level's index in `settings.escalations`.
+    pub level: usize,
+    pub name: String,
+    pub at: Timestamp,
+    /// Per undecided item (principal id), the reviewer ids it went to.
+    pub items: BTreeMap<String, Vec<String>>,
+    /// Reviewers whose escalation target is not known (no manager), by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unresolved: Vec<String>,
 }
 
 impl Instance {

@@ -64,8 +64,22 @@ struct InstanceStatus<'a> {
     resets: Vec<ResetStatus<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     reminders: Vec<ReminderStatus<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    escalations: Vec<EscalationStatus<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notifications: Option<NotificationStatus<'a>>,
+}
+
+/// An escalation level reached: when, and which undecided items went to whom.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EscalationStatus<'a> {
+    level: &'a str,
+    at: Timestamp,
+    /// Per item (principal id), the reviewers it went to as well.
+    items: &'a BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    no_manager_known: &'a [String],
 }
 
 /// What became of an instance's notifications: sent, waiting (with the last temporary
@@ -468,6 +482,16 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
                 reviewer,
                 items,
                 decided,
+            })
+            .collect(),
+        escalations: instance
+            .escalations
+            .iter()
+            .map(|e| EscalationStatus {
+                level: &e.name,
+                at: e.at,
+                items: &e.items,
+                no_manager_known: &e.unresolved,
             })
             .collect(),
         notifications: notification_status(state, instance),

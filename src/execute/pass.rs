@@ -356,6 +356,9 @@ async fn observe(
                                     .people
                                     .entry(reconcile::normalize(&u.user_principal_name))
                                     .or_insert_with(|| u.id.clone());
+                                if let Some(manager) = &u.manager {
+                                    review.managers.insert(u.id.clone(), manager.clone());
+                                }
                             }
                         }
                     }

@@ -265,6 +265,12 @@ pub struct Settings {
     /// Reminders to reviewers who still have undecided items.
     #[serde(default)]
     pub reminders: Reminders,
+    /// Escalation levels, as midPoint names them: when items are still undecided at a level's
+    /// time, they go to that level's reviewers as well (the reviewers they had keep them), who
+    /// are notified. Up to five levels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5))]
+    pub escalations: Vec<Escalation>,
     /// How reviewers and owners are told: the notifiers the review uses, and for which events.
     #[serde(default)]
     pub notifications: Notifications,
@@ -279,8 +285,77 @@ impl Default for Settings {
             forbid_self_decisions: false,
             recommendations: Recommendations::default(),
             reminders: Reminders::default(),
+            escalations: Vec::new(),
             notifications: Notifications::default(),
         }
+    }
+}
+
+/// One escalation level. Set exactly one of `afterDays` and `daysBeforeEnd`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend(
+    "oneOf" = [{ "required": ["afterDays"] }, { "required": ["daysBeforeEnd"] }],
+    "errorMessage" = "set exactly one of `afterDays` and `daysBeforeEnd`"
+))]
+pub struct Escalation {
+    /// A name for the level, shown in the status and the messages (`first`, `director`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub name: Option<String>,
+    /// Escalate this many days after the instance starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 365))]
+    pub after_days: Option<u32>,
+    /// Escalate this many days before the instance ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 365))]
+    pub days_before_end: Option<u32>,
+    /// Who the undecided items go to: `manager` (the manager of each reviewer who has not
+    /// decided them), `fallback` (the review's `fallbackReviewers`) or `users` (the `users`
+    /// listed here).
+    pub to: EscalateTo,
+    /// With `to: users`: user ids or user principal names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1)))]
+    pub users: Vec<String>,
+}
+
+/// Who an escalation level goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum EscalateTo {
+    /// The manager of each reviewer who still has the items undecided.
+    Manager,
+    /// The review's fallback reviewers.
+    Fallback,
+    /// The users the level lists.
+    Users,
+}
+
+impl Escalation {
+    /// When the level falls due in an instance running from `start` to `end`.
+    pub fn due(&self, start: Timestamp, end: Timestamp) -> Timestamp {
+        let day = jiff::SignedDuration::from_hours(24);
+        match (self.after_days, self.days_before_end) {
+            (Some(days), _) => Timestamp(
+                start
+                    .0
+                    .checked_add(day * i32::try_from(days).unwrap_or(i32::MAX))
+                    .unwrap_or(end.0),
+            ),
+            (None, Some(days)) => Timestamp(
+                end.0
+                    .checked_sub(day * i32::try_from(days).unwrap_or(i32::MAX))
+                    .unwrap_or(start.0),
+            ),
+            (None, None) => end,
+        }
+    }
+
+    /// The level as status and messages name it: its name, else its number (from 1).
+    pub fn label(&self, index: usize) -> String {
+        self.name.clone().unwrap_or_else(|| format!("level {}", index + 1))
     }
 }
 
@@ -431,6 +506,8 @@ pub enum NotificationEvent {
     Reminder,
     /// An instance completed or was stopped.
     InstanceEnded,
+    /// Undecided items went to an escalation level's reviewers.
+    Escalated,
     /// Results were applied.
     Applied,
 }

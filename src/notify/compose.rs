@@ -91,7 +91,9 @@ pub fn compose(
             let mut content = base.clone();
             if matches!(
                 notice.event,
-                NotificationEvent::InstanceStarted | NotificationEvent::Reminder
+                NotificationEvent::InstanceStarted
+                    | NotificationEvent::Reminder
+                    | NotificationEvent::Escalated
             ) {
                 let by = pending_by_reviewer.get_or_insert_with(|| pending_items(state, instance));
                 content.reviewers = notice
@@ -120,7 +122,9 @@ pub fn compose(
         // E-mail: one message per person.
         let mut people_to: Vec<(RecipientRole, &str)> = Vec::new();
         match notice.event {
-            NotificationEvent::InstanceStarted | NotificationEvent::Reminder => {
+            NotificationEvent::InstanceStarted
+                    | NotificationEvent::Reminder
+                    | NotificationEvent::Escalated => {
                 if settings.email {
                     people_to.extend(
                         notice

@@ -70,6 +70,7 @@ impl Stats {
                 NotificationEvent::Reminder,
                 NotificationEvent::InstanceEnded,
                 NotificationEvent::Applied,
+                NotificationEvent::Escalated,
             ] {
                 for result in [
                     AttemptResult::Delivered,

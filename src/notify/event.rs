@@ -84,6 +84,10 @@ pub enum EventType {
     /// An instance's results were applied: `data.applied` has each item's result.
     #[serde(rename = "review.instance.applied")]
     Applied,
+    /// Undecided items went to an escalation level's reviewers: `data` has the items (to a
+    /// reviewer) or the reviewers (to a channel), as for a reminder.
+    #[serde(rename = "review.instance.escalated")]
+    Escalated,
 }
 
 impl From<NotificationEvent> for EventType {
@@ -93,6 +97,7 @@ impl From<NotificationEvent> for EventType {
             NotificationEvent::Reminder => EventType::Reminder,
             NotificationEvent::InstanceEnded => EventType::InstanceEnded,
             NotificationEvent::Applied => EventType::Applied,
+            NotificationEvent::Escalated => EventType::Escalated,
         }
     }
 }

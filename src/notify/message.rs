@@ -232,5 +232,6 @@ pub fn event_name(event: NotificationEvent) -> &'static str {
         NotificationEvent::Reminder => "reminder",
         NotificationEvent::InstanceEnded => "instanceEnded",
         NotificationEvent::Applied => "applied",
+        NotificationEvent::Escalated => "escalated",
     }
 }

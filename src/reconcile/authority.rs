@@ -243,10 +243,24 @@ pub fn may_decide(
             None => unknown = true,
         }
     }
-    if unknown {
+    if unknown || may_be_escalated_to(spec, names, reviewer) {
         return Verdict::Unknown;
     }
     Verdict::NotAllowed(why(spec.reviewers.kind))
+}
+
+/// Whether an escalation level could give items to `reviewer`: whether it does depends on the
+/// running instance (who has not decided, when), which only the engine knows.
+fn may_be_escalated_to(spec: &AccessReviewSpec, names: &dyn Names, reviewer: &str) -> bool {
+    use crate::model::review::EscalateTo;
+    spec.settings.escalations.iter().any(|e| match e.to {
+        EscalateTo::Manager => true,
+        EscalateTo::Fallback => spec
+            .fallback_reviewers
+            .iter()
+            .any(|f| same(names, f, reviewer) == Some(true)),
+        EscalateTo::Users => e.users.iter().any(|u| same(names, u, reviewer) == Some(true)),
+    })
 }
 
 impl Verdict {

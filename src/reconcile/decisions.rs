@@ -337,7 +337,13 @@ fn validate(names: &InstanceNames<'_>, instance: &Instance, s: &Seen) -> EntrySt
         &s.principal,
         Some(&subject),
     );
-    if verdict != authority::Verdict::Allowed {
+    // An escalation level may have given the item to this reviewer as well.
+    let escalated = || {
+        super::escalate::escalated_to(instance, &s.principal)
+            .any(|r| authority::same(names, r, &s.reviewer) == Some(true))
+    };
+    let independence = verdict == authority::Verdict::NotAllowed(authority::NOT_INDEPENDENT);
+    if verdict != authority::Verdict::Allowed && (independence || !escalated()) {
         return EntryStatus::Rejected {
             reason: format!(
                 "`{}` may not decide on `{}`: {}",

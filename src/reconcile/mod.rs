@@ -11,6 +11,7 @@
 //! `apply` and its guards.
 
 pub mod apply;
+pub mod escalate;
 pub mod authority;
 pub mod decisions;
 pub mod plan;
@@ -73,6 +74,8 @@ pub struct ObservedReview {
     pub scope: Option<ObservedScope>,
     /// Names (ids, or lower-cased user principal names) resolved to ids.
     pub people: BTreeMap<String, String>,
+    /// The managers of the users looked up, by user id.
+    pub managers: BTreeMap<String, String>,
 }
 
 /// What a review needs read from its directory before it can be reconciled.
@@ -194,6 +197,7 @@ fn reconcile_review(
                 instances: Vec::new(),
                 missed: Vec::new(),
                 known: BTreeMap::new(),
+                managers: BTreeMap::new(),
                 outbox: Default::default(),
             }
         }
@@ -242,6 +246,9 @@ fn reconcile_review(
             .entry(name.clone())
             .or_insert_with(|| id.clone());
     }
+    for (user, manager) in &observed.managers {
+        state.managers.insert(user.clone(), manager.clone());
+    }
     let decision_files = desired
         .reviews
         .get(name)
@@ -256,6 +263,7 @@ fn reconcile_review(
     reset(&mut state, now, &mut plan);
     decisions::record(&mut state, decision_files, now, &mut plan);
     remind(&mut state, now, &mut plan);
+    escalate::escalate(&mut state, now, &mut plan);
     apply::apply(&mut state, now, &mut plan);
 
     plan.requeue_at = requeue_at(&state, now);
@@ -326,6 +334,7 @@ fn start_instance(
         entries: BTreeMap::new(),
         resets: Vec::new(),
         reminders: Vec::new(),
+        escalations: Vec::new(),
         apply: None,
     };
     plan.changes.push(Change::InstanceStarted {
@@ -425,6 +434,12 @@ pub fn allowed_reviewers_in(names: &InstanceNames<'_>, item: &ItemState) -> BTre
     .unwrap_or_default()
     .iter()
     .map(|n| names.id(n).unwrap_or_else(|| normalize(n)))
+    .chain(
+        names
+            .instance()
+            .into_iter()
+            .flat_map(|i| escalate::escalated_to(i, item.principal.id()).cloned()),
+    )
     .collect()
 }
 
@@ -754,6 +769,7 @@ fn requeue_at(state: &ReviewState, now: Timestamp) -> Option<Timestamp> {
     if let Some(next) = schedule::next_start(&state.spec.schedule, now) {
         candidates.push(next.start);
     }
+    candidates.extend(escalate::next_due(state, now));
     candidates.into_iter().filter(|t| *t > now).min()
 }
 

@@ -155,6 +155,16 @@ pub enum Change {
     Deleted {
         stopped: Option<String>,
     },
+    /// Undecided items went to an escalation level's reviewers as well.
+    #[serde(rename_all = "camelCase")]
+    Escalated {
+        instance: String,
+        level: String,
+        items: usize,
+        reviewers: Vec<String>,
+        /// Reviewers whose escalation target is not known (no manager).
+        unresolved: Vec<String>,
+    },
     /// A message entered the outbox (the pass composed it from a `Notify` effect).
     #[serde(rename_all = "camelCase")]
     NotificationQueued {
@@ -207,6 +217,7 @@ fn event_words(event: NotificationEvent) -> &'static str {
         NotificationEvent::Reminder => "reminder",
         NotificationEvent::InstanceEnded => "instance ended",
         NotificationEvent::Applied => "results applied",
+        NotificationEvent::Escalated => "escalation",
     }
 }
 
@@ -335,6 +346,28 @@ impl fmt::Display for Change {
                 token,
                 reason,
             } => write!(f, "request `{request}: {token}` ignored: {reason}"),
+            Change::Escalated {
+                instance,
+                level,
+                items,
+                reviewers,
+                unresolved,
+            } => {
+                write!(
+                    f,
+                    "instance {instance} escalated ({level}): {} go to {} as well",
+                    count(*items, "undecided item", "undecided items"),
+                    if reviewers.is_empty() {
+                        "nobody new".to_owned()
+                    } else {
+                        reviewers.join(", ")
+                    }
+                )?;
+                if !unresolved.is_empty() {
+                    write!(f, "; no manager known for {}", unresolved.join(", "))?;
+                }
+                Ok(())
+            }
             Change::NotificationQueued {
                 instance,
                 event,

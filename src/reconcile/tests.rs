@@ -200,6 +200,11 @@ impl World {
                 ObservedReview {
                     scope: need.scope.then(|| self.scope()),
                     people,
+                    managers: self
+                        .people
+                        .iter()
+                        .filter_map(|u| Some((u.id.clone(), u.manager.clone()?)))
+                        .collect(),
                 },
             );
         }
@@ -1289,4 +1294,94 @@ fn with_forbidden_self_decisions_a_named_reviewers_own_item_goes_to_the_others()
     world.step("2026-12-03");
     let decided = world.recorded["ga"].instances[0].items["alice"].decision.clone();
     assert_eq!(decided.map(|d| d.reviewer), Some("bob".to_owned()));
+}
+
+fn manager_world(levels: Vec<Escalation>) -> World {
+    let mut spec = base_spec();
+    spec.reviewers.kind = ReviewerType::Manager;
+    spec.fallback_reviewers = vec!["fiona".into()];
+    spec.settings.escalations = levels;
+    let mut alice = user("alice");
+    alice.manager = Some("mia".into());
+    let mut bob = user("bob");
+    bob.manager = Some("mia".into());
+    let mut mia = user("mia");
+    mia.manager = Some("max".into());
+    World::new(spec, vec![alice, bob, mia])
+}
+
+fn level(to: EscalateTo, after_days: Option<u32>, days_before_end: Option<u32>) -> Escalation {
+    Escalation {
+        name: None,
+        after_days,
+        days_before_end,
+        to,
+        users: vec![],
+    }
+}
+
+#[test]
+fn escalation_levels_fall_due_once_each_and_give_undecided_items_to_their_reviewers() {
+    let mut users = level(EscalateTo::Users, None, Some(2));
+    users.users = vec!["uma".into()];
+    users.name = Some("last call".into());
+    let mut world = manager_world(vec![level(EscalateTo::Manager, Some(5), None), users]);
+    world.step("2026-12-01");
+    world.decide("mia", "alice", Decision::Approve, None);
+    // Before the first level: nothing, and the daemon is told when to come back.
+    let plan = world.step("2026-12-05");
+    assert!(notices(&plan).is_empty(), "{plan}");
+    assert_eq!(plan.reviews[0].requeue_at, Some(ts("2026-12-06")));
+    // Day 5: Bob's item, undecided by Mia, goes to Mia's manager, Max. Alice's is decided.
+    let plan = world.step("2026-12-06");
+    assert_eq!(
+        notices(&plan),
+        vec![(NotificationEvent::Escalated, 1, strings(&["max"]), vec![])]
+    );
+    let instance = &world.recorded["ga"].instances[0];
+    assert_eq!(instance.escalations[0].items.keys().collect::<Vec<_>>(), ["bob"]);
+    // Mia reviews herself? No: her manager Max is her reviewer, and Max's manager is unknown.
+    assert!(instance.escalations[0].items.get("mia").is_none());
+    // Max may now decide Bob's item.
+    world.decide("max", "bob", Decision::Deny, Some("left"));
+    world.step("2026-12-07");
+    let bob = &world.recorded["ga"].instances[0].items["bob"];
+    assert_eq!(bob.decision.as_ref().map(|d| d.reviewer.as_str()), Some("max"));
+    // Two days before the end (the 13th): what is still undecided goes to Uma, once.
+    let plan = world.step("2026-12-13");
+    assert_eq!(
+        notices(&plan),
+        vec![(NotificationEvent::Escalated, 2, strings(&["uma"]), vec![])]
+    );
+    let last = &world.recorded["ga"].instances[0].escalations[1];
+    assert_eq!(last.name, "last call");
+    assert_eq!(last.items.keys().collect::<Vec<_>>(), ["mia"]);
+    assert!(notices(&world.step("2026-12-14")).is_empty());
+}
+
+#[test]
+fn an_escalation_missed_while_recert_was_down_happens_once_at_its_time_and_never_after_the_end() {
+    let mut world = manager_world(vec![level(EscalateTo::Fallback, Some(3), None)]);
+    world.step("2026-12-01");
+    world.step("2026-12-10");
+    let instance = &world.recorded["ga"].instances[0];
+    assert_eq!(instance.escalations.len(), 1);
+    assert_eq!(instance.escalations[0].at, ts("2026-12-04"));
+    assert!(instance.escalations[0].items.values().all(|r| r == &["fiona".to_owned()]));
+    // A level that would fall after the end never happens.
+    let mut late = manager_world(vec![level(EscalateTo::Fallback, Some(20), None)]);
+    late.step("2026-12-01");
+    late.step("2026-12-30");
+    assert!(late.recorded["ga"].instances[0].escalations.is_empty());
+}
+
+#[test]
+fn a_decision_by_an_escalation_reviewer_before_the_level_is_rejected() {
+    let mut users = level(EscalateTo::Users, Some(5), None);
+    users.users = vec!["uma".into()];
+    let mut world = manager_world(vec![users]);
+    world.step("2026-12-01");
+    world.decide("uma", "bob", Decision::Approve, None);
+    world.step("2026-12-02");
+    assert_eq!(world.recorded["ga"].instances[0].items["bob"].decision, None);
 }

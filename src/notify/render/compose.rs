@@ -13,7 +13,9 @@ use super::doc::{Block, Doc, Entry, one_line, safe_link};
 /// The document a message renders from.
 pub fn compose(msg: &Message) -> Doc {
     match msg.event {
-        NotificationEvent::InstanceStarted | NotificationEvent::Reminder => {
+        NotificationEvent::InstanceStarted
+        | NotificationEvent::Reminder
+        | NotificationEvent::Escalated => {
             if msg.to.role == RecipientRole::Reviewer || !msg.content.items.is_empty() {
                 to_reviewer(msg)
             } else {
@@ -31,7 +33,25 @@ fn to_reviewer(msg: &Message) -> Doc {
     let title = one_line(&c.title);
     let n = c.items.len();
     let reminder = msg.event == NotificationEvent::Reminder;
-    let (subject, lead) = if reminder {
+    let escalated = msg.event == NotificationEvent::Escalated;
+    let (subject, lead) = if escalated {
+        (
+            format!(
+                "Escalated to you: {title} — {} undecided, due {}",
+                count(n, "item"),
+                date(&c.due)
+            ),
+            format!(
+                "The access review “{}”, which reviews who holds {}, has {} still undecided \
+                 by its reviewers, and they now go to you as well. Please decide {} by {}.",
+                c.title,
+                c.target,
+                count(n, "item"),
+                if n == 1 { "it" } else { "them" },
+                date_time(&c.due)
+            ),
+        )
+    } else if reminder {
         (
             format!(
                 "Reminder: {title} — {} still undecided, due {}",
@@ -68,7 +88,7 @@ fn to_reviewer(msg: &Message) -> Doc {
     let mut blocks = greeting(msg);
     blocks.push(Block::Paragraph(lead));
     blocks.extend(review_texts(msg));
-    blocks.push(Block::Heading(if reminder {
+    blocks.push(Block::Heading(if reminder || escalated {
         format!("Still undecided ({n})")
     } else {
         format!("Your items ({n})")
@@ -91,7 +111,24 @@ fn overview(msg: &Message) -> Doc {
     let c = &msg.content;
     let title = one_line(&c.title);
     let reviewers = c.reviewers.len();
-    let (subject, lead) = if msg.event == NotificationEvent::Reminder {
+    let (subject, lead) = if msg.event == NotificationEvent::Escalated {
+        (
+            format!(
+                "Escalated: {title} — undecided items went to {}, due {}",
+                count(reviewers, "reviewer"),
+                date(&c.due)
+            ),
+            format!(
+                "The access review “{}” ({}) is due {}. Its undecided items were escalated: \
+                 {} now {} them as well.",
+                c.title,
+                c.target,
+                date_time(&c.due),
+                capitalise(&count(reviewers, "reviewer")),
+                if reviewers == 1 { "has" } else { "have" }
+            ),
+        )
+    } else if msg.event == NotificationEvent::Reminder {
         (
             format!(
                 "Reminder: {title} — {} with undecided items, due {}",
