@@ -175,8 +175,10 @@ impl Smtp {
         }
     }
 
-    /// Closes every idle connection with QUIT.
+    /// Closes every idle connection with QUIT; sends after this are told the transport is
+    /// shutting down.
     pub(super) async fn shutdown(&self) {
+        self.slots.close();
         let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
         for (mut conn, _) in idle {
             let _ = conn.quit().await;
@@ -232,18 +234,33 @@ impl Smtp {
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
-        let implicit = match self.tls {
-            SmtpTls::Implicit => self.tls_parameters.clone(),
-            SmtpTls::Starttls | SmtpTls::None => None,
+        let mut conn = match self.tls {
+            SmtpTls::Starttls | SmtpTls::None => {
+                let tcp = tokio::time::timeout(
+                    COMMAND_TIMEOUT,
+                    tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+                )
+                .await
+                .map_err(|_| Failure::Connect(std::io::ErrorKind::TimedOut.into()))?
+                .map_err(Failure::Connect)?;
+                // lettre writes a message's end (`.`) apart from its body: with Nagle's
+                // algorithm on, that last segment waits for the server's delayed ACK, some
+                // 40 ms per message.
+                tcp.set_nodelay(true).map_err(Failure::Connect)?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await?
+            }
+            // lettre opens the socket itself for TLS from the first byte, with Nagle on.
+            SmtpTls::Implicit => {
+                AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(COMMAND_TIMEOUT),
+                    &self.hello,
+                    self.tls_parameters.clone(),
+                    None,
+                )
+                .await?
+            }
         };
-        let mut conn = AsyncSmtpConnection::connect_tokio1(
-            (self.host.as_str(), self.port),
-            Some(COMMAND_TIMEOUT),
-            &self.hello,
-            implicit,
-            None,
-        )
-        .await?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         if self.tls == SmtpTls::Starttls
             && let Some(parameters) = &self.tls_parameters
@@ -271,6 +288,12 @@ impl Smtp {
     fn classify(&self, failure: &Failure) -> Delivery {
         let e = match failure {
             Failure::Smtp(e) => e,
+            Failure::Connect(e) => {
+                return Delivery::temporary(format!(
+                    "cannot connect to {}:{}: {e}",
+                    self.host, self.port
+                ));
+            }
             // Temporary: a server that stops offering STARTTLS (or an attacker stripping it
             // from its answer) may offer it again.
             Failure::NoStarttls => {
@@ -303,11 +326,12 @@ impl Smtp {
     }
 }
 
-/// Why a send failed: lettre's error, or the server's missing STARTTLS (which lettre only
-/// reports in words).
+/// Why a send failed: lettre's error, the connection ours, or the server's missing STARTTLS
+/// (which lettre only reports in words).
 #[derive(Debug)]
 enum Failure {
     Smtp(lettre::transport::smtp::Error),
+    Connect(std::io::Error),
     /// Without STARTTLS the password and the mail would go in clear text.
     NoStarttls,
 }
