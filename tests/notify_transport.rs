@@ -343,9 +343,15 @@ async fn plain_smtp_works_to_loopback_and_is_refused_elsewhere() {
         host: "smtp.corp.example".to_owned(),
         ..plain_smtp(&peer)
     };
+    // `starttls` to a server that does not offer it: nothing goes in clear text.
+    let insisting = SmtpSettings {
+        tls: SmtpTls::Starttls,
+        ..plain_smtp(&peer)
+    };
     let transports = manifests.transports(vec![
         ("local", smtp(plain_smtp(&peer))),
         ("remote", smtp(remote)),
+        ("insisting", smtp(insisting)),
     ]);
 
     let local = transports
@@ -365,9 +371,20 @@ async fn plain_smtp_works_to_loopback_and_is_refused_elsewhere() {
         ))
         .await;
 
+    let insisting = transports
+        .send(&message(
+            "insisting",
+            Channel::Smtp,
+            0,
+            person("A", "a@corp.example"),
+        ))
+        .await;
+
     assert_delivered(&local);
     assert_permanent(&remote);
     assert!(remote.answer().contains("clear text"), "{remote:?}");
+    assert_temporary(&insisting);
+    assert!(insisting.answer().contains("STARTTLS"), "{insisting:?}");
     assert_eq!(peer.messages().len(), 1);
     assert_eq!(transports.connections_opened("remote"), 0);
 }

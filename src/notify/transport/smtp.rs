@@ -6,7 +6,8 @@
 //! at once (each concurrent send opens another, and a connection is handed back on a spawned
 //! task, so the next send may not find it), and it cannot say how many it opened. Here at most
 //! `maxConnections` are open, each is reused as soon as its message is sent, and each one
-//! opened is counted.
+//! opened is counted. The sockets are ours too, to turn Nagle's algorithm off (see
+//! `connect`).
 
 use std::path::Path;
 use std::pin::Pin;
@@ -35,8 +36,8 @@ use crate::notify::render;
 
 const DEFAULT_MAX_CONNECTIONS: u32 = 4;
 
-/// Each SMTP command and the connection itself (lettre's per-operation timeout).
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Opening the connection, and the TLS handshake of implicit TLS.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A whole send (connect, TLS, AUTH, envelope, data) may not take longer than this: a server
 /// that trickles its answers must not hold a connection slot forever.
@@ -244,7 +245,7 @@ impl Smtp {
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
         let tcp = tokio::time::timeout(
-            COMMAND_TIMEOUT,
+            CONNECT_TIMEOUT,
             tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
         )
         .await
@@ -254,11 +255,12 @@ impl Smtp {
         // that last segment waits for the server's delayed ACK, some 40 ms per message. Its
         // own connect leaves Nagle on, hence our socket, and our TLS for `implicit`.
         tcp.set_nodelay(true).map_err(Failure::Connect)?;
+        self.opened.fetch_add(1, Ordering::Relaxed);
         let mut conn = match &self.implicit {
             None => AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await?,
             Some((connector, name)) => {
                 let tls =
-                    tokio::time::timeout(COMMAND_TIMEOUT, connector.connect(name.clone(), tcp))
+                    tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name.clone(), tcp))
                         .await
                         .map_err(|_| Failure::Connect(std::io::ErrorKind::TimedOut.into()))?
                         .map_err(Failure::Connect)?;
@@ -266,7 +268,6 @@ impl Smtp {
                     .await?
             }
         };
-        self.opened.fetch_add(1, Ordering::Relaxed);
         if self.tls == SmtpTls::Starttls
             && let Some(parameters) = &self.tls_parameters
         {
