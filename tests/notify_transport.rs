@@ -735,3 +735,30 @@ async fn a_secret_not_there_yet_is_temporary_and_read_again_next_time() {
     assert_delivered(&after);
     assert_eq!(peer.requests().len(), 1);
 }
+
+/// The delivery benchmark's yardstick: the same messages, replayed by smtplib over one
+/// connection, arrive as Recert sent them.
+#[tokio::test]
+async fn the_smtplib_ceiling_replays_what_recert_sent() {
+    let (peer, manifests, transports) = secured("s3cret-pass", None);
+    for i in 0..3 {
+        let to = person(&format!("R{i}"), &format!("r{i}@corp.example"));
+        assert_delivered(
+            &transports
+                .send(&message("mail", Channel::Smtp, i, to))
+                .await,
+        );
+    }
+    let dir = manifests.dir.path().join("eml");
+
+    assert_eq!(peer.save_eml(&dir), 3);
+    let ceiling = peer.smtplib_ceiling(&dir);
+
+    assert_eq!(ceiling.messages, 3);
+    let mails = peer.messages();
+    assert_eq!(mails.len(), 6);
+    for (sent, replayed) in mails[..3].iter().zip(&mails[3..]) {
+        assert_eq!(sent.raw, replayed.raw);
+        assert_eq!(sent.rcpt_tos, replayed.rcpt_tos);
+    }
+}
