@@ -762,3 +762,30 @@ async fn the_smtplib_ceiling_replays_what_recert_sent() {
         assert_eq!(sent.rcpt_tos, replayed.rcpt_tos);
     }
 }
+
+/// A server that caps its sessions answers `421` and hangs up: the message goes on a fresh
+/// connection at once instead of waiting for a retry.
+#[tokio::test]
+async fn a_session_the_server_closes_with_421_is_replaced_on_the_spot() {
+    let peer = SmtpPeer::start(SmtpOptions {
+        max_per_connection: 5,
+        ..SmtpOptions::default()
+    });
+    let manifests = Manifests::new();
+    let settings = SmtpSettings {
+        max_connections: Some(1),
+        ..plain_smtp(&peer)
+    };
+    let transports = manifests.transports(vec![("mail", smtp(settings))]);
+
+    for i in 0..12 {
+        let to = person(&format!("R{i}"), &format!("r{i}@corp.example"));
+        let delivery = transports
+            .send(&message("mail", Channel::Smtp, i, to))
+            .await;
+        assert_delivered(&delivery);
+    }
+
+    assert_eq!(peer.messages().len(), 12);
+    assert_eq!(transports.connections_opened("mail"), 3);
+}

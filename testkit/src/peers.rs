@@ -137,6 +137,8 @@ pub struct SmtpOptions {
     pub tempfail: u32,
     /// Recipients containing this are refused with `550` at RCPT.
     pub permfail_rcpt: Option<String>,
+    /// After N messages on one connection, MAIL is answered `421` and the connection closed.
+    pub max_per_connection: u32,
 }
 
 /// A message the SMTP peer accepted.
@@ -221,6 +223,12 @@ impl SmtpPeer {
         }
         if let Some(substring) = &self.options.permfail_rcpt {
             args.extend(["--permfail-rcpt".to_owned(), substring.clone()]);
+        }
+        if self.options.max_per_connection > 0 {
+            args.extend([
+                "--max-per-connection".to_owned(),
+                self.options.max_per_connection.to_string(),
+            ]);
         }
         let (process, port) = Process::start("smtp_sink.py", &args, &[], dir);
         self.port = port;

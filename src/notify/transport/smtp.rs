@@ -155,21 +155,18 @@ impl Smtp {
             return Delivery::temporary("the SMTP transport is shutting down");
         };
         let attempt = async {
-            let mut conn = match self.reuse().await {
-                Some(conn) => conn,
-                None => self.connect().await?,
-            };
-            match conn.send(&envelope, &bytes).await {
-                Ok(response) => {
-                    self.park(conn);
-                    Ok(response)
-                }
-                Err(e) => {
-                    // Closes it unless lettre already has (an SMTP error breaks it).
-                    conn.abort().await;
-                    Err(Failure::Smtp(e))
+            if let Some(conn) = self.reuse().await {
+                match self.transact(conn, &envelope, &bytes).await {
+                    // `421`: the server closed the session without taking the message (servers
+                    // that cap messages per session answer so), so a fresh session may.
+                    Err(e) if e.status().is_some_and(|code| code.to_string() == "421") => {}
+                    done => return done.map_err(Failure::Smtp),
                 }
             }
+            let conn = self.connect().await?;
+            self.transact(conn, &envelope, &bytes)
+                .await
+                .map_err(Failure::Smtp)
         };
         match tokio::time::timeout(SEND_TIMEOUT, attempt).await {
             Ok(Ok(response)) => Delivery::Delivered {
@@ -182,6 +179,26 @@ impl Smtp {
                 self.port,
                 SEND_TIMEOUT.as_secs()
             )),
+        }
+    }
+
+    /// Sends one message on `conn`, and parks it again if it is still sound.
+    async fn transact(
+        &self,
+        mut conn: AsyncSmtpConnection,
+        envelope: &lettre::address::Envelope,
+        bytes: &[u8],
+    ) -> Result<Response, lettre::transport::smtp::Error> {
+        match conn.send(envelope, bytes).await {
+            Ok(response) => {
+                self.park(conn);
+                Ok(response)
+            }
+            Err(e) => {
+                // Closes it unless lettre already has (an SMTP error breaks it).
+                conn.abort().await;
+                Err(e)
+            }
         }
     }
 
