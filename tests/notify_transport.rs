@@ -231,7 +231,7 @@ async fn mail_over_starttls_with_auth_arrives_as_a_mail_client_reads_it() {
         "mail",
         Channel::Smtp,
         0,
-        person("Zoë Ärger", "zoe@corp.example"),
+        person("Ärger, Zoë", "zoe@corp.example"),
     );
 
     let delivery = transports.send(&msg).await;
@@ -249,7 +249,11 @@ async fn mail_over_starttls_with_auth_arrives_as_a_mail_client_reads_it() {
     let expected = render::email(&msg);
     // Decoded by Python's `email` package: the encoded words round-trip.
     assert_eq!(mail.header("Subject"), Some(expected.subject.as_str()));
-    assert_eq!(mail.header("To"), Some("Zoë Ärger <zoe@corp.example>"));
+    // One mailbox, the comma inside its quoted name.
+    assert_eq!(
+        mail.header("To"),
+        Some(r#""Ärger, Zoë" <zoe@corp.example>"#)
+    );
     assert_eq!(
         mail.header("From"),
         Some("Zugriffsprüfung <reviews@corp.example>")
@@ -343,9 +347,15 @@ async fn plain_smtp_works_to_loopback_and_is_refused_elsewhere() {
         host: "smtp.corp.example".to_owned(),
         ..plain_smtp(&peer)
     };
+    // `starttls` to a server that does not offer it: nothing goes in clear text.
+    let insisting = SmtpSettings {
+        tls: SmtpTls::Starttls,
+        ..plain_smtp(&peer)
+    };
     let transports = manifests.transports(vec![
         ("local", smtp(plain_smtp(&peer))),
         ("remote", smtp(remote)),
+        ("insisting", smtp(insisting)),
     ]);
 
     let local = transports
@@ -365,9 +375,20 @@ async fn plain_smtp_works_to_loopback_and_is_refused_elsewhere() {
         ))
         .await;
 
+    let insisting = transports
+        .send(&message(
+            "insisting",
+            Channel::Smtp,
+            0,
+            person("A", "a@corp.example"),
+        ))
+        .await;
+
     assert_delivered(&local);
     assert_permanent(&remote);
     assert!(remote.answer().contains("clear text"), "{remote:?}");
+    assert_temporary(&insisting);
+    assert!(insisting.answer().contains("STARTTLS"), "{insisting:?}");
     assert_eq!(peer.messages().len(), 1);
     assert_eq!(transports.connections_opened("remote"), 0);
 }
@@ -713,4 +734,58 @@ async fn a_secret_not_there_yet_is_temporary_and_read_again_next_time() {
     assert!(before.answer().contains("late-secret"), "{before:?}");
     assert_delivered(&after);
     assert_eq!(peer.requests().len(), 1);
+}
+
+/// The delivery benchmark's yardstick: the same messages, replayed by smtplib over one
+/// connection, arrive as Recert sent them.
+#[tokio::test]
+async fn the_smtplib_ceiling_replays_what_recert_sent() {
+    let (peer, manifests, transports) = secured("s3cret-pass", None);
+    for i in 0..3 {
+        let to = person(&format!("R{i}"), &format!("r{i}@corp.example"));
+        assert_delivered(
+            &transports
+                .send(&message("mail", Channel::Smtp, i, to))
+                .await,
+        );
+    }
+    let dir = manifests.dir.path().join("eml");
+
+    assert_eq!(peer.save_eml(&dir), 3);
+    let ceiling = peer.smtplib_ceiling(&dir);
+
+    assert_eq!(ceiling.messages, 3);
+    let mails = peer.messages();
+    assert_eq!(mails.len(), 6);
+    for (sent, replayed) in mails[..3].iter().zip(&mails[3..]) {
+        assert_eq!(sent.raw, replayed.raw);
+        assert_eq!(sent.rcpt_tos, replayed.rcpt_tos);
+    }
+}
+
+/// A server that caps its sessions answers `421` and hangs up: the message goes on a fresh
+/// connection at once instead of waiting for a retry.
+#[tokio::test]
+async fn a_session_the_server_closes_with_421_is_replaced_on_the_spot() {
+    let peer = SmtpPeer::start(SmtpOptions {
+        max_per_connection: 5,
+        ..SmtpOptions::default()
+    });
+    let manifests = Manifests::new();
+    let settings = SmtpSettings {
+        max_connections: Some(1),
+        ..plain_smtp(&peer)
+    };
+    let transports = manifests.transports(vec![("mail", smtp(settings))]);
+
+    for i in 0..12 {
+        let to = person(&format!("R{i}"), &format!("r{i}@corp.example"));
+        let delivery = transports
+            .send(&message("mail", Channel::Smtp, i, to))
+            .await;
+        assert_delivered(&delivery);
+    }
+
+    assert_eq!(peer.messages().len(), 12);
+    assert_eq!(transports.connections_opened("mail"), 3);
 }

@@ -5,12 +5,15 @@ included), so a test checks what a mail client would show.
 
     python smtp_sink.py --out DIR --ready FILE [--port P] [--tls CERTDIR | --implicit-tls CERTDIR]
                         [--auth USER:PASS] [--tempfail N] [--permfail-rcpt SUBSTR]
+                        [--max-per-connection N]
 
 --ready FILE receives `{"port": P}` once the server listens. --tls requires STARTTLS;
 --implicit-tls speaks TLS from the first byte. Either way the certificates are made by trustme
 in CERTDIR (reused if already there, so a restarted server keeps its CA); CERTDIR/ca.pem is
 the CA for Recert's `caFile`. Every file is written to a temporary name and
-renamed, so a reader never sees half of one. It prints nothing secret.
+renamed, so a reader never sees half of one. --max-per-connection N answers `421` to the
+MAIL command after N messages on one connection and closes it, as servers that cap a session
+do. It prints nothing secret.
 """
 
 import argparse
@@ -60,7 +63,18 @@ class Handler:
         self.tempfail = args.tempfail
         self.permfail = args.permfail_rcpt
         self.delay = args.delay_ms / 1000.0
+        self.max_per_connection = args.max_per_connection
         self.count = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        sent = getattr(session, "sent", 0)
+        if self.max_per_connection and sent >= self.max_per_connection:
+            asyncio.get_running_loop().call_soon(server.transport.close)
+            return "421 4.7.0 Too many messages in this session, closing"
+        session.sent = sent + 1
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.permfail and self.permfail in address:
@@ -169,6 +183,7 @@ def main():
     parser.add_argument("--permfail-rcpt", metavar="SUBSTR")
     parser.add_argument("--delay-ms", type=int, default=0,
                         help="wait this long before answering each DATA (a slow server)")
+    parser.add_argument("--max-per-connection", type=int, default=0)
     asyncio.run(serve(parser.parse_args()))
 
 

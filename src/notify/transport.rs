@@ -139,7 +139,8 @@ impl Transports {
             .map_or(0, |slot| slot.opened.load(Ordering::Relaxed))
     }
 
-    /// Closes the idle SMTP connections politely (QUIT), for a clean exit.
+    /// Closes the idle SMTP connections politely (QUIT), for a clean exit. Messages sent
+    /// afterwards through an SMTP notifier come to `Temporary`.
     pub async fn shutdown(&self) {
         for slot in self.slots.values() {
             if let Some(Built::Smtp(smtp)) = slot.built.get() {

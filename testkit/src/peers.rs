@@ -140,6 +140,8 @@ pub struct SmtpOptions {
     /// Each DATA is answered after this many milliseconds (a slow server, so that a test can
     /// stop a sender in the middle of its work).
     pub delay_ms: u32,
+    /// After N messages on one connection, MAIL is answered `421` and the connection closed.
+    pub max_per_connection: u32,
 }
 
 /// A message the SMTP peer accepted.
@@ -228,6 +230,12 @@ impl SmtpPeer {
         if let Some(substring) = &self.options.permfail_rcpt {
             args.extend(["--permfail-rcpt".to_owned(), substring.clone()]);
         }
+        if self.options.max_per_connection > 0 {
+            args.extend([
+                "--max-per-connection".to_owned(),
+                self.options.max_per_connection.to_string(),
+            ]);
+        }
         let (process, port) = Process::start("smtp_sink.py", &args, &[], dir);
         self.port = port;
         self.process = Some(process);
@@ -259,6 +267,53 @@ impl SmtpPeer {
             .collect()
     }
 
+    /// Writes every message received so far into `dir` as `NNNNNN.eml`, as they came over the
+    /// wire, for [`SmtpPeer::smtplib_ceiling`]; returns how many.
+    pub fn save_eml(&self, dir: &Path) -> usize {
+        std::fs::create_dir_all(dir).expect("a folder for the messages");
+        let messages = self.messages();
+        for (i, mail) in messages.iter().enumerate() {
+            std::fs::write(dir.join(format!("{i:06}.eml")), mail.raw.as_bytes())
+                .expect("write a message");
+        }
+        messages.len()
+    }
+
+    /// The server's own throughput ceiling: `scripts/peers/smtplib_ceiling.py` sends every
+    /// `.eml` in `dir` over one smtplib connection (STARTTLS and AUTH as this peer requires).
+    pub fn smtplib_ceiling(&self, dir: &Path) -> Ceiling {
+        let python = var("RECERT_TEST_PEERS_PYTHON");
+        let scripts = PathBuf::from(var("RECERT_TEST_PEERS_SCRIPTS"));
+        let mut command = Command::new(python);
+        command
+            .arg(scripts.join("smtplib_ceiling.py"))
+            .args(["--port", &self.port.to_string(), "--dir"])
+            .arg(dir);
+        if self.options.tls
+            && let Some(ca) = &self.ca_pem_path
+        {
+            command.arg("--starttls").arg(ca);
+        }
+        assert!(
+            !self.options.implicit_tls,
+            "smtplib_ceiling.py speaks STARTTLS or plain SMTP"
+        );
+        if let Some((user, password)) = &self.options.auth {
+            command.args(["--auth", &format!("{user}:{password}")]);
+        }
+        let out = command.output().expect("smtplib_ceiling.py runs");
+        assert!(
+            out.status.success(),
+            "smtplib_ceiling.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let value: Value = serde_json::from_slice(&out.stdout).expect("its JSON line");
+        Ceiling {
+            messages: value["messages"].as_u64().unwrap_or(0),
+            seconds: value["seconds"].as_f64().unwrap_or(0.0),
+        }
+    }
+
     /// Connections clients opened to the server since it last started.
     pub fn connections(&self) -> u64 {
         std::fs::read_to_string(self.dir.path().join("mail/connections.json"))
@@ -266,6 +321,23 @@ impl SmtpPeer {
             .and_then(|text| serde_json::from_str::<Value>(&text).ok())
             .and_then(|v| v["connections"].as_u64())
             .unwrap_or(0)
+    }
+}
+
+/// What smtplib managed over one connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ceiling {
+    pub messages: u64,
+    pub seconds: f64,
+}
+
+impl Ceiling {
+    pub fn per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.messages as f64 / self.seconds
+        } else {
+            0.0
+        }
     }
 }
 

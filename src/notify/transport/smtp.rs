@@ -6,21 +6,26 @@
 //! at once (each concurrent send opens another, and a connection is handed back on a spawned
 //! task, so the next send may not find it), and it cannot say how many it opened. Here at most
 //! `maxConnections` are open, each is reused as soon as its message is sent, and each one
-//! opened is counted.
+//! opened is counted. The sockets are ours too, to turn Nagle's algorithm off (see
+//! `connect`).
 
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, CertificateStore, TlsParameters,
 };
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::{Response, Severity};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::sync::Semaphore;
 
 use super::{Delivery, read_secret};
@@ -31,8 +36,8 @@ use crate::notify::render;
 
 const DEFAULT_MAX_CONNECTIONS: u32 = 4;
 
-/// Each SMTP command and the connection itself (lettre's per-operation timeout).
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Opening the connection, and the TLS handshake of implicit TLS.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A whole send (connect, TLS, AUTH, envelope, data) may not take longer than this: a server
 /// that trickles its answers must not hold a connection slot forever.
@@ -50,7 +55,10 @@ pub(super) struct Smtp {
     host: String,
     port: u16,
     tls: SmtpTls,
+    /// For STARTTLS.
     tls_parameters: Option<TlsParameters>,
+    /// For implicit TLS: the connector and the name the certificate must carry.
+    implicit: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     credentials: Option<Credentials>,
     from: Mailbox,
     reply_to: Option<Mailbox>,
@@ -89,9 +97,10 @@ impl Smtp {
             SmtpTls::Implicit => 465,
             SmtpTls::None => 25,
         });
-        let tls_parameters = match settings.tls {
-            SmtpTls::None => None,
-            SmtpTls::Starttls | SmtpTls::Implicit => Some(tls_parameters(settings, base)?),
+        let (tls_parameters, implicit) = match settings.tls {
+            SmtpTls::None => (None, None),
+            SmtpTls::Starttls => (Some(tls_parameters(settings, base)?), None),
+            SmtpTls::Implicit => (None, Some(implicit_tls(settings, base)?)),
         };
         let credentials = match (&settings.username, &settings.password) {
             (Some(user), Some(password)) => {
@@ -121,6 +130,7 @@ impl Smtp {
             port,
             tls: settings.tls,
             tls_parameters,
+            implicit,
             credentials,
             from,
             reply_to,
@@ -145,21 +155,18 @@ impl Smtp {
             return Delivery::temporary("the SMTP transport is shutting down");
         };
         let attempt = async {
-            let mut conn = match self.reuse().await {
-                Some(conn) => conn,
-                None => self.connect().await?,
-            };
-            match conn.send(&envelope, &bytes).await {
-                Ok(response) => {
-                    self.park(conn);
-                    Ok(response)
-                }
-                Err(e) => {
-                    // Closes it unless lettre already has (an SMTP error breaks it).
-                    conn.abort().await;
-                    Err(Failure::Smtp(e))
+            if let Some(conn) = self.reuse().await {
+                match self.transact(conn, &envelope, &bytes).await {
+                    // `421`: the server closed the session without taking the message (servers
+                    // that cap messages per session answer so), so a fresh session may.
+                    Err(e) if e.status().is_some_and(|code| code.to_string() == "421") => {}
+                    done => return done.map_err(Failure::Smtp),
                 }
             }
+            let conn = self.connect().await?;
+            self.transact(conn, &envelope, &bytes)
+                .await
+                .map_err(Failure::Smtp)
         };
         match tokio::time::timeout(SEND_TIMEOUT, attempt).await {
             Ok(Ok(response)) => Delivery::Delivered {
@@ -175,8 +182,30 @@ impl Smtp {
         }
     }
 
-    /// Closes every idle connection with QUIT.
+    /// Sends one message on `conn`, and parks it again if it is still sound.
+    async fn transact(
+        &self,
+        mut conn: AsyncSmtpConnection,
+        envelope: &lettre::address::Envelope,
+        bytes: &[u8],
+    ) -> Result<Response, lettre::transport::smtp::Error> {
+        match conn.send(envelope, bytes).await {
+            Ok(response) => {
+                self.park(conn);
+                Ok(response)
+            }
+            Err(e) => {
+                // Closes it unless lettre already has (an SMTP error breaks it).
+                conn.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Closes every idle connection with QUIT; sends after this are told the transport is
+    /// shutting down.
     pub(super) async fn shutdown(&self) {
+        self.slots.close();
         let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
         for (mut conn, _) in idle {
             let _ = conn.quit().await;
@@ -232,19 +261,30 @@ impl Smtp {
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
-        let implicit = match self.tls {
-            SmtpTls::Implicit => self.tls_parameters.clone(),
-            SmtpTls::Starttls | SmtpTls::None => None,
-        };
-        let mut conn = AsyncSmtpConnection::connect_tokio1(
-            (self.host.as_str(), self.port),
-            Some(COMMAND_TIMEOUT),
-            &self.hello,
-            implicit,
-            None,
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
         )
-        .await?;
+        .await
+        .map_err(|_| Failure::Connect(std::io::ErrorKind::TimedOut.into()))?
+        .map_err(Failure::Connect)?;
+        // lettre writes a message's end (`.`) apart from its body: with Nagle's algorithm on,
+        // that last segment waits for the server's delayed ACK, some 40 ms per message. Its
+        // own connect leaves Nagle on, hence our socket, and our TLS for `implicit`.
+        tcp.set_nodelay(true).map_err(Failure::Connect)?;
         self.opened.fetch_add(1, Ordering::Relaxed);
+        let mut conn = match &self.implicit {
+            None => AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await?,
+            Some((connector, name)) => {
+                let tls =
+                    tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name.clone(), tcp))
+                        .await
+                        .map_err(|_| Failure::Connect(std::io::ErrorKind::TimedOut.into()))?
+                        .map_err(Failure::Connect)?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(ImplicitTls(tls)), &self.hello)
+                    .await?
+            }
+        };
         if self.tls == SmtpTls::Starttls
             && let Some(parameters) = &self.tls_parameters
         {
@@ -271,6 +311,12 @@ impl Smtp {
     fn classify(&self, failure: &Failure) -> Delivery {
         let e = match failure {
             Failure::Smtp(e) => e,
+            Failure::Connect(e) => {
+                return Delivery::temporary(format!(
+                    "cannot connect to {}:{}: {e}",
+                    self.host, self.port
+                ));
+            }
             // Temporary: a server that stops offering STARTTLS (or an attacker stripping it
             // from its answer) may offer it again.
             Failure::NoStarttls => {
@@ -303,11 +349,12 @@ impl Smtp {
     }
 }
 
-/// Why a send failed: lettre's error, or the server's missing STARTTLS (which lettre only
-/// reports in words).
+/// Why a send failed: lettre's error, the connection ours, or the server's missing STARTTLS
+/// (which lettre only reports in words).
 #[derive(Debug)]
 enum Failure {
     Smtp(lettre::transport::smtp::Error),
+    Connect(std::io::Error),
     /// Without STARTTLS the password and the mail would go in clear text.
     NoStarttls,
 }
@@ -356,20 +403,10 @@ fn reply(response: &Response) -> String {
 /// TLS settings: the server's name checked against its certificate, and the roots to trust:
 /// the system's, or only those of `caFile`.
 fn tls_parameters(settings: &SmtpSettings, base: &Path) -> Result<TlsParameters, Delivery> {
-    // Only ring is compiled in; lettre uses the process's provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = TlsParameters::builder(bare_host(&settings.host).to_owned());
-    if let Some(file) = &settings.ca_file {
-        let path = base.join(file);
-        let pem = std::fs::read(&path).map_err(|e| {
-            Delivery::permanent(format!("cannot read `caFile` {}: {e}", path.display()))
-        })?;
-        let certificate = Certificate::from_pem(&pem).map_err(|e| {
-            Delivery::permanent(format!(
-                "`caFile` {}: no PEM certificate: {e}",
-                path.display()
-            ))
-        })?;
+    if let Some(pem) = ca_file(settings, base)? {
+        let certificate = Certificate::from_pem(&pem)
+            .map_err(|e| Delivery::permanent(format!("`caFile`: no PEM certificate: {e}")))?;
         builder = builder
             .certificate_store(CertificateStore::None)
             .add_root_certificate(certificate);
@@ -377,4 +414,92 @@ fn tls_parameters(settings: &SmtpSettings, base: &Path) -> Result<TlsParameters,
     builder
         .build()
         .map_err(|e| Delivery::permanent(format!("cannot set up TLS for `{}`: {e}", settings.host)))
+}
+
+/// The same trust as [`tls_parameters`], for TLS from the first byte.
+fn implicit_tls(
+    settings: &SmtpSettings,
+    base: &Path,
+) -> Result<(tokio_rustls::TlsConnector, ServerName<'static>), Delivery> {
+    let refuse = |e: &dyn std::fmt::Display| {
+        Delivery::permanent(format!("cannot set up TLS for `{}`: {e}", settings.host))
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| refuse(&e))?;
+    let config = match ca_file(settings, base)? {
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in CertificateDer::pem_slice_iter(&pem) {
+                let certificate = certificate.map_err(|e| {
+                    Delivery::permanent(format!("`caFile`: no PEM certificate: {e}"))
+                })?;
+                roots.add(certificate).map_err(|e| refuse(&e))?;
+            }
+            builder.with_root_certificates(roots)
+        }
+        None => {
+            let verifier =
+                rustls_platform_verifier::Verifier::new(provider).map_err(|e| refuse(&e))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+        }
+    }
+    .with_no_client_auth();
+    let name =
+        ServerName::try_from(bare_host(&settings.host).to_owned()).map_err(|e| refuse(&e))?;
+    Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+}
+
+/// The PEM of `caFile`, if set.
+fn ca_file(settings: &SmtpSettings, base: &Path) -> Result<Option<Vec<u8>>, Delivery> {
+    let Some(file) = &settings.ca_file else {
+        return Ok(None);
+    };
+    // Only ring is compiled in; lettre uses the process's provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let path = base.join(file);
+    std::fs::read(&path)
+        .map(Some)
+        .map_err(|e| Delivery::permanent(format!("cannot read `caFile` {}: {e}", path.display())))
+}
+
+/// A TLS stream as lettre takes a connection it did not open.
+#[derive(Debug)]
+struct ImplicitTls(tokio_rustls::client::TlsStream<tokio::net::TcpStream>);
+
+impl AsyncTokioStream for ImplicitTls {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for ImplicitTls {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for ImplicitTls {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
