@@ -106,6 +106,7 @@ pub async fn deliver_and_fold(
             break;
         }
     }
+    sender.shutdown().await;
     let waiting = sender.depth();
     let report = if total.reviews.is_empty() {
         None

@@ -172,6 +172,11 @@ impl Sender {
         self.notifiers = notifiers;
     }
 
+    /// Closes the idle SMTP connections politely (QUIT): before a command line exits.
+    pub async fn shutdown(&self) {
+        self.transports.shutdown().await;
+    }
+
     /// SMTP connections the notifier's transport has opened.
     pub fn connections_opened(&self, notifier: &str) -> u64 {
         self.transports.connections_opened(notifier)
