@@ -136,9 +136,10 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(store: Store, notifiers: Notifiers, stats: Arc<Stats>) -> Sender {
-        let disabled = std::fs::read(store.root().join(DISABLED_FILE))
+        // Read without following a link, as every file of the state directory.
+        let disabled = crate::fsutil::open_read(&store.root().join(DISABLED_FILE))
             .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .and_then(|file| serde_json::from_reader(std::io::BufReader::new(file)).ok())
             .unwrap_or_default();
         let mut sender = Sender {
             store,
