@@ -560,3 +560,79 @@ fn preview_prints_what_a_reviewer_would_get_without_sending() {
         "and records nothing"
     );
 }
+
+#[test]
+fn an_escalation_hands_the_undecided_items_on_and_mails_the_new_reviewer() {
+    let peer = secured_smtp();
+    let setup = Setup::new(
+        &[
+            ("alice@corp.example", None),
+            ("bob@corp.example", None),
+            ("uma@corp.example", None),
+        ],
+        &[],
+        &smtp_notifier(&peer, "mail"),
+        &["mail"],
+    );
+    write_secrets(&setup);
+    let review = setup.path().join("manifests/review.yaml");
+    let text = std::fs::read_to_string(&review).expect("review");
+    std::fs::write(
+        &review,
+        text + "    escalations:\n      - {name: last call, afterDays: 3, to: users, users: [uma@corp.example]}\n",
+    )
+    .expect("write");
+    setup.reconcile(START);
+    let decide = |reviewer: &str, principal: &str, now: &str| {
+        recert(
+            setup.path(),
+            &[
+                "decide",
+                "ga",
+                "manifests",
+                "--reviewer",
+                reviewer,
+                "--principal",
+                principal,
+                "--approve",
+                "--reason",
+                "still needed",
+                "--now",
+                now,
+            ],
+        )
+    };
+    let out = decide("alice@corp.example", "alice@corp.example", "2026-12-02");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    setup.reconcile("2026-12-02T10:00:00Z");
+    let before = peer.messages().len();
+    // Day 3: Bob's item is still undecided and goes to Uma as well; Alice's is decided.
+    let out = setup.reconcile("2026-12-04T10:00:00Z");
+    assert!(
+        out.stdout.contains("escalated (last call)"),
+        "{}",
+        out.stdout
+    );
+    let mails: Vec<_> = peer.messages().into_iter().skip(before).collect();
+    assert_eq!(mails.len(), 1, "one e-mail, to Uma");
+    assert_eq!(mails[0].rcpt_tos, ["uma@corp.example"]);
+    let subject = mails[0].header("Subject").expect("subject");
+    assert!(subject.starts_with("Escalated to you"), "{subject}");
+    assert!(mails[0].parts[0].1.contains("bob@corp.example"));
+    // Uma may now decide Bob's item, and her decision counts.
+    let out = decide("uma@corp.example", "bob@corp.example", "2026-12-05");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    setup.reconcile("2026-12-05T10:00:00Z");
+    let status = setup.status();
+    let bob = status["instances"][0]["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["principal"] == "u-bob"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(bob["decision"], "approve", "{bob}");
+    assert_eq!(bob["reviewer"], "u-uma", "{bob}");
+    assert_eq!(
+        status["instances"][0]["escalations"][0]["level"],
+        "last call"
+    );
+}

@@ -94,9 +94,8 @@ fn preview(args: &PreviewArgs) -> anyhow::Result<Outcome> {
             scratch.path()
         }
     };
-    let store = Store::open(state_dir).with_context(|| {
-        format!("cannot open the state directory {}", state_dir.display())
-    })?;
+    let store = Store::open(state_dir)
+        .with_context(|| format!("cannot open the state directory {}", state_dir.display()))?;
     let loaded = load::load(&args.paths, &options, &SchemaSet::new());
     let errors: Vec<_> = loaded
         .diagnostics

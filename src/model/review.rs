@@ -355,7 +355,9 @@ impl Escalation {
 
     /// The level as status and messages name it: its name, else its number (from 1).
     pub fn label(&self, index: usize) -> String {
-        self.name.clone().unwrap_or_else(|| format!("level {}", index + 1))
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("level {}", index + 1))
     }
 }
 

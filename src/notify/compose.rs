@@ -123,8 +123,8 @@ pub fn compose(
         let mut people_to: Vec<(RecipientRole, &str)> = Vec::new();
         match notice.event {
             NotificationEvent::InstanceStarted
-                    | NotificationEvent::Reminder
-                    | NotificationEvent::Escalated => {
+            | NotificationEvent::Reminder
+            | NotificationEvent::Escalated => {
                 if settings.email {
                     people_to.extend(
                         notice

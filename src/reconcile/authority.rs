@@ -259,7 +259,10 @@ fn may_be_escalated_to(spec: &AccessReviewSpec, names: &dyn Names, reviewer: &st
             .fallback_reviewers
             .iter()
             .any(|f| same(names, f, reviewer) == Some(true)),
-        EscalateTo::Users => e.users.iter().any(|u| same(names, u, reviewer) == Some(true)),
+        EscalateTo::Users => e
+            .users
+            .iter()
+            .any(|u| same(names, u, reviewer) == Some(true)),
     })
 }
 
@@ -385,17 +388,65 @@ mod tests {
         let carol = user("u-carol", None);
         let cases = [
             // Named reviewers: Carol may decide Alice, but not herself once forbidden.
-            Case { kind: ReviewerType::Users, forbid: true, reviewer: "u-carol", subject: user("u-alice", None), allowed: true },
-            Case { kind: ReviewerType::Users, forbid: false, reviewer: "u-carol", subject: carol, allowed: true },
-            Case { kind: ReviewerType::Users, forbid: true, reviewer: "u-carol", subject: carol, allowed: false },
+            Case {
+                kind: ReviewerType::Users,
+                forbid: true,
+                reviewer: "u-carol",
+                subject: user("u-alice", None),
+                allowed: true,
+            },
+            Case {
+                kind: ReviewerType::Users,
+                forbid: false,
+                reviewer: "u-carol",
+                subject: carol,
+                allowed: true,
+            },
+            Case {
+                kind: ReviewerType::Users,
+                forbid: true,
+                reviewer: "u-carol",
+                subject: carol,
+                allowed: false,
+            },
             // Her item goes to the other named reviewer and to the fallback reviewer.
-            Case { kind: ReviewerType::Users, forbid: true, reviewer: "u-dave", subject: carol, allowed: true },
-            Case { kind: ReviewerType::Users, forbid: true, reviewer: "peggy@corp.example", subject: carol, allowed: true },
+            Case {
+                kind: ReviewerType::Users,
+                forbid: true,
+                reviewer: "u-dave",
+                subject: carol,
+                allowed: true,
+            },
+            Case {
+                kind: ReviewerType::Users,
+                forbid: true,
+                reviewer: "peggy@corp.example",
+                subject: carol,
+                allowed: true,
+            },
             // A manager who is (by bad data) their own manager: the fallback reviewer decides.
-            Case { kind: ReviewerType::Manager, forbid: true, reviewer: "u-carol", subject: user("u-carol", Some("u-carol")), allowed: false },
-            Case { kind: ReviewerType::Manager, forbid: true, reviewer: "peggy@corp.example", subject: user("u-carol", Some("u-carol")), allowed: true },
+            Case {
+                kind: ReviewerType::Manager,
+                forbid: true,
+                reviewer: "u-carol",
+                subject: user("u-carol", Some("u-carol")),
+                allowed: false,
+            },
+            Case {
+                kind: ReviewerType::Manager,
+                forbid: true,
+                reviewer: "peggy@corp.example",
+                subject: user("u-carol", Some("u-carol")),
+                allowed: true,
+            },
             // A self-review stays one: the flag does not apply.
-            Case { kind: ReviewerType::SelfReview, forbid: true, reviewer: "u-carol", subject: carol, allowed: true },
+            Case {
+                kind: ReviewerType::SelfReview,
+                forbid: true,
+                reviewer: "u-carol",
+                subject: carol,
+                allowed: true,
+            },
         ];
         for (n, case) in cases.iter().enumerate() {
             let mut spec = base_spec();
@@ -403,8 +454,18 @@ mod tests {
             spec.reviewers.users = vec!["carol@corp.example".into(), "dave@corp.example".into()];
             spec.fallback_reviewers = vec!["peggy@corp.example".into()];
             spec.settings.forbid_self_decisions = case.forbid;
-            let verdict = may_decide(&spec, &names, case.reviewer, case.subject.id(), Some(&case.subject));
-            assert_eq!(verdict == Verdict::Allowed, case.allowed, "case {n}: {verdict:?}");
+            let verdict = may_decide(
+                &spec,
+                &names,
+                case.reviewer,
+                case.subject.id(),
+                Some(&case.subject),
+            );
+            assert_eq!(
+                verdict == Verdict::Allowed,
+                case.allowed,
+                "case {n}: {verdict:?}"
+            );
             if !case.allowed && case.kind == ReviewerType::Users {
                 assert_eq!(verdict, Verdict::NotAllowed(NOT_INDEPENDENT), "case {n}");
             }

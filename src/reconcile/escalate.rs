@@ -121,7 +121,10 @@ pub(super) fn next_due(state: &ReviewState, now: Timestamp) -> Option<Timestamp>
 }
 
 /// The reviews' escalation reviewers of an item in `instance`.
-pub fn escalated_to<'a>(instance: &'a Instance, principal: &'a str) -> impl Iterator<Item = &'a String> {
+pub fn escalated_to<'a>(
+    instance: &'a Instance,
+    principal: &'a str,
+) -> impl Iterator<Item = &'a String> {
     instance
         .escalations
         .iter()

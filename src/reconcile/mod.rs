@@ -11,9 +11,9 @@
 //! `apply` and its guards.
 
 pub mod apply;
-pub mod escalate;
 pub mod authority;
 pub mod decisions;
+pub mod escalate;
 pub mod plan;
 pub mod schedule;
 

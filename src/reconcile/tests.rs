@@ -1283,7 +1283,10 @@ fn with_forbidden_self_decisions_a_named_reviewers_own_item_goes_to_the_others()
     world.step("2026-12-02");
     let state = &world.recorded["ga"];
     let instance = &state.instances[0];
-    assert_eq!(instance.items["alice"].decision, None, "her own approval does not count");
+    assert_eq!(
+        instance.items["alice"].decision, None,
+        "her own approval does not count"
+    );
     let entry = &instance.entries[&crate::state::Instance::entry_key("alice", "alice")];
     assert!(
         matches!(&entry.status, EntryStatus::Rejected { reason } if reason.contains("forbidSelfDecisions")),
@@ -1292,7 +1295,9 @@ fn with_forbidden_self_decisions_a_named_reviewers_own_item_goes_to_the_others()
     );
     world.decide("bob", "alice", Decision::Approve, None);
     world.step("2026-12-03");
-    let decided = world.recorded["ga"].instances[0].items["alice"].decision.clone();
+    let decided = world.recorded["ga"].instances[0].items["alice"]
+        .decision
+        .clone();
     assert_eq!(decided.map(|d| d.reviewer), Some("bob".to_owned()));
 }
 
@@ -1339,14 +1344,20 @@ fn escalation_levels_fall_due_once_each_and_give_undecided_items_to_their_review
         vec![(NotificationEvent::Escalated, 1, strings(&["max"]), vec![])]
     );
     let instance = &world.recorded["ga"].instances[0];
-    assert_eq!(instance.escalations[0].items.keys().collect::<Vec<_>>(), ["bob"]);
+    assert_eq!(
+        instance.escalations[0].items.keys().collect::<Vec<_>>(),
+        ["bob"]
+    );
     // Mia reviews herself? No: her manager Max is her reviewer, and Max's manager is unknown.
     assert!(instance.escalations[0].items.get("mia").is_none());
     // Max may now decide Bob's item.
     world.decide("max", "bob", Decision::Deny, Some("left"));
     world.step("2026-12-07");
     let bob = &world.recorded["ga"].instances[0].items["bob"];
-    assert_eq!(bob.decision.as_ref().map(|d| d.reviewer.as_str()), Some("max"));
+    assert_eq!(
+        bob.decision.as_ref().map(|d| d.reviewer.as_str()),
+        Some("max")
+    );
     // Two days before the end (the 13th): what is still undecided goes to Uma, once.
     let plan = world.step("2026-12-13");
     assert_eq!(
@@ -1367,7 +1378,12 @@ fn an_escalation_missed_while_recert_was_down_happens_once_at_its_time_and_never
     let instance = &world.recorded["ga"].instances[0];
     assert_eq!(instance.escalations.len(), 1);
     assert_eq!(instance.escalations[0].at, ts("2026-12-04"));
-    assert!(instance.escalations[0].items.values().all(|r| r == &["fiona".to_owned()]));
+    assert!(
+        instance.escalations[0]
+            .items
+            .values()
+            .all(|r| r == &["fiona".to_owned()])
+    );
     // A level that would fall after the end never happens.
     let mut late = manager_world(vec![level(EscalateTo::Fallback, Some(20), None)]);
     late.step("2026-12-01");
@@ -1383,5 +1399,8 @@ fn a_decision_by_an_escalation_reviewer_before_the_level_is_rejected() {
     world.step("2026-12-01");
     world.decide("uma", "bob", Decision::Approve, None);
     world.step("2026-12-02");
-    assert_eq!(world.recorded["ga"].instances[0].items["bob"].decision, None);
+    assert_eq!(
+        world.recorded["ga"].instances[0].items["bob"].decision,
+        None
+    );
 }

@@ -234,7 +234,10 @@ mod tests {
             r#"{"id":"1","userPrincipalName":"alice@corp.example","mail":"alice.smith@corp.example"}"#,
         )
         .expect("parses");
-        assert_eq!(with_mail.to_user().address(), Some("alice.smith@corp.example"));
+        assert_eq!(
+            with_mail.to_user().address(),
+            Some("alice.smith@corp.example")
+        );
         // Graph sends `"mail": null` for a user without a mailbox.
         let without: DirectoryObject = serde_json::from_str(
             r#"{"id":"2","userPrincipalName":"bob@corp.example","mail":null}"#,
