@@ -381,3 +381,27 @@ fn a_member_of_group_that_does_not_exist_stalls_the_review_and_starts_nothing() 
     assert!(status.contains("group Nobody"), "{status}");
     assert!(!status.contains("instances:\n- id"), "{status}");
 }
+
+#[test]
+fn validate_names_a_member_of_group_and_an_excluded_principal_the_directory_lacks() {
+    let tree = Tree::new();
+    tree.write("m/directory.yaml", DIRECTORY)
+        .write("m/data.yaml", DATA)
+        .write(
+            "m/reviews/owners.yaml",
+            review("    memberOf: {group: {name: Enginering}}\n    exclude: [u-stale, u-gone]"),
+        );
+    let out = tree.recert(&["validate", "m"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        text.contains("the directory has no group with name `Enginering`")
+            && text.contains("did you mean `Engineering`?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("excluded principal `u-gone` is not in the directory")
+            && !text.contains("`u-stale`"),
+        "{text}"
+    );
+}
