@@ -37,7 +37,10 @@ pub struct ReviewState {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub known: BTreeMap<String, String>,
     /// Notifications waiting to be sent, and what became of the others.
-    #[serde(default, skip_serializing_if = "crate::notify::outbox::Outbox::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::notify::outbox::Outbox::is_empty"
+    )]
     pub outbox: crate::notify::outbox::Outbox,
 }
 

@@ -301,7 +301,7 @@ mod tests {
             instances: Vec::new(),
             missed: vec!["2026-11-01".to_owned()],
             known: [("alice@x".to_owned(), "u-alice".to_owned())].into(),
-                outbox: Default::default(),
+            outbox: Default::default(),
         };
         for revision in [None, Some("abc \"quoted\"".to_owned())] {
             let stored = Stored {

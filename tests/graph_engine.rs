@@ -452,8 +452,9 @@ fn a_guests_only_review_reads_user_type_from_graph_and_keeps_only_guests() {
     );
     let out = setup.reconcile(START);
     assert!(
-        out.stdout
-            .contains("started: 2 assignments to review (6 read, 4 left out by the scope's filters)"),
+        out.stdout.contains(
+            "started: 2 assignments to review (6 read, 4 left out by the scope's filters)"
+        ),
         "{}",
         out.stdout
     );

@@ -26,7 +26,12 @@ impl Setup {
     /// `users` review themselves (one Global Administrator assignment each); `owners` own the
     /// review; `notifiers` are Notifier documents (YAML) and `uses` the review's
     /// `notifiers:` entries.
-    fn new(users: &[(&str, Option<&str>)], owners: &[&str], notifiers: &str, uses: &[&str]) -> Setup {
+    fn new(
+        users: &[(&str, Option<&str>)],
+        owners: &[&str],
+        notifiers: &str,
+        uses: &[&str],
+    ) -> Setup {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().join("manifests");
         std::fs::create_dir_all(&root).expect("manifests folder");
@@ -44,7 +49,9 @@ impl Setup {
                 let _ = writeln!(data, "      mail: {mail}");
             }
         }
-        data.push_str("  roles:\n    - id: r-ga\n      displayName: Global Administrator\n  assignments:\n");
+        data.push_str(
+            "  roles:\n    - id: r-ga\n      displayName: Global Administrator\n  assignments:\n",
+        );
         for (upn, _) in users {
             let id = upn.split('@').next().unwrap_or(upn);
             let _ = writeln!(
@@ -83,7 +90,14 @@ impl Setup {
     fn reconcile(&self, now: &str) -> Output {
         let out = recert(
             self.path(),
-            &["reconcile", "manifests", "--state-dir", "state", "--now", now],
+            &[
+                "reconcile",
+                "manifests",
+                "--state-dir",
+                "state",
+                "--now",
+                now,
+            ],
         );
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
         out
@@ -132,7 +146,11 @@ fn smtp_notifier(peer: &SmtpPeer, name: &str) -> String {
         .as_ref()
         .map(|p| format!("    caFile: {}\n", p.display()))
         .unwrap_or_default();
-    let tls = if peer.ca_pem_path.is_some() { "starttls" } else { "none" };
+    let tls = if peer.ca_pem_path.is_some() {
+        "starttls"
+    } else {
+        "none"
+    };
     format!(
         "apiVersion: recert.dev/v1alpha1\nkind: Notifier\nmetadata:\n  name: {name}\nspec:\n  type: smtp\n  smtp:\n    host: 127.0.0.1\n    port: {}\n    tls: {tls}\n{ca}    username: recert\n    password:\n      file: smtp-password\n    from: \"Access Reviews <reviews@corp.example>\"\n",
         peer.port
@@ -180,7 +198,11 @@ fn reviewers_are_emailed_once_with_their_items_and_how_to_decide() {
     );
     write_secrets(&setup);
     let out = setup.reconcile(START);
-    assert!(out.stdout.contains("Notifications: 2 delivered"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Notifications: 2 delivered"),
+        "{}",
+        out.stdout
+    );
 
     let mails = peer.messages();
     let to: BTreeSet<String> = mails.iter().flat_map(|m| m.rcpt_tos.clone()).collect();
@@ -208,10 +230,16 @@ fn reviewers_are_emailed_once_with_their_items_and_how_to_decide() {
     }
     let alice = mails
         .iter()
-        .find(|m| m.rcpt_tos.contains(&"alice.smith@mail.corp.example".to_owned()))
+        .find(|m| {
+            m.rcpt_tos
+                .contains(&"alice.smith@mail.corp.example".to_owned())
+        })
         .expect("Alice's mail");
     assert!(alice.parts[0].1.contains("alice@corp.example"));
-    assert!(!alice.parts[0].1.contains("bob@corp.example"), "only her own items");
+    assert!(
+        !alice.parts[0].1.contains("bob@corp.example"),
+        "only her own items"
+    );
 
     let status = setup.status();
     let n = notifications(&status);
@@ -248,7 +276,11 @@ fn a_server_down_at_first_gets_each_mail_once_it_is_up() {
     );
     write_secrets(&setup);
     let out = setup.reconcile(START);
-    assert!(out.stdout.contains("2 waiting for a retry"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("2 waiting for a retry"),
+        "{}",
+        out.stdout
+    );
     let status = setup.status();
     assert_eq!(notifications(&status)["pending"], 2);
     assert_eq!(notifications(&status)["retrying"][0]["attempts"], 1);
@@ -291,7 +323,10 @@ fn a_temporary_then_a_permanent_answer_are_told_apart_in_the_status() {
     let failure = &n["failures"][0];
     assert_eq!(failure["recipient"], "bob@corp.example");
     assert!(
-        failure["answer"].as_str().unwrap_or_default().contains("550"),
+        failure["answer"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("550"),
         "the server's answer: {failure}"
     );
     // The permanent failure is not tried again.
@@ -319,9 +354,18 @@ fn owners_hear_the_end_and_the_apply_with_every_item_not_removed_named() {
     let decide = recert(
         setup.path(),
         &[
-            "decide", "ga", "manifests", "--reviewer", "bob@corp.example",
-            "--principal", "bob@corp.example", "--deny", "--reason", "left the team",
-            "--now", "2026-12-02",
+            "decide",
+            "ga",
+            "manifests",
+            "--reviewer",
+            "bob@corp.example",
+            "--principal",
+            "bob@corp.example",
+            "--deny",
+            "--reason",
+            "left the team",
+            "--now",
+            "2026-12-02",
         ],
     );
     assert_eq!(decide.code, 0, "{}{}", decide.stdout, decide.stderr);
@@ -390,7 +434,11 @@ fn a_webhook_that_answers_410_is_disabled_until_its_notifier_changes() {
     let text = std::fs::read_to_string(&review).expect("review");
     std::fs::write(&review, text + "  requests:\n    remind: r1\n").expect("write");
     setup.reconcile("2026-12-03T10:00:00Z");
-    assert_eq!(peer.requests().len(), 1, "nothing more to a disabled webhook");
+    assert_eq!(
+        peer.requests().len(),
+        1,
+        "nothing more to a disabled webhook"
+    );
 }
 
 #[test]
@@ -399,7 +447,9 @@ fn a_sender_killed_in_the_middle_loses_nothing_and_duplicates_only_under_the_sam
         delay_ms: 20,
         ..SmtpOptions::default()
     });
-    let names: Vec<String> = (0..200).map(|i| format!("user{i:03}@corp.example")).collect();
+    let names: Vec<String> = (0..200)
+        .map(|i| format!("user{i:03}@corp.example"))
+        .collect();
     let users: Vec<(&str, Option<&str>)> = names.iter().map(|n| (n.as_str(), None)).collect();
     let notifier = format!(
         "apiVersion: recert.dev/v1alpha1\nkind: Notifier\nmetadata:\n  name: mail\nspec:\n  type: smtp\n  smtp:\n    host: 127.0.0.1\n    port: {}\n    tls: none\n    from: reviews@corp.example\n",
@@ -407,7 +457,14 @@ fn a_sender_killed_in_the_middle_loses_nothing_and_duplicates_only_under_the_sam
     );
     let setup = Setup::new(&users, &[], &notifier, &["mail"]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_recert"))
-        .args(["reconcile", "manifests", "--state-dir", "state", "--now", START])
+        .args([
+            "reconcile",
+            "manifests",
+            "--state-dir",
+            "state",
+            "--now",
+            START,
+        ])
         .current_dir(setup.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -416,7 +473,10 @@ fn a_sender_killed_in_the_middle_loses_nothing_and_duplicates_only_under_the_sam
     let deadline = Instant::now() + Duration::from_secs(60);
     while peer.messages().len() < 20 {
         assert!(Instant::now() < deadline, "no delivery started");
-        assert!(child.try_wait().expect("wait").is_none(), "recert ended before it was killed");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "recert ended before it was killed"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     // SIGKILL: no chance to finish anything.
@@ -433,7 +493,10 @@ fn a_sender_killed_in_the_middle_loses_nothing_and_duplicates_only_under_the_sam
         let id = mail.header("Message-ID").expect("an id").to_owned();
         *by_id.entry(id.clone()).or_default() += 1;
         for to in &mail.rcpt_tos {
-            by_recipient.entry(to.clone()).or_default().insert(id.clone());
+            by_recipient
+                .entry(to.clone())
+                .or_default()
+                .insert(id.clone());
         }
     }
     assert_eq!(by_recipient.len(), 200, "every reviewer got their mail");
@@ -441,7 +504,10 @@ fn a_sender_killed_in_the_middle_loses_nothing_and_duplicates_only_under_the_sam
         by_recipient.values().all(|ids| ids.len() == 1),
         "a duplicate carries the same Message-ID"
     );
-    assert!(by_id.values().all(|&n| n <= 2), "sent at most twice: {by_id:?}");
+    assert!(
+        by_id.values().all(|&n| n <= 2),
+        "sent at most twice: {by_id:?}"
+    );
     let status = setup.status();
     assert_eq!(notifications(&status)["sent"], 200);
     assert_eq!(notifications(&status)["pending"], 0);
@@ -460,14 +526,37 @@ fn preview_prints_what_a_reviewer_would_get_without_sending() {
     let out = recert(
         setup.path(),
         &[
-            "notify", "preview", "ga", "manifests", "--reviewer", "alice@corp.example",
-            "--state-dir", "state", "--now", START,
+            "notify",
+            "preview",
+            "ga",
+            "manifests",
+            "--reviewer",
+            "alice@corp.example",
+            "--state-dir",
+            "state",
+            "--now",
+            START,
         ],
     );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("To: Alice <alice@corp.example>"), "{}", out.stdout);
-    assert!(out.stdout.contains("kind: ReviewDecisions"), "{}", out.stdout);
-    assert!(out.stdout.contains("<html") || out.stdout.contains("<table"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("To: Alice <alice@corp.example>"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("kind: ReviewDecisions"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("<html") || out.stdout.contains("<table"),
+        "{}",
+        out.stdout
+    );
     assert!(peer.messages().is_empty(), "a preview sends nothing");
-    assert!(!setup.path().join("state/reviews/ga/state.json").exists(), "and records nothing");
+    assert!(
+        !setup.path().join("state/reviews/ga/state.json").exists(),
+        "and records nothing"
+    );
 }

@@ -250,7 +250,8 @@ fn the_digest_recomputes_from_state_json_alone() {
     let mut checked = 0;
     for entry in std::fs::read_dir(examples.path().join("state/reviews")).expect("reviews") {
         let path = entry.expect("entry").path().join("state.json");
-        let state: Value = serde_json::from_slice(&std::fs::read(&path).expect("state")).expect("JSON");
+        let state: Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("state")).expect("JSON");
         for instance in state["state"]["instances"].as_array().expect("instances") {
             assert_eq!(
                 recompute(instance),
@@ -288,7 +289,10 @@ fn the_auditors_python_script_recomputes_the_digest_and_names_an_edit() {
     let out = run();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
-    assert!(text.starts_with("2026-12-01 sha256:") && text.trim_end().ends_with(" ok"), "{text}");
+    assert!(
+        text.starts_with("2026-12-01 sha256:") && text.trim_end().ends_with(" ok"),
+        "{text}"
+    );
 
     edit_state(&tree, |stored| {
         stored.state.instances[0].items.remove("u-never");
@@ -322,9 +326,8 @@ fn audit_verify_catches_a_snapshot_edited_after_launch() {
     let out = verify(&tree);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stdout.contains(
-            "instance 2026-12-01: the items no longer hash to the population's digest"
-        ),
+        out.stdout
+            .contains("instance 2026-12-01: the items no longer hash to the population's digest"),
         "{}",
         out.stdout
     );
@@ -353,7 +356,8 @@ fn audit_verify_catches_a_snapshot_edited_after_launch() {
     let out = verify(&tree);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stdout.contains("recorded a population at launch, but the state holds none"),
+        out.stdout
+            .contains("recorded a population at launch, but the state holds none"),
         "{}",
         out.stdout
     );

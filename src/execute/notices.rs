@@ -178,7 +178,9 @@ pub enum PreviewError {
     NoReview(String),
     #[error("review `{0}` has no instance yet; pass --now with a time when one runs")]
     NoInstance(String),
-    #[error("review `{0}` names no notifier in settings.notifications.notifiers: nothing would be sent")]
+    #[error(
+        "review `{0}` names no notifier in settings.notifications.notifiers: nothing would be sent"
+    )]
     NoNotifiers(String),
     #[error("the review's directory cannot be read: {0}")]
     Directory(String),
@@ -243,7 +245,9 @@ pub async fn preview(
         NotificationEvent::InstanceStarted | NotificationEvent::Reminder
     );
     let sequence = match event {
-        NotificationEvent::Reminder => u32::try_from(instance.reminders.len() + 1).unwrap_or(u32::MAX),
+        NotificationEvent::Reminder => {
+            u32::try_from(instance.reminders.len() + 1).unwrap_or(u32::MAX)
+        }
         NotificationEvent::Applied => instance.apply.as_ref().map_or(1, |a| a.attempt),
         _ => 0,
     };

@@ -19,11 +19,11 @@ use crate::state::ReviewState;
 use crate::status;
 use crate::store::{self, Store};
 
+use super::record::{self, Heads, Recorded};
+use super::writers::{Done, Job, Writers};
 use super::{apply, notices};
 use crate::notify::Notifiers;
 use crate::notify::message::Message;
-use super::record::{self, Heads, Recorded};
-use super::writers::{Done, Job, Writers};
 
 /// What a pass covers and whether it writes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -178,7 +178,16 @@ pub async fn run(
             break;
         }
         let planned = plan_some(batch, &mut desired, store, directories, now).await;
-        carry_out(ctx, store, planned, directories, &notifiers, &mut writers, &mut report).await;
+        carry_out(
+            ctx,
+            store,
+            planned,
+            directories,
+            &notifiers,
+            &mut writers,
+            &mut report,
+        )
+        .await;
         // The writers record this batch while the next is planned; waiting for the one
         // before keeps about two batches of states in memory.
         for done in writers.settle(BATCH).await {
@@ -218,7 +227,16 @@ pub async fn carry_out_plan(
     let mut report = PassReport::default();
     let notifiers = Notifiers::of(directories.loaded());
     let mut writers = Writers::new(ctx, store, now, revision);
-    carry_out(ctx, store, planned, directories, &notifiers, &mut writers, &mut report).await;
+    carry_out(
+        ctx,
+        store,
+        planned,
+        directories,
+        &notifiers,
+        &mut writers,
+        &mut report,
+    )
+    .await;
     for done in writers.settle(0).await {
         report.took_back(done);
     }
@@ -506,7 +524,7 @@ async fn carry_out(
                         Err(e) => job.error = Some(e),
                     }
                     recording = record::Recording {
-                        save_state: applied.journal.is_some() || events.len() > 0,
+                        save_state: applied.journal.is_some() || !events.is_empty(),
                         events,
                     };
                     journal = applied.journal;

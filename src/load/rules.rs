@@ -724,7 +724,11 @@ impl Ctx<'_> {
         }
         for (list, pointer, what) in [
             (&spec.reviewers.users, "/spec/reviewers/users", "reviewer"),
-            (&spec.fallback_reviewers, "/spec/fallbackReviewers", "reviewer"),
+            (
+                &spec.fallback_reviewers,
+                "/spec/fallbackReviewers",
+                "reviewer",
+            ),
             (&spec.owners, "/spec/owners", "owner"),
         ] {
             for (i, user) in list.iter().enumerate() {
@@ -786,7 +790,8 @@ impl Ctx<'_> {
                 doc,
                 Code::MovedField,
                 "/spec/settings/notifications/webhooks",
-                "webhooks are now `Notifier` documents: inline `webhooks` are no longer read".to_owned(),
+                "webhooks are now `Notifier` documents: inline `webhooks` are no longer read"
+                    .to_owned(),
             );
             self.out.push(d.note(
                 "declare `kind: Notifier` with `spec.type: webhook` (url, and the signing `secret` by reference), then list it under `settings.notifications.notifiers` with its `events`",

@@ -51,10 +51,7 @@ pub fn compose(
     let Some(instance) = state.instances.iter().find(|i| i.id == notice.instance) else {
         return out;
     };
-    let users = Users {
-        instance,
-        people,
-    };
+    let users = Users { instance, people };
     let base = content(state, instance, notice.event);
     let mut pending_by_reviewer: Option<BTreeMap<String, Vec<ItemFact>>> = None;
     for used in settings.notifiers.iter().filter(|u| u.wants(notice.event)) {
@@ -125,11 +122,21 @@ pub fn compose(
         match notice.event {
             NotificationEvent::InstanceStarted | NotificationEvent::Reminder => {
                 if settings.email {
-                    people_to.extend(notice.reviewers.iter().map(|r| (RecipientRole::Reviewer, r.as_str())));
+                    people_to.extend(
+                        notice
+                            .reviewers
+                            .iter()
+                            .map(|r| (RecipientRole::Reviewer, r.as_str())),
+                    );
                 }
             }
             NotificationEvent::InstanceEnded | NotificationEvent::Applied => {
-                people_to.extend(notice.owners.iter().map(|o| (RecipientRole::Owner, o.as_str())));
+                people_to.extend(
+                    notice
+                        .owners
+                        .iter()
+                        .map(|o| (RecipientRole::Owner, o.as_str())),
+                );
             }
         }
         for (role, id) in people_to {
@@ -141,7 +148,8 @@ pub fn compose(
                     notifier: used.name.clone(),
                     channel,
                     event: notice.event,
-                    recipient: user.map_or_else(|| id.to_owned(), |u| u.user_principal_name.clone()),
+                    recipient: user
+                        .map_or_else(|| id.to_owned(), |u| u.user_principal_name.clone()),
                     answer: match user {
                         Some(_) => "the directory has no e-mail address for this user".to_owned(),
                         None => "not found in the directory".to_owned(),
@@ -160,7 +168,11 @@ pub fn compose(
             let to = Recipient {
                 role,
                 id: Some(id.to_owned()),
-                name: user.map(|u| u.display_name.clone().unwrap_or_else(|| u.user_principal_name.clone())),
+                name: user.map(|u| {
+                    u.display_name
+                        .clone()
+                        .unwrap_or_else(|| u.user_principal_name.clone())
+                }),
                 address: Some(address.to_owned()),
             };
             out.messages.push(make(to, id, content));
@@ -281,7 +293,8 @@ fn item_fact(item: &crate::state::ItemState) -> ItemFact {
     ItemFact {
         principal: item.principal.id().to_owned(),
         name,
-        display_name: (!display.is_empty() && display != item.principal.id()).then(|| display.to_owned()),
+        display_name: (!display.is_empty() && display != item.principal.id())
+            .then(|| display.to_owned()),
         kind: kind.to_owned(),
         access: access.join("; "),
         recommendation: item.recommendation.decision,
@@ -325,14 +338,17 @@ fn outcome(state: &ReviewState, instance: &Instance) -> Outcome {
             }
         }
     }
-    let (reason, ended) = instance.ended.as_ref().map_or(("completed", instance.end), |e| {
-        let reason = match e.reason {
-            EndReason::Completed => "completed",
-            EndReason::Stopped => "stopped",
-            EndReason::Deleted => "deleted",
-        };
-        (reason, e.at)
-    });
+    let (reason, ended) = instance
+        .ended
+        .as_ref()
+        .map_or(("completed", instance.end), |e| {
+            let reason = match e.reason {
+                EndReason::Completed => "completed",
+                EndReason::Stopped => "stopped",
+                EndReason::Deleted => "deleted",
+            };
+            (reason, e.at)
+        });
     let default_decision = serde_json::to_value(state.spec.settings.default_decision)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -361,7 +377,9 @@ fn applied(instance: &Instance) -> AppliedFacts {
         items: Vec::new(),
     };
     for item in instance.items.values() {
-        let Some(result) = &item.apply_result else { continue };
+        let Some(result) = &item.apply_result else {
+            continue;
+        };
         let (name, detail) = match result {
             ApplyResult::Pending => continue,
             ApplyResult::Applied { .. } => {
@@ -370,11 +388,17 @@ fn applied(instance: &Instance) -> AppliedFacts {
             }
             ApplyResult::NotFound { .. } => {
                 facts.not_found += 1;
-                ("notFound", Some("the principal or the assignment no longer exists".to_owned()))
+                (
+                    "notFound",
+                    Some("the principal or the assignment no longer exists".to_owned()),
+                )
             }
             ApplyResult::Protected => {
                 facts.protected += 1;
-                ("protected", Some("a protected principal: never removed".to_owned()))
+                (
+                    "protected",
+                    Some("a protected principal: never removed".to_owned()),
+                )
             }
             ApplyResult::NotSupported { reason } => {
                 facts.not_supported += 1;

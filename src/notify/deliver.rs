@@ -181,7 +181,9 @@ impl Sender {
         for message in messages {
             self.push(message, 0, now);
         }
-        self.stats.depth.store(self.queue.len() as u64, Ordering::Relaxed);
+        self.stats
+            .depth
+            .store(self.queue.len() as u64, Ordering::Relaxed);
     }
 
     fn push(&mut self, message: Message, attempts: u32, due: Timestamp) {
@@ -237,7 +239,9 @@ impl Sender {
                 self.push(pending.message, attempts, due);
             }
         }
-        self.stats.depth.store(self.queue.len() as u64, Ordering::Relaxed);
+        self.stats
+            .depth
+            .store(self.queue.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -275,10 +279,12 @@ impl Sender {
         let mut running = tokio::task::JoinSet::new();
         let mut touched_logs: BTreeSet<PathBuf> = BTreeSet::new();
         loop {
-            let stopping = ctx.stop_requested()
-                || deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+            let stopping =
+                ctx.stop_requested() || deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
             while !stopping && running.len() < IN_FLIGHT {
-                let Some(queued) = work.pop_front() else { break };
+                let Some(queued) = work.pop_front() else {
+                    break;
+                };
                 if let Some(delivery) = self.refuse(&queued.message) {
                     self.settle(queued, delivery, ctx, &mut round, &mut touched_logs);
                     continue;
@@ -327,7 +333,9 @@ impl Sender {
                 tracing::warn!(path = %path.display(), error = %e, "cannot sync the delivery log");
             }
         }
-        self.stats.depth.store(self.queue.len() as u64, Ordering::Relaxed);
+        self.stats
+            .depth
+            .store(self.queue.len() as u64, Ordering::Relaxed);
         round
     }
 
@@ -394,7 +402,10 @@ impl Sender {
                 answer,
                 retry_after,
             } => {
-                let give_up = later(message.created, Duration::from_secs(u64::from(retry_hours) * 3600));
+                let give_up = later(
+                    message.created,
+                    Duration::from_secs(u64::from(retry_hours) * 3600),
+                );
                 if now >= give_up {
                     let answer = format!(
                         "gave up after {} attempts over {retry_hours} hours; the last answer: {answer}",
@@ -418,7 +429,10 @@ impl Sender {
             result,
             answer,
         };
-        let path = self.store.review_dir(&message.review).join(outbox::DELIVERY_LOG);
+        let path = self
+            .store
+            .review_dir(&message.review)
+            .join(outbox::DELIVERY_LOG);
         if let Err(e) = outbox::append_log(&path, std::slice::from_ref(&attempt), false) {
             // Unrecorded: it stays queued, and is sent again (same id) on the next round.
             tracing::error!(review = %message.review, error = %e, "cannot record a delivery");
@@ -455,7 +469,8 @@ impl Sender {
                 return;
             }
         };
-        if let Err(e) = crate::fsutil::write_atomic(&self.store.root().join(DISABLED_FILE), &bytes) {
+        if let Err(e) = crate::fsutil::write_atomic(&self.store.root().join(DISABLED_FILE), &bytes)
+        {
             tracing::error!(error = %e, "cannot record a disabled webhook");
         }
     }
@@ -465,7 +480,9 @@ impl Sender {
 /// or longer when the server asked (`Retry-After`).
 fn backoff(attempts: u32, retry_after: Option<Duration>) -> Duration {
     let doubling = FIRST_BACKOFF.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
-    doubling.min(MAX_BACKOFF).max(retry_after.unwrap_or_default().min(MAX_BACKOFF * 24))
+    doubling
+        .min(MAX_BACKOFF)
+        .max(retry_after.unwrap_or_default().min(MAX_BACKOFF * 24))
 }
 
 fn later(t: Timestamp, by: Duration) -> Timestamp {
@@ -494,6 +511,9 @@ mod tests {
         assert_eq!(backoff(2, None), Duration::from_secs(60));
         assert_eq!(backoff(3, None), Duration::from_secs(120));
         assert_eq!(backoff(30, None), MAX_BACKOFF);
-        assert_eq!(backoff(1, Some(Duration::from_secs(600))), Duration::from_secs(600));
+        assert_eq!(
+            backoff(1, Some(Duration::from_secs(600))),
+            Duration::from_secs(600)
+        );
     }
 }

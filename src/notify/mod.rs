@@ -5,12 +5,12 @@
 //! sent. Delivery runs beside the passes and records each outcome; the next pass folds the
 //! outcomes into the state, the status and the audit trail.
 
+pub mod compose;
 pub mod config;
 pub mod event;
 pub mod message;
-pub mod render;
 pub mod outbox;
-pub mod compose;
+pub mod render;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -55,5 +55,5 @@ impl Notifiers {
         self.by_name.is_empty()
     }
 }
-pub mod transport;
 pub mod deliver;
+pub mod transport;

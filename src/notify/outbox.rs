@@ -255,7 +255,9 @@ pub fn read_log(path: &Path, offset: u64) -> std::io::Result<(Vec<Attempt>, u64)
         }
         match serde_json::from_slice::<Attempt>(line) {
             Ok(attempt) => out.push(attempt),
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "skipping an unreadable line of the delivery log"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "skipping an unreadable line of the delivery log")
+            }
         }
     }
     Ok((out, offset + complete as u64))

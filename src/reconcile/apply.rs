@@ -115,7 +115,10 @@ fn start(
     } else {
         None
     };
-    let attempt = instance.apply.as_ref().map_or(1, |a| a.attempt.saturating_add(1));
+    let attempt = instance
+        .apply
+        .as_ref()
+        .map_or(1, |a| a.attempt.saturating_add(1));
     instance.apply = Some(ApplyState {
         requested: now,
         token: token.clone(),

@@ -7,8 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::directory::observe::{GroupMembers, Item};
 use crate::directory::Principal;
+use crate::directory::observe::{GroupMembers, Item};
 use crate::model::directory_data::UserType;
 use crate::model::review::{Scope, Timestamp, UserTypeFilter};
 use crate::population::{
@@ -414,6 +414,9 @@ mod tests {
         let plan = world.step("2026-12-01T00:00:05Z");
         assert!(world.state().instances.is_empty());
         let stalled = plan.reviews[0].stalled.as_deref().unwrap_or_default();
-        assert!(stalled.contains("`memberOf` group was not read"), "{stalled}");
+        assert!(
+            stalled.contains("`memberOf` group was not read"),
+            "{stalled}"
+        );
     }
 }

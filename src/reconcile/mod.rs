@@ -701,7 +701,13 @@ pub fn owner_ids(state: &ReviewState) -> Vec<String> {
         .spec
         .owners
         .iter()
-        .map(|o| state.known.get(&normalize(o)).cloned().unwrap_or_else(|| o.clone()))
+        .map(|o| {
+            state
+                .known
+                .get(&normalize(o))
+                .cloned()
+                .unwrap_or_else(|| o.clone())
+        })
         .collect();
     out.sort();
     out.dedup();

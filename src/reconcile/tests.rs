@@ -1146,7 +1146,12 @@ fn who_is_told_of_each_event() {
         Case {
             name: "a start tells every reviewer with items, and not the owners",
             steps: |w| w.step("2026-12-01"),
-            want: vec![(NotificationEvent::InstanceStarted, 0, strings(&["alice", "bob", "carol"]), vec![])],
+            want: vec![(
+                NotificationEvent::InstanceStarted,
+                0,
+                strings(&["alice", "bob", "carol"]),
+                vec![],
+            )],
         },
         Case {
             name: "a reminder tells only the reviewers still undecided, numbered",
@@ -1168,7 +1173,12 @@ fn who_is_told_of_each_event() {
                 w.step("2026-12-01");
                 w.step("2026-12-15")
             },
-            want: vec![(NotificationEvent::InstanceEnded, 0, vec![], strings(&["bob"]))],
+            want: vec![(
+                NotificationEvent::InstanceEnded,
+                0,
+                vec![],
+                strings(&["bob"]),
+            )],
         },
         Case {
             name: "a stop tells the owners too",
@@ -1177,7 +1187,12 @@ fn who_is_told_of_each_event() {
                 w.spec.requests.stop = Some("halt".into());
                 w.step("2026-12-02")
             },
-            want: vec![(NotificationEvent::InstanceEnded, 0, vec![], strings(&["bob"]))],
+            want: vec![(
+                NotificationEvent::InstanceEnded,
+                0,
+                vec![],
+                strings(&["bob"]),
+            )],
         },
         Case {
             name: "an apply with nothing to remove tells the owners at once",
@@ -1194,7 +1209,13 @@ fn who_is_told_of_each_event() {
     for case in cases {
         let mut spec = base_spec();
         spec.owners = vec!["bob@corp.example".into()];
-        let mut world = World::new(spec, ["alice", "bob", "carol"].iter().map(|id| user(id)).collect());
+        let mut world = World::new(
+            spec,
+            ["alice", "bob", "carol"]
+                .iter()
+                .map(|id| user(id))
+                .collect(),
+        );
         let plan = (case.steps)(&mut world);
         assert_eq!(notices(&plan), case.want, "{}", case.name);
     }
@@ -1219,10 +1240,23 @@ fn an_apply_with_removals_tells_the_owners_once_its_outcomes_are_recorded() {
     world.spec.requests.apply = Some("go".into());
     let plan = world.plan("2026-12-16");
     // The removal is owed: nobody is told before the directory answered.
-    assert!(notices(&plan).iter().all(|n| n.0 != NotificationEvent::Applied), "{plan}");
+    assert!(
+        notices(&plan)
+            .iter()
+            .all(|n| n.0 != NotificationEvent::Applied),
+        "{plan}"
+    );
     // Once the executor recorded the outcome, the same rule tells the owners, once.
     let mut state = plan.reviews[0].next.clone().expect("a next state");
-    super::apply::record_outcome(&mut state, "2026-12-01", "bob", &[super::apply::Outcome::Done(crate::directory::RemoveOutcome::Removed)], ts("2026-12-16"));
+    super::apply::record_outcome(
+        &mut state,
+        "2026-12-01",
+        "bob",
+        &[super::apply::Outcome::Done(
+            crate::directory::RemoveOutcome::Removed,
+        )],
+        ts("2026-12-16"),
+    );
     let mut review = ReviewPlan::new("ga");
     super::apply::notify_finished(&mut state, &mut review);
     super::apply::notify_finished(&mut state, &mut review);

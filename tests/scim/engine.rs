@@ -538,8 +538,8 @@ fn user_type_is_read_from_scim_and_a_guests_only_review_keeps_only_guests() {
         "{}",
         out.stdout
     );
-    let state: serde_json::Value = serde_json::from_str(&read(&tree, "state/reviews/vendors/state.json"))
-        .expect("state");
+    let state: serde_json::Value =
+        serde_json::from_str(&read(&tree, "state/reviews/vendors/state.json")).expect("state");
     let instance = &state["state"]["instances"][0];
     let mut kept: Vec<&str> = instance["items"]
         .as_object()

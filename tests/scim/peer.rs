@@ -218,7 +218,11 @@ impl Tenant {
         }
         let (status, body) = self.request(reqwest::Method::POST, "/Users", Some(data));
         assert_eq!(status, 201, "{body}");
-        assert_eq!(body.get("userType").and_then(Value::as_str), user_type, "{body}");
+        assert_eq!(
+            body.get("userType").and_then(Value::as_str),
+            user_type,
+            "{body}"
+        );
         body["id"].as_str().expect("id").to_owned()
     }
 

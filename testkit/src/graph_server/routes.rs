@@ -461,7 +461,10 @@ fn user_view(tenant: &Tenant, u: &super::tenant::User, request: &Request) -> Val
     let select = request.select();
     if let Value::Object(map) = &mut v {
         for property in ["signInActivity", "userType"] {
-            if !select.as_ref().is_some_and(|s| s.iter().any(|p| p == property)) {
+            if !select
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|p| p == property))
+            {
                 map.remove(property);
             }
         }
