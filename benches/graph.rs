@@ -79,6 +79,7 @@ fn tenant(assignments: usize) -> Tenant {
                 1 + i % 28
             )),
             manager: (i > 0).then(|| format!("u-{:07}", i / 10)),
+            user_type: Some(if i % 23 == 0 { "Guest" } else { "Member" }),
         });
         let kind = if i % 2 == 0 {
             Kind::Active

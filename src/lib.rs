@@ -20,6 +20,7 @@ pub mod journal;
 pub mod load;
 pub mod model;
 pub mod notify;
+pub mod population;
 pub mod printable;
 pub mod query;
 pub mod reconcile;

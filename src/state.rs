@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::directory::{Access, Principal};
 use crate::model::decisions::Decision;
 use crate::model::review::{AccessReviewSpec, Requests, Timestamp};
+use crate::population::Population;
 
 /// The state of one review.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +85,10 @@ pub struct Instance {
     pub escalations: Vec<EscalationRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply: Option<ApplyState>,
+    /// What was read at launch, from where and when, with the digest of the items as read
+    /// ([`crate::population`]). Absent in instances started before Recert recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub population: Option<Population>,
 }
 
 /// An escalation level reached: which undecided items went to whom.

@@ -54,6 +54,10 @@ struct InstanceStatus<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     ended_at: Option<Timestamp>,
     counts: BTreeMap<&'static str, usize>,
+    /// What was read at launch: the directory, the query with each filter and how many it
+    /// left out, the counts and the snapshot's digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    population: Option<&'a crate::population::Population>,
     reviewers: Vec<ReviewerProgress>,
     #[serde(skip_serializing_if = "Option::is_none")]
     apply: Option<ApplyStatus<'a>>,
@@ -476,6 +480,7 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
         state: instance_state(instance),
         ended_at: instance.ended.as_ref().map(|e| e.at),
         counts,
+        population: instance.population.as_ref(),
         reviewers: progress
             .into_iter()
             .map(|(reviewer, (items, decided))| ReviewerProgress {

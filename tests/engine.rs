@@ -372,11 +372,13 @@ fn pending_lists_what_waits_for_a_reviewer_across_reviews() {
     ]);
     assert_eq!(out.code, 0);
     // Peggy is a fallback reviewer of the Owner review and of the manager review (for Alice,
-    // who has no manager, already decided by her file).
+    // who has no manager, already decided by her file), and the one reviewer of the clean-up
+    // of inactive engineers.
     assert!(
-        out.stdout
-            .lines()
-            .all(|l| l.starts_with("subscription-owners-quarterly\t2026-12-01\t")),
+        out.stdout.lines().all(|l| {
+            l.starts_with("subscription-owners-quarterly\t2026-12-01\t")
+                || l.starts_with("engineering-owners-inactive\t2026-12-01\t")
+        }),
         "{}",
         out.stdout
     );
@@ -579,7 +581,7 @@ fn deleting_a_manifest_archives_its_records_and_the_audit_still_verifies() {
     let audit = drill.run(&["audit", "verify", "--state-dir", "state"]);
     assert_eq!(audit.code, 0, "{}{}", audit.stdout, audit.stderr);
     assert!(
-        audit.stderr.starts_with("verified 4 audit trails"),
+        audit.stderr.starts_with("verified 5 audit trails"),
         "{}",
         audit.stderr
     );

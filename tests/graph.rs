@@ -12,7 +12,7 @@ use recert::directory::secret::Secret;
 use recert::directory::{
     Directory, Principal, Removal, RemoveOutcome, observe, observe::TargetKind,
 };
-use recert::model::directory_data::{AssignmentType, Membership, Source};
+use recert::model::directory_data::{AssignmentType, Membership, Source, UserType};
 use recert::model::review::Scope;
 use serde_json::json;
 
@@ -62,6 +62,7 @@ fn user(id: &str) -> User {
         on_premises: false,
         last_sign_in: Some("2026-11-20T08:12:31Z".to_owned()),
         manager: None,
+        user_type: Some("Member"),
     }
 }
 
@@ -132,10 +133,12 @@ fn principals_are_read_with_sign_in_manager_and_source_and_groups_by_their_kind(
         manager: Some("u-boss".to_owned()),
         on_premises: true,
         enabled: false,
+        user_type: Some("Guest"),
         ..user("u-1")
     });
     t.user(User {
         last_sign_in: None,
+        user_type: None,
         ..user("u-boss")
     });
     t.group(Group {
@@ -162,6 +165,8 @@ fn principals_are_read_with_sign_in_manager_and_source_and_groups_by_their_kind(
     assert_eq!(u1.manager.as_deref(), Some("u-boss"));
     assert_eq!(u1.source, Source::OnPremises);
     assert!(!u1.enabled);
+    // userType is returned only on $select: read, a guest is a guest.
+    assert_eq!(u1.user_type, UserType::Guest);
     assert_eq!(
         u1.last_sign_in.map(|t| t.to_string()).as_deref(),
         Some("2026-11-20T08:12:31Z")
@@ -171,6 +176,8 @@ fn principals_are_read_with_sign_in_manager_and_source_and_groups_by_their_kind(
     };
     assert_eq!(boss.id, "u-boss", "a user principal name finds the user");
     assert_eq!(boss.last_sign_in, None);
+    // A null userType (accounts older than the property) is a member, as Entra ID treats it.
+    assert_eq!(boss.user_type, UserType::Member);
     let Principal::Group(group) = &found[2] else {
         panic!("{found:?}")
     };

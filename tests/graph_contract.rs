@@ -273,6 +273,7 @@ fn docs_tenant() -> Tenant {
             on_premises: false,
             last_sign_in: Some("2021-06-17T16:41:33Z".to_owned()),
             manager: Some("5bde3e51-d13b-4db1-9948-fe4b109d11a7".to_owned()),
+            user_type: Some("Member"),
         });
     }
     t.assign(

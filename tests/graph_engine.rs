@@ -429,3 +429,46 @@ fn an_echoing_token_endpoint_or_graph_leaks_no_credential_into_status_state_or_s
     );
     check(&written);
 }
+
+#[test]
+fn a_guests_only_review_reads_user_type_from_graph_and_keeps_only_guests() {
+    let mut tenant = big_tenant(6, 0);
+    for id in ["u-000001", "u-000003"] {
+        if let Some(u) = tenant.users.get_mut(id) {
+            u.user_type = Some("Guest");
+        }
+    }
+    // An account older than the property: Graph answers null, a member.
+    if let Some(u) = tenant.users.get_mut("u-000005") {
+        u.user_type = None;
+    }
+    let setup = Setup::new(tenant);
+    let path = setup.tree.path().join("manifests/review.yaml");
+    let review = std::fs::read_to_string(&path).expect("review");
+    let scope = format!("    role: {{id: {ROLE}}}\n");
+    setup.tree.write(
+        "manifests/review.yaml",
+        review.replace(&scope, &format!("{scope}    userType: guest\n")),
+    );
+    let out = setup.reconcile(START);
+    assert!(
+        out.stdout.contains(
+            "started: 2 assignments to review (6 read, 4 left out by the scope's filters)"
+        ),
+        "{}",
+        out.stdout
+    );
+    let status = setup.status();
+    let items: Vec<&str> = status
+        .lines()
+        .filter_map(|l| l.strip_prefix("  - principal: "))
+        .collect();
+    assert_eq!(items, ["u-000001", "u-000003"], "{status}");
+    for line in [
+        "    directory:\n      name: entra\n      type: graph\n",
+        "      filters:\n        userType:\n          userType: guest\n          excluded: 4\n",
+        "    read: 6\n    kept: 2\n",
+    ] {
+        assert!(status.contains(line), "{line}\nnot in\n{status}");
+    }
+}

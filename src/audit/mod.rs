@@ -13,6 +13,7 @@
 
 pub mod checkpoint;
 pub mod files;
+pub mod population;
 pub mod state_dir;
 
 pub use files::{files_event, state_bytes};
@@ -305,6 +306,8 @@ pub struct Trail {
     /// The last digest recorded of each file, by path relative to the review's folder, with
     /// the record that recorded it.
     pub files: std::collections::BTreeMap<String, (u64, String)>,
+    /// The population digest each instance's `instanceStarted` record carried.
+    pub populations: population::Recorded,
 }
 
 /// Checks a log from its first line against `expected` (the head kept in state, when known).
@@ -374,6 +377,7 @@ pub fn verify_trail(
             });
         }
         files::collect(&record, &mut trail.files);
+        population::collect(&record, &mut trail.populations);
         trail.hashes.push(record.hash.clone());
         prev = record.hash;
         trail.records = record.seq;

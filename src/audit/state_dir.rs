@@ -29,6 +29,8 @@ pub enum Finding {
     Chain(VerifyError),
     #[error("{0}")]
     File(Mismatch),
+    #[error("{0}")]
+    Population(super::population::Mismatch),
     #[error(
         "{path}: a symbolic link: Recert neither writes nor trusts links in its state directory"
     )]
@@ -239,6 +241,13 @@ fn review(dir: &Path, report: &mut Report) -> Option<Trail> {
     report
         .findings
         .extend(files::check(dir, &recorded).into_iter().map(Finding::File));
+    if let Some(stored) = &stored {
+        report.findings.extend(
+            super::population::check(&shown(&state_path), &stored.state, &trail.populations)
+                .into_iter()
+                .map(Finding::Population),
+        );
+    }
     Some(trail)
 }
 

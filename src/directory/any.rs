@@ -38,6 +38,16 @@ macro_rules! dispatch {
 }
 
 impl AnyDirectory {
+    /// Which kind of directory this is.
+    pub fn kind(&self) -> crate::model::directory::DirectoryType {
+        use crate::model::directory::DirectoryType;
+        match self {
+            AnyDirectory::File(_) => DirectoryType::File,
+            AnyDirectory::Scim(_) => DirectoryType::Scim,
+            AnyDirectory::Graph(_) => DirectoryType::Graph,
+        }
+    }
+
     /// The credentials this directory sends, to redact; a file directory sends none.
     pub fn redactor(&self) -> Option<&Redactor> {
         match self {

@@ -661,6 +661,7 @@ impl Directory for FileDirectory {
                         enabled: u.enabled,
                         source: u.source,
                         mail: u.mail.clone(),
+                        user_type: u.user_type,
                     }));
                 }
                 state

@@ -21,7 +21,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::directory_data::{AssignmentType, Membership, Source};
+use crate::model::directory_data::{AssignmentType, Membership, Source, UserType};
 use crate::model::review::Timestamp;
 
 pub use any::AnyDirectory;
@@ -49,6 +49,10 @@ pub struct UserInfo {
     pub mail: Option<String>,
     pub enabled: bool,
     pub source: Source,
+    /// Graph's `userType`, SCIM's `userType` attribute (`Guest` without case is a guest),
+    /// the embedded directory's `userType`; absent, a member.
+    #[serde(default, skip_serializing_if = "UserType::is_member")]
+    pub user_type: UserType,
 }
 
 impl UserInfo {

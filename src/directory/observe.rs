@@ -23,6 +23,18 @@ pub struct ObservedScope {
     pub target_id: String,
     pub target_name: String,
     pub items: BTreeMap<String, Item>,
+    /// The group of the scope's `memberOf` filter, read only when the review has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_of: Option<GroupMembers>,
+}
+
+/// A group and everyone in it: users, service principals and nested groups, transitively.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMembers {
+    pub id: String,
+    pub name: String,
+    pub members: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,8 +67,35 @@ pub struct Access {
     pub not_supported: Option<String>,
 }
 
-/// Reads the scope of a review from a directory.
+/// Reads the scope of a review from a directory, and the members of its `memberOf` group when
+/// it has that filter (the filters themselves are applied by `reconcile`).
 pub async fn observe<D: Directory>(directory: &D, scope: &Scope) -> Result<ObservedScope, Error> {
+    let mut observed = observe_target(directory, scope).await?;
+    if let Some(filter) = &scope.member_of {
+        let key = filter
+            .group
+            .id
+            .as_deref()
+            .or(filter.group.name.as_deref())
+            .unwrap_or_default();
+        let group = find_group(directory, key).await?;
+        let mut principals = HashMap::new();
+        let (members, groups) = expand(directory, &group.id, &mut principals).await?;
+        let mut ids: BTreeSet<String> = members.iter().map(|(p, _)| p.id().to_owned()).collect();
+        ids.extend(groups.into_iter().filter(|g| *g != group.id));
+        observed.member_of = Some(GroupMembers {
+            id: group.id,
+            name: group.display_name,
+            members: ids,
+        });
+    }
+    Ok(observed)
+}
+
+async fn observe_target<D: Directory>(
+    directory: &D,
+    scope: &Scope,
+) -> Result<ObservedScope, Error> {
     match (&scope.role, &scope.group) {
         (Some(role), _) => {
             observe_role(directory, scope, role.id.as_deref(), role.name.as_deref()).await
@@ -165,10 +204,12 @@ async fn observe_role<D: Directory>(
         target_id: role.id,
         target_name: role.display_name,
         items,
+        member_of: None,
     })
 }
 
-async fn observe_group<D: Directory>(directory: &D, key: &str) -> Result<ObservedScope, Error> {
+/// The one group whose id or display name is `key`.
+async fn find_group<D: Directory>(directory: &D, key: &str) -> Result<GroupInfo, Error> {
     let mut found = directory.find_groups(key).await?;
     if found.len() > 1 {
         return Err(Error::Invalid(format!(
@@ -176,9 +217,13 @@ async fn observe_group<D: Directory>(directory: &D, key: &str) -> Result<Observe
             found.len()
         )));
     }
-    let group = found
+    found
         .pop()
-        .ok_or_else(|| Error::NotFound(format!("group {key}")))?;
+        .ok_or_else(|| Error::NotFound(format!("group {key}")))
+}
+
+async fn observe_group<D: Directory>(directory: &D, key: &str) -> Result<ObservedScope, Error> {
+    let group = find_group(directory, key).await?;
     let mut principals = HashMap::new();
     let mut items = BTreeMap::new();
     for (member, path) in transitive_members(directory, &group.id, &mut principals).await? {
@@ -223,6 +268,7 @@ async fn observe_group<D: Directory>(directory: &D, key: &str) -> Result<Observe
         target_id: group.id,
         target_name: group.display_name,
         items,
+        member_of: None,
     })
 }
 
@@ -247,6 +293,15 @@ async fn transitive_members<D: Directory>(
     root: &str,
     principals: &mut HashMap<String, Principal>,
 ) -> Result<Vec<(Principal, Vec<String>)>, Error> {
+    Ok(expand(directory, root, principals).await?.0)
+}
+
+/// [`transitive_members`], and every group expanded on the way (the root among them).
+async fn expand<D: Directory>(
+    directory: &D,
+    root: &str,
+    principals: &mut HashMap<String, Principal>,
+) -> Result<(Vec<(Principal, Vec<String>)>, BTreeSet<String>), Error> {
     let mut out = Vec::new();
     let mut queue = VecDeque::from([(root.to_owned(), Vec::<String>::new())]);
     let mut expanded = BTreeSet::from([root.to_owned()]);
@@ -288,7 +343,7 @@ async fn transitive_members<D: Directory>(
             }
         }
     }
-    Ok(out)
+    Ok((out, expanded))
 }
 
 /// Looks principals up in batches of the directory's size.

@@ -329,7 +329,10 @@ async fn observe(
                 continue;
             }
         };
-        let mut review = ObservedReview::default();
+        let mut review = ObservedReview {
+            directory_type: Some(directory.kind().as_str().to_owned()),
+            ..ObservedReview::default()
+        };
         if need.scope {
             match directory::observe(directory, &spec.scope).await {
                 Ok(scope) => review.scope = Some(scope),

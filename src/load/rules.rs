@@ -692,6 +692,36 @@ impl Ctx<'_> {
             }
             self.out.push(d);
         }
+        if let Some(group) = spec.scope.member_of.as_ref().map(|m| &m.group)
+            && !people.groups.iter().any(|(id, name)| {
+                group.id.as_deref() == Some(*id) || group.name.as_deref() == Some(*name)
+            })
+        {
+            let mut d = self.error(
+                doc,
+                Code::UnresolvedReference,
+                "/spec/scope/memberOf/group",
+                format!("the directory has no group with {group}"),
+            );
+            let names: Vec<&str> = people.groups.iter().map(|(_, n)| *n).collect();
+            if let Some(best) = group.name.as_deref().and_then(|n| self.suggest(n, &names)) {
+                d = d.note(format!("did you mean `{best}`?"));
+            }
+            self.out.push(d);
+        }
+        // A name that matches nobody excludes nobody: worth a warning (a typo would put
+        // someone back in the review), not an error (they may have left the directory).
+        for (i, principal) in spec.scope.exclude.iter().enumerate() {
+            if people.resolve(principal).is_none() {
+                let d = self.warning(
+                    doc,
+                    Code::UnresolvedReference,
+                    &format!("/spec/scope/exclude/{i}"),
+                    format!("excluded principal `{principal}` is not in the directory"),
+                );
+                self.out.push(d);
+            }
+        }
         for (list, pointer, what) in [
             (&spec.reviewers.users, "/spec/reviewers/users", "reviewer"),
             (

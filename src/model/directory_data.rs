@@ -64,6 +64,37 @@ pub struct User {
     /// Where the account is mastered. Defaults to `cloud`.
     #[serde(default, skip_serializing_if = "Source::is_cloud")]
     pub source: Source,
+    /// `member` (the default) or `guest`, as Entra ID's `userType`: a review's
+    /// `scope.userType` selects by it.
+    #[serde(default, skip_serializing_if = "UserType::is_member")]
+    pub user_type: UserType,
+}
+
+/// A user's type, as Entra ID's `userType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum UserType {
+    /// A member of the organisation.
+    #[default]
+    Member,
+    /// A guest from outside it.
+    Guest,
+}
+
+impl UserType {
+    pub fn is_member(&self) -> bool {
+        *self == UserType::Member
+    }
+
+    /// Graph's spelling (`Member`, `Guest`) or SCIM's `userType` value: `Guest`, without case,
+    /// is a guest; any other value (SCIM's `Employee`, `Contractor`, …) is a member.
+    pub fn from_directory(value: &str) -> UserType {
+        if value.eq_ignore_ascii_case("guest") {
+            UserType::Guest
+        } else {
+            UserType::Member
+        }
+    }
 }
 
 /// A group.

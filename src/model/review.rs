@@ -86,6 +86,61 @@ pub struct Scope {
     /// removed by apply; such items report "not supported".
     #[serde(default = "yes")]
     pub expand_groups: bool,
+    /// Only principals with no sign-in for at least this many days when the instance starts
+    /// (Graph's `inactiveDuration`). Principals whose sign-in is unknown (users the directory
+    /// has no sign-in for, groups, service principals) are kept, and listed in the instance's
+    /// population as such.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub inactive_days: Option<u32>,
+    /// `guest`: only guest users (groups and service principals are left out); `member`: no
+    /// guest users (groups and service principals stay); `all` (the default): everyone.
+    #[serde(default, skip_serializing_if = "UserTypeFilter::is_all")]
+    pub user_type: UserTypeFilter,
+    /// Principals never reviewed: ids, or user principal names (without case).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1)))]
+    pub exclude: Vec<String>,
+    /// Only principals that are members of this group, directly or through nested groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_of: Option<MemberOf>,
+}
+
+impl Scope {
+    /// Whether any filter narrows who is reviewed.
+    pub fn has_filters(&self) -> bool {
+        self.inactive_days.is_some()
+            || !self.user_type.is_all()
+            || !self.exclude.is_empty()
+            || self.member_of.is_some()
+    }
+}
+
+/// Which users a review covers by their type (Graph's `userType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum UserTypeFilter {
+    /// No guest users.
+    Member,
+    /// Only guest users.
+    Guest,
+    /// Everyone.
+    #[default]
+    All,
+}
+
+impl UserTypeFilter {
+    pub fn is_all(&self) -> bool {
+        *self == UserTypeFilter::All
+    }
+}
+
+/// The group whose members alone are reviewed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MemberOf {
+    /// The group, by name or by id.
+    pub group: ObjectRef,
 }
 
 /// A role or group, by name or by id: exactly one of `name` and `id`.

@@ -14,6 +14,7 @@ pub mod apply;
 pub mod authority;
 pub mod decisions;
 pub mod escalate;
+pub mod filters;
 pub mod plan;
 pub mod schedule;
 
@@ -27,6 +28,7 @@ use crate::model::review::{
     AccessReviewSpec, DefaultDecision, NotificationEvent, ReviewerType, Timestamp,
 };
 
+use crate::population::Population;
 use crate::state::{
     DecisionState, EndReason, Ended, Instance, ItemState, Recommendation, ReviewState,
 };
@@ -72,6 +74,8 @@ pub struct Observed {
 pub struct ObservedReview {
     /// The scope, read when [`needs`] asked for it (an instance is due to start).
     pub scope: Option<ObservedScope>,
+    /// The type of the review's directory (`graph`, `scim`, `file`), for the population record.
+    pub directory_type: Option<String>,
     /// Names (ids, or lower-cased user principal names) resolved to ids.
     pub people: BTreeMap<String, String>,
     /// The managers of the users looked up, by user id.
@@ -305,8 +309,23 @@ fn start_instance(
         return;
     };
     let spec = &state.spec;
-    let items: BTreeMap<String, ItemState> = scope
-        .items
+    let read = scope.items.len();
+    // Sign-in is judged at the instance's start, as Graph's `inactiveDuration` is, even when
+    // Recert snapshots it later.
+    let filtered = match filters::apply(
+        &spec.scope,
+        scope.member_of.as_ref(),
+        occurrence.start,
+        scope.items,
+    ) {
+        Ok(filtered) => filtered,
+        Err(e) => {
+            plan.stalled = Some(format!("instance {id} is due but {e}"));
+            return;
+        }
+    };
+    let items: BTreeMap<String, ItemState> = filtered
+        .kept
         .into_iter()
         .map(|(id, item)| {
             let recommendation = recommend(spec, &item.principal, now);
@@ -324,6 +343,26 @@ fn start_instance(
         crate::directory::observe::TargetKind::Role => format!("role {}", scope.target_name),
         crate::directory::observe::TargetKind::Group => format!("group {}", scope.target_name),
     };
+    let role = scope.target_kind == crate::directory::observe::TargetKind::Role;
+    let population = Population {
+        read_at: now,
+        directory: crate::population::Source {
+            name: spec.directory.clone(),
+            kind: observed.directory_type,
+        },
+        query: crate::population::Query {
+            target: scope.target_kind,
+            target_id: scope.target_id,
+            target_name: scope.target_name,
+            assignments: role.then_some(spec.scope.assignments),
+            resource_scope: spec.scope.resource_scope.clone().filter(|_| role),
+            expand_groups: role.then_some(spec.scope.expand_groups),
+            filters: filtered.filters,
+        },
+        read,
+        kept: items.len(),
+        digest: crate::population::digest(&items),
+    };
     let instance = Instance {
         id: id.clone(),
         start: occurrence.start,
@@ -336,10 +375,12 @@ fn start_instance(
         reminders: Vec::new(),
         escalations: Vec::new(),
         apply: None,
+        population: Some(population.clone()),
     };
     plan.changes.push(Change::InstanceStarted {
         instance: id.clone(),
         items: instance.items.len(),
+        population: Some(Box::new(population)),
     });
     let reviewers = pending_reviewers(state, &instance);
     state.instances.push(instance);

@@ -10,6 +10,7 @@ use crate::model::decisions::Decision;
 use crate::model::notifier::Channel;
 use crate::model::review::{NotificationEvent, Timestamp};
 use crate::notify::outbox::{AttemptResult, Failure, Folded};
+use crate::population::Population;
 use crate::state::ReviewState;
 
 /// What one reconcile would do, for every review.
@@ -83,6 +84,9 @@ pub enum Change {
     InstanceStarted {
         instance: String,
         items: usize,
+        /// What was read at launch; the audit trail's `instanceStarted` event carries it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        population: Option<Box<Population>>,
     },
     #[serde(rename_all = "camelCase")]
     InstanceMissed {
@@ -242,11 +246,26 @@ impl fmt::Display for Change {
         match self {
             Change::Adopted => f.write_str("Recert now tracks this review"),
             Change::SpecUpdated => f.write_str("the manifest changed; the new spec is recorded"),
-            Change::InstanceStarted { instance, items } => write!(
-                f,
-                "instance {instance} started: {} to review",
-                count(*items, "assignment", "assignments")
-            ),
+            Change::InstanceStarted {
+                instance,
+                items,
+                population,
+            } => {
+                write!(
+                    f,
+                    "instance {instance} started: {} to review",
+                    count(*items, "assignment", "assignments")
+                )?;
+                match population.as_deref() {
+                    Some(p) if p.read != p.kept => write!(
+                        f,
+                        " ({} read, {} left out by the scope's filters)",
+                        p.read,
+                        p.read - p.kept
+                    ),
+                    _ => Ok(()),
+                }
+            }
             Change::InstanceMissed { instance } => write!(
                 f,
                 "instance {instance} was missed: its whole window passed while Recert was not running"

@@ -26,6 +26,7 @@ pub(crate) fn user(id: &str) -> UserInfo {
         enabled: true,
         source: Source::Cloud,
         mail: None,
+        user_type: Default::default(),
     }
 }
 
@@ -43,6 +44,10 @@ pub(crate) fn base_spec() -> AccessReviewSpec {
             assignments: AssignmentFilter::All,
             resource_scope: None,
             expand_groups: true,
+            inactive_days: None,
+            user_type: Default::default(),
+            exclude: vec![],
+            member_of: None,
         },
         reviewers: Reviewers {
             kind: ReviewerType::SelfReview,
@@ -116,6 +121,7 @@ impl World {
             target_id: "r-ga".into(),
             target_name: "Global Administrator".into(),
             items,
+            member_of: None,
         }
     }
 
@@ -199,6 +205,7 @@ impl World {
                 name,
                 ObservedReview {
                     scope: need.scope.then(|| self.scope()),
+                    directory_type: Some("file".into()),
                     people,
                     managers: self
                         .people

@@ -422,7 +422,11 @@ fn a_nested_group_member_is_reported_as_the_file_directory_reports_it() {
             .unwrap_or_else(|| panic!("no instances: {status}"))
     };
     let from_scim = instances(&scim);
-    assert_eq!(instances(&file), from_scim);
+    // The same in every way but the population's directory type.
+    assert_eq!(
+        instances(&file).replace("\n      type: file\n", "\n      type: scim\n"),
+        from_scim
+    );
     assert!(
         from_scim.contains("member through nested group `On Call`; remove them from that group"),
         "{from_scim}"
@@ -510,4 +514,49 @@ spec:
         "{}",
         again.stdout
     );
+}
+
+#[test]
+fn user_type_is_read_from_scim_and_a_guests_only_review_keeps_only_guests() {
+    let tenant = Tenant::new("engine-user-type");
+    let guest = tenant.create_typed_user("vendor@partner.example", Some("Guest"));
+    let lower = tenant.create_typed_user("contractor@partner.example", Some("guest"));
+    let employee = tenant.create_typed_user("emma@corp.example", Some("Employee"));
+    let untyped = tenant.create_typed_user("carol@corp.example", None);
+    tenant.group("Vendors", &[&guest, &lower, &employee, &untyped]);
+    let tree = Tree::new();
+    scim_directory(&tree, &tenant, &tenant.token, 100);
+    tree.write(
+        "manifests/reviews/vendors.yaml",
+        review(
+            "vendors",
+            "group: {name: Vendors}\n    userType: guest",
+            "type: users\n    users: [carol@corp.example]",
+        ),
+    );
+    let out = reconcile(&tree, "2026-12-01T10:00:00Z");
+    assert!(
+        out.stdout.contains(
+            "instance 2026-12-01 started: 2 assignments to review (4 read, 2 left out by the scope's filters)"
+        ),
+        "{}",
+        out.stdout
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&read(&tree, "state/reviews/vendors/state.json")).expect("state");
+    let instance = &state["state"]["instances"][0];
+    let mut kept: Vec<&str> = instance["items"]
+        .as_object()
+        .expect("items")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    kept.sort_unstable();
+    let mut guests = vec![guest.as_str(), lower.as_str()];
+    guests.sort_unstable();
+    assert_eq!(kept, guests);
+    assert_eq!(instance["items"][&guest]["principal"]["userType"], "guest");
+    let population = &instance["population"];
+    assert_eq!(population["directory"]["type"], "scim");
+    assert_eq!(population["query"]["filters"]["userType"]["excluded"], 2);
 }

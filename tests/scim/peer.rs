@@ -210,6 +210,22 @@ impl Tenant {
         body["id"].as_str().expect("id").to_owned()
     }
 
+    /// Creates one user with this `userType` (RFC 7643 §4.1.1), or none; returns its id.
+    pub fn create_typed_user(&self, user_name: &str, user_type: Option<&str>) -> String {
+        let mut data = json!({"schemas": [USER], "userName": user_name});
+        if let Some(t) = user_type {
+            data["userType"] = json!(t);
+        }
+        let (status, body) = self.request(reqwest::Method::POST, "/Users", Some(data));
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(
+            body.get("userType").and_then(Value::as_str),
+            user_type,
+            "{body}"
+        );
+        body["id"].as_str().expect("id").to_owned()
+    }
+
     /// Creates a group with these member ids; returns its id.
     pub fn group(&self, name: &str, members: &[&str]) -> String {
         let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();

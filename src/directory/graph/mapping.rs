@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::directory::{AssignmentInfo, GroupInfo, ServicePrincipalInfo, UserInfo};
-use crate::model::directory_data::{AssignmentType, Membership, Source};
+use crate::model::directory_data::{AssignmentType, Membership, Source, UserType};
 use crate::model::review::Timestamp;
 
 /// One page of a collection.
@@ -97,6 +97,10 @@ pub struct DirectoryObject {
     /// A user's SMTP address; null for a user without a mailbox.
     #[serde(default)]
     pub mail: Option<String>,
+    /// A user's `Member` or `Guest`; null for some accounts made before the property existed,
+    /// which Entra ID treats as members.
+    #[serde(default)]
+    pub user_type: Option<String>,
     #[serde(default)]
     pub on_premises_sync_enabled: Option<bool>,
     #[serde(default)]
@@ -178,6 +182,10 @@ impl DirectoryObject {
             enabled: self.account_enabled.unwrap_or(true),
             source: source(self.on_premises_sync_enabled),
             mail: self.mail.clone().filter(|m| !m.trim().is_empty()),
+            user_type: self
+                .user_type
+                .as_deref()
+                .map_or(UserType::Member, UserType::from_directory),
         }
     }
 

@@ -55,8 +55,7 @@ pub const DEFAULT_BASE_URL: &str = "https://graph.microsoft.com/v1.0";
 /// The largest page `/groups` and `/groups/{id}/members` return (`$top`).
 const GROUP_PAGE: usize = 999;
 
-const USER_SELECT: &str =
-    "id,userPrincipalName,displayName,mail,accountEnabled,onPremisesSyncEnabled,signInActivity";
+const USER_SELECT: &str = "id,userPrincipalName,displayName,mail,accountEnabled,onPremisesSyncEnabled,signInActivity,userType";
 const GROUP_SELECT: &str = "id,displayName,groupTypes,onPremisesSyncEnabled";
 const SERVICE_PRINCIPAL_SELECT: &str = "id,displayName,appId,accountEnabled";
 const ASSIGNMENT_SELECT: &str =

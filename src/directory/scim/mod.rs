@@ -60,7 +60,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const LOOKUP_BATCH: usize = 50;
 
 const SCIM_JSON: &str = "application/scim+json";
-const USER_ATTRIBUTES: &str = "id,userName,displayName,name,active,emails,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+const USER_ATTRIBUTES: &str = "id,userName,displayName,name,active,emails,userType,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
 const GROUP_ATTRIBUTES: &str = "id,displayName";
 
 /// A SCIM service provider.

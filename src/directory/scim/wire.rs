@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::directory::{GroupInfo, UserInfo};
-use crate::model::directory_data::{Membership, Source};
+use crate::model::directory_data::{Membership, Source, UserType};
 
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
@@ -72,6 +72,9 @@ pub struct User {
     pub active: Option<bool>,
     #[serde(default)]
     pub emails: Option<Vec<MultiValued>>,
+    /// RFC 7643 §4.1.1: the organisation's own label (`Employee`, `Contractor`, `Guest`, …).
+    #[serde(default)]
+    pub user_type: Option<String>,
     #[serde(
         default,
         rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -108,6 +111,10 @@ impl User {
             last_sign_in: None,
             enabled: self.active.unwrap_or(true),
             source: Source::Cloud,
+            user_type: self
+                .user_type
+                .as_deref()
+                .map_or(UserType::Member, UserType::from_directory),
         }
     }
 }

@@ -456,12 +456,18 @@ fn user_view(tenant: &Tenant, u: &super::tenant::User, request: &Request) -> Val
     {
         v["manager"] = json!({"@odata.type": "#microsoft.graph.user", "id": m});
     }
-    // signInActivity is returned only when selected, as on Graph.
-    let selected = request
-        .select()
-        .is_some_and(|s| s.iter().any(|p| p == "signInActivity"));
-    if !selected && let Value::Object(map) = &mut v {
-        map.remove("signInActivity");
+    // signInActivity and userType are returned only when selected, as on Graph (user.md:
+    // userType "Returned only on $select").
+    let select = request.select();
+    if let Value::Object(map) = &mut v {
+        for property in ["signInActivity", "userType"] {
+            if !select
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|p| p == property))
+            {
+                map.remove(property);
+            }
+        }
     }
     v
 }

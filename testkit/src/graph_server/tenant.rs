@@ -27,6 +27,8 @@ pub struct User {
     /// `lastSignInDateTime`, as Graph writes it.
     pub last_sign_in: Option<String>,
     pub manager: Option<String>,
+    /// `Member` or `Guest`; null for accounts made before Entra ID recorded it.
+    pub user_type: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +131,7 @@ impl Tenant {
             on_premises: false,
             last_sign_in: last_sign_in.map(str::to_owned),
             manager: None,
+            user_type: Some("Member"),
         })
     }
 
@@ -185,6 +188,7 @@ impl Tenant {
             "mail": u.upn,
             "accountEnabled": u.enabled,
             "onPremisesSyncEnabled": if u.on_premises { Value::Bool(true) } else { Value::Null },
+            "userType": u.user_type,
         });
         v["signInActivity"] = json!({
             "lastSignInDateTime": u.last_sign_in,
