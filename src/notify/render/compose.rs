@@ -43,10 +43,11 @@ fn to_reviewer(msg: &Message) -> Doc {
             ),
             format!(
                 "The access review “{}”, which reviews who holds {}, has {} still undecided \
-                 by its reviewers, and they now go to you as well. Please decide {} by {}.",
+                 by its reviewers, which now {} to you as well. Please decide {} by {}.",
                 c.title,
                 c.target,
                 count(n, "item"),
+                if n == 1 { "goes" } else { "go" },
                 if n == 1 { "it" } else { "them" },
                 date_time(&c.due)
             ),

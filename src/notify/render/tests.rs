@@ -148,6 +148,20 @@ fn reminder() -> Message {
     msg
 }
 
+fn escalated() -> Message {
+    let mut msg = reminder();
+    msg.event = NotificationEvent::Escalated;
+    msg.created = ts("2026-12-06T00:00:05Z");
+    msg
+}
+
+fn channel_escalated() -> Message {
+    let mut msg = channel_started(Channel::Webhook);
+    msg.event = NotificationEvent::Escalated;
+    msg.sequence = 1;
+    msg
+}
+
 fn reviewers() -> Vec<ReviewerFact> {
     vec![
         ReviewerFact {
@@ -258,7 +272,9 @@ fn every_message() -> Vec<(&'static str, Message)> {
     vec![
         ("started", started()),
         ("reminder", reminder()),
+        ("escalated", escalated()),
         ("channel-started", channel_started(Channel::Webhook)),
+        ("channel-escalated", channel_escalated()),
         ("ended", ended()),
         ("applied", applied()),
         ("blocked", blocked()),
