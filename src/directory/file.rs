@@ -149,6 +149,20 @@ impl FileDirectory {
         &self.path
     }
 
+    /// Reads the file again when it no longer holds the text this directory last read or
+    /// wrote: what another writer (or a sync that put entries back) left there is what the
+    /// next answers are about. The remediation proof reads through this.
+    pub fn reload_if_changed(&self) -> Result<(), Error> {
+        let on_disk = std::fs::read(&self.path)
+            .map_err(|e| Error::Unavailable(format!("cannot read {}: {e}", self.path.display())))?;
+        if on_disk == self.lock().text.as_bytes() {
+            return Ok(());
+        }
+        let fresh = read_state(&self.path)?;
+        *self.lock() = fresh;
+        Ok(())
+    }
+
     /// The current contents.
     pub fn data(&self) -> DirectoryDataSpec {
         self.lock().data.clone()

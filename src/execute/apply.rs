@@ -13,15 +13,17 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::directory::registry::Directories;
-use crate::directory::{self, Directory, RemoveOutcome};
+use crate::directory::{self, AnyDirectory, Directory, RemoveOutcome};
 use crate::error::ReviewError;
 use crate::journal::{Journal, JournalOutcome};
 use crate::reconcile::apply::{Outcome, record_outcome};
+use crate::model::review::Timestamp;
 use crate::reconcile::{Effect, ReviewPlan};
+use crate::state::{ApplyResult, Remediation};
 use crate::status;
 use crate::store::{Store, Stored};
 
-use super::record;
+use super::{record, remediation};
 
 /// One removal of an item: which instance, which principal, what to remove.
 type Target = (String, String, directory::Removal);
@@ -108,6 +110,11 @@ pub async fn apply_review(
             None => true,
         })
         .collect();
+    // The drill that keeps removed access in place needs the file as it was.
+    let restore = match directory {
+        AnyDirectory::File(file) if ctx.faults.restore_removed => std::fs::read(file.path()).ok(),
+        _ => None,
+    };
     let mut done = 0;
     for chunk in chunks(ctx, &pending) {
         if let Some(limit) = ctx.faults.abort_after_removals
@@ -157,7 +164,15 @@ pub async fn apply_review(
         }
     }
 
-    let mut events = Vec::with_capacity(groups.len());
+    if let (Some(before), AnyDirectory::File(file)) = (&restore, directory) {
+        crate::fsutil::write_atomic(file.path(), before).map_err(|e| {
+            ReviewError::StateWrite(format!("the restore drill: {}: {e}", file.path().display()))
+        })?;
+    }
+    let proofs = prove(directory, &targets, &outcomes, now).await;
+
+    let mut events = Vec::with_capacity(groups.len() + 1);
+    let mut proven: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
     for ((instance, principal), removals) in &groups {
         let item_outcomes: Vec<Outcome> = removals
             .iter()
@@ -168,13 +183,32 @@ pub async fn apply_review(
             })
             .collect();
         record_outcome(&mut entry.state, instance, principal, &item_outcomes, now);
-        let result = entry
+        let item = entry
             .state
             .instances
-            .iter()
+            .iter_mut()
             .find(|i| i.id == *instance)
-            .and_then(|i| i.items.get(principal))
-            .and_then(|i| i.apply_result.clone());
+            .and_then(|i| i.items.get_mut(principal));
+        let mut result = None;
+        if let Some(item) = item {
+            if let Some(proof) = proofs.get(&(instance.as_str(), principal.as_str())) {
+                if let Remediation::StillPresent { access, .. } = proof {
+                    item.apply_result = Some(ApplyResult::Failed {
+                        error: format!(
+                            "the directory still grants {} after answering its removal as done",
+                            access.join(" and ")
+                        ),
+                        at: now,
+                    });
+                }
+                proven
+                    .entry(instance.as_str())
+                    .or_default()
+                    .push(proof_event(principal, proof));
+                item.remediation = Some(proof.clone());
+            }
+            result = item.apply_result.clone();
+        }
         if let Some(result) = &result {
             *applied
                 .entry(status::apply_result_name(result))
@@ -182,10 +216,84 @@ pub async fn apply_review(
         }
         events.push(json!({ "change": "applyResult", "instance": instance, "principal": principal, "result": result }));
     }
+    // One event per instance holds the proof of every item it checked.
+    for (instance, items) in proven {
+        events.push(json!({ "change": "remediationProof", "instance": instance, "items": items }));
+    }
     Ok(Applied {
         events,
         journal: Some(journal),
     })
+}
+
+/// Reads the directory again for every removal answered as done (removed now, gone already,
+/// or removed by an interrupted attempt) and sums up each item's checks: any access still
+/// there makes it `stillPresent`, else any that could not be read `couldNotCheck`.
+async fn prove<'t>(
+    directory: &AnyDirectory,
+    targets: &'t [Target],
+    outcomes: &BTreeMap<&Target, Outcome>,
+    now: Timestamp,
+) -> BTreeMap<(&'t str, &'t str), Remediation> {
+    let done: Vec<&Target> = targets
+        .iter()
+        .filter(|t| {
+            matches!(
+                outcomes.get(t),
+                Some(
+                    Outcome::DoneBefore
+                        | Outcome::Done(RemoveOutcome::Removed | RemoveOutcome::NotFound)
+                )
+            )
+        })
+        .collect();
+    if done.is_empty() {
+        return BTreeMap::new();
+    }
+    let removals: Vec<&directory::Removal> = done.iter().map(|t| &t.2).collect();
+    let checks = match directory.refresh() {
+        Ok(()) => remediation::check(directory, &removals).await,
+        Err(e) => vec![remediation::Check::Unknown(e.to_string()); removals.len()],
+    };
+    let mut per_item: BTreeMap<(&str, &str), (Vec<String>, Option<String>)> = BTreeMap::new();
+    for (target, check) in done.iter().zip(checks) {
+        let entry = per_item
+            .entry((target.0.as_str(), target.1.as_str()))
+            .or_default();
+        match check {
+            remediation::Check::Gone => {}
+            remediation::Check::Present => entry.0.push(target.2.to_string()),
+            remediation::Check::Unknown(error) => {
+                entry.1.get_or_insert(error);
+            }
+        }
+    }
+    per_item
+        .into_iter()
+        .map(|(key, (present, unknown))| {
+            let proof = match (present.is_empty(), unknown) {
+                (false, _) => Remediation::StillPresent {
+                    at: now,
+                    access: present,
+                },
+                (true, Some(error)) => Remediation::CouldNotCheck { at: now, error },
+                (true, None) => Remediation::Verified { at: now },
+            };
+            (key, proof)
+        })
+        .collect()
+}
+
+fn proof_event(principal: &str, proof: &Remediation) -> serde_json::Value {
+    match proof {
+        Remediation::Verified { .. } => json!({ "principal": principal, "proof": proof.name() }),
+        Remediation::StillPresent { access, .. } => {
+            json!({ "principal": principal, "proof": proof.name(), "access": access })
+        }
+        Remediation::CouldNotCheck { error, .. } => {
+            json!({ "principal": principal, "proof": proof.name(), "error": error })
+        }
+    }
 }
 
 /// The removals, in the groups they are sent in: all at once, or one at a time when a drill's
