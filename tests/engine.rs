@@ -990,7 +990,11 @@ fn a_removal_the_directory_keeps_is_a_failed_apply_with_its_proof_and_a_retry_pr
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(drill.read("manifests/corp-directory.yaml"), before);
     let status = drill.status();
-    assert_eq!(status.matches("applyResult: applied").count(), 0, "{status}");
+    assert_eq!(
+        status.matches("applyResult: applied").count(),
+        0,
+        "{status}"
+    );
     assert!(status.contains("applyFailed: 2"), "{status}");
     assert!(status.contains("remediationStillPresent: 2"), "{status}");
     assert!(
@@ -1008,7 +1012,11 @@ fn a_removal_the_directory_keeps_is_a_failed_apply_with_its_proof_and_a_retry_pr
         .lines()
         .find(|l| l.contains("\"remediationProof\""))
         .expect("a remediationProof event");
-    assert_eq!(proof.matches("\"proof\":\"stillPresent\"").count(), 2, "{proof}");
+    assert_eq!(
+        proof.matches("\"proof\":\"stillPresent\"").count(),
+        2,
+        "{proof}"
+    );
     // The owners' message says the apply failed for both, and why.
     let state: serde_json::Value =
         serde_json::from_str(&drill.read(&format!("state/reviews/{REVIEW}/state.json")))
@@ -1030,10 +1038,17 @@ fn a_removal_the_directory_keeps_is_a_failed_apply_with_its_proof_and_a_retry_pr
 
     // A second apply retries the failed items; this time the access is gone, and proven so.
     let rel = format!("manifests/reviews/{REVIEW}.yaml");
-    drill.write(&rel, &drill.read(&rel).replace("apply: apply-1", "apply: apply-2"));
+    drill.write(
+        &rel,
+        &drill.read(&rel).replace("apply: apply-1", "apply: apply-2"),
+    );
     drill.reconcile("2026-12-04T10:00:00Z");
     let status = drill.status();
-    assert_eq!(status.matches("applyResult: applied").count(), 2, "{status}");
+    assert_eq!(
+        status.matches("applyResult: applied").count(),
+        2,
+        "{status}"
+    );
     assert!(status.contains("remediationVerified: 2"), "{status}");
     assert!(!status.contains("stillPresent"), "{status}");
     assert_eq!(
@@ -1043,5 +1058,8 @@ fn a_removal_the_directory_keeps_is_a_failed_apply_with_its_proof_and_a_retry_pr
         2,
         "{status}"
     );
-    assert_eq!(drill.run(&["audit", "verify", "--state-dir", "state"]).code, 0);
+    assert_eq!(
+        drill.run(&["audit", "verify", "--state-dir", "state"]).code,
+        0
+    );
 }

@@ -16,5 +16,6 @@ mod input;
 mod notify;
 mod notify_transport;
 mod policy;
+mod report;
 mod schema;
 mod scim;

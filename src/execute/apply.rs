@@ -16,8 +16,8 @@ use crate::directory::registry::Directories;
 use crate::directory::{self, AnyDirectory, Directory, RemoveOutcome};
 use crate::error::ReviewError;
 use crate::journal::{Journal, JournalOutcome};
-use crate::reconcile::apply::{Outcome, record_outcome};
 use crate::model::review::Timestamp;
+use crate::reconcile::apply::{Outcome, record_outcome};
 use crate::reconcile::{Effect, ReviewPlan};
 use crate::state::{ApplyResult, Remediation};
 use crate::status;
@@ -255,22 +255,28 @@ async fn prove<'t>(
         Ok(()) => remediation::check(directory, &removals).await,
         Err(e) => vec![remediation::Check::Unknown(e.to_string()); removals.len()],
     };
-    let mut per_item: BTreeMap<(&str, &str), (Vec<String>, Option<String>)> = BTreeMap::new();
+    // Per item: the access still there, and the first error that kept a check from reading.
+    #[derive(Default)]
+    struct Seen {
+        present: Vec<String>,
+        unknown: Option<String>,
+    }
+    let mut per_item: BTreeMap<(&str, &str), Seen> = BTreeMap::new();
     for (target, check) in done.iter().zip(checks) {
         let entry = per_item
             .entry((target.0.as_str(), target.1.as_str()))
             .or_default();
         match check {
             remediation::Check::Gone => {}
-            remediation::Check::Present => entry.0.push(target.2.to_string()),
+            remediation::Check::Present => entry.present.push(target.2.to_string()),
             remediation::Check::Unknown(error) => {
-                entry.1.get_or_insert(error);
+                entry.unknown.get_or_insert(error);
             }
         }
     }
     per_item
         .into_iter()
-        .map(|(key, (present, unknown))| {
+        .map(|(key, Seen { present, unknown })| {
             let proof = match (present.is_empty(), unknown) {
                 (false, _) => Remediation::StillPresent {
                     at: now,

@@ -80,7 +80,13 @@ fn still_holds(
     principal: &str,
     scope: &str,
 ) -> bool {
-    let root = |s: &str| if s.is_empty() { "/".to_owned() } else { s.to_owned() };
+    let root = |s: &str| {
+        if s.is_empty() {
+            "/".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
     a.kind == kind
         && (a.id == id
             || (!principal.is_empty() && a.principal == principal && root(&a.scope) == root(scope)))

@@ -45,7 +45,13 @@ impl Html {
 
     /// Lines, each escaped, one under the other.
     pub fn lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Html {
-        Html(lines.into_iter().map(escape).collect::<Vec<_>>().join("<br>"))
+        Html(
+            lines
+                .into_iter()
+                .map(escape)
+                .collect::<Vec<_>>()
+                .join("<br>"),
+        )
     }
 }
 

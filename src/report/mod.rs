@@ -85,7 +85,10 @@ pub const SECTIONS: &[Builder] = &[
 
 /// The report of one instance, as HTML.
 pub fn render(evidence: &Evidence<'_>) -> String {
-    let sections: Vec<Section> = SECTIONS.iter().filter_map(|build| build(evidence)).collect();
+    let sections: Vec<Section> = SECTIONS
+        .iter()
+        .filter_map(|build| build(evidence))
+        .collect();
     let mut body = sections::heading(evidence);
     body.push_str("<nav><ol>\n");
     for s in &sections {
@@ -121,9 +124,20 @@ pub fn path(store: &Store, review: &str, instance: &str) -> PathBuf {
         .join(format!("{instance}.html"))
 }
 
+/// A report, and the break in the trail it reports, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub html: String,
+    pub broken: Option<String>,
+}
+
 /// The report of an instance of a stored review (the latest when none is named), with its
 /// audit trail verified now.
-pub fn for_review(store: &Store, review: &str, instance: Option<&str>) -> Result<String, QueryError> {
+pub fn for_review(
+    store: &Store,
+    review: &str,
+    instance: Option<&str>,
+) -> Result<Report, QueryError> {
     let (mut stored, errors) = store.load_some(std::iter::once(review));
     if let Some(error) = errors.into_iter().next() {
         return Err(QueryError::State(error));
@@ -149,9 +163,13 @@ pub fn for_review(store: &Store, review: &str, instance: Option<&str>) -> Result
             .ok_or_else(|| QueryError::NoInstanceYet(review.to_owned()))?,
     };
     let chain = ChainCheck::of(&store.audit_path(review), &entry.audit_head);
-    Ok(render(&Evidence {
+    let html = render(&Evidence {
         state: &entry.state,
         instance: chosen,
         chain: &chain,
-    }))
+    });
+    Ok(Report {
+        html,
+        broken: chain.verified.err().map(|e| e.to_string()),
+    })
 }

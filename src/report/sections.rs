@@ -100,13 +100,11 @@ fn access_cell(item: &ItemState) -> Html {
 pub fn population(e: &Evidence<'_>) -> Option<Section> {
     let (spec, instance) = (&e.state.spec, e.instance);
     let scope = &spec.scope;
-    let object = |r: &crate::model::review::ObjectRef| {
-        match (&r.id, &r.name) {
-            (Some(id), Some(name)) => format!("{name} ({id})"),
-            (Some(id), None) => id.clone(),
-            (None, Some(name)) => name.clone(),
-            (None, None) => String::new(),
-        }
+    let object = |r: &crate::model::review::ObjectRef| match (&r.id, &r.name) {
+        (Some(id), Some(name)) => format!("{name} ({id})"),
+        (Some(id), None) => id.clone(),
+        (None, Some(name)) => name.clone(),
+        (None, None) => String::new(),
     };
     let what = match (&scope.role, &scope.group) {
         (Some(role), _) => format!("role {}", object(role)),
@@ -124,8 +122,14 @@ pub fn population(e: &Evidence<'_>) -> Option<Section> {
         *by_type.entry(principal_type(&item.principal)).or_default() += 1;
         for access in &item.access {
             match &access.removal {
-                Removal::Assignment { kind: AssignmentType::Active, .. } => active += 1,
-                Removal::Assignment { kind: AssignmentType::Eligible, .. } => eligible += 1,
+                Removal::Assignment {
+                    kind: AssignmentType::Active,
+                    ..
+                } => active += 1,
+                Removal::Assignment {
+                    kind: AssignmentType::Eligible,
+                    ..
+                } => eligible += 1,
                 Removal::GroupMember { .. } => members += 1,
             }
             via_group += usize::from(access.via.is_some());
@@ -147,7 +151,12 @@ pub fn population(e: &Evidence<'_>) -> Option<Section> {
             ("Assignments", Html::text(assignments)),
             (
                 "Resource scope",
-                Html::text(scope.resource_scope.as_deref().unwrap_or("the whole directory (/)")),
+                Html::text(
+                    scope
+                        .resource_scope
+                        .as_deref()
+                        .unwrap_or("the whole directory (/)"),
+                ),
             ),
             (
                 "Groups holding the access",
@@ -159,7 +168,14 @@ pub fn population(e: &Evidence<'_>) -> Option<Section> {
             ),
             ("Snapshot taken", Html::text(&instance.start.to_string())),
             ("Items", Html::text(&instance.items.len().to_string())),
-            ("Principals", Html::text(if principals.is_empty() { "none" } else { &principals })),
+            (
+                "Principals",
+                Html::text(if principals.is_empty() {
+                    "none"
+                } else {
+                    &principals
+                }),
+            ),
             (
                 "Access held",
                 Html::text(&format!(
@@ -170,7 +186,7 @@ pub fn population(e: &Evidence<'_>) -> Option<Section> {
     );
     para(
         &mut body,
-        "The items below are the population as read from the directory when the instance started; the state holds that snapshot, and the audit trail's `instanceStarted` record and the digests of every state written since show it was not edited afterwards.",
+        "The items below are the population as read from the directory when the instance started. The state holds that snapshot; the audit trail records the start with the number of items, and the digest of every state written since, so an edit made outside Recert shows when the trail is verified.",
     );
     Some(Section {
         id: "population",
@@ -225,7 +241,10 @@ pub fn reviewers(e: &Evidence<'_>) -> Option<Section> {
         vec![
             ("Reviewers", Html::text(kind)),
             ("Named reviewers", Html::text(&list(&spec.reviewers.users))),
-            ("Fallback reviewers", Html::text(&list(&spec.fallback_reviewers))),
+            (
+                "Fallback reviewers",
+                Html::text(&list(&spec.fallback_reviewers)),
+            ),
             ("Owners", Html::text(&list(&spec.owners))),
         ],
     );
@@ -255,12 +274,22 @@ pub fn reviewers(e: &Evidence<'_>) -> Option<Section> {
             } else {
                 Html::text("0")
             };
-            vec![who, Html::text(&may.to_string()), Html::text(&decided.to_string()), own]
+            vec![
+                who,
+                Html::text(&may.to_string()),
+                Html::text(&decided.to_string()),
+                own,
+            ]
         })
         .collect();
     table(
         &mut body,
-        &["Reviewer", "Items they may decide", "Decisions that count", "On their own access"],
+        &[
+            "Reviewer",
+            "Items they may decide",
+            "Decisions that count",
+            "On their own access",
+        ],
         rows,
         "No reviewer could decide any item.",
     );
@@ -325,7 +354,8 @@ pub fn decisions(e: &Evidence<'_>) -> Option<Section> {
                 decision,
                 d.map_or_else(Html::default, |d| Html::code(&d.reviewer)),
                 d.map_or_else(Html::default, |d| Html::text(&d.at.to_string())),
-                d.and_then(|d| d.reason.as_deref()).map_or_else(Html::default, Html::text),
+                d.and_then(|d| d.reason.as_deref())
+                    .map_or_else(Html::default, Html::text),
                 source_of(instance, id, item).map_or_else(Html::default, Html::code),
             ]
         })
@@ -333,7 +363,16 @@ pub fn decisions(e: &Evidence<'_>) -> Option<Section> {
     let mut body = String::new();
     table(
         &mut body,
-        &["Principal", "Access", "Recommendation", "Decision", "Reviewer", "Recorded", "Reason", "Decisions file"],
+        &[
+            "Principal",
+            "Access",
+            "Recommendation",
+            "Decision",
+            "Reviewer",
+            "Recorded",
+            "Reason",
+            "Decisions file",
+        ],
         rows,
         "The instance has no items.",
     );
@@ -363,7 +402,10 @@ pub fn entries(e: &Evidence<'_>) -> Option<Section> {
                 Html::code(&entry.reviewer),
                 Html::code(&entry.principal),
                 Html::text(entry.decision.as_str()),
-                entry.reason.as_deref().map_or_else(Html::default, Html::text),
+                entry
+                    .reason
+                    .as_deref()
+                    .map_or_else(Html::default, Html::text),
                 Html::code(&entry.source),
                 Html::text(&entry.seen.to_string()),
                 status,
@@ -373,7 +415,15 @@ pub fn entries(e: &Evidence<'_>) -> Option<Section> {
     let mut body = String::new();
     table(
         &mut body,
-        &["Reviewer", "Principal", "Decision", "Reason", "File", "First seen", "Status"],
+        &[
+            "Reviewer",
+            "Principal",
+            "Decision",
+            "Reason",
+            "File",
+            "First seen",
+            "Status",
+        ],
         rows,
         "No decision entry was seen in any file.",
     );
@@ -390,7 +440,9 @@ pub fn default_decision(e: &Evidence<'_>) -> Option<Section> {
     let setting = match spec.settings.default_decision {
         DefaultDecision::None => "none: undecided items stay undecided and keep their access",
         DefaultDecision::Approve => "approve: undecided items are approved and keep their access",
-        DefaultDecision::Deny => "deny: undecided items are denied and their access removed on apply",
+        DefaultDecision::Deny => {
+            "deny: undecided items are denied and their access removed on apply"
+        }
         DefaultDecision::Recommendation => {
             "recommendation: undecided items take the recommendation, where there is one"
         }
@@ -424,7 +476,11 @@ pub fn default_decision(e: &Evidence<'_>) -> Option<Section> {
             ("Left undecided", Html::text(&undecided.to_string())),
             (
                 "Applied automatically",
-                Html::text(if spec.settings.auto_apply { "yes" } else { "no: on request" }),
+                Html::text(if spec.settings.auto_apply {
+                    "yes"
+                } else {
+                    "no: on request"
+                }),
             ),
         ],
     );
@@ -441,12 +497,18 @@ fn result_cell(result: &ApplyResult) -> Html {
         ApplyResult::Failed { .. } => "bad",
         _ => "",
     };
-    Html(format!("<span class=\"{class}\">{}</span>", escape(&result.to_string())))
+    Html(format!(
+        "<span class=\"{class}\">{}</span>",
+        escape(&result.to_string())
+    ))
 }
 
 fn proof_cell(proof: Option<&Remediation>) -> Html {
     match proof {
-        None => Html(format!("<span class=\"none\">{}</span>", escape("not checked"))),
+        None => Html(format!(
+            "<span class=\"none\">{}</span>",
+            escape("not checked")
+        )),
         Some(p @ Remediation::Verified { at }) => Html(format!(
             "<span class=\"ok\">{}</span><br>{}",
             escape(p.name()),
@@ -483,7 +545,9 @@ pub fn apply(e: &Evidence<'_>) -> Option<Section> {
     let mut proofs: BTreeMap<&str, usize> = BTreeMap::new();
     for item in instance.items.values() {
         if let Some(r) = &item.apply_result {
-            *counts.entry(crate::status::apply_result_name(r)).or_default() += 1;
+            *counts
+                .entry(crate::status::apply_result_name(r))
+                .or_default() += 1;
         }
         if let Some(p) = &item.remediation {
             *proofs.entry(p.name()).or_default() += 1;
@@ -493,7 +557,10 @@ pub fn apply(e: &Evidence<'_>) -> Option<Section> {
         if m.is_empty() {
             "none".to_owned()
         } else {
-            m.iter().map(|(k, n)| format!("{k}: {n}")).collect::<Vec<_>>().join(", ")
+            m.iter()
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
     facts(
@@ -561,7 +628,10 @@ pub fn history(e: &Evidence<'_>) -> Option<Section> {
                 "{} decision{} cleared{}",
                 r.cleared,
                 if r.cleared == 1 { "" } else { "s" },
-                r.token.as_deref().map(|t| format!(" (request `{t}`)")).unwrap_or_default()
+                r.token
+                    .as_deref()
+                    .map(|t| format!(" (request `{t}`)"))
+                    .unwrap_or_default()
             )),
         ]);
     }
@@ -572,7 +642,10 @@ pub fn history(e: &Evidence<'_>) -> Option<Section> {
             Html::text(&format!(
                 "to {}{}",
                 r.reviewers.join(", "),
-                r.token.as_deref().map(|t| format!(" (request `{t}`)")).unwrap_or_default()
+                r.token
+                    .as_deref()
+                    .map(|t| format!(" (request `{t}`)"))
+                    .unwrap_or_default()
             )),
         ]);
     }
@@ -619,7 +692,7 @@ pub fn audit_trail(e: &Evidence<'_>) -> Option<Section> {
     );
     para(
         &mut body,
-        "Every record's hash covers the one before it; `recert audit verify` repeats this check, and a signed checkpoint, where one is kept, vouches for the head.",
+        "Every record's hash covers the one before it. The command recert audit verify repeats this check, together with the digests of the files written (this report among them), and a signed checkpoint, where one is kept, vouches for the head.",
     );
     Some(Section {
         id: "audit-trail",
