@@ -751,6 +751,48 @@ spec:
     }
 
     #[test]
+    fn a_file_put_back_after_a_removal_is_read_again_and_a_broken_one_refused() {
+        let (_dir, directory) = fixture(DATA);
+        let removal = Removal::Assignment {
+            id: "a-2".to_owned(),
+            kind: crate::model::directory_data::AssignmentType::Active,
+            principal: "u-b".to_owned(),
+            role: "r-1".to_owned(),
+            scope: String::new(),
+        };
+        let member = Removal::GroupMember {
+            group: "g-1".to_owned(),
+            member: "u-c".to_owned(),
+        };
+        let removed = block_on(directory.remove_many(&[removal.clone(), member.clone()]));
+        assert_eq!(
+            removed,
+            [Ok(RemoveOutcome::Removed), Ok(RemoveOutcome::Removed)]
+        );
+        let check = || {
+            block_on(crate::execute::remediation::check(
+                &directory,
+                &[&removal, &member],
+            ))
+        };
+        use crate::execute::remediation::Check;
+        assert_eq!(check(), [Check::Gone, Check::Gone]);
+        // Unchanged on disk: nothing is parsed again.
+        directory.reload_if_changed().expect("same text");
+        // Someone puts the file back: what the directory answers is the file again.
+        std::fs::write(directory.path(), DATA).expect("restore");
+        directory.reload_if_changed().expect("valid data");
+        assert_eq!(check(), [Check::Present, Check::Present]);
+        // A file that no longer reads is an error, and the last good data stays.
+        std::fs::write(directory.path(), "spec: [").expect("break");
+        assert!(matches!(
+            directory.reload_if_changed(),
+            Err(Error::Invalid(_))
+        ));
+        assert_eq!(directory.data().assignments.len(), 3);
+    }
+
+    #[test]
     fn a_role_is_found_by_id_or_name_first_in_file_order_as_roles_lists_them() {
         let text = "apiVersion: recert.dev/v1alpha1\nkind: DirectoryData\nmetadata: {name: corp}\nspec:\n  roles:\n    - {id: r-1, displayName: Admin}\n    - {id: r-2, displayName: r-3}\n    - {id: r-3, displayName: Reader}\n";
         let (_dir, directory) = fixture(text);
