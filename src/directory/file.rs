@@ -622,18 +622,25 @@ impl Directory for FileDirectory {
             .assignments_by_role
             .get(role)
             .map_or(&[][..], Vec::as_slice);
-        let all: Vec<AssignmentInfo> = positions
-            .iter()
-            .map(|&i| &state.data.assignments[i])
-            .map(|a| AssignmentInfo {
-                id: a.id.clone(),
-                principal: a.principal.clone(),
-                role: a.role.clone(),
-                kind: a.kind,
-                scope: a.scope.clone(),
-            })
-            .collect();
-        self.page(&all, page)
+        // Only this page's entries are copied: listing a role of a hundred thousand
+        // assignments page by page (a review's start, the remediation proof after an apply)
+        // stays linear.
+        let page = self.page(positions, page)?;
+        Ok(Page {
+            items: page
+                .items
+                .iter()
+                .map(|&i| &state.data.assignments[i])
+                .map(|a| AssignmentInfo {
+                    id: a.id.clone(),
+                    principal: a.principal.clone(),
+                    role: a.role.clone(),
+                    kind: a.kind,
+                    scope: a.scope.clone(),
+                })
+                .collect(),
+            next: page.next,
+        })
     }
 
     async fn list_members(&self, group: &str, page: Option<String>) -> Result<Page<String>, Error> {
