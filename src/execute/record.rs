@@ -301,8 +301,15 @@ fn changed_outputs(
     let dir = store.review_dir(&state.name);
     // The status and each instance's results are rendered side by side: for an instance of
     // a hundred thousand items they are tens of megabytes each.
-    let (status, results) = rayon::join(
-        || status::render(state, review, error, revision),
+    // The reports (rare: an instance's end, an apply's) verify the trail and render beside
+    // them.
+    let ((status, reports), results) = rayon::join(
+        || {
+            rayon::join(
+                || status::render(state, review, error, revision),
+                || reports(store, state, review, head),
+            )
+        },
         || {
             state
                 .instances
@@ -328,7 +335,7 @@ fn changed_outputs(
         text: status.map_err(|e| output(&e))?,
     }];
     files.extend(results.map_err(|e| output(&e))?);
-    files.extend(reports(store, state, review, head));
+    files.extend(reports);
     files.retain(|o| !std::fs::read(&o.path).is_ok_and(|old| old == o.text.as_bytes()));
     Ok(files)
 }
