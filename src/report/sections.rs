@@ -303,12 +303,10 @@ pub fn reviewers(e: &Evidence<'_>) -> Option<Section> {
         &if own == 0 {
             "No decision that counts was made by the principal it is about.".to_owned()
         } else {
-            format!(
-                "{own} decision{} that count{} made by the principal {} about: labelled self-review below.",
-                if own == 1 { "" } else { "s" },
-                if own == 1 { " was" } else { " were" },
-                if own == 1 { "it is" } else { "they are" }
-            )
+            match own {
+                1 => "1 decision that counts was made by the principal it is about: labelled self-review below.".to_owned(),
+                n => format!("{n} decisions that count were made by the principals they are about: labelled self-review below."),
+            }
         },
     );
     Some(Section {
