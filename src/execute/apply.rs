@@ -329,3 +329,100 @@ fn to_journal(outcome: &Outcome) -> JournalOutcome {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::file::FileDirectory;
+    use crate::model::directory_data::AssignmentType;
+
+    const DATA: &str = "apiVersion: recert.dev/v1alpha1
+kind: DirectoryData
+metadata: {name: corp}
+spec:
+  users:
+    - {id: u-a, userPrincipalName: a@x}
+    - {id: u-b, userPrincipalName: b@x}
+  roles:
+    - {id: r-1, displayName: Admin}
+  assignments:
+    - {id: a-1, principal: u-a, role: r-1}
+    - {id: a-2, principal: u-a, role: r-1, type: eligible}
+    - {id: a-3, principal: u-b, role: r-1}
+";
+
+    fn removal(id: &str, principal: &str, kind: AssignmentType) -> directory::Removal {
+        directory::Removal::Assignment {
+            id: id.to_owned(),
+            kind,
+            principal: principal.to_owned(),
+            role: "r-1".to_owned(),
+            scope: String::new(),
+        }
+    }
+
+    #[test]
+    fn each_item_is_proven_by_all_its_removals_and_an_unreadable_directory_proves_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("data.yaml");
+        std::fs::write(&path, DATA).expect("write");
+        let directory = AnyDirectory::File(FileDirectory::open(&path).expect("valid"));
+        let now = Timestamp::parse("2026-12-23T10:00:00Z").expect("time");
+        let targets: Vec<Target> = vec![
+            (
+                "i".into(),
+                "u-a".into(),
+                removal("a-1", "u-a", AssignmentType::Active),
+            ),
+            (
+                "i".into(),
+                "u-a".into(),
+                removal("a-2", "u-a", AssignmentType::Eligible),
+            ),
+            (
+                "i".into(),
+                "u-b".into(),
+                removal("a-3", "u-b", AssignmentType::Active),
+            ),
+        ];
+        let removals: Vec<directory::Removal> = targets.iter().map(|t| t.2.clone()).collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let answered = runtime.block_on(directory.remove_many(&removals));
+        assert!(answered.iter().all(|a| *a == Ok(RemoveOutcome::Removed)));
+        let done: BTreeMap<&Target, Outcome> = targets
+            .iter()
+            .map(|t| (t, Outcome::Done(RemoveOutcome::Removed)))
+            .collect();
+        let prove_now = || runtime.block_on(prove(&directory, &targets, &done, now));
+
+        let proofs = prove_now();
+        assert_eq!(proofs[&("i", "u-a")], Remediation::Verified { at: now });
+        assert_eq!(proofs[&("i", "u-b")], Remediation::Verified { at: now });
+
+        // a-2 comes back: u-a's item is still present, for that access alone.
+        let one_back = DATA
+            .replace("    - {id: a-1, principal: u-a, role: r-1}\n", "")
+            .replace("    - {id: a-3, principal: u-b, role: r-1}\n", "");
+        std::fs::write(&path, one_back).expect("put one back");
+        let proofs = prove_now();
+        assert_eq!(
+            proofs[&("i", "u-a")],
+            Remediation::StillPresent {
+                at: now,
+                access: vec!["eligible assignment `a-2`".to_owned()]
+            }
+        );
+        assert_eq!(proofs[&("i", "u-b")], Remediation::Verified { at: now });
+
+        // A file that no longer reads: nothing is proven either way, and the error says why.
+        std::fs::write(&path, "spec: [").expect("break");
+        for proof in prove_now().values() {
+            assert!(
+                matches!(proof, Remediation::CouldNotCheck { error, .. } if error.contains("data.yaml")),
+                "{proof:?}"
+            );
+        }
+    }
+}
