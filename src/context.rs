@@ -72,6 +72,10 @@ pub struct Faults {
     pub abort_after_removals: Option<usize>,
     /// Wait this long before each removal, as a slow directory would.
     pub remove_delay: Option<std::time::Duration>,
+    /// Put a file directory's data file back as it was before an apply's removals once they
+    /// are answered, before they are proven: access the directory reported removed that is
+    /// still there.
+    pub restore_removed: bool,
 }
 
 /// The variables the drills set, read once at start in builds with `fault-injection`.
@@ -81,6 +85,8 @@ pub mod fault_env {
     pub const ABORT_AFTER_REMOVALS: &str = "RECERT_FAULT_ABORT_AFTER_REMOVALS";
     /// Wait this many milliseconds before each removal.
     pub const REMOVE_DELAY_MS: &str = "RECERT_FAULT_REMOVE_DELAY_MS";
+    /// Set (to anything) to put the data file back after the removals.
+    pub const RESTORE_REMOVED: &str = "RECERT_FAULT_RESTORE_REMOVED";
 }
 
 impl Faults {
@@ -94,6 +100,7 @@ impl Faults {
                     .and_then(|n| usize::try_from(n).ok()),
                 remove_delay: number(fault_env::REMOVE_DELAY_MS)
                     .map(std::time::Duration::from_millis),
+                restore_removed: std::env::var_os(fault_env::RESTORE_REMOVED).is_some(),
             }
         }
         #[cfg(not(feature = "fault-injection"))]

@@ -25,6 +25,7 @@ pub mod printable;
 pub mod query;
 pub mod reconcile;
 pub mod regular_file;
+pub mod report;
 pub mod schema;
 pub mod source;
 pub mod state;

@@ -186,6 +186,7 @@ mod tests {
                     },
                     decision: None,
                     apply_result: None,
+                    remediation: None,
                 };
                 (id.to_owned(), item)
             })

@@ -142,6 +142,10 @@ pub struct ItemState {
     pub decision: Option<DecisionState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_result: Option<ApplyResult>,
+    /// Whether the directory, read again after the removals, still grants the access. States
+    /// written before the check existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<Remediation>,
 }
 
 /// The decision that counts for an item.
@@ -272,6 +276,42 @@ impl fmt::Display for ApplyResult {
             ApplyResult::NotSupported { reason } => write!(f, "not supported: {reason}"),
             ApplyResult::Protected => f.write_str("protected principal, not removed"),
             ApplyResult::Failed { error, .. } => write!(f, "failed: {error}"),
+        }
+    }
+}
+
+/// What reading the directory again after an item's removals showed: the proof that a denial
+/// was carried out, or that it was not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "proof", rename_all = "camelCase")]
+pub enum Remediation {
+    /// None of the removed access is there any more.
+    Verified { at: Timestamp },
+    /// The directory still grants this access, though its removal was answered as done.
+    StillPresent { at: Timestamp, access: Vec<String> },
+    /// The directory could not be read again; the removal is unproven, not failed.
+    CouldNotCheck { at: Timestamp, error: String },
+}
+
+impl Remediation {
+    /// The name status, results and the report show.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Remediation::Verified { .. } => "verified",
+            Remediation::StillPresent { .. } => "stillPresent",
+            Remediation::CouldNotCheck { .. } => "couldNotCheck",
+        }
+    }
+}
+
+impl fmt::Display for Remediation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Remediation::Verified { .. } => f.write_str("verified: the access is gone"),
+            Remediation::StillPresent { access, .. } => {
+                write!(f, "still present: {}", access.join("; "))
+            }
+            Remediation::CouldNotCheck { error, .. } => write!(f, "could not check: {error}"),
         }
     }
 }

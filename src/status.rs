@@ -14,7 +14,7 @@ use crate::error::ReviewError;
 use crate::model::decisions::Decision;
 use crate::model::review::{Requests, Timestamp};
 use crate::reconcile::ReviewPlan;
-use crate::state::{ApplyResult, EndReason, EntryStatus, Instance, ReviewState};
+use crate::state::{ApplyResult, EndReason, EntryStatus, Instance, Remediation, ReviewState};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -151,6 +151,8 @@ struct ItemStatus<'a> {
     recommendation: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     apply_result: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remediation: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -422,6 +424,14 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
             };
             *counts.entry(key).or_default() += 1;
         }
+        if let Some(proof) = &item.remediation {
+            let key = match proof {
+                Remediation::Verified { .. } => "remediationVerified",
+                Remediation::StillPresent { .. } => "remediationStillPresent",
+                Remediation::CouldNotCheck { .. } => "remediationCouldNotCheck",
+            };
+            *counts.entry(key).or_default() += 1;
+        }
     }
     let mut progress: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let names = crate::reconcile::InstanceNames::of(state, state.instances.last());
@@ -457,6 +467,7 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
                 None => format!("none: {}", item.recommendation.reason),
             },
             apply_result: item.apply_result.as_ref().map(ToString::to_string),
+            remediation: item.remediation.as_ref().map(ToString::to_string),
         })
         .collect();
     let rejected_decisions = instance

@@ -965,3 +965,105 @@ fn the_readmes_first_command_shows_the_reviews_at_work_and_where_to_look() {
         );
     }
 }
+
+#[test]
+fn a_removal_the_directory_keeps_is_a_failed_apply_with_its_proof_and_a_retry_proves_it_gone() {
+    let drill = Drill::new();
+    drill.reconcile("2026-12-01T10:00:00Z");
+    drill.request("stop", "stop-1");
+    drill.reconcile("2026-12-02T10:00:00Z");
+    drill.request("apply", "apply-1");
+    let before = drill.read("manifests/corp-directory.yaml");
+
+    // The file directory answers both removals as done; the drill puts the file back before
+    // they are proven, as a sync job restoring the entries would.
+    let out = crate::support::recert_with_env(
+        drill.dir.path(),
+        &[
+            "reconcile",
+            "manifests",
+            "--state-dir",
+            "state",
+            "--now",
+            "2026-12-03T10:00:00Z",
+        ],
+        &[(recert::context::fault_env::RESTORE_REMOVED, "1")],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(drill.read("manifests/corp-directory.yaml"), before);
+    let status = drill.status();
+    assert_eq!(
+        status.matches("applyResult: applied").count(),
+        0,
+        "{status}"
+    );
+    assert!(status.contains("applyFailed: 2"), "{status}");
+    assert!(status.contains("remediationStillPresent: 2"), "{status}");
+    assert!(
+        status.contains(
+            "applyResult: \"failed: the directory still grants active assignment `ra-owner-dave` after answering its removal as done\""
+        ),
+        "{status}"
+    );
+    assert!(
+        status.contains("remediation: \"still present: eligible assignment `ra-owner-ivan`\""),
+        "{status}"
+    );
+    let audit = drill.read(&format!("state/reviews/{REVIEW}/audit.jsonl"));
+    let proof = audit
+        .lines()
+        .find(|l| l.contains("\"remediationProof\""))
+        .expect("a remediationProof event");
+    assert_eq!(
+        proof.matches("\"proof\":\"stillPresent\"").count(),
+        2,
+        "{proof}"
+    );
+    // The owners' message says the apply failed for both, and why.
+    let state: serde_json::Value =
+        serde_json::from_str(&drill.read(&format!("state/reviews/{REVIEW}/state.json")))
+            .expect("state");
+    let applied: Vec<String> = state["state"]["outbox"]["pending"]
+        .as_array()
+        .expect("pending messages")
+        .iter()
+        .filter(|p| p["message"]["event"] == "applied")
+        .map(|p| p["message"]["content"].to_string())
+        .collect();
+    assert!(!applied.is_empty(), "{state}");
+    for content in &applied {
+        assert!(
+            content.contains("still grants active assignment")
+                && content.contains("\"removed\":0")
+                && content.contains("\"failed\":2"),
+            "{content}"
+        );
+    }
+
+    // A second apply retries the failed items; this time the access is gone, and proven so.
+    let rel = format!("manifests/reviews/{REVIEW}.yaml");
+    drill.write(
+        &rel,
+        &drill.read(&rel).replace("apply: apply-1", "apply: apply-2"),
+    );
+    drill.reconcile("2026-12-04T10:00:00Z");
+    let status = drill.status();
+    assert_eq!(
+        status.matches("applyResult: applied").count(),
+        2,
+        "{status}"
+    );
+    assert!(status.contains("remediationVerified: 2"), "{status}");
+    assert!(!status.contains("stillPresent"), "{status}");
+    assert_eq!(
+        status
+            .matches("remediation: \"verified: the access is gone\"")
+            .count(),
+        2,
+        "{status}"
+    );
+    assert_eq!(
+        drill.run(&["audit", "verify", "--state-dir", "state"]).code,
+        0
+    );
+}

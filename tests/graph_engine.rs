@@ -472,3 +472,36 @@ fn a_guests_only_review_reads_user_type_from_graph_and_keeps_only_guests() {
         assert!(status.contains(line), "{line}\nnot in\n{status}");
     }
 }
+
+#[test]
+fn an_assignment_graph_keeps_after_revoking_it_is_a_failed_apply_and_the_rest_are_proven_gone() {
+    let mut tenant = big_tenant(3, 1);
+    // Graph answers the revocation of a-000001 as done and goes on listing it.
+    tenant.kept_after_removal.insert("a-000001".to_owned());
+    let setup = Setup::new(tenant);
+    setup.reconcile(START);
+    setup.deny(&["u-000001", "u-000002", "u-000003"]);
+    setup.reconcile(DURING);
+    setup.reconcile(AFTER);
+
+    let mut removed = setup.server.tenant().removed.clone();
+    removed.sort();
+    assert_eq!(removed, ["a-000001", "a-000002", "a-000003"]);
+    let status = setup.status();
+    assert!(status.contains("applyFailed: 1"), "{status}");
+    assert!(status.contains("applied: 2"), "{status}");
+    assert!(status.contains("remediationStillPresent: 1"), "{status}");
+    assert!(status.contains("remediationVerified: 2"), "{status}");
+    assert!(
+        status.contains(
+            "failed: the directory still grants active assignment `a-000001` after answering its removal as done"
+        ),
+        "{status}"
+    );
+    let results = setup.results();
+    let row = results
+        .lines()
+        .find(|l| l.contains("u-000001"))
+        .expect("a row for u-000001");
+    assert!(row.contains("still grants"), "{row}");
+}

@@ -17,5 +17,6 @@ mod notify;
 mod notify_transport;
 mod policy;
 mod population;
+mod report;
 mod schema;
 mod scim;

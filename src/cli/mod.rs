@@ -10,6 +10,7 @@ mod engine;
 pub mod mask;
 mod notify;
 pub mod render;
+mod report;
 mod run;
 mod schema;
 mod trust;
@@ -51,6 +52,8 @@ pub enum Command {
     Run(run::Args),
     /// Notifications: preview what would be sent.
     Notify(notify::Args),
+    /// Write an instance's auditor's report: one self-contained, printable HTML file.
+    Report(report::Args),
 }
 
 /// How a command ended, as the process exit code.
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Decide(args) => decide::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Notify(args) => notify::run(&args),
+        Command::Report(args) => report::run(&args),
     }
 }
 

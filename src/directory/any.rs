@@ -57,6 +57,15 @@ impl AnyDirectory {
         }
     }
 
+    /// Makes the next answers reflect the directory as it is now: a file directory reads its
+    /// file again if it changed; remote directories answer live anyway.
+    pub fn refresh(&self) -> Result<(), Error> {
+        match self {
+            AnyDirectory::File(d) => d.reload_if_changed(),
+            AnyDirectory::Scim(_) | AnyDirectory::Graph(_) => Ok(()),
+        }
+    }
+
     fn scrub<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
         match (result, self.redactor()) {
             (Err(e), Some(r)) => Err(r.error(e)),

@@ -149,6 +149,20 @@ impl FileDirectory {
         &self.path
     }
 
+    /// Reads the file again when it no longer holds the text this directory last read or
+    /// wrote: what another writer (or a sync that put entries back) left there is what the
+    /// next answers are about. The remediation proof reads through this.
+    pub fn reload_if_changed(&self) -> Result<(), Error> {
+        let on_disk = std::fs::read(&self.path)
+            .map_err(|e| Error::Unavailable(format!("cannot read {}: {e}", self.path.display())))?;
+        if on_disk == self.lock().text.as_bytes() {
+            return Ok(());
+        }
+        let fresh = read_state(&self.path)?;
+        *self.lock() = fresh;
+        Ok(())
+    }
+
     /// The current contents.
     pub fn data(&self) -> DirectoryDataSpec {
         self.lock().data.clone()
@@ -608,18 +622,25 @@ impl Directory for FileDirectory {
             .assignments_by_role
             .get(role)
             .map_or(&[][..], Vec::as_slice);
-        let all: Vec<AssignmentInfo> = positions
-            .iter()
-            .map(|&i| &state.data.assignments[i])
-            .map(|a| AssignmentInfo {
-                id: a.id.clone(),
-                principal: a.principal.clone(),
-                role: a.role.clone(),
-                kind: a.kind,
-                scope: a.scope.clone(),
-            })
-            .collect();
-        self.page(&all, page)
+        // Only this page's entries are copied: listing a role of a hundred thousand
+        // assignments page by page (a review's start, the remediation proof after an apply)
+        // stays linear.
+        let page = self.page(positions, page)?;
+        Ok(Page {
+            items: page
+                .items
+                .iter()
+                .map(|&i| &state.data.assignments[i])
+                .map(|a| AssignmentInfo {
+                    id: a.id.clone(),
+                    principal: a.principal.clone(),
+                    role: a.role.clone(),
+                    kind: a.kind,
+                    scope: a.scope.clone(),
+                })
+                .collect(),
+            next: page.next,
+        })
     }
 
     async fn list_members(&self, group: &str, page: Option<String>) -> Result<Page<String>, Error> {
@@ -735,6 +756,48 @@ spec:
             .build()
             .expect("runtime")
             .block_on(f)
+    }
+
+    #[test]
+    fn a_file_put_back_after_a_removal_is_read_again_and_a_broken_one_refused() {
+        let (_dir, directory) = fixture(DATA);
+        let removal = Removal::Assignment {
+            id: "a-2".to_owned(),
+            kind: crate::model::directory_data::AssignmentType::Active,
+            principal: "u-b".to_owned(),
+            role: "r-1".to_owned(),
+            scope: String::new(),
+        };
+        let member = Removal::GroupMember {
+            group: "g-1".to_owned(),
+            member: "u-c".to_owned(),
+        };
+        let removed = block_on(directory.remove_many(&[removal.clone(), member.clone()]));
+        assert_eq!(
+            removed,
+            [Ok(RemoveOutcome::Removed), Ok(RemoveOutcome::Removed)]
+        );
+        let check = || {
+            block_on(crate::execute::remediation::check(
+                &directory,
+                &[&removal, &member],
+            ))
+        };
+        use crate::execute::remediation::Check;
+        assert_eq!(check(), [Check::Gone, Check::Gone]);
+        // Unchanged on disk: nothing is parsed again.
+        directory.reload_if_changed().expect("same text");
+        // Someone puts the file back: what the directory answers is the file again.
+        std::fs::write(directory.path(), DATA).expect("restore");
+        directory.reload_if_changed().expect("valid data");
+        assert_eq!(check(), [Check::Present, Check::Present]);
+        // A file that no longer reads is an error, and the last good data stays.
+        std::fs::write(directory.path(), "spec: [").expect("break");
+        assert!(matches!(
+            directory.reload_if_changed(),
+            Err(Error::Invalid(_))
+        ));
+        assert_eq!(directory.data().assignments.len(), 3);
     }
 
     #[test]

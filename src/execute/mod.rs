@@ -6,6 +6,7 @@
 //!   turned off.
 //! - [`record`]: recording one review: its audit events, state, status and results.
 //! - [`apply`]: a review's removals, through the journal.
+//! - [`remediation`]: the directory read again after them, to prove each access is gone.
 //! - `writers`: the threads that record reviews without removals while the pass plans on.
 //!
 //! Reviews are isolated: a review whose directory cannot be read, or whose state cannot be
@@ -15,6 +16,7 @@ pub mod apply;
 pub mod notices;
 pub mod pass;
 pub mod record;
+pub mod remediation;
 mod writers;
 
 use std::path::PathBuf;

@@ -10,8 +10,10 @@ use serde_json::{Value, json};
 
 use crate::audit;
 use crate::error::ReviewError;
+use crate::model::review::NotificationEvent;
 use crate::model::review::Timestamp;
-use crate::reconcile::{Effect, ReviewPlan};
+use crate::reconcile::{Change, Effect, ReviewPlan};
+use crate::report;
 use crate::state::ReviewState;
 use crate::status;
 use crate::store::{Store, Stored};
@@ -125,7 +127,7 @@ pub fn record(
     if let Err(e) = outcome {
         // The status still says what went wrong, though the trail could not record it.
         if !archive {
-            let _ = write_outputs(store, &entry.state, review, Some(&e), stamp.revision);
+            let _ = write_outputs(store, entry, review, Some(&e), stamp.revision);
         }
         error = Some(e);
     }
@@ -160,7 +162,16 @@ fn record_files(
     // the state is serialised while the outputs are rendered.
     let surely = recording.save_state || !recording.events.is_empty();
     let (outputs, state) = rayon::join(
-        || changed_outputs(store, &entry.state, review, shown, stamp.revision),
+        || {
+            changed_outputs(
+                store,
+                &entry.state,
+                review,
+                shown,
+                stamp.revision,
+                &entry.audit_head,
+            )
+        },
         || surely.then(|| audit::files::state_bytes(&entry.state)),
     );
     let outputs = outputs?;
@@ -273,22 +284,32 @@ struct Output {
     text: String,
 }
 
-/// The status and every instance's results whose content differs from what is on disk (a
-/// quiet reconcile leaves no trace in `git status` or mtimes).
+/// The status, every instance's results, and the auditor's report of each instance that ended
+/// or finished an apply in this plan, whose content differs from what is on disk (a quiet
+/// reconcile leaves no trace in `git status` or mtimes). `head` is where the audit trail ends
+/// before this recording: the reports verify the trail up to it.
 fn changed_outputs(
     store: &Store,
     state: &ReviewState,
     review: &ReviewPlan,
     error: Option<&ReviewError>,
     revision: Option<&str>,
+    head: &audit::Head,
 ) -> Result<Vec<Output>, ReviewError> {
     use rayon::prelude::*;
     let output = |e: &dyn std::fmt::Display| ReviewError::Output(e.to_string());
     let dir = store.review_dir(&state.name);
     // The status and each instance's results are rendered side by side: for an instance of
     // a hundred thousand items they are tens of megabytes each.
-    let (status, results) = rayon::join(
-        || status::render(state, review, error, revision),
+    // The reports (rare: an instance's end, an apply's) verify the trail and render beside
+    // them.
+    let ((status, reports), results) = rayon::join(
+        || {
+            rayon::join(
+                || status::render(state, review, error, revision),
+                || reports(store, state, review, head),
+            )
+        },
         || {
             state
                 .instances
@@ -314,8 +335,65 @@ fn changed_outputs(
         text: status.map_err(|e| output(&e))?,
     }];
     files.extend(results.map_err(|e| output(&e))?);
+    files.extend(reports);
     files.retain(|o| !std::fs::read(&o.path).is_ok_and(|old| old == o.text.as_bytes()));
     Ok(files)
+}
+
+/// The auditor's reports this plan calls for: when an instance ends (its end date, a stop)
+/// and when an apply finishes (the owners are told then too). The trail is verified once for
+/// all of them, and only then: a report is evidence of a moment, not rewritten every pass.
+fn reports(
+    store: &Store,
+    state: &ReviewState,
+    review: &ReviewPlan,
+    head: &audit::Head,
+) -> Vec<Output> {
+    let mut due: Vec<&str> = Vec::new();
+    for change in &review.changes {
+        if let Change::Completed { instance, .. } | Change::Stopped { instance, .. } = change {
+            due.push(instance);
+        }
+    }
+    for effect in &review.effects {
+        if let Effect::Notify {
+            event: NotificationEvent::Applied,
+            instance,
+            ..
+        } = effect
+        {
+            due.push(instance);
+        }
+    }
+    due.sort_unstable();
+    due.dedup();
+    let instances: Vec<&crate::state::Instance> = due
+        .iter()
+        .filter_map(|id| state.instances.iter().find(|i| i.id == *id))
+        .collect();
+    if instances.is_empty() {
+        return Vec::new();
+    }
+    let dir = store.review_dir(&state.name);
+    let chain = report::ChainCheck::of(&store.audit_path(&state.name), head);
+    instances
+        .into_iter()
+        .map(|instance| {
+            let path = report::path(store, &state.name, &instance.id);
+            let text = report::render(&report::Evidence {
+                state,
+                instance,
+                chain: &chain,
+            });
+            Output {
+                name: path
+                    .strip_prefix(&dir)
+                    .map_or_else(|_| path.display().to_string(), |p| p.display().to_string()),
+                text,
+                path,
+            }
+        })
+        .collect()
 }
 
 /// Writes the outputs, and the marker that says the status shows a problem.
@@ -350,11 +428,12 @@ fn write_changed(
 /// Writes the status and results without recording them (after a failure to record).
 fn write_outputs(
     store: &Store,
-    state: &ReviewState,
+    entry: &Stored,
     review: &ReviewPlan,
     error: Option<&ReviewError>,
     revision: Option<&str>,
 ) -> Result<(), ReviewError> {
-    let outputs = changed_outputs(store, state, review, error, revision)?;
+    let state = &entry.state;
+    let outputs = changed_outputs(store, state, review, error, revision, &entry.audit_head)?;
     write_changed(store, state, review, error, &outputs)
 }

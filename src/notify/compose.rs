@@ -9,7 +9,7 @@ use crate::directory::{Principal, UserInfo};
 use crate::model::notifier::Channel;
 use crate::model::review::{NotificationEvent, Timestamp};
 use crate::reconcile::{InstanceNames, allowed_reviewers_in};
-use crate::state::{ApplyResult, EndReason, Instance, ReviewState};
+use crate::state::{ApplyResult, EndReason, Instance, Remediation, ReviewState};
 
 use super::Notifiers;
 use super::message::{
@@ -380,7 +380,12 @@ fn applied(instance: &Instance) -> AppliedFacts {
             ApplyResult::Pending => continue,
             ApplyResult::Applied { .. } => {
                 facts.removed += 1;
-                ("applied", None)
+                // Removed, but not proven gone: the owners should know it is unchecked.
+                let unproven = match &item.remediation {
+                    Some(proof @ Remediation::CouldNotCheck { .. }) => Some(proof.to_string()),
+                    _ => None,
+                };
+                ("applied", unproven)
             }
             ApplyResult::NotFound { .. } => {
                 facts.not_found += 1;

@@ -139,6 +139,8 @@ fn start(
             .items
             .get_mut(&id)
             .expect("candidates come from the items");
+        // A retry proves its own removals afresh.
+        item.remediation = None;
         item.apply_result = Some(if is_protected(&id) {
             ApplyResult::Protected
         } else if let Some(access) = item

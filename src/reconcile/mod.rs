@@ -335,6 +335,7 @@ fn start_instance(
                 recommendation,
                 decision: None,
                 apply_result: None,
+                remediation: None,
             };
             (id, state)
         })

@@ -274,7 +274,9 @@ pub fn route(tenant: &mut Tenant, request: &Request) -> (Reply, Op) {
         ("DELETE", ["roleManagement", "directory", "roleAssignments", id]) => {
             let reply = match tenant.assignments.get(*id) {
                 Some(a) if a.kind == Kind::Active && a.member_type == "Direct" => {
-                    tenant.assignments.remove(*id);
+                    if !tenant.kept_after_removal.contains(*id) {
+                        tenant.assignments.remove(*id);
+                    }
                     tenant.removed.push((*id).to_owned());
                     Reply::empty(204)
                 }
@@ -423,8 +425,11 @@ pub fn route(tenant: &mut Tenant, request: &Request) -> (Reply, Op) {
                 ),
                 Some(g) => match g.members.iter().position(|m| m == member) {
                     Some(i) => {
-                        g.members.remove(i);
-                        tenant.removed.push(format!("{id}/{member}"));
+                        let pair = format!("{id}/{member}");
+                        if !tenant.kept_after_removal.contains(&pair) {
+                            g.members.remove(i);
+                        }
+                        tenant.removed.push(pair);
                         Reply::empty(204)
                     }
                     None => not_found(member),
@@ -582,7 +587,9 @@ fn schedule_request(tenant: &mut Tenant, request: &Request, endpoint: &str, kind
                     "The Role assignment does not exist.",
                 );
             };
-            tenant.assignments.remove(&id);
+            if !tenant.kept_after_removal.contains(&id) {
+                tenant.assignments.remove(&id);
+            }
             tenant.removed.push(id);
             "Revoked"
         }

@@ -85,6 +85,10 @@ pub struct Tenant {
     pub requests: Vec<Value>,
     /// Ids of assignments and `group/member` pairs removed, in order, once per removal.
     pub removed: Vec<String>,
+    /// Assignment ids and `group/member` pairs whose removal is answered as Graph answers a
+    /// successful one (the request `Revoked`, the `DELETE` 204) while the access stays listed:
+    /// what a write lost to replication, or undone by a sync, looks like to a client.
+    pub kept_after_removal: std::collections::BTreeSet<String>,
 }
 
 impl Tenant {
@@ -104,6 +108,7 @@ impl Tenant {
             assignments: BTreeMap::new(),
             requests: Vec::new(),
             removed: Vec::new(),
+            kept_after_removal: std::collections::BTreeSet::new(),
         }
     }
 
