@@ -675,6 +675,10 @@ fn a_review_gone_from_its_file_is_deleted_only_when_a_second_load_confirms_it() 
     eventually(&daemon, "the deletion, once confirmed", || {
         !state.join("reviews/ga-self").exists()
     });
+    // The records move inside the pass; the pass logs the deletion once it returns.
+    eventually(&daemon, "the deletion logged", || {
+        daemon.log().contains("review deleted")
+    });
     let log = daemon.log();
     let noticed = log
         .find("gone from the manifests")
