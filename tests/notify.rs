@@ -635,4 +635,9 @@ fn an_escalation_hands_the_undecided_items_on_and_mails_the_new_reviewer() {
         status["instances"][0]["escalations"][0]["level"],
         "last call"
     );
+    // The auditor's report says what the level did.
+    let report = recert(setup.path(), &["report", "ga", "--state-dir", "state"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert!(report.stdout.contains("Escalations"), "{}", report.stdout);
+    assert!(report.stdout.contains("u-bob → u-uma"), "{}", report.stdout);
 }

@@ -77,6 +77,7 @@ pub const SECTIONS: &[Builder] = &[
     sections::reviewers,
     sections::decisions,
     sections::entries,
+    sections::escalations,
     sections::default_decision,
     sections::apply,
     sections::history,

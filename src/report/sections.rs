@@ -489,6 +489,64 @@ pub fn default_decision(e: &Evidence<'_>) -> Option<Section> {
     })
 }
 
+/// The escalation levels the review declares, and what each one reached did.
+pub fn escalations(e: &Evidence<'_>) -> Option<Section> {
+    let levels = &e.state.spec.settings.escalations;
+    if levels.is_empty() {
+        return None;
+    }
+    let instance = e.instance;
+    let mut rows = Vec::new();
+    for (index, level) in levels.iter().enumerate() {
+        let when = match (level.after_days, level.days_before_end) {
+            (Some(d), _) => format!("{d} days after the start"),
+            (None, Some(d)) => format!("{d} days before the end"),
+            (None, None) => String::new(),
+        };
+        let to = match level.to {
+            crate::model::review::EscalateTo::Manager => "each reviewer's manager".to_owned(),
+            crate::model::review::EscalateTo::Fallback => "the fallback reviewers".to_owned(),
+            crate::model::review::EscalateTo::Users => level.users.join(", "),
+        };
+        let reached = instance.escalations.iter().find(|r| r.level == index);
+        let outcome = match reached {
+            None => "not reached".to_owned(),
+            Some(r) if r.items.is_empty() => {
+                format!("reached {}: nothing undecided to hand on", r.at)
+            }
+            Some(r) => {
+                let mut lines: Vec<String> = r
+                    .items
+                    .iter()
+                    .map(|(item, to)| format!("{item} → {}", to.join(", ")))
+                    .collect();
+                if !r.unresolved.is_empty() {
+                    lines.push(format!("no manager known for {}", r.unresolved.join(", ")));
+                }
+                format!("reached {}: {}", r.at, lines.join("; "))
+            }
+        };
+        rows.push(vec![
+            Html::text(&level.label(index)),
+            Html::text(&when),
+            Html::text(&to),
+            Html::text(&outcome),
+        ]);
+    }
+    let mut body = String::new();
+    table(
+        &mut body,
+        &["Level", "When", "To", "What it did"],
+        rows,
+        "No escalation level.",
+    );
+    Some(Section {
+        id: "escalations",
+        title: "Escalations",
+        body,
+    })
+}
+
 fn result_cell(result: &ApplyResult) -> Html {
     let class = match result {
         ApplyResult::Applied { .. } | ApplyResult::NotFound { .. } => "ok",
