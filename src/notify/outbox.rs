@@ -383,6 +383,53 @@ mod tests {
         assert_eq!(o.disabled.get("mail").map(String::as_str), Some("410 Gone"));
     }
 
+    proptest::proptest! {
+        /// However the log repeats or interleaves outcomes (a crash resends, a retry comes
+        /// before the success), each message is counted once: sent once if it was ever
+        /// delivered, failed once if it failed first, and pending only while nothing final
+        /// was recorded for it.
+        #[test]
+        fn each_message_ends_once_whatever_the_log_holds(
+            log in proptest::collection::vec((0usize..6, 0u8..4), 0..40)
+        ) {
+            let ids: Vec<String> = (0..6).map(|i| format!("m{i}")).collect();
+            let mut o = outbox(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+            let results = [
+                AttemptResult::Delivered,
+                AttemptResult::Retry,
+                AttemptResult::Failed,
+                AttemptResult::Gone,
+            ];
+            let attempts: Vec<Attempt> = log
+                .iter()
+                .map(|&(m, r)| attempt(&ids[m], results[usize::from(r)]))
+                .collect();
+            // What the first final outcome of each message was.
+            let mut first_final: std::collections::BTreeMap<&str, AttemptResult> =
+                std::collections::BTreeMap::new();
+            for a in &attempts {
+                if a.result != AttemptResult::Retry {
+                    first_final.entry(a.id.as_str()).or_insert(a.result);
+                }
+            }
+            // Fold in two halves, as two passes would.
+            let (first, second) = attempts.split_at(attempts.len() / 2);
+            fold(&mut o, first.to_vec());
+            fold(&mut o, second.to_vec());
+            let tally = o.instances.get("2026-12-01").cloned().unwrap_or_default();
+            let delivered = first_final
+                .values()
+                .filter(|r| **r == AttemptResult::Delivered)
+                .count();
+            proptest::prop_assert_eq!(tally.sent as usize, delivered);
+            proptest::prop_assert_eq!(tally.failed.len(), first_final.len() - delivered);
+            proptest::prop_assert_eq!(o.pending.len(), ids.len() - first_final.len());
+            for p in &o.pending {
+                proptest::prop_assert!(!first_final.contains_key(p.message.id.as_str()));
+            }
+        }
+    }
+
     #[test]
     fn the_log_is_read_line_by_line_and_a_half_written_line_waits() {
         let dir = tempfile::tempdir().expect("a temporary folder");
