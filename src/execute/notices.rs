@@ -10,7 +10,7 @@ use crate::model::review::Timestamp;
 use crate::notify::Notifiers;
 use crate::notify::compose::{self, Notice};
 use crate::notify::message::Message;
-use crate::notify::outbox::{self, Pending};
+use crate::notify::outbox;
 use crate::reconcile::{Change, Effect, ReviewPlan};
 use crate::state::ReviewState;
 use crate::store::Store;
@@ -90,14 +90,28 @@ pub async fn compose_notices(
         .map(|p| p.message.id.as_str())
         .collect();
     messages.retain(|m| !queued.contains(m.id.as_str()));
+    // One change per notice, listing its messages.
+    let mut by_notice: std::collections::BTreeMap<(&str, u8), Vec<&Message>> =
+        std::collections::BTreeMap::new();
     for m in &messages {
-        changes.push(Change::NotificationQueued {
-            instance: m.instance.clone(),
-            event: m.event,
-            id: m.id.clone(),
-            notifier: m.notifier.clone(),
-            channel: m.channel,
-            recipient: outbox::recipient_label(m),
+        by_notice
+            .entry((m.instance.as_str(), m.event as u8))
+            .or_default()
+            .push(m);
+    }
+    for group in by_notice.into_values() {
+        changes.push(Change::NotificationsQueued {
+            instance: group[0].instance.clone(),
+            event: group[0].event,
+            messages: group
+                .iter()
+                .map(|m| crate::reconcile::plan::QueuedMessage {
+                    id: m.id.clone(),
+                    notifier: m.notifier.clone(),
+                    channel: m.channel,
+                    recipient: outbox::recipient_label(m),
+                })
+                .collect(),
         });
     }
     for failure in unreachable {
@@ -109,12 +123,9 @@ pub async fn compose_notices(
             .failed
             .push(failure);
     }
-    next.outbox.pending.extend(messages.iter().map(|m| Pending {
-        message: m.clone(),
-        attempts: 0,
-        last_answer: None,
-        last_attempt: None,
-    }));
+    for m in &messages {
+        next.outbox.push(m.clone());
+    }
     messages
 }
 

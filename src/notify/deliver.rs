@@ -229,7 +229,7 @@ impl Sender {
                     }
                 }
             }
-            for pending in outbox.pending {
+            for pending in &outbox.pending {
                 if done.contains(pending.message.id.as_str()) {
                     continue;
                 }
@@ -243,7 +243,7 @@ impl Sender {
                 } else {
                     later(last, backoff(attempts, None)).min(later(now, MAX_BACKOFF))
                 };
-                self.push(pending.message, attempts, due);
+                self.push(outbox.materialize(pending), attempts, due);
             }
         }
         self.stats

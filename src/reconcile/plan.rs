@@ -169,20 +169,27 @@ pub enum Change {
         /// Reviewers whose escalation target is not known (no manager).
         unresolved: Vec<String>,
     },
-    /// A message entered the outbox (the pass composed it from a `Notify` effect).
+    /// Messages entered the outbox (the pass composed them from one `Notify` effect).
     #[serde(rename_all = "camelCase")]
-    NotificationQueued {
+    NotificationsQueued {
         instance: String,
         event: NotificationEvent,
-        id: String,
-        notifier: String,
-        channel: Channel,
-        recipient: String,
+        messages: Vec<QueuedMessage>,
     },
     /// Nobody could be told: no address, no such notifier.
     NotificationUnreachable(Failure),
     /// What one attempt to deliver a message came to (folded from the delivery log).
     NotificationDelivery(Folded),
+}
+
+/// One message queued, as the plan and the audit trail name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedMessage {
+    pub id: String,
+    pub notifier: String,
+    pub channel: Channel,
+    pub recipient: String,
 }
 
 /// Work outside the state: the directory, notifications, the archive.
@@ -387,18 +394,30 @@ impl fmt::Display for Change {
                 }
                 Ok(())
             }
-            Change::NotificationQueued {
+            Change::NotificationsQueued {
                 instance,
                 event,
-                id,
-                notifier,
-                recipient,
-                ..
-            } => write!(
-                f,
-                "notification \"{}\" (instance {instance}) to {recipient} through {notifier} queued as {id}",
-                event_words(*event)
-            ),
+                messages,
+            } => {
+                // A few names are enough to read; the audit trail has every message.
+                const SHOWN: usize = 5;
+                let names: Vec<String> = messages
+                    .iter()
+                    .take(SHOWN)
+                    .map(|m| format!("{} ({})", m.recipient, m.notifier))
+                    .collect();
+                write!(
+                    f,
+                    "notification \"{}\" (instance {instance}): {} queued, to {}",
+                    event_words(*event),
+                    count(messages.len(), "message", "messages"),
+                    names.join(", ")
+                )?;
+                if messages.len() > SHOWN {
+                    write!(f, " and {} more", messages.len() - SHOWN)?;
+                }
+                Ok(())
+            }
             Change::NotificationUnreachable(failure) => write!(
                 f,
                 "notification \"{}\" to {} through {} cannot be sent: {}",
