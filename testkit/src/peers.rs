@@ -268,11 +268,7 @@ impl SmtpPeer {
                 entries
                     .filter_map(|e| {
                         let name = e.ok()?.file_name().into_string().ok()?;
-                        name.strip_suffix(".json")?
-                            .split_once('-')?
-                            .0
-                            .parse()
-                            .ok()
+                        name.strip_suffix(".json")?.split_once('-')?.0.parse().ok()
                     })
                     .collect()
             })

@@ -246,12 +246,9 @@ impl Smtp {
                 conn
             }
             SmtpTls::Starttls | SmtpTls::None => {
-                let stream = tcp(&self.host, self.port)
-                    .await
-                    .map_err(Failure::Connect)?;
+                let stream = tcp(&self.host, self.port).await.map_err(Failure::Connect)?;
                 self.opened.fetch_add(1, Ordering::Relaxed);
-                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
-                    .await?
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await?
             }
         };
         if self.tls == SmtpTls::Starttls
@@ -337,9 +334,12 @@ enum Failure {
 /// connection waited that long (46 e-mails a second over 4 connections where one `smtplib`
 /// connection sent 117; benches/notify.rs).
 async fn tcp(host: &str, port: u16) -> std::io::Result<tokio::net::TcpStream> {
-    let stream = tokio::time::timeout(COMMAND_TIMEOUT, tokio::net::TcpStream::connect((host, port)))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out"))??;
+    let stream = tokio::time::timeout(
+        COMMAND_TIMEOUT,
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out"))??;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
@@ -409,4 +409,19 @@ fn tls_parameters(settings: &SmtpSettings, base: &Path) -> Result<TlsParameters,
     builder
         .build()
         .map_err(|e| Delivery::permanent(format!("cannot set up TLS for `{}`: {e}", settings.host)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_are_opened_with_nagle_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback listener");
+        let port = listener.local_addr().expect("its address").port();
+        let stream = tcp("127.0.0.1", port).await.expect("a connection");
+        assert!(stream.nodelay().expect("the socket option"));
+    }
 }
