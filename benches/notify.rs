@@ -217,7 +217,7 @@ fn run(args: &Args, work: &Path, run: usize) -> Sample {
 
     // Part 1: the pass, the order alternating between runs.
     let (without_state, with_state) = (root.join("without/state"), root.join("with/state"));
-    let (pass_without, pass_with) = if run % 2 == 0 {
+    let (pass_without, pass_with) = if run.is_multiple_of(2) {
         let a = reconcile(&plain, &without_state, 0);
         (a, reconcile(&notified, &with_state, 0))
     } else {

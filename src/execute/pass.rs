@@ -503,7 +503,7 @@ async fn carry_out(
                         Err(e) => job.error = Some(e),
                     }
                     recording = record::Recording {
-                        save_state: applied.journal.is_some() || events.len() > 0,
+                        save_state: applied.journal.is_some() || !events.is_empty(),
                         events,
                     };
                     journal = applied.journal;
