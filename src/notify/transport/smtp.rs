@@ -234,16 +234,13 @@ impl Smtp {
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
         let mut conn = match self.tls {
             SmtpTls::Implicit => {
-                let conn = AsyncSmtpConnection::connect_tokio1(
-                    (self.host.as_str(), self.port),
-                    Some(COMMAND_TIMEOUT),
-                    &self.hello,
-                    self.tls_parameters.clone(),
-                    None,
-                )
-                .await?;
+                let stream = tcp(&self.host, self.port).await.map_err(Failure::Connect)?;
                 self.opened.fetch_add(1, Ordering::Relaxed);
-                conn
+                let Some(parameters) = &self.tls_parameters else {
+                    return Err(Failure::NoTlsParameters);
+                };
+                let stream = TlsFromTheStart::over(stream, parameters.clone()).await?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await?
             }
             SmtpTls::Starttls | SmtpTls::None => {
                 let stream = tcp(&self.host, self.port).await.map_err(Failure::Connect)?;
@@ -283,6 +280,9 @@ impl Smtp {
                     "{}:{}: Connection error: {e}",
                     self.host, self.port
                 ));
+            }
+            Failure::NoTlsParameters => {
+                return Delivery::permanent("`tls: implicit` without TLS settings");
             }
             // Temporary: a server that stops offering STARTTLS (or an attacker stripping it
             // from its answer) may offer it again.
@@ -325,6 +325,81 @@ enum Failure {
     NoStarttls,
     /// The TCP connection (refused, unreachable, timed out).
     Connect(std::io::Error),
+    /// Cannot happen: `Smtp::new` builds TLS settings for `tls: implicit`.
+    NoTlsParameters,
+}
+
+/// lettre's TLS from the first byte (`tls: implicit`) over a socket opened by [`tcp`], so that
+/// it too has Nagle's algorithm off: lettre's own connector opens a socket it gives no access
+/// to. Handed to lettre as the "plain" stream it then speaks SMTP over.
+#[derive(Debug)]
+#[allow(
+    deprecated,
+    reason = "lettre 0.11's only way to start TLS on a socket it did not open; still public"
+)]
+struct TlsFromTheStart(lettre::transport::smtp::client::AsyncNetworkStream);
+
+#[allow(deprecated, reason = "see `TlsFromTheStart`")]
+impl TlsFromTheStart {
+    async fn over(
+        stream: tokio::net::TcpStream,
+        parameters: TlsParameters,
+    ) -> Result<TlsFromTheStart, lettre::transport::smtp::Error> {
+        let mut stream = lettre::transport::smtp::client::AsyncNetworkStream::use_existing_tokio1(
+            Box::new(stream),
+        );
+        stream.upgrade_tls(parameters).await?;
+        Ok(TlsFromTheStart(stream))
+    }
+}
+
+// lettre's stream speaks the `futures` I/O traits; its connection takes tokio's.
+impl tokio::io::AsyncRead for TlsFromTheStart {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let unfilled = buf.initialize_unfilled();
+        match futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut self.0), cx, unfilled) {
+            std::task::Poll::Ready(Ok(n)) => {
+                buf.advance(n);
+                std::task::Poll::Ready(Ok(()))
+            }
+            std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Err(e)),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsFromTheStart {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        futures_io::AsyncWrite::poll_write(std::pin::Pin::new(&mut self.0), cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        futures_io::AsyncWrite::poll_flush(std::pin::Pin::new(&mut self.0), cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        futures_io::AsyncWrite::poll_close(std::pin::Pin::new(&mut self.0), cx)
+    }
+}
+
+impl lettre::transport::smtp::client::AsyncTokioStream for TlsFromTheStart {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.peer_addr()
+    }
 }
 
 /// A TCP connection to the server with Nagle's algorithm off. lettre writes a message and the
@@ -332,7 +407,7 @@ enum Failure {
 /// server to acknowledge the first, and the server delays that acknowledgement (40 ms or
 /// more on Linux) because it has nothing to answer before the `.`: every message on the
 /// connection waited that long (46 e-mails a second over 4 connections where one `smtplib`
-/// connection sent 117; benches/notify.rs).
+/// connection sent 117; benches/notify.rs). Every mode connects through here.
 async fn tcp(host: &str, port: u16) -> std::io::Result<tokio::net::TcpStream> {
     let stream = tokio::time::timeout(
         COMMAND_TIMEOUT,
