@@ -13,6 +13,7 @@
 mod post;
 mod signature;
 mod smtp;
+mod smtp_socket;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

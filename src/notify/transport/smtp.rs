@@ -23,6 +23,7 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::{Response, Severity};
 use tokio::sync::Semaphore;
 
+use super::smtp_socket as socket;
 use super::{Delivery, read_secret};
 use crate::model::notifier::{SmtpSettings, SmtpTls};
 use crate::notify::config;
@@ -32,7 +33,7 @@ use crate::notify::render;
 const DEFAULT_MAX_CONNECTIONS: u32 = 4;
 
 /// Each SMTP command and the connection itself (lettre's per-operation timeout).
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A whole send (connect, TLS, AUTH, envelope, data) may not take longer than this: a server
 /// that trickles its answers must not hold a connection slot forever.
@@ -234,16 +235,20 @@ impl Smtp {
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
         let mut conn = match self.tls {
             SmtpTls::Implicit => {
-                let stream = tcp(&self.host, self.port).await.map_err(Failure::Connect)?;
+                let stream = socket::tcp(&self.host, self.port)
+                    .await
+                    .map_err(Failure::Connect)?;
                 self.opened.fetch_add(1, Ordering::Relaxed);
                 let Some(parameters) = &self.tls_parameters else {
                     return Err(Failure::NoTlsParameters);
                 };
-                let stream = TlsFromTheStart::over(stream, parameters.clone()).await?;
+                let stream = socket::TlsFromTheStart::over(stream, parameters.clone()).await?;
                 AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await?
             }
             SmtpTls::Starttls | SmtpTls::None => {
-                let stream = tcp(&self.host, self.port).await.map_err(Failure::Connect)?;
+                let stream = socket::tcp(&self.host, self.port)
+                    .await
+                    .map_err(Failure::Connect)?;
                 self.opened.fetch_add(1, Ordering::Relaxed);
                 AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await?
             }
@@ -316,8 +321,8 @@ impl Smtp {
     }
 }
 
-/// Why a send failed: lettre's error, or the server's missing STARTTLS (which lettre only
-/// reports in words).
+/// Why a send failed: lettre's error, the server's missing STARTTLS (which lettre only
+/// reports in words), or the TCP connection, which is opened here (`smtp_socket`).
 #[derive(Debug)]
 enum Failure {
     Smtp(lettre::transport::smtp::Error),
@@ -327,96 +332,6 @@ enum Failure {
     Connect(std::io::Error),
     /// Cannot happen: `Smtp::new` builds TLS settings for `tls: implicit`.
     NoTlsParameters,
-}
-
-/// lettre's TLS from the first byte (`tls: implicit`) over a socket opened by [`tcp`], so that
-/// it too has Nagle's algorithm off: lettre's own connector opens a socket it gives no access
-/// to. Handed to lettre as the "plain" stream it then speaks SMTP over.
-#[derive(Debug)]
-#[allow(
-    deprecated,
-    reason = "lettre 0.11's only way to start TLS on a socket it did not open; still public"
-)]
-struct TlsFromTheStart(lettre::transport::smtp::client::AsyncNetworkStream);
-
-#[allow(deprecated, reason = "see `TlsFromTheStart`")]
-impl TlsFromTheStart {
-    async fn over(
-        stream: tokio::net::TcpStream,
-        parameters: TlsParameters,
-    ) -> Result<TlsFromTheStart, lettre::transport::smtp::Error> {
-        let mut stream = lettre::transport::smtp::client::AsyncNetworkStream::use_existing_tokio1(
-            Box::new(stream),
-        );
-        stream.upgrade_tls(parameters).await?;
-        Ok(TlsFromTheStart(stream))
-    }
-}
-
-// lettre's stream speaks the `futures` I/O traits; its connection takes tokio's.
-impl tokio::io::AsyncRead for TlsFromTheStart {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let unfilled = buf.initialize_unfilled();
-        match futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut self.0), cx, unfilled) {
-            std::task::Poll::Ready(Ok(n)) => {
-                buf.advance(n);
-                std::task::Poll::Ready(Ok(()))
-            }
-            std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Err(e)),
-            std::task::Poll::Pending => std::task::Poll::Pending,
-        }
-    }
-}
-
-impl tokio::io::AsyncWrite for TlsFromTheStart {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        futures_io::AsyncWrite::poll_write(std::pin::Pin::new(&mut self.0), cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        futures_io::AsyncWrite::poll_flush(std::pin::Pin::new(&mut self.0), cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        futures_io::AsyncWrite::poll_close(std::pin::Pin::new(&mut self.0), cx)
-    }
-}
-
-impl lettre::transport::smtp::client::AsyncTokioStream for TlsFromTheStart {
-    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        self.0.peer_addr()
-    }
-}
-
-/// A TCP connection to the server with Nagle's algorithm off. lettre writes a message and the
-/// `.` line that ends it in two writes; with Nagle on, the second (5 bytes) waits for the
-/// server to acknowledge the first, and the server delays that acknowledgement (40 ms or
-/// more on Linux) because it has nothing to answer before the `.`: every message on the
-/// connection waited that long (46 e-mails a second over 4 connections where one `smtplib`
-/// connection sent 117; benches/notify.rs). Every mode connects through here.
-async fn tcp(host: &str, port: u16) -> std::io::Result<tokio::net::TcpStream> {
-    let stream = tokio::time::timeout(
-        COMMAND_TIMEOUT,
-        tokio::net::TcpStream::connect((host, port)),
-    )
-    .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out"))??;
-    stream.set_nodelay(true)?;
-    Ok(stream)
 }
 
 impl From<lettre::transport::smtp::Error> for Failure {
@@ -484,19 +399,4 @@ fn tls_parameters(settings: &SmtpSettings, base: &Path) -> Result<TlsParameters,
     builder
         .build()
         .map_err(|e| Delivery::permanent(format!("cannot set up TLS for `{}`: {e}", settings.host)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn connections_are_opened_with_nagle_off() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback listener");
-        let port = listener.local_addr().expect("its address").port();
-        let stream = tcp("127.0.0.1", port).await.expect("a connection");
-        assert!(stream.nodelay().expect("the socket option"));
-    }
 }
