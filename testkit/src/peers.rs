@@ -314,6 +314,24 @@ impl SmtpPeer {
         }
     }
 
+    /// When each message accepted so far arrived, in nanoseconds since the Unix epoch, in
+    /// order: the sink's clock, read from its file names, so that a benchmark can time a
+    /// delivery from the server's side the same way whoever the client is.
+    pub fn arrivals(&self) -> Vec<u64> {
+        let mut times: Vec<u64> = std::fs::read_dir(self.dir.path().join("mail"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| {
+                        let name = e.ok()?.file_name().into_string().ok()?;
+                        name.strip_suffix(".json")?.split_once('-')?.0.parse().ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        times.sort_unstable();
+        times
+    }
+
     /// Connections clients opened to the server since it last started.
     pub fn connections(&self) -> u64 {
         std::fs::read_to_string(self.dir.path().join("mail/connections.json"))
