@@ -164,6 +164,7 @@ fn message(notifier: &str, channel: Channel, sequence: u32, to: Recipient) -> Me
             applied: None,
             link: None,
         },
+        item_ids: Vec::new(),
     }
 }
 

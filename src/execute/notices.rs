@@ -277,6 +277,9 @@ pub async fn preview(
         .into_iter()
         .filter(|m| m.to.id.as_deref().is_none_or(|i| i == id))
         .collect();
+    for m in &mut messages {
+        m.materialize(&next);
+    }
     messages.sort_by(|a, b| a.notifier.cmp(&b.notifier));
     Ok(messages)
 }

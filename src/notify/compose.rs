@@ -53,7 +53,7 @@ pub fn compose(
     };
     let users = Users { instance, people };
     let base = content(state, instance, notice.event);
-    let mut pending_by_reviewer: Option<BTreeMap<String, Vec<ItemFact>>> = None;
+    let mut pending_by_reviewer: Option<BTreeMap<String, Vec<String>>> = None;
     for used in settings.notifiers.iter().filter(|u| u.wants(notice.event)) {
         let Some(channel) = notifiers.channel(&used.name) else {
             out.unreachable.push(Failure {
@@ -68,7 +68,7 @@ pub fn compose(
             });
             continue;
         };
-        let make = |to: Recipient, key: &str, content: Content| Message {
+        let make = |to: Recipient, key: &str, content: Content, item_ids: Vec<String>| Message {
             id: Message::id_for(
                 review,
                 notice.instance,
@@ -86,6 +86,7 @@ pub fn compose(
             to,
             created: now,
             content,
+            item_ids,
         };
         if channel != Channel::Smtp {
             let mut content = base.clone();
@@ -116,7 +117,7 @@ pub fn compose(
                 name: None,
                 address: None,
             };
-            out.messages.push(make(to, "channel", content));
+            out.messages.push(make(to, "channel", content, Vec::new()));
             continue;
         }
         // E-mail: one message per person.
@@ -163,9 +164,10 @@ pub fn compose(
                 continue;
             };
             let mut content = base.clone();
+            let mut item_ids = Vec::new();
             if role == RecipientRole::Reviewer {
                 let by = pending_by_reviewer.get_or_insert_with(|| pending_items(state, instance));
-                content.items = by.get(id).cloned().unwrap_or_default();
+                item_ids = by.get(id).cloned().unwrap_or_default();
                 let reviewer = user.map_or(id, |u| u.user_principal_name.as_str());
                 content.how_to_decide = Some(how_to_decide(review, state, reviewer));
             }
@@ -179,7 +181,7 @@ pub fn compose(
                 }),
                 address: Some(address.to_owned()),
             };
-            out.messages.push(make(to, id, content));
+            out.messages.push(make(to, id, content, item_ids));
         }
         if matches!(
             notice.event,
@@ -193,7 +195,7 @@ pub fn compose(
                     address: Some(address.clone()),
                 };
                 let key = format!("mailto:{}", address.to_lowercase());
-                out.messages.push(make(to, &key, base.clone()));
+                out.messages.push(make(to, &key, base.clone(), Vec::new()));
             }
         }
     }
@@ -245,24 +247,20 @@ fn content(state: &ReviewState, instance: &Instance, event: NotificationEvent) -
     }
 }
 
-/// Each reviewer's undecided items, by reviewer id.
-fn pending_items(state: &ReviewState, instance: &Instance) -> BTreeMap<String, Vec<ItemFact>> {
+/// Each reviewer's undecided items (principal ids), by reviewer id.
+fn pending_items(state: &ReviewState, instance: &Instance) -> BTreeMap<String, Vec<String>> {
     let names = InstanceNames::of(state, Some(instance));
-    let mut out: BTreeMap<String, Vec<ItemFact>> = BTreeMap::new();
-    for item in instance.items.values().filter(|i| i.decision.is_none()) {
-        let reviewers = allowed_reviewers_in(&names, item);
-        if reviewers.is_empty() {
-            continue;
-        }
-        let fact = item_fact(item);
-        for reviewer in reviewers {
-            out.entry(reviewer).or_default().push(fact.clone());
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (id, item) in instance.items.iter().filter(|(_, i)| i.decision.is_none()) {
+        for reviewer in allowed_reviewers_in(&names, item) {
+            out.entry(reviewer).or_default().push(id.clone());
         }
     }
     out
 }
 
-fn item_fact(item: &crate::state::ItemState) -> ItemFact {
+/// What a message tells of one item, from the instance's snapshot.
+pub fn item_fact(item: &crate::state::ItemState) -> ItemFact {
     let (name, kind) = match &item.principal {
         Principal::User(u) => (u.user_principal_name.clone(), "user"),
         Principal::Group(g) => (g.id.clone(), "group"),

@@ -209,7 +209,8 @@ impl Sender {
             tracing::warn!(error = %e, "a review's outbox cannot be read");
         }
         for (name, stored) in stored {
-            let outbox = stored.state.outbox;
+            let state = stored.state;
+            let outbox = &state.outbox;
             if outbox.pending.is_empty() {
                 continue;
             }
@@ -243,7 +244,9 @@ impl Sender {
                 } else {
                     later(last, backoff(attempts, None)).min(later(now, MAX_BACKOFF))
                 };
-                self.push(outbox.materialize(pending), attempts, due);
+                let mut message = pending.message.clone();
+                message.materialize(&state);
+                self.push(message, attempts, due);
             }
         }
         self.stats
@@ -283,6 +286,7 @@ impl Sender {
                 Some(q)
             })
             .collect();
+        self.materialize(&mut work);
         let mut running = tokio::task::JoinSet::new();
         let mut touched_logs: BTreeSet<PathBuf> = BTreeSet::new();
         loop {
@@ -344,6 +348,28 @@ impl Sender {
             .depth
             .store(self.queue.len() as u64, Ordering::Relaxed);
         round
+    }
+
+    /// Fills in the items of messages queued by a pass (which names them by id), from their
+    /// reviews' states, each read once.
+    fn materialize(&self, work: &mut std::collections::VecDeque<Queued>) {
+        let wanted: BTreeSet<&str> = work
+            .iter()
+            .filter(|q| !q.message.item_ids.is_empty() && q.message.content.items.is_empty())
+            .map(|q| q.message.review.as_str())
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let (stored, errors) = self.store.load_some(wanted.into_iter());
+        for e in errors {
+            tracing::warn!(error = %e, "a review's state cannot be read to fill in its messages");
+        }
+        for q in work.iter_mut() {
+            if let Some(s) = stored.get(&q.message.review) {
+                q.message.materialize(&s.state);
+            }
+        }
     }
 
     /// Why a message is not sent at all: its notifier is gone from the manifests, or disabled.

@@ -29,6 +29,11 @@ pub struct Message {
     /// When the pass decided it.
     pub created: Timestamp,
     pub content: Content,
+    /// The principals of the items it tells (a reviewer's undecided items). The outbox keeps
+    /// only these: what it tells of each is the instance's snapshot, which the state holds and
+    /// never changes; [`Message::materialize`] fills `content.items` from it to send.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub item_ids: Vec<String>,
 }
 
 /// Who a message is for.
@@ -197,6 +202,22 @@ pub struct AppliedItem {
 }
 
 impl Message {
+    /// The message as it is sent: `content.items` from the snapshot of its instance in
+    /// `state` (the review's state the message was composed from).
+    pub fn materialize(&mut self, state: &crate::state::ReviewState) {
+        if self.item_ids.is_empty() || !self.content.items.is_empty() {
+            return;
+        }
+        if let Some(instance) = state.instances.iter().find(|i| i.id == self.instance) {
+            self.content.items = self
+                .item_ids
+                .iter()
+                .filter_map(|id| instance.items.get(id))
+                .map(super::compose::item_fact)
+                .collect();
+        }
+    }
+
     /// The deterministic id of a message.
     pub fn id_for(
         review: &str,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::notifier::Channel;
 use crate::model::review::{NotificationEvent, Timestamp};
 
-use super::message::{ItemFact, Message};
+use super::message::Message;
 
 /// The file in a review's folder that the sender appends outcomes to.
 pub const DELIVERY_LOG: &str = "deliveries.jsonl";
@@ -34,10 +34,6 @@ pub struct Outbox {
     /// changes. By notifier name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub disabled: BTreeMap<String, String>,
-    /// The facts of the items the pending messages tell, once per instance and principal:
-    /// a review's reviewers are told of the same items, and each message names its own.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub items: BTreeMap<String, BTreeMap<String, ItemFact>>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -52,46 +48,14 @@ impl Outbox {
             && self.disabled.is_empty()
     }
 
-    /// Puts a message in the outbox: its items' facts go to [`Outbox::items`], the message
-    /// keeps their ids.
-    pub fn push(&mut self, mut message: Message) {
-        let items = std::mem::take(&mut message.content.items);
-        let ids = items.iter().map(|i| i.principal.clone()).collect();
-        let facts = self.items.entry(message.instance.clone()).or_default();
-        for item in items {
-            facts.entry(item.principal.clone()).or_insert(item);
-        }
+    /// Puts a message in the outbox.
+    pub fn push(&mut self, message: Message) {
         self.pending.push(Pending {
             message,
-            items: ids,
             attempts: 0,
             last_answer: None,
             last_attempt: None,
         });
-    }
-
-    /// The message as it is sent: with its items' facts.
-    pub fn materialize(&self, pending: &Pending) -> Message {
-        let mut message = pending.message.clone();
-        if let Some(facts) = self.items.get(&message.instance) {
-            message.content.items = pending
-                .items
-                .iter()
-                .filter_map(|id| facts.get(id).cloned())
-                .collect();
-        }
-        message
-    }
-
-    /// Drops the facts no pending message tells any more.
-    fn prune(&mut self) {
-        let live: std::collections::BTreeSet<&str> = self
-            .pending
-            .iter()
-            .map(|p| p.message.instance.as_str())
-            .collect();
-        self.items
-            .retain(|instance, _| live.contains(instance.as_str()));
     }
 
     /// Messages waiting for `instance`.
@@ -107,11 +71,8 @@ impl Outbox {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pending {
-    /// The message, without its items' facts (see [`Outbox::materialize`]).
+    /// The message, its items named by id (see [`Message::materialize`]).
     pub message: Message,
-    /// The principals of the items it tells, whose facts are in [`Outbox::items`].
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub items: Vec<String>,
     /// Attempts that met a temporary failure.
     #[serde(default, skip_serializing_if = "is_zero32")]
     pub attempts: u32,
@@ -278,7 +239,6 @@ pub fn fold(outbox: &mut Outbox, attempts: Vec<Attempt>) -> Vec<Folded> {
         }
         out.push(folded);
     }
-    outbox.prune();
     out
 }
 
@@ -370,6 +330,7 @@ mod tests {
                 applied: None,
                 link: None,
             },
+            item_ids: Vec::new(),
         }
     }
 
@@ -388,7 +349,6 @@ mod tests {
                 .iter()
                 .map(|id| Pending {
                     message: message(id, "2026-12-01"),
-                    items: Vec::new(),
                     attempts: 0,
                     last_answer: None,
                     last_attempt: None,

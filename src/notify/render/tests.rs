@@ -72,6 +72,7 @@ fn message(event: NotificationEvent, channel: Channel, to: Recipient, content: C
         to,
         created: ts("2026-12-01T00:00:05Z"),
         content,
+        item_ids: Vec::new(),
     }
 }
 
