@@ -67,8 +67,13 @@ pub fn pending(store: &Store, reviewer: &str) -> Vec<Pending> {
     out
 }
 
-/// The path of a review's results for an instance (the latest when none is named).
-pub fn results(store: &Store, review: &str, instance: Option<&str>) -> Result<String, QueryError> {
+/// A stored review and the index of one of its instances (the latest when none is named):
+/// what `export` and `report` read.
+pub fn stored_instance(
+    store: &Store,
+    review: &str,
+    instance: Option<&str>,
+) -> Result<(store::Stored, usize), QueryError> {
     // Only this review's state is read; a state that cannot be read says why.
     let (mut stored, errors) = store.load_some(std::iter::once(review));
     if let Some(error) = errors.into_iter().next() {
@@ -78,12 +83,12 @@ pub fn results(store: &Store, review: &str, instance: Option<&str>) -> Result<St
         review: review.to_owned(),
         state_dir: store.root().display().to_string(),
     })?;
-    let chosen = match instance {
+    let index = match instance {
         Some(id) => entry
             .state
             .instances
             .iter()
-            .find(|i| i.id == id)
+            .position(|i| i.id == id)
             .ok_or_else(|| QueryError::NoInstance {
                 review: review.to_owned(),
                 instance: id.to_owned(),
@@ -91,8 +96,15 @@ pub fn results(store: &Store, review: &str, instance: Option<&str>) -> Result<St
         None => entry
             .state
             .instances
-            .last()
+            .len()
+            .checked_sub(1)
             .ok_or_else(|| QueryError::NoInstanceYet(review.to_owned()))?,
     };
-    status::results_csv(&entry.state, chosen).map_err(QueryError::Render)
+    Ok((entry, index))
+}
+
+/// The results CSV of a review's instance (the latest when none is named).
+pub fn results(store: &Store, review: &str, instance: Option<&str>) -> Result<String, QueryError> {
+    let (entry, index) = stored_instance(store, review, instance)?;
+    status::results_csv(&entry.state, &entry.state.instances[index]).map_err(QueryError::Render)
 }

@@ -419,3 +419,229 @@ fn applied(instance: &Instance) -> AppliedFacts {
     }
     facts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::notifier::{NotifierSpec, SmtpSettings, SmtpTls, WebhookSettings};
+    use crate::model::review::{NotifierUse, ReviewerType};
+    use crate::reconcile::tests::{World, base_spec, user};
+
+    fn notifiers() -> Notifiers {
+        let smtp = NotifierSpec {
+            kind: Channel::Smtp,
+            smtp: Some(SmtpSettings {
+                host: "127.0.0.1".into(),
+                port: None,
+                tls: SmtpTls::None,
+                ca_file: None,
+                username: None,
+                password: None,
+                from: "reviews@corp.example".into(),
+                reply_to: None,
+                max_connections: None,
+            }),
+            webhook: None,
+            slack: None,
+            teams: None,
+            retry_hours: None,
+        };
+        let hook = NotifierSpec {
+            kind: Channel::Webhook,
+            smtp: None,
+            webhook: Some(WebhookSettings {
+                url: Some("http://127.0.0.1/x".into()),
+                url_from: None,
+                secret: crate::model::directory::SecretRef {
+                    env: Some("S".into()),
+                    file: None,
+                },
+                timeout_seconds: None,
+            }),
+            slack: None,
+            teams: None,
+            retry_hours: None,
+        };
+        Notifiers::from_specs([("mail".to_owned(), smtp), ("hook".to_owned(), hook)])
+    }
+
+    /// A review of alice and bob by the named reviewer carol, owned by dave, started.
+    fn started(configure: impl FnOnce(&mut AccessReviewSpec)) -> ReviewState {
+        let mut spec = base_spec();
+        spec.reviewers.kind = ReviewerType::Users;
+        spec.reviewers.users = vec!["carol".into()];
+        spec.owners = vec!["dave".into()];
+        configure(&mut spec);
+        let mut world = World::new(spec, ["alice", "bob"].iter().map(|id| user(id)).collect());
+        world.step("2026-12-01");
+        world.recorded["ga"].clone()
+    }
+
+    fn people() -> HashMap<String, UserInfo> {
+        ["carol", "dave"]
+            .iter()
+            .map(|id| ((*id).to_owned(), user(id)))
+            .collect()
+    }
+
+    fn notice<'a>(
+        event: NotificationEvent,
+        reviewers: &'a [String],
+        owners: &'a [String],
+    ) -> Notice<'a> {
+        Notice {
+            event,
+            instance: "2026-12-01",
+            sequence: 0,
+            reviewers,
+            owners,
+        }
+    }
+
+    fn recipients(c: &Composed) -> Vec<(String, String)> {
+        c.messages
+            .iter()
+            .map(|m| {
+                (
+                    m.notifier.clone(),
+                    m.to.address.clone().unwrap_or_else(|| "channel".into()),
+                )
+            })
+            .collect()
+    }
+
+    use crate::model::review::AccessReviewSpec;
+
+    #[test]
+    fn each_notifier_takes_only_its_events_and_email_false_spares_reviewers_not_owners() {
+        let state = started(|spec| {
+            let n = &mut spec.settings.notifications;
+            n.notifiers = vec![
+                NotifierUse {
+                    name: "mail".into(),
+                    events: vec![],
+                },
+                NotifierUse {
+                    name: "hook".into(),
+                    events: vec![NotificationEvent::InstanceEnded],
+                },
+            ];
+            n.additional_recipients = vec!["audit@corp.example".into()];
+        });
+        let now = Timestamp::parse("2026-12-01").expect("time");
+        let carol = vec!["carol".to_owned()];
+        let dave = vec!["dave".to_owned()];
+        let start = compose(
+            "ga",
+            &state,
+            notice(NotificationEvent::InstanceStarted, &carol, &[]),
+            &notifiers(),
+            &people(),
+            now,
+        );
+        // The webhook does not take starts; Carol is e-mailed her two items.
+        assert_eq!(
+            recipients(&start),
+            [("mail".to_owned(), "carol@corp.example".to_owned())]
+        );
+        assert_eq!(start.messages[0].item_ids, ["alice", "bob"]);
+        let end = compose(
+            "ga",
+            &state,
+            notice(NotificationEvent::InstanceEnded, &[], &dave),
+            &notifiers(),
+            &people(),
+            now,
+        );
+        assert_eq!(
+            recipients(&end),
+            [
+                ("mail".to_owned(), "dave@corp.example".to_owned()),
+                ("mail".to_owned(), "audit@corp.example".to_owned()),
+                ("hook".to_owned(), "channel".to_owned()),
+            ]
+        );
+        // `email: false`: reviewers are not e-mailed; owners still are.
+        let mut quiet = state.clone();
+        quiet.spec.settings.notifications.email = false;
+        let start = compose(
+            "ga",
+            &quiet,
+            notice(NotificationEvent::InstanceStarted, &carol, &[]),
+            &notifiers(),
+            &people(),
+            now,
+        );
+        assert!(start.messages.is_empty());
+        let end = compose(
+            "ga",
+            &quiet,
+            notice(NotificationEvent::InstanceEnded, &[], &dave),
+            &notifiers(),
+            &people(),
+            now,
+        );
+        assert_eq!(end.messages.len(), 3);
+        // The same notice composes the same ids: a pass that runs again queues nothing new.
+        let again = compose(
+            "ga",
+            &state,
+            notice(NotificationEvent::InstanceEnded, &[], &dave),
+            &notifiers(),
+            &people(),
+            now,
+        );
+        let ids = |c: &Composed| c.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&again),
+            ids(&compose(
+                "ga",
+                &state,
+                notice(NotificationEvent::InstanceEnded, &[], &dave),
+                &notifiers(),
+                &people(),
+                now
+            ))
+        );
+    }
+
+    #[test]
+    fn a_recipient_without_an_address_or_an_unknown_notifier_is_reported() {
+        let state = started(|spec| {
+            spec.settings.notifications.notifiers = vec![
+                NotifierUse {
+                    name: "mail".into(),
+                    events: vec![],
+                },
+                NotifierUse {
+                    name: "gone".into(),
+                    events: vec![],
+                },
+            ];
+        });
+        let now = Timestamp::parse("2026-12-01").expect("time");
+        let mut people = people();
+        if let Some(carol) = people.get_mut("carol") {
+            carol.user_principal_name = "carol".into();
+        }
+        let carol = vec!["carol".to_owned(), "nobody".to_owned()];
+        let c = compose(
+            "ga",
+            &state,
+            notice(NotificationEvent::InstanceStarted, &carol, &[]),
+            &notifiers(),
+            &people,
+            now,
+        );
+        assert!(c.messages.is_empty());
+        let answers: Vec<&str> = c.unreachable.iter().map(|f| f.answer.as_str()).collect();
+        assert_eq!(
+            answers,
+            [
+                "the directory has no e-mail address for this user",
+                "not found in the directory",
+                "no Notifier named `gone` is loaded",
+            ]
+        );
+    }
+}

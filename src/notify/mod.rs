@@ -39,6 +39,17 @@ impl Notifiers {
         Notifiers { by_name }
     }
 
+    /// Notifiers given directly (tests).
+    #[cfg(test)]
+    pub fn from_specs(specs: impl IntoIterator<Item = (String, NotifierSpec)>) -> Notifiers {
+        Notifiers {
+            by_name: specs
+                .into_iter()
+                .map(|(name, spec)| (name, (spec, PathBuf::new())))
+                .collect(),
+        }
+    }
+
     pub fn channel(&self, name: &str) -> Option<Channel> {
         self.by_name.get(name).map(|(spec, _)| spec.kind)
     }

@@ -139,30 +139,8 @@ pub fn for_review(
     review: &str,
     instance: Option<&str>,
 ) -> Result<Report, QueryError> {
-    let (mut stored, errors) = store.load_some(std::iter::once(review));
-    if let Some(error) = errors.into_iter().next() {
-        return Err(QueryError::State(error));
-    }
-    let entry = stored.remove(review).ok_or_else(|| QueryError::NoReview {
-        review: review.to_owned(),
-        state_dir: store.root().display().to_string(),
-    })?;
-    let chosen = match instance {
-        Some(id) => entry
-            .state
-            .instances
-            .iter()
-            .find(|i| i.id == id)
-            .ok_or_else(|| QueryError::NoInstance {
-                review: review.to_owned(),
-                instance: id.to_owned(),
-            })?,
-        None => entry
-            .state
-            .instances
-            .last()
-            .ok_or_else(|| QueryError::NoInstanceYet(review.to_owned()))?,
-    };
+    let (entry, index) = crate::query::stored_instance(store, review, instance)?;
+    let chosen = &entry.state.instances[index];
     let chain = ChainCheck::of(&store.audit_path(review), &entry.audit_head);
     let html = render(&Evidence {
         state: &entry.state,
