@@ -204,6 +204,8 @@ pub fn run(setup: &Setup) {
         "{status:#}"
     );
     assert_eq!(level["noManagerKnown"], json!(unresolved), "{status:#}");
+    // Dan's entry from before the level stays rejected as it was seen.
+    assert_eq!(setup.item(&status, "alice")["decision"], "undecided");
 
     // Dan decides again, now that the item is his too, and it counts.
     setup.decide("dan", "alice", "approve", "Confirmed for Carol.");
