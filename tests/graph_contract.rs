@@ -12,7 +12,7 @@ use recert::directory::graph::mapping::{
 use serde_json::{Value, json};
 
 use crate::graph::block_on;
-use crate::support::graph_server::{GraphServer, Group, Kind, Tenant, User};
+use crate::support::graph_server::{Contact, GraphServer, Group, Kind, Tenant, User};
 use crate::support::root;
 
 fn dir() -> PathBuf {
@@ -545,5 +545,122 @@ fn paging_follows_next_links_with_an_opaque_skiptoken_and_caps_top() {
         assert_eq!(sizes.iter().sum::<usize>(), 2_100);
         assert!(sizes.iter().all(|s| *s <= 120), "{sizes:?}");
         assert_eq!(sizes.len(), 2_100usize.div_ceil(120));
+    });
+}
+
+#[test]
+fn a_manager_is_a_directory_object_and_none_is_a_graph_404() {
+    let mut t = Tenant::new();
+    t.simple_user(
+        "u-boss",
+        "boss@contoso.example",
+        Some("2026-11-20T08:12:31Z"),
+    );
+    t.user(User {
+        id: "u-alice".to_owned(),
+        upn: "alice@contoso.example".to_owned(),
+        display_name: "Alice".to_owned(),
+        enabled: true,
+        on_premises: false,
+        last_sign_in: None,
+        manager: Some("u-boss".to_owned()),
+        user_type: Some("Member"),
+    });
+    t.user(User {
+        id: "u-carl".to_owned(),
+        upn: "carl@contoso.example".to_owned(),
+        manager: Some("c-desk".to_owned()),
+        ..t.users["u-alice"].clone()
+    });
+    t.contact(Contact {
+        id: "c-desk".to_owned(),
+        display_name: "Outsourcing desk".to_owned(),
+        mail: "desk@outsourcer.example".to_owned(),
+    });
+    let server = GraphServer::start(t);
+    block_on(async {
+        let client = http_client();
+        let token = token(&client, &server).await;
+        let get = |path: &str| {
+            client
+                .get(format!("{}{path}", server.base_url()))
+                .bearer_auth(&token)
+                .send()
+        };
+        let json = |r: reqwest::Response| async move {
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.expect("json"))
+        };
+
+        // GET /users/{id|userPrincipalName}/manager: the manager as a directoryObject, with a
+        // user's default properties (signInActivity only when selected).
+        let (status, body) = json(
+            get("/users/alice@contoso.example/manager")
+                .await
+                .expect("send"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_valid("microsoft.graph.user", &body);
+        assert_eq!(body["@odata.type"], "#microsoft.graph.user");
+        assert_eq!(body["id"], "u-boss");
+        assert_eq!(body["userPrincipalName"], "boss@contoso.example");
+        assert!(
+            body["@odata.context"]
+                .as_str()
+                .is_some_and(|c| c.ends_with("/$metadata#directoryObjects/$entity")),
+            "{body}"
+        );
+        assert!(body.get("signInActivity").is_none(), "{body}");
+        let (_, selected) = json(
+            get("/users/u-alice/manager?$select=id,signInActivity")
+                .await
+                .expect("send"),
+        )
+        .await;
+        assert!(
+            selected["signInActivity"]["lastSignInDateTime"].is_string(),
+            "{selected}"
+        );
+        assert!(selected.get("displayName").is_none(), "{selected}");
+
+        // The manager may be an organizational contact.
+        let (status, body) = json(get("/users/u-carl/manager").await.expect("send")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["@odata.type"], "#microsoft.graph.orgContact");
+        assert_eq!(body["id"], "c-desk");
+
+        // No manager: 404 with Graph's error body.
+        let (status, body) = json(get("/users/u-boss/manager").await.expect("send")).await;
+        assert_eq!(status, 404, "{body}");
+        assert_valid("microsoft.graph.ODataErrors.ODataError", &body);
+        assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
+        let (status, body) = json(get("/users/nobody/manager").await.expect("send")).await;
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
+
+        // `$expand=manager` nests the same object, `$select` inside the parentheses applying to
+        // it; a user without a manager has no `manager` at all. This is what the client sends.
+        let (status, body) = json(
+            get("/users/u-alice?$select=id,displayName&$expand=manager($select=id,displayName)")
+                .await
+                .expect("send"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_valid("microsoft.graph.user", &body);
+        assert_eq!(
+            body["manager"],
+            json!({"@odata.type": "#microsoft.graph.user", "id": "u-boss", "displayName": "boss"})
+        );
+        let (_, body) = json(get("/users/u-boss?$expand=manager").await.expect("send")).await;
+        assert!(body.get("manager").is_none(), "{body}");
+        let (_, body) = json(get("/users/u-carl?$expand=manager").await.expect("send")).await;
+        assert_eq!(
+            body["manager"]["@odata.type"],
+            "#microsoft.graph.orgContact"
+        );
+        let user: DirectoryObject = serde_json::from_value(body).expect("a user");
+        assert_eq!(user.to_user().manager, None, "a contact cannot review");
     });
 }

@@ -6,6 +6,7 @@ mod audit;
 mod cli;
 mod daemon;
 mod engine;
+mod escalation;
 mod examples;
 mod generated;
 mod golden;

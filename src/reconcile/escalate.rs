@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::directory::Principal;
-use crate::model::review::{EscalateTo, NotificationEvent, Timestamp};
+use crate::model::review::{AccessReviewSpec, EscalateTo, NotificationEvent, Timestamp};
 use crate::state::{EscalationRecord, Instance, ReviewState};
 
 use super::authority::Names as _;
@@ -103,6 +103,40 @@ fn manager_of(state: &ReviewState, instance: &Instance, reviewer: &str) -> Optio
         Some(Principal::User(u)) => u.manager.clone(),
         _ => state.managers.get(reviewer).cloned(),
     }
+}
+
+/// Whom to look up before a level `to: manager` of the running instance can find every
+/// reviewer's manager: the managers who review their reports' undecided items (a `manager`
+/// review), unless already known. Named reviewers are looked up anyway, and a reviewer who is
+/// one of the instance's users comes with their manager in the snapshot.
+pub(super) fn managers_to_look_up<'a>(
+    spec: &AccessReviewSpec,
+    state: &'a ReviewState,
+) -> Vec<&'a str> {
+    let Some(instance) = state.in_progress() else {
+        return Vec::new();
+    };
+    let pending = spec
+        .settings
+        .escalations
+        .iter()
+        .enumerate()
+        .any(|(level, e)| {
+            e.to == EscalateTo::Manager && !instance.escalations.iter().any(|r| r.level == level)
+        });
+    if !pending {
+        return Vec::new();
+    }
+    instance
+        .items
+        .values()
+        .filter(|i| i.decision.is_none())
+        .filter_map(|i| match &i.principal {
+            Principal::User(u) => u.manager.as_deref(),
+            _ => None,
+        })
+        .filter(|m| !instance.items.contains_key(*m) && !state.managers.contains_key(*m))
+        .collect()
 }
 
 /// The next time a level of the running instance falls due after `now`.

@@ -119,6 +119,20 @@ pub fn needs(
             .protected_principals
             .iter()
             .for_each(|n| want(n));
+        // A level's users, so that the status and the messages name them by id as it names
+        // everyone else.
+        review
+            .spec
+            .settings
+            .escalations
+            .iter()
+            .flat_map(|e| &e.users)
+            .for_each(|n| want(n));
+        if let Some(state) = state {
+            escalate::managers_to_look_up(&review.spec, state)
+                .into_iter()
+                .for_each(&mut want);
+        }
         for file in &review.decisions {
             want(&file.spec.reviewer);
             file.spec

@@ -1411,3 +1411,27 @@ fn a_decision_by_an_escalation_reviewer_before_the_level_is_rejected() {
         None
     );
 }
+
+#[test]
+fn a_level_to_managers_has_the_reviewing_managers_looked_up_until_it_has_happened() {
+    let mut users = level(EscalateTo::Users, None, Some(2));
+    users.users = vec!["Uma@corp.example".into()];
+    let mut world = manager_world(vec![level(EscalateTo::Manager, Some(5), None), users]);
+    world.step("2026-12-01");
+    let names = |world: &World, now: &str| {
+        needs(&world.desired(), &world.recorded, ts(now))
+            .remove("ga")
+            .map(|n| n.names.into_iter().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    // Max reviews Mia's item and is no item himself: his manager is known only once he is
+    // looked up. Mia is an item, her manager in the snapshot. Uma is named by the last level.
+    // (Fiona, the fallback reviewer, is not in this directory, so she is always asked for.)
+    assert_eq!(
+        names(&world, "2026-12-02"),
+        ["fiona", "max", "uma@corp.example"]
+    );
+    world.step("2026-12-06");
+    assert_eq!(world.recorded["ga"].instances[0].escalations.len(), 1);
+    assert_eq!(names(&world, "2026-12-07"), ["fiona", "uma@corp.example"]);
+}

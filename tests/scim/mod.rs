@@ -4,4 +4,5 @@
 
 mod directory;
 mod engine;
+mod escalation;
 mod peer;

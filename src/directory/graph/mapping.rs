@@ -172,7 +172,13 @@ impl DirectoryObject {
                 .clone()
                 .unwrap_or_else(|| self.id.clone()),
             display_name: self.display_name.clone(),
-            manager: self.manager.as_ref().map(|m| m.id.clone()),
+            // A manager can be an organizational contact (user-list-manager.md), who has no
+            // account to review with: escalation to it goes nowhere, so it counts as none.
+            manager: self
+                .manager
+                .as_deref()
+                .filter(|m| m.kind().is_none_or(|k| k == ObjectKind::User) && !m.id.is_empty())
+                .map(|m| m.id.clone()),
             last_sign_in: self
                 .sign_in_activity
                 .as_ref()
@@ -252,6 +258,27 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(without.to_user().address(), Some("bob@corp.example"));
+    }
+
+    #[test]
+    fn an_expanded_manager_counts_when_it_is_a_user_and_not_when_it_is_a_contact() {
+        let read = |manager: &str| {
+            let body =
+                format!(r#"{{"id":"1","userPrincipalName":"a@corp.example","manager":{manager}}}"#);
+            let user: DirectoryObject = serde_json::from_str(&body).expect("parses");
+            user.to_user().manager
+        };
+        assert_eq!(
+            read(r##"{"@odata.type":"#microsoft.graph.user","id":"u-9"}"##).as_deref(),
+            Some("u-9")
+        );
+        // The docs' examples leave the type out of an expanded manager.
+        assert_eq!(read(r#"{"id":"u-9"}"#).as_deref(), Some("u-9"));
+        assert_eq!(
+            read(r##"{"@odata.type":"#microsoft.graph.orgContact","id":"c-1"}"##),
+            None
+        );
+        assert_eq!(read("null"), None);
     }
 
     #[test]

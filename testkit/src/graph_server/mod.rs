@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 pub use routes::{Op, Reply};
 #[allow(unused_imports, reason = "the benchmark seeds no groups")]
-pub use tenant::{Group, Kind, ServicePrincipal, Tenant, User};
+pub use tenant::{Contact, Group, Kind, ServicePrincipal, Tenant, User};
 
 /// A fault the server plays on the next requests to Graph endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::tenant::{Assignment, Kind, Tenant};
+use super::tenant::{Assignment, Kind, Tenant, User};
 
 /// One answer: status, extra headers, JSON body (none for 204).
 #[derive(Debug, Clone)]
@@ -99,8 +99,27 @@ impl Request<'_> {
     }
 
     fn expands(&self, what: &str) -> bool {
-        self.param("$expand")
-            .is_some_and(|e| e.split(',').any(|x| x.trim().starts_with(what)))
+        self.expand(what).is_some()
+    }
+
+    /// The options of `what` in `$expand` (`manager($select=id,displayName)` gives `$select`),
+    /// when it is expanded.
+    fn expand(&self, what: &str) -> Option<Vec<(String, String)>> {
+        let expand = self.param("$expand")?;
+        top_level(expand, ',').into_iter().find_map(|item| {
+            let item = item.trim();
+            let (name, options) = match item.split_once('(') {
+                Some((name, rest)) => (name.trim(), rest.strip_suffix(')').unwrap_or(rest)),
+                None => (item, ""),
+            };
+            name.eq_ignore_ascii_case(what).then(|| {
+                top_level(options, ';')
+                    .into_iter()
+                    .filter_map(|o| o.split_once('='))
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                    .collect()
+            })
+        })
     }
 
     /// The page size: `$top` capped at `max`, or `default`.
@@ -162,6 +181,26 @@ impl Request<'_> {
         }
         url.to_string()
     }
+}
+
+/// `text` split at each `separator` outside parentheses.
+fn top_level(text: &str, separator: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            c if c == separator && depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts.retain(|p| !p.trim().is_empty());
+    parts
 }
 
 fn encode(segment: &str) -> String {
@@ -343,10 +382,18 @@ pub fn route(tenant: &mut Tenant, request: &Request) -> (Reply, Op) {
             },
             Op::Get,
         )),
+        // user-list-manager.md: a directoryObject (the user or organizational contact), or 404
+        // when none is assigned.
         ("GET", ["users", key, "manager"]) => Ok((
             match tenant.find_user(key) {
-                Some(u) => match u.manager.as_ref().and_then(|m| tenant.users.get(m)) {
-                    Some(m) => Reply::json(200, tenant.user_json(m)),
+                Some(u) => match manager_view(tenant, u, &request.select()) {
+                    Some(mut m) => {
+                        m["@odata.context"] = json!(format!(
+                            "{}/$metadata#directoryObjects/$entity",
+                            request.base
+                        ));
+                        Reply::json(200, m)
+                    }
                     None => not_found("manager"),
                 },
                 None => not_found(key),
@@ -454,16 +501,25 @@ pub fn route(tenant: &mut Tenant, request: &Request) -> (Reply, Op) {
     })
 }
 
-fn user_view(tenant: &Tenant, u: &super::tenant::User, request: &Request) -> Value {
-    let mut v = tenant.user_json(u);
-    if request.expands("manager")
-        && let Some(m) = &u.manager
-    {
-        v["manager"] = json!({"@odata.type": "#microsoft.graph.user", "id": m});
+fn user_view(tenant: &Tenant, u: &User, request: &Request) -> Value {
+    let mut v = user_properties(tenant.user_json(u), &request.select());
+    // `$expand=manager` nests the manager's directoryObject, with the `$select` given inside
+    // the parentheses; a user without a manager has no `manager` property at all.
+    if let Some(options) = request.expand("manager") {
+        let select = options
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("$select"))
+            .map(|(_, s)| s.split(',').map(|p| p.trim().to_owned()).collect());
+        if let Some(m) = manager_view(tenant, u, &select) {
+            v["manager"] = m;
+        }
     }
-    // signInActivity and userType are returned only when selected, as on Graph (user.md:
-    // userType "Returned only on $select").
-    let select = request.select();
+    v
+}
+
+/// A user without the properties Graph returns only when selected: signInActivity and
+/// userType (user.md: userType "Returned only on $select").
+fn user_properties(mut v: Value, select: &Option<Vec<String>>) -> Value {
     if let Value::Object(map) = &mut v {
         for property in ["signInActivity", "userType"] {
             if !select
@@ -475,6 +531,17 @@ fn user_view(tenant: &Tenant, u: &super::tenant::User, request: &Request) -> Val
         }
     }
     v
+}
+
+/// The manager of `u` as a directoryObject: the user or organizational contact it names,
+/// `@odata.type` and `id` always there.
+fn manager_view(tenant: &Tenant, u: &User, select: &Option<Vec<String>>) -> Option<Value> {
+    let id = u.manager.as_deref()?;
+    let v = match tenant.users.get(id) {
+        Some(m) => user_properties(tenant.user_json(m), select),
+        None => tenant.contact_json(tenant.contacts.get(id)?),
+    };
+    Some(apply_select(v, select))
 }
 
 /// `startswith(displayName,'a')`, lower-cased prefix.

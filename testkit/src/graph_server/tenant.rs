@@ -40,6 +40,15 @@ pub struct Group {
     pub members: Vec<String>,
 }
 
+/// An organizational contact (`orgContact`): someone outside the tenant, without an account.
+/// Entra ID lets one be a user's manager.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub id: String,
+    pub display_name: String,
+    pub mail: String,
+}
+
 /// An application's service principal.
 #[derive(Debug, Clone)]
 pub struct ServicePrincipal {
@@ -79,6 +88,7 @@ pub struct Tenant {
     upns: HashMap<String, String>,
     pub groups: BTreeMap<String, Group>,
     pub service_principals: BTreeMap<String, ServicePrincipal>,
+    pub contacts: BTreeMap<String, Contact>,
     /// By id, so pages can resume after the last id served (stable while items are removed).
     pub assignments: BTreeMap<String, Assignment>,
     /// Every schedule request created, in order.
@@ -105,6 +115,7 @@ impl Tenant {
             upns: HashMap::new(),
             groups: BTreeMap::new(),
             service_principals: BTreeMap::new(),
+            contacts: BTreeMap::new(),
             assignments: BTreeMap::new(),
             requests: Vec::new(),
             removed: Vec::new(),
@@ -153,6 +164,11 @@ impl Tenant {
             "appId": sp.app_id,
             "accountEnabled": sp.enabled,
         })
+    }
+
+    pub fn contact(&mut self, contact: Contact) -> &mut Tenant {
+        self.contacts.insert(contact.id.clone(), contact);
+        self
     }
 
     pub fn group(&mut self, group: Group) -> &mut Tenant {
@@ -204,6 +220,15 @@ impl Tenant {
             "lastSuccessfulSignInRequestId": u.last_sign_in.as_ref().map(|_| "d4d31c40-4c36-4775-ad59-7d1e6a171f00"),
         });
         v
+    }
+
+    pub fn contact_json(&self, c: &Contact) -> Value {
+        json!({
+            "@odata.type": "#microsoft.graph.orgContact",
+            "id": c.id,
+            "displayName": c.display_name,
+            "mail": c.mail,
+        })
     }
 
     pub fn group_json(&self, g: &Group) -> Value {
