@@ -266,6 +266,7 @@ async fn a_review_reaching_its_end_completes_on_its_schedule_without_any_file_ev
         path: tree.path().join("m"),
         state_dir: tree.path().join("state"),
         listen: None,
+        web_listen: None,
         resync: week,
         debounce: Duration::from_millis(50),
         watch: watch::Mode::Poll,
