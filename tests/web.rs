@@ -255,7 +255,7 @@ async fn sign_in_by_http(browser: &mut Browser, web: &str, start: &str, login: &
             .unwrap_or_else(|| panic!("a form at {url}: {}", answer.body));
         let target = absolute(&form, &url, web);
         let posted = if answer.body.contains("name=\"login\"") {
-            browser.post(&target, &[("login", login), ("password", "any")]).await
+            browser.post(&target, &[("prompt", "login"), ("login", login), ("password", "any")]).await
         } else {
             browser.post(&target, &[("prompt", "consent")]).await
         };
@@ -358,13 +358,16 @@ async fn a_sign_in_whose_claim_names_nobody_in_the_directory_is_refused() {
     });
     let tree = portal_tree(web_port, &peer.issuer(), "email");
     let daemon = start_daemon(&tree, web_port);
-    let mut browser = Browser::new();
-    let (_, answer) = sign_in_by_http(&mut browser, &web, "/auth/login", "mallory").await;
-    assert_eq!(answer.status, 403, "{}\n{}", answer.body, daemon.log());
-    assert!(answer.body.contains("Not in the directory"), "{}", answer.body);
-    assert!(answer.body.contains("mallory@corp.example"), "{}", answer.body);
-    assert!(!browser.jar.contains_key("recert_session"));
-    assert_security_headers(&answer, "the refusal");
+    // Nobody of that name; a disabled account (ivan.contractor in the example directory).
+    for login in ["zoe", "ivan.contractor"] {
+        let mut browser = Browser::new();
+        let (_, answer) = sign_in_by_http(&mut browser, &web, "/auth/login", login).await;
+        assert_eq!(answer.status, 403, "{login}: {}\n{}", answer.body, daemon.log());
+        assert!(answer.body.contains("Not in the directory"), "{}", answer.body);
+        assert!(answer.body.contains(&format!("{login}@corp.example")), "{}", answer.body);
+        assert!(!browser.jar.contains_key("recert_session"));
+        assert_security_headers(&answer, "the refusal");
+    }
 
     // The same provider, a person the directory knows, by e-mail address: signed in.
     let mut browser = Browser::new();
