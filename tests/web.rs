@@ -177,7 +177,8 @@ impl Browser {
                 self.jar.insert(name.to_owned(), value.to_owned());
             }
         }
-        self.seen.push(format!("{:?}\n{}", answer.headers, answer.body));
+        self.seen
+            .push(format!("{:?}\n{}", answer.headers, answer.body));
         answer
     }
 
@@ -210,9 +211,8 @@ fn absolute(location: &str, from: &str, origin: &str) -> String {
     if location.starts_with("http") {
         return location.to_owned();
     }
-    let base = reqwest::Url::parse(from).unwrap_or_else(|_| {
-        reqwest::Url::parse(origin).expect("the page's origin is a URL")
-    });
+    let base = reqwest::Url::parse(from)
+        .unwrap_or_else(|_| reqwest::Url::parse(origin).expect("the page's origin is a URL"));
     base.join(location).expect("a URL").to_string()
 }
 
@@ -240,7 +240,12 @@ fn assert_security_headers(answer: &Answer, what: &str) {
 
 /// Signs in through the real provider's development login form as `login`, starting from
 /// `start` on the page; returns where the page sent the browser at the end, and that answer.
-async fn sign_in_by_http(browser: &mut Browser, web: &str, start: &str, login: &str) -> (String, Answer) {
+async fn sign_in_by_http(
+    browser: &mut Browser,
+    web: &str,
+    start: &str,
+    login: &str,
+) -> (String, Answer) {
     let (mut url, mut answer) = browser.follow(format!("{web}{start}"), web).await;
     let action = regex::Regex::new(r#"action="([^"]+)""#).expect("a regex");
     // The login form, then (a first sign-in of this client) the consent form.
@@ -255,7 +260,12 @@ async fn sign_in_by_http(browser: &mut Browser, web: &str, start: &str, login: &
             .unwrap_or_else(|| panic!("a form at {url}: {}", answer.body));
         let target = absolute(&form, &url, web);
         let posted = if answer.body.contains("name=\"login\"") {
-            browser.post(&target, &[("prompt", "login"), ("login", login), ("password", "any")]).await
+            browser
+                .post(
+                    &target,
+                    &[("prompt", "login"), ("login", login), ("password", "any")],
+                )
+                .await
         } else {
             browser.post(&target, &[("prompt", "consent")]).await
         };
@@ -313,14 +323,32 @@ async fn a_reviewer_signs_in_through_a_real_openid_provider_and_out_again() {
     let first = browser.get(&format!("{web}/?tab=mine")).await;
     assert_eq!(first.status, 303);
     assert_eq!(first.location(), "/auth/login?return=/%3Ftab%3Dmine");
-    let (url, answer) = sign_in_by_http(&mut browser, &web, "/auth/login?return=/%3Ftab%3Dmine", "carol").await;
+    let (url, answer) = sign_in_by_http(
+        &mut browser,
+        &web,
+        "/auth/login?return=/%3Ftab%3Dmine",
+        "carol",
+    )
+    .await;
     assert_eq!(url, format!("{web}/?tab=mine"), "{}", peer.log());
     assert_eq!(answer.status, 200, "{}\n{}", answer.body, daemon.log());
     assert!(answer.body.contains("Carol Schmidt"), "{}", answer.body);
-    assert!(answer.body.contains("(directory id <code>u-carol</code>)"), "{}", answer.body);
-    assert!(answer.body.contains("(administrator)"), "carol is an admin: {}", answer.body);
+    assert!(
+        answer.body.contains("(directory id <code>u-carol</code>)"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("(administrator)"),
+        "carol is an admin: {}",
+        answer.body
+    );
     assert_security_headers(&answer, "the landing page");
-    let session = browser.jar.get("recert_session").cloned().expect("a session cookie");
+    let session = browser
+        .jar
+        .get("recert_session")
+        .cloned()
+        .expect("a session cookie");
 
     // Sign-out is a POST with the session's CSRF token; the cookie is then cleared.
     let csrf = regex::Regex::new(r#"name="csrf" value="([^"]+)""#)
@@ -329,14 +357,19 @@ async fn a_reviewer_signs_in_through_a_real_openid_provider_and_out_again() {
         .and_then(|c| c.get(1))
         .map(|m| m.as_str().to_owned())
         .expect("the sign-out form's token");
-    let out = browser.post(&format!("{web}/auth/logout"), &[("csrf", &csrf)]).await;
+    let out = browser
+        .post(&format!("{web}/auth/logout"), &[("csrf", &csrf)])
+        .await;
     assert_eq!(out.status, 200, "{}", out.body);
     assert!(out.body.contains("Signed out"));
     assert!(!browser.jar.contains_key("recert_session"));
     assert_eq!(browser.get(&format!("{web}/")).await.status, 303);
 
     let log = daemon.log();
-    assert!(log.contains("signed in") && log.contains("u-carol"), "{log}");
+    assert!(
+        log.contains("signed in") && log.contains("u-carol"),
+        "{log}"
+    );
     let mut texts: Vec<&str> = browser.seen.iter().map(String::as_str).collect();
     texts.push(&log);
     let state = files_text(&tree.path().join("state"));
@@ -362,9 +395,23 @@ async fn a_sign_in_whose_claim_names_nobody_in_the_directory_is_refused() {
     for login in ["zoe", "ivan.contractor"] {
         let mut browser = Browser::new();
         let (_, answer) = sign_in_by_http(&mut browser, &web, "/auth/login", login).await;
-        assert_eq!(answer.status, 403, "{login}: {}\n{}", answer.body, daemon.log());
-        assert!(answer.body.contains("Not in the directory"), "{}", answer.body);
-        assert!(answer.body.contains(&format!("{login}@corp.example")), "{}", answer.body);
+        assert_eq!(
+            answer.status,
+            403,
+            "{login}: {}\n{}",
+            answer.body,
+            daemon.log()
+        );
+        assert!(
+            answer.body.contains("Not in the directory"),
+            "{}",
+            answer.body
+        );
+        assert!(
+            answer.body.contains(&format!("{login}@corp.example")),
+            "{}",
+            answer.body
+        );
         assert!(!browser.jar.contains_key("recert_session"));
         assert_security_headers(&answer, "the refusal");
     }
@@ -374,7 +421,10 @@ async fn a_sign_in_whose_claim_names_nobody_in_the_directory_is_refused() {
     let (_, answer) = sign_in_by_http(&mut browser, &web, "/auth/login", "bob").await;
     assert_eq!(answer.status, 200, "{}\n{}", answer.body, daemon.log());
     assert!(answer.body.contains("u-bob") && !answer.body.contains("(administrator)"));
-    assert_no_secret(&[&daemon.log(), &browser.seen.join("\n")], "a page or the log");
+    assert_no_secret(
+        &[&daemon.log(), &browser.seen.join("\n")],
+        "a page or the log",
+    );
 }
 
 #[tokio::test]
@@ -399,10 +449,21 @@ async fn chromium_signs_in_and_the_landing_page_is_screenshotted() {
     })
     .await
     .expect("the browser ran");
-    assert_eq!(seen["url"], format!("http://127.0.0.1:{web_port}/"), "{}", daemon.log());
+    assert_eq!(
+        seen["url"],
+        format!("http://127.0.0.1:{web_port}/"),
+        "{}",
+        daemon.log()
+    );
     let text = seen["text"].as_str().unwrap_or_default();
-    assert!(text.contains("Signed in as Alice Nguyen (directory id u-alice)"), "{text}");
-    assert_eq!(seen["cookie"], json!({"httpOnly": true, "sameSite": "Lax", "path": "/"}));
+    assert!(
+        text.contains("Signed in as Alice Nguyen (directory id u-alice)"),
+        "{text}"
+    );
+    assert_eq!(
+        seen["cookie"],
+        json!({"httpOnly": true, "sameSite": "Lax", "path": "/"})
+    );
     let bytes = std::fs::read(&png).expect("the screenshot");
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
 }
@@ -420,8 +481,7 @@ fn key_pair() -> EcdsaKeyPair {
     let rng = SystemRandom::new();
     let pkcs8 =
         EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("a key");
-    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-        .expect("a key")
+    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).expect("a key")
 }
 
 fn sign(key: &EcdsaKeyPair, header: &Value, claims: &Value) -> String {
@@ -522,7 +582,9 @@ async fn begin(browser: &mut Browser, web: &str) -> BTreeMap<String, String> {
     assert_security_headers(&answer, "/auth/login");
     let cookie = answer.set_cookies().join("\n");
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/auth"),
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && cookie.contains("Path=/auth"),
         "{cookie}"
     );
     query(&answer.location())
@@ -534,7 +596,12 @@ async fn with_fake_provider() -> (FakeProvider, Tree, Daemon, String) {
     let web_port = free_port();
     let tree = portal_tree(web_port, &provider.issuer, "preferred_username");
     let daemon = start_daemon(&tree, web_port);
-    (provider, tree, daemon, format!("http://127.0.0.1:{web_port}"))
+    (
+        provider,
+        tree,
+        daemon,
+        format!("http://127.0.0.1:{web_port}"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -570,17 +637,45 @@ async fn forged_id_tokens_are_refused_and_only_the_genuine_one_signs_in() {
         })
     };
     let cases: Vec<(&str, Forge, &str)> = vec![
-        ("another issuer", with(|c| c["iss"] = json!("http://127.0.0.1:1")), "issued by"),
-        ("another audience", with(|c| c["aud"] = json!("someone-else")), "not for this client"),
-        ("several audiences, no azp", with(|c| c["aud"] = json!([CLIENT_ID, "other"])), "not for this client"),
-        ("an expired token", with(|c| c["exp"] = json!(1_000_000_000)), "expired"),
-        ("another sign-in's nonce", with(|c| c["nonce"] = json!("stolen")), "nonce"),
+        (
+            "another issuer",
+            with(|c| c["iss"] = json!("http://127.0.0.1:1")),
+            "issued by",
+        ),
+        (
+            "another audience",
+            with(|c| c["aud"] = json!("someone-else")),
+            "not for this client",
+        ),
+        (
+            "several audiences, no azp",
+            with(|c| c["aud"] = json!([CLIENT_ID, "other"])),
+            "not for this client",
+        ),
+        (
+            "an expired token",
+            with(|c| c["exp"] = json!(1_000_000_000)),
+            "expired",
+        ),
+        (
+            "another sign-in's nonce",
+            with(|c| c["nonce"] = json!("stolen")),
+            "nonce",
+        ),
         ("alg none", Box::new(unsigned), "algorithm `none`"),
-        ("HS256 with the client secret", Box::new(hmac), "algorithm `HS256`"),
+        (
+            "HS256 with the client secret",
+            Box::new(hmac),
+            "algorithm `HS256`",
+        ),
         (
             "another key under the provider's key id",
             Box::new(move |p: &FakeProvider, nonce: &str| {
-                sign(&other_key, &json!({"alg": "ES256", "kid": "k1"}), &p.claims(nonce, "alice@corp.example"))
+                sign(
+                    &other_key,
+                    &json!({"alg": "ES256", "kid": "k1"}),
+                    &p.claims(nonce, "alice@corp.example"),
+                )
             }),
             "signature does not verify",
         ),
@@ -590,13 +685,24 @@ async fn forged_id_tokens_are_refused_and_only_the_genuine_one_signs_in() {
         let authorization = begin(&mut browser, &web).await;
         *provider.next.lock().expect("lock") = forge(&provider, &authorization["nonce"]);
         let answer = browser
-            .get(&format!("{web}/auth/callback?code=c1&state={}", authorization["state"]))
+            .get(&format!(
+                "{web}/auth/callback?code=c1&state={}",
+                authorization["state"]
+            ))
             .await;
         assert_eq!(answer.status, 403, "{what}: {}", answer.body);
-        assert!(answer.body.contains("could not be verified"), "{what}: {}", answer.body);
+        assert!(
+            answer.body.contains("could not be verified"),
+            "{what}: {}",
+            answer.body
+        );
         assert!(!browser.jar.contains_key("recert_session"), "{what}");
         assert_security_headers(&answer, what);
-        assert!(daemon.log().contains(logged), "{what}: the log names why:\n{}", daemon.log());
+        assert!(
+            daemon.log().contains(logged),
+            "{what}: the log names why:\n{}",
+            daemon.log()
+        );
     }
 
     // The genuine token signs in, so each refusal above was the forgery's doing.
@@ -605,23 +711,38 @@ async fn forged_id_tokens_are_refused_and_only_the_genuine_one_signs_in() {
     let claims = provider.claims(&authorization["nonce"], "alice@corp.example");
     *provider.next.lock().expect("lock") = sign(&provider.key, &header, &claims);
     let answer = browser
-        .get(&format!("{web}/auth/callback?code=c2&state={}", authorization["state"]))
+        .get(&format!(
+            "{web}/auth/callback?code=c2&state={}",
+            authorization["state"]
+        ))
         .await;
     assert_eq!(answer.status, 303, "{}\n{}", answer.body, daemon.log());
     assert_eq!(answer.location(), "/");
     let cookies = answer.set_cookies().join("\n");
     assert!(cookies.contains("recert_session="), "{cookies}");
-    assert!(!cookies.contains("Secure"), "plain http on loopback: {cookies}");
+    assert!(
+        !cookies.contains("Secure"),
+        "plain http on loopback: {cookies}"
+    );
     // The exchange sent the PKCE verifier of that challenge, and the secret in the body as
     // the provider asked.
-    let request = provider.requests.lock().expect("lock").last().cloned().expect("a token request");
+    let request = provider
+        .requests
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("a token request");
     use sha2::Digest;
     let challenge = B64.encode(sha2::Sha256::digest(request["code_verifier"].as_bytes()));
     assert_eq!(challenge, authorization["code_challenge"]);
     assert_eq!(authorization["code_challenge_method"], "S256");
     assert_eq!(request["client_secret"], CLIENT_SECRET);
     assert_eq!(request["redirect_uri"], format!("{web}/auth/callback"));
-    assert_no_secret(&[&daemon.log(), &browser.seen.join("\n")], "a page or the log");
+    assert_no_secret(
+        &[&daemon.log(), &browser.seen.join("\n")],
+        "a page or the log",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -630,18 +751,30 @@ async fn a_callback_without_this_browsers_sign_in_is_refused() {
     let mut browser = Browser::new();
     let authorization = begin(&mut browser, &web).await;
     let claims = provider.claims(&authorization["nonce"], "alice@corp.example");
-    *provider.next.lock().expect("lock") = sign(&provider.key, &json!({"alg": "ES256", "kid": "k1"}), &claims);
+    *provider.next.lock().expect("lock") = sign(
+        &provider.key,
+        &json!({"alg": "ES256", "kid": "k1"}),
+        &claims,
+    );
     // Another state than the one this browser's sign-in holds.
-    let answer = browser.get(&format!("{web}/auth/callback?code=c&state=forged")).await;
+    let answer = browser
+        .get(&format!("{web}/auth/callback?code=c&state=forged"))
+        .await;
     assert_eq!(answer.status, 400, "{}", answer.body);
     // Someone else's answer, replayed in a browser that started no sign-in.
     let mut stranger = Browser::new();
     let answer = stranger
-        .get(&format!("{web}/auth/callback?code=c&state={}", authorization["state"]))
+        .get(&format!(
+            "{web}/auth/callback?code=c&state={}",
+            authorization["state"]
+        ))
         .await;
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert!(!stranger.jar.contains_key("recert_session"));
-    assert!(provider.requests.lock().expect("lock").is_empty(), "no code was exchanged");
+    assert!(
+        provider.requests.lock().expect("lock").is_empty(),
+        "no code was exchanged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -663,7 +796,9 @@ async fn a_return_address_off_the_page_is_refused() {
         assert!(answer.location().is_empty(), "{bad}");
         assert_security_headers(&answer, bad);
     }
-    let answer = browser.get(&format!("{web}/auth/login?return=/reviews%3Fx%3D1")).await;
+    let answer = browser
+        .get(&format!("{web}/auth/login?return=/reviews%3Fx%3D1"))
+        .await;
     assert_eq!(answer.status, 303);
 }
 
@@ -688,7 +823,9 @@ async fn forms_need_the_sessions_csrf_token_and_cookies_must_be_genuine_and_curr
 
     // A cookie sealed with the portal's key is honoured (so the refusals below are about
     // what was changed, not about the test's sealing).
-    browser.jar.insert("recert_session".into(), seal_session(&session(now + 600)));
+    browser
+        .jar
+        .insert("recert_session".into(), seal_session(&session(now + 600)));
     let page = browser.get(&format!("{web}/")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("u-grace"));
@@ -703,7 +840,10 @@ async fn forms_need_the_sessions_csrf_token_and_cookies_must_be_genuine_and_curr
         let answer = browser.post(&logout, &form).await;
         assert_eq!(answer.status, 403, "{what}: {}", answer.body);
         assert_security_headers(&answer, what);
-        assert!(browser.jar.contains_key("recert_session"), "{what}: still signed in");
+        assert!(
+            browser.jar.contains_key("recert_session"),
+            "{what}: still signed in"
+        );
     }
     // The right token from another site's page.
     let request = browser
@@ -734,10 +874,16 @@ async fn forms_need_the_sessions_csrf_token_and_cookies_must_be_genuine_and_curr
     let answer = browser.post(&logout, &[("csrf", "the-csrf-token")]).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let cleared = answer.set_cookies().join("\n");
-    assert!(cleared.contains("recert_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(
+        cleared.contains("recert_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
     for path in ["/nope", "/static/recert.css"] {
         let answer = browser.get(&format!("{web}{path}")).await;
         assert_security_headers(&answer, path);
     }
-    assert_no_secret(&[&daemon.log(), &browser.seen.join("\n")], "a page or the log");
+    assert_no_secret(
+        &[&daemon.log(), &browser.seen.join("\n")],
+        "a page or the log",
+    );
 }

@@ -79,11 +79,17 @@ impl<P: Principals> FromRequestParts<Arc<Portal<P>>> for SignedIn {
             }
             Some(Err(e)) if parts.method != Method::GET => {
                 tracing::info!(reason = %e, "a request with an invalid session cookie was refused");
-                Err(problem(StatusCode::FORBIDDEN, "Not signed in", "Your session is not valid; sign in again."))
+                Err(problem(
+                    StatusCode::FORBIDDEN,
+                    "Not signed in",
+                    "Your session is not valid; sign in again.",
+                ))
             }
-            None if parts.method != Method::GET => {
-                Err(problem(StatusCode::FORBIDDEN, "Not signed in", "Sign in first."))
-            }
+            None if parts.method != Method::GET => Err(problem(
+                StatusCode::FORBIDDEN,
+                "Not signed in",
+                "Sign in first.",
+            )),
             other => {
                 if let Some(Err(e)) = other {
                     tracing::info!(reason = %e, "an invalid session cookie was ignored");
@@ -112,7 +118,10 @@ pub struct Posted<T> {
 impl<P: Principals, T: DeserializeOwned> FromRequest<Arc<Portal<P>>> for Posted<T> {
     type Rejection = Response;
 
-    async fn from_request(request: Request, portal: &Arc<Portal<P>>) -> Result<Posted<T>, Response> {
+    async fn from_request(
+        request: Request,
+        portal: &Arc<Portal<P>>,
+    ) -> Result<Posted<T>, Response> {
         let (mut parts, body) = request.into_parts();
         let user = SignedIn::from_request_parts(&mut parts, portal).await?;
         let forbidden = |detail: &str| problem(StatusCode::FORBIDDEN, "Refused", detail);
@@ -122,9 +131,13 @@ impl<P: Principals, T: DeserializeOwned> FromRequest<Arc<Portal<P>>> for Posted<
             tracing::info!(principal = %user.principal, "a form posted from another origin was refused");
             return Err(forbidden("The form was not sent from this page."));
         }
-        let bytes = axum::body::to_bytes(body, MAX_FORM)
-            .await
-            .map_err(|_| problem(StatusCode::PAYLOAD_TOO_LARGE, "Refused", "The form is too large."))?;
+        let bytes = axum::body::to_bytes(body, MAX_FORM).await.map_err(|_| {
+            problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Refused",
+                "The form is too large.",
+            )
+        })?;
         #[derive(Deserialize)]
         struct Token {
             csrf: Option<String>,
@@ -133,10 +146,16 @@ impl<P: Principals, T: DeserializeOwned> FromRequest<Arc<Portal<P>>> for Posted<
             .map_err(|_| forbidden("The form is not one this page sent."))?;
         if !token.csrf.is_some_and(|t| same(&t, &user.csrf)) {
             tracing::info!(principal = %user.principal, "a form without this session's CSRF token was refused");
-            return Err(forbidden("The form is out of date or was not sent from this page; reload the page and try again."));
+            return Err(forbidden(
+                "The form is out of date or was not sent from this page; reload the page and try again.",
+            ));
         }
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-            problem(StatusCode::UNPROCESSABLE_ENTITY, "Refused", &format!("The form is incomplete: {e}"))
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Refused",
+                &format!("The form is incomplete: {e}"),
+            )
         })?;
         Ok(Posted { user, form })
     }
@@ -186,7 +205,13 @@ pub async fn login<P: Principals>(
         exp: now() + PENDING_SECONDS,
     };
     let value = portal.signer.seal(Purpose::Pending, &pending);
-    let cookie = set_cookie(portal.pending_cookie(), &value, "/auth", PENDING_SECONDS, portal.secure());
+    let cookie = set_cookie(
+        portal.pending_cookie(),
+        &value,
+        "/auth",
+        PENDING_SECONDS,
+        portal.secure(),
+    );
     with_cookies(Redirect::to(&authorization.url).into_response(), &[cookie])
 }
 
@@ -213,38 +238,82 @@ pub async fn callback<P: Principals>(
         .get(header::COOKIE)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| cookie(h, portal.pending_cookie()))
-        .map(|c| portal.signer.open::<Pending>(Purpose::Pending, c, now(), |p| p.exp));
+        .map(|c| {
+            portal
+                .signer
+                .open::<Pending>(Purpose::Pending, c, now(), |p| p.exp)
+        });
     let Some(Ok(pending)) = pending else {
         tracing::info!("a sign-in answer without a valid sign-in cookie was refused");
-        return refuse(StatusCode::BAD_REQUEST, "Sign-in failed", "This sign-in was not started here, or took too long.");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "This sign-in was not started here, or took too long.",
+        );
     };
-    if !query.state.as_deref().is_some_and(|s| same(s, &pending.state)) {
+    if !query
+        .state
+        .as_deref()
+        .is_some_and(|s| same(s, &pending.state))
+    {
         tracing::info!("a sign-in answer with the wrong state was refused");
-        return refuse(StatusCode::BAD_REQUEST, "Sign-in failed", "This sign-in was not started here.");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "This sign-in was not started here.",
+        );
     }
     if let Some(error) = &query.error {
         tracing::info!(error = %error.chars().take(100).collect::<String>(), "the provider refused a sign-in");
-        return refuse(StatusCode::FORBIDDEN, "Sign-in failed", "The sign-in provider did not sign you in.");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "Sign-in failed",
+            "The sign-in provider did not sign you in.",
+        );
     }
     let Some(code) = query.code.as_deref() else {
-        return refuse(StatusCode::BAD_REQUEST, "Sign-in failed", "The sign-in provider sent no code.");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The sign-in provider sent no code.",
+        );
     };
-    let claims = match portal.provider.exchange(code, &pending.verifier, &pending.nonce, now()).await {
+    let claims = match portal
+        .provider
+        .exchange(code, &pending.verifier, &pending.nonce, now())
+        .await
+    {
         Ok(claims) => claims,
         Err(e) => {
             tracing::warn!(error = %e, "a sign-in was refused");
-            return refuse(StatusCode::FORBIDDEN, "Sign-in failed", "The sign-in could not be verified.");
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "Sign-in failed",
+                "The sign-in could not be verified.",
+            );
         }
     };
-    let text = |name| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |name| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let claim = portal.provider.settings().principal_claim;
     let value = text(claim.as_str());
     if value.is_empty() {
-        tracing::warn!(claim = claim.as_str(), "an ID token without the principal claim was refused");
+        tracing::warn!(
+            claim = claim.as_str(),
+            "an ID token without the principal claim was refused"
+        );
         return refuse(
             StatusCode::FORBIDDEN,
             "Sign-in refused",
-            &format!("The sign-in provider did not say who you are (no `{}` claim).", claim.as_str()),
+            &format!(
+                "The sign-in provider did not say who you are (no `{}` claim).",
+                claim.as_str()
+            ),
         );
     }
     let person = match portal.principals.find(claim, &value).await {
@@ -256,13 +325,21 @@ pub async fn callback<P: Principals>(
                 "Not in the directory",
                 &format!(
                     "You signed in as `{value}`, but the directory has no enabled user with that {}.",
-                    if claim == crate::model::portal::PrincipalClaim::Oid { "id" } else { "user principal name" }
+                    if claim == crate::model::portal::PrincipalClaim::Oid {
+                        "id"
+                    } else {
+                        "user principal name"
+                    }
                 ),
             );
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot map a sign-in to a directory user");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable", "The directory cannot be read; try again in a few minutes.");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable",
+                "The directory cannot be read; try again in a few minutes.",
+            );
         }
     };
     let lifetime = i64::try_from(portal.provider.settings().session.as_secs()).unwrap_or(i64::MAX);
@@ -277,8 +354,17 @@ pub async fn callback<P: Principals>(
     };
     tracing::info!(principal = %session.principal, "signed in");
     let value = portal.signer.seal(Purpose::Session, &session);
-    let cookie = set_cookie(portal.session_cookie(), &value, "/", lifetime, portal.secure());
-    with_cookies(Redirect::to(&pending.return_to).into_response(), &[clear, cookie])
+    let cookie = set_cookie(
+        portal.session_cookie(),
+        &value,
+        "/",
+        lifetime,
+        portal.secure(),
+    );
+    with_cookies(
+        Redirect::to(&pending.return_to).into_response(),
+        &[clear, cookie],
+    )
 }
 
 #[derive(Debug, Deserialize)]

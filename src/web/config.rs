@@ -35,7 +35,11 @@ pub fn problems(spec: &ReviewerPortalSpec) -> Vec<Problem> {
                     note: "use https://; http:// is allowed only on loopback (127.0.0.1, ::1, localhost)".to_owned(),
                 });
             }
-            if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || has_credentials(&url) {
+            if url.path() != "/"
+                || url.query().is_some()
+                || url.fragment().is_some()
+                || has_credentials(&url)
+            {
                 out.push(Problem {
                     pointer: "/spec/externalUrl",
                     message: format!("`{}` is not an origin", spec.external_url),
@@ -149,7 +153,11 @@ const MIN_SESSION_KEY: usize = 32;
 impl Settings {
     /// Checks `spec` and reads its secrets; a relative secret file is taken from `base` (the
     /// portal document's folder).
-    pub fn resolve(name: &str, spec: &ReviewerPortalSpec, base: &Path) -> Result<Settings, ConfigError> {
+    pub fn resolve(
+        name: &str,
+        spec: &ReviewerPortalSpec,
+        base: &Path,
+    ) -> Result<Settings, ConfigError> {
         if let Some(problem) = problems(spec).into_iter().next() {
             return Err(ConfigError::Invalid {
                 name: name.to_owned(),
@@ -169,7 +177,9 @@ impl Settings {
             Some(reference) => {
                 let key = secret("sessionKey", reference)?;
                 if key.expose().len() < MIN_SESSION_KEY {
-                    return Err(ConfigError::ShortSessionKey { name: name.to_owned() });
+                    return Err(ConfigError::ShortSessionKey {
+                        name: name.to_owned(),
+                    });
                 }
                 Some(key)
             }
@@ -244,7 +254,10 @@ mod tests {
         let bad = spec("http://recert.corp.example", "http://idp.corp.example");
         let pointers: Vec<_> = problems(&bad).iter().map(|p| p.pointer).collect();
         assert_eq!(pointers, ["/spec/externalUrl", "/spec/oidc/issuer"]);
-        assert_eq!(problems(&spec("https://r.example", "https://i.example/v2.0")), []);
+        assert_eq!(
+            problems(&spec("https://r.example", "https://i.example/v2.0")),
+            []
+        );
     }
 
     #[test]

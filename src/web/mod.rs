@@ -79,7 +79,7 @@ impl<P> Portal<P> {
 /// The page's routes.
 pub fn app<P: Principals>(portal: Arc<Portal<P>>) -> Router {
     Router::new()
-        .route("/", get(landing::<P>))
+        .route("/", get(landing))
         .route("/auth/login", get(auth::login::<P>))
         .route("/auth/callback", get(auth::callback::<P>))
         .route("/auth/logout", post(auth::logout::<P>))
@@ -112,7 +112,7 @@ pub(crate) fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-async fn landing<P: Principals>(user: SignedIn) -> Response {
+async fn landing(user: SignedIn) -> Response {
     let role = if user.admin { " (administrator)" } else { "" };
     let body = format!(
         "<h1>Access reviews</h1><p>Signed in as <strong>{}</strong>{role} (directory id <code>{}</code>).</p>{}",
@@ -124,7 +124,11 @@ async fn landing<P: Principals>(user: SignedIn) -> Response {
 }
 
 async fn stylesheet() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], pages::STYLESHEET).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        pages::STYLESHEET,
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {

@@ -46,7 +46,11 @@ impl DirectoryPrincipals {
 }
 
 impl Principals for DirectoryPrincipals {
-    async fn find(&self, claim: PrincipalClaim, value: &str) -> Result<Option<Person>, LookupError> {
+    async fn find(
+        &self,
+        claim: PrincipalClaim,
+        value: &str,
+    ) -> Result<Option<Person>, LookupError> {
         // A file directory edited since start is read again.
         self.directory.refresh()?;
         let found = self.directory.lookup(&[value.to_owned()]).await?;

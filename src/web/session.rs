@@ -191,10 +191,22 @@ mod tests {
         let body = B64.encode(serde_json::to_vec(&forged).expect("json"));
         let tampered = format!("{body}.{tag}");
         let open = |s: &Signer, p, c: &str| s.open::<Session>(p, c, 0, |s| s.exp);
-        assert_eq!(open(&signer, Purpose::Session, &tampered), Err(CookieError::BadSignature));
-        assert_eq!(open(&signer, Purpose::Pending, &cookie), Err(CookieError::BadSignature));
-        assert_eq!(open(&Signer::new(None), Purpose::Session, &cookie), Err(CookieError::BadSignature));
-        assert_eq!(open(&signer, Purpose::Session, "garbage"), Err(CookieError::Malformed));
+        assert_eq!(
+            open(&signer, Purpose::Session, &tampered),
+            Err(CookieError::BadSignature)
+        );
+        assert_eq!(
+            open(&signer, Purpose::Pending, &cookie),
+            Err(CookieError::BadSignature)
+        );
+        assert_eq!(
+            open(&Signer::new(None), Purpose::Session, &cookie),
+            Err(CookieError::BadSignature)
+        );
+        assert_eq!(
+            open(&signer, Purpose::Session, "garbage"),
+            Err(CookieError::Malformed)
+        );
     }
 
     #[test]

@@ -77,13 +77,14 @@ pub async fn start(
     refuse_findings(&loaded, &path, &name)?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     let settings = Settings::resolve(&name, &portal.spec, base)?;
-    let directory = crate::directory::registry::open_one(&loaded, &settings.directory).map_err(
-        |e| StartError::Directory {
-            name: name.clone(),
-            directory: settings.directory.clone(),
-            message: e.to_string(),
-        },
-    )?;
+    let directory =
+        crate::directory::registry::open_one(&loaded, &settings.directory).map_err(|e| {
+            StartError::Directory {
+                name: name.clone(),
+                directory: settings.directory.clone(),
+                message: e.to_string(),
+            }
+        })?;
     let portal = Portal::new(settings, DirectoryPrincipals::new(directory))?;
     Ok(super::serve(addr, portal, limits).await?)
 }
@@ -100,7 +101,10 @@ fn refuse_findings(loaded: &Loaded, path: &Path, name: &str) -> Result<(), Start
             path: path.display().to_string(),
             message: format!(
                 "{}{}",
-                d.field.as_deref().map(|f| format!("{f}: ")).unwrap_or_default(),
+                d.field
+                    .as_deref()
+                    .map(|f| format!("{f}: "))
+                    .unwrap_or_default(),
                 d.message
             ),
         }),

@@ -508,7 +508,9 @@ impl OidcPeer {
             args.extend(["--auth-method".to_owned(), method.clone()]);
         }
         let mut command = Command::new("node");
-        command.current_dir(&folder).arg(folder.join("oidc_provider.mjs"));
+        command
+            .current_dir(&folder)
+            .arg(folder.join("oidc_provider.mjs"));
         // The secret goes by environment, not on a command line others can read.
         let env = [("OIDC_CLIENT_SECRET", client.client_secret.as_str())];
         let (process, port) = Process::run(command, "oidc_provider.mjs", &args, &env, dir.path());

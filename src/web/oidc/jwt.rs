@@ -161,7 +161,11 @@ impl Parsed<'_> {
             None => {
                 let mut candidates = jwks.keys.iter().filter(usable);
                 let first = candidates.next();
-                if candidates.next().is_some() { None } else { first }
+                if candidates.next().is_some() {
+                    None
+                } else {
+                    first
+                }
             }
         }
     }
@@ -328,15 +332,38 @@ mod tests {
         };
         let header = json!({"alg": "ES256", "kid": "k1"});
         let sign = |c: &Value| key.sign(&header, c);
-        assert_eq!(check(&sign(&claims()), &jwks).map(|c| c["sub"].clone()), Ok(json!("alice")));
+        assert_eq!(
+            check(&sign(&claims()), &jwks).map(|c| c["sub"].clone()),
+            Ok(json!("alice"))
+        );
         let cases = [
-            (with(|c| c["iss"] = json!("https://other.example")), TokenError::Issuer("https://other.example".into())),
-            (with(|c| c["aud"] = json!("someone-else")), TokenError::Audience),
-            (with(|c| c["aud"] = json!(["recert", "other"])), TokenError::Audience),
-            (with(|c| c["exp"] = json!(NOW - LEEWAY_SECONDS)), TokenError::Expired),
-            (with(|c| c["iat"] = json!(NOW + 2 * LEEWAY_SECONDS)), TokenError::NotYetValid),
+            (
+                with(|c| c["iss"] = json!("https://other.example")),
+                TokenError::Issuer("https://other.example".into()),
+            ),
+            (
+                with(|c| c["aud"] = json!("someone-else")),
+                TokenError::Audience,
+            ),
+            (
+                with(|c| c["aud"] = json!(["recert", "other"])),
+                TokenError::Audience,
+            ),
+            (
+                with(|c| c["exp"] = json!(NOW - LEEWAY_SECONDS)),
+                TokenError::Expired,
+            ),
+            (
+                with(|c| c["iat"] = json!(NOW + 2 * LEEWAY_SECONDS)),
+                TokenError::NotYetValid,
+            ),
             (with(|c| c["nonce"] = json!("n-2")), TokenError::Nonce),
-            (with(|c| { c.as_object_mut().map(|o| o.remove("nonce")); }), TokenError::Nonce),
+            (
+                with(|c| {
+                    c.as_object_mut().map(|o| o.remove("nonce"));
+                }),
+                TokenError::Nonce,
+            ),
         ];
         for (claims, error) in cases {
             assert_eq!(check(&sign(&claims), &jwks), Err(error.clone()), "{claims}");
@@ -356,9 +383,18 @@ mod tests {
         };
         let body = B64.encode(claims().to_string());
         let none = format!("{}.{body}.", B64.encode(json!({"alg": "none"}).to_string()));
-        assert_eq!(check(&none, &jwks), Err(TokenError::Algorithm("none".into())));
-        let hs = format!("{}.{body}.c2ln", B64.encode(json!({"alg": "HS256"}).to_string()));
-        assert_eq!(check(&hs, &jwks), Err(TokenError::Algorithm("HS256".into())));
+        assert_eq!(
+            check(&none, &jwks),
+            Err(TokenError::Algorithm("none".into()))
+        );
+        let hs = format!(
+            "{}.{body}.c2ln",
+            B64.encode(json!({"alg": "HS256"}).to_string())
+        );
+        assert_eq!(
+            check(&hs, &jwks),
+            Err(TokenError::Algorithm("HS256".into()))
+        );
         // Signed by another key that claims the provider's key id.
         let other = Key::new("k1");
         let forged = other.sign(&json!({"alg": "ES256", "kid": "k1"}), &claims());
@@ -368,7 +404,10 @@ mod tests {
         let mut parts: Vec<&str> = good.split('.').collect();
         let changed = B64.encode(with(|c| c["sub"] = json!("mallory")).to_string());
         parts[1] = &changed;
-        assert_eq!(check(&parts.join("."), &jwks), Err(TokenError::BadSignature));
+        assert_eq!(
+            check(&parts.join("."), &jwks),
+            Err(TokenError::BadSignature)
+        );
         let unknown = key.sign(&json!({"alg": "ES256", "kid": "k9"}), &claims());
         assert_eq!(check(&unknown, &jwks), Err(TokenError::UnknownKey));
     }

@@ -160,12 +160,11 @@ impl Provider {
         let nonce = super::session::random_token(32);
         let verifier = super::session::random_token(32);
         let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
-        let mut url = Url::parse(&metadata.authorization_endpoint).map_err(|e| {
-            ProviderError::Invalid {
+        let mut url =
+            Url::parse(&metadata.authorization_endpoint).map_err(|e| ProviderError::Invalid {
                 what: "authorization endpoint",
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.settings.client_id)
@@ -226,15 +225,24 @@ impl Provider {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
             // Only the standard error fields, cut short: never the whole body.
-            let field = |k| body.get(k).and_then(Value::as_str).unwrap_or("").chars().take(200).collect::<String>();
-            return Err(ProviderError::Refused(format!(
-                "HTTP {} {} {}",
-                status.as_u16(),
-                field("error"),
-                field("error_description")
-            )
-            .trim_end()
-            .to_owned()));
+            let field = |k| {
+                body.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            };
+            return Err(ProviderError::Refused(
+                format!(
+                    "HTTP {} {} {}",
+                    status.as_u16(),
+                    field("error"),
+                    field("error_description")
+                )
+                .trim_end()
+                .to_owned(),
+            ));
         }
         let token = body
             .get("id_token")
@@ -270,7 +278,10 @@ impl Provider {
             match known {
                 Some(key) => key,
                 None => {
-                    let recent = cache.jwks.as_ref().is_some_and(|(_, at)| fresh(at, REFETCH_AFTER));
+                    let recent = cache
+                        .jwks
+                        .as_ref()
+                        .is_some_and(|(_, at)| fresh(at, REFETCH_AFTER));
                     if recent {
                         return Err(TokenError::UnknownKey.into());
                     }
