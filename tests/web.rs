@@ -887,3 +887,52 @@ async fn forms_need_the_sessions_csrf_token_and_cookies_must_be_genuine_and_curr
         "a page or the log",
     );
 }
+
+#[test]
+fn the_page_does_not_start_without_exactly_one_usable_portal() {
+    let run = |tree: &Tree| {
+        tree.recert(&[
+            "run",
+            "m",
+            "--state-dir",
+            "state",
+            "--web-listen",
+            "127.0.0.1:0",
+        ])
+    };
+    // No portal among the manifests.
+    let tree = portal_tree(1, "http://127.0.0.1:1", "oid");
+    std::fs::remove_file(tree.path().join("m/portal.yaml")).expect("remove the portal");
+    let out = run(&tree);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("--web-listen needs a ReviewerPortal among the manifests"),
+        "{}",
+        out.stderr
+    );
+
+    // Its client secret cannot be read: the message says where it was looked for.
+    let tree = portal_tree(1, "http://127.0.0.1:1", "oid");
+    std::fs::remove_file(tree.path().join("secrets/client-secret")).expect("remove the secret");
+    let out = run(&tree);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("ReviewerPortal `reviews`: oidc.clientSecret: cannot read secret file"),
+        "{}",
+        out.stderr
+    );
+
+    // A session key too short to sign with.
+    let tree = portal_tree(1, "http://127.0.0.1:1", "oid");
+    tree.write("secrets/session-key", "short");
+    let out = run(&tree);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("at least 32 characters"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(CLIENT_SECRET), "{}", out.stderr);
+}

@@ -98,11 +98,17 @@ pub async fn serve<P: Principals>(
 ) -> Result<SocketAddr, ListenError> {
     let (listener, local) = bind(addr).await?;
     let portal = Arc::new(portal);
-    // Discovery now, so that a misconfigured provider shows in the log at start; a provider
-    // that is down is asked again at the first sign-in.
-    if let Err(e) = portal.provider.metadata().await {
-        tracing::warn!(error = %e, "the OpenID provider cannot be used yet; sign-in will try again");
-    }
+    // Discovery now, so that a misconfigured provider shows in the log at start; beside the
+    // start, which a slow provider must not hold up. One that is down is asked again at the
+    // first sign-in.
+    tokio::spawn({
+        let portal = portal.clone();
+        async move {
+            if let Err(e) = portal.provider.metadata().await {
+                tracing::warn!(error = %e, "the OpenID provider cannot be used yet; sign-in will try again");
+            }
+        }
+    });
     tokio::spawn(accept_loop(listener, app(portal), limits));
     Ok(local)
 }

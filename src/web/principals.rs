@@ -80,3 +80,54 @@ pub fn pick(found: &[Principal], claim: PrincipalClaim, value: &str) -> Option<P
         Principal::Group(_) | Principal::ServicePrincipal(_) => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::UserInfo;
+    use crate::model::directory_data::{Source, UserType};
+
+    fn user(id: &str, upn: &str, enabled: bool) -> Principal {
+        Principal::User(UserInfo {
+            id: id.to_owned(),
+            user_principal_name: upn.to_owned(),
+            display_name: None,
+            manager: None,
+            last_sign_in: None,
+            mail: None,
+            enabled,
+            source: Source::default(),
+            user_type: UserType::default(),
+        })
+    }
+
+    #[test]
+    fn ids_and_user_principal_names_never_stand_in_for_each_other() {
+        // Eve's user principal name spells Alice's id.
+        let found = [
+            user("u-alice", "alice@corp.example", true),
+            user("u-eve", "u-alice", true),
+        ];
+        let by_id = pick(&found, PrincipalClaim::Oid, "u-alice").map(|p| p.id);
+        assert_eq!(by_id.as_deref(), Some("u-alice"));
+        let by_name = pick(&found, PrincipalClaim::Email, "U-ALICE").map(|p| p.id);
+        assert_eq!(by_name.as_deref(), Some("u-eve"));
+        assert_eq!(
+            pick(&found, PrincipalClaim::Oid, "alice@corp.example"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_disabled_user_does_not_sign_in() {
+        let found = [user("u-ivan", "ivan@corp.example", false)];
+        assert_eq!(
+            pick(
+                &found,
+                PrincipalClaim::PreferredUsername,
+                "ivan@corp.example"
+            ),
+            None
+        );
+    }
+}
