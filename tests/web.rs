@@ -313,7 +313,6 @@ async fn a_reviewer_signs_in_through_a_real_openid_provider_and_out_again() {
         client_id: CLIENT_ID.to_owned(),
         client_secret: CLIENT_SECRET.to_owned(),
         redirect_uri: format!("{web}/auth/callback"),
-        auth_method: None,
     });
     let tree = portal_tree(web_port, &peer.issuer(), "oid");
     let daemon = start_daemon(&tree, web_port);
@@ -382,12 +381,11 @@ async fn a_reviewer_signs_in_through_a_real_openid_provider_and_out_again() {
 async fn a_sign_in_whose_claim_names_nobody_in_the_directory_is_refused() {
     let web_port = free_port();
     let web = format!("http://127.0.0.1:{web_port}");
-    // The secret in the request body this time, and people named by their e-mail address.
+    // People named by their e-mail address this time.
     let peer = OidcPeer::start(&OidcClient {
         client_id: CLIENT_ID.to_owned(),
         client_secret: CLIENT_SECRET.to_owned(),
         redirect_uri: format!("{web}/auth/callback"),
-        auth_method: Some("client_secret_post".to_owned()),
     });
     let tree = portal_tree(web_port, &peer.issuer(), "email");
     let daemon = start_daemon(&tree, web_port);
@@ -435,7 +433,6 @@ async fn chromium_signs_in_and_the_landing_page_is_screenshotted() {
         client_id: CLIENT_ID.to_owned(),
         client_secret: CLIENT_SECRET.to_owned(),
         redirect_uri: format!("{web}/auth/callback"),
-        auth_method: None,
     });
     let tree = portal_tree(web_port, &peer.issuer(), "preferred_username");
     let daemon = start_daemon(&tree, web_port);

@@ -6,7 +6,7 @@
 // u-alice (claims `oid: u-alice`, `preferred_username` and `email: alice@corp.example`); a
 // name the directory lacks (`mallory`) gets claims that name nobody there.
 //
-//   node oidc_provider.mjs --client-id ID --redirect-uri URI [--auth-method M] --ready FILE
+//   node oidc_provider.mjs --client-id ID --redirect-uri URI --ready FILE
 //
 // The client secret comes from the environment (OIDC_CLIENT_SECRET), not the command line.
 // Once listening, the port is written to FILE as {"port": N} (renamed into place whole).
@@ -37,7 +37,8 @@ server.listen(0, '127.0.0.1', () => {
       redirect_uris: [args['redirect-uri']],
       response_types: ['code'],
       grant_types: ['authorization_code'],
-      token_endpoint_auth_method: args['auth-method'] || 'client_secret_basic',
+      // The provider takes the secret in the Authorization header or the body alike.
+      token_endpoint_auth_method: 'client_secret_basic',
     }],
     claims: {
       openid: ['sub'],

@@ -48,7 +48,12 @@ pub async fn start(
     options: &load::Options,
     limits: Limits,
 ) -> Result<SocketAddr, StartError> {
-    let loaded = load::load(&[root.to_owned()], options, &SchemaSet::new());
+    let load = || load::load(&[root.to_owned()], options, &SchemaSet::new());
+    // Loading is CPU work; on the binary's workers it must not stall the probes' listener.
+    let loaded = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(load),
+        _ => load(),
+    };
     let portals: Vec<_> = loaded
         .docs
         .iter()

@@ -481,8 +481,6 @@ pub struct OidcClient {
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: String,
-    /// `client_secret_basic` (the default) or `client_secret_post`.
-    pub auth_method: Option<String>,
 }
 
 /// node-oidc-provider on 127.0.0.1, for one test (`scripts/peers/oidc_provider.mjs`): its
@@ -498,15 +496,12 @@ impl OidcPeer {
     pub fn start(client: &OidcClient) -> OidcPeer {
         let folder = PathBuf::from(var("RECERT_TEST_PEERS_OIDC"));
         let dir = tempfile::tempdir().expect("a folder for the OpenID provider");
-        let mut args = vec![
+        let args = vec![
             "--client-id".to_owned(),
             client.client_id.clone(),
             "--redirect-uri".to_owned(),
             client.redirect_uri.clone(),
         ];
-        if let Some(method) = &client.auth_method {
-            args.extend(["--auth-method".to_owned(), method.clone()]);
-        }
         let mut command = Command::new("node");
         command
             .current_dir(&folder)
