@@ -251,19 +251,19 @@ fn check_claims(claims: Value, expect: &Expect<'_>) -> Result<Value, TokenError>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ring::rand::SystemRandom;
     use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
     use serde_json::json;
 
-    struct Key {
+    pub(crate) struct Key {
         pair: EcdsaKeyPair,
         kid: &'static str,
     }
 
     impl Key {
-        fn new(kid: &'static str) -> Key {
+        pub(crate) fn new(kid: &'static str) -> Key {
             let rng = SystemRandom::new();
             let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                 .expect("a key");
@@ -273,7 +273,7 @@ mod tests {
             Key { pair, kid }
         }
 
-        fn jwk(&self) -> Jwk {
+        pub(crate) fn jwk(&self) -> Jwk {
             let point = self.pair.public_key().as_ref();
             serde_json::from_value(json!({
                 "kty": "EC", "crv": "P-256", "kid": self.kid, "use": "sig",
@@ -282,7 +282,7 @@ mod tests {
             .expect("a JWK")
         }
 
-        fn sign(&self, header: &Value, claims: &Value) -> String {
+        pub(crate) fn sign(&self, header: &Value, claims: &Value) -> String {
             let signed = format!(
                 "{}.{}",
                 B64.encode(header.to_string()),

@@ -3,6 +3,8 @@
 //! PKCE S256, state and nonce) and the code exchange, authenticated with the client secret.
 
 pub mod jwt;
+#[cfg(test)]
+mod tests;
 
 use std::time::{Duration, Instant};
 
@@ -63,6 +65,8 @@ pub struct Provider {
     client: reqwest::Client,
     settings: Settings,
     cache: Mutex<Cache>,
+    /// [`REFETCH_AFTER`]; a test sets it to zero.
+    refetch_after: Duration,
 }
 
 /// The PKCE pair and the values that tie the provider's answer to this sign-in.
@@ -96,6 +100,7 @@ impl Provider {
                 metadata: None,
                 jwks: None,
             }),
+            refetch_after: REFETCH_AFTER,
         })
     }
 
@@ -281,7 +286,7 @@ impl Provider {
                     let recent = cache
                         .jwks
                         .as_ref()
-                        .is_some_and(|(_, at)| fresh(at, REFETCH_AFTER));
+                        .is_some_and(|(_, at)| fresh(at, self.refetch_after));
                     if recent {
                         return Err(TokenError::UnknownKey.into());
                     }
