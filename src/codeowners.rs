@@ -195,7 +195,7 @@ pub fn render(loaded: &Loaded, owners: &Owners, root: &Path) -> (String, Vec<War
     out.push_str(&format!("* {admins}\n"));
     if !admin_files.is_empty() {
         out.push_str(
-            "\n# Directories and notifiers (they say where credentials and messages go), directory data and reviews.\n",
+            "\n# Directories, notifiers and the reviewer portal (they say where credentials and messages go, and who signs in), directory data and reviews.\n",
         );
         for path in &admin_files {
             out.push_str(&format!("{} {admins}\n", escape(path)));

@@ -31,4 +31,5 @@ pub mod source;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod web;
 pub mod yaml;

@@ -81,6 +81,7 @@ fn definitions() -> Map<String, Value> {
     generator.subschema_for::<model::AccessReview>();
     generator.subschema_for::<model::ReviewDecisions>();
     generator.subschema_for::<model::Notifier>();
+    generator.subschema_for::<model::ReviewerPortal>();
     let mut definitions: Map<String, Value> =
         generator.take_definitions(true).into_iter().collect();
     for schema in definitions.values_mut() {

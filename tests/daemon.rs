@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use crate::support::{DATA, DIRECTORY, Tree, recert};
 
 /// A running daemon, killed by PID when the test ends.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     log: PathBuf,
 }
 
 impl Daemon {
-    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+    pub(crate) fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let log = unique(dir.join("daemon.log"));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_recert"))
@@ -33,7 +33,7 @@ impl Daemon {
         Daemon { child, log }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -266,6 +266,7 @@ async fn a_review_reaching_its_end_completes_on_its_schedule_without_any_file_ev
         path: tree.path().join("m"),
         state_dir: tree.path().join("state"),
         listen: None,
+        web_listen: None,
         resync: week,
         debounce: Duration::from_millis(50),
         watch: watch::Mode::Poll,

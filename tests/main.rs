@@ -21,3 +21,4 @@ mod population;
 mod report;
 mod schema;
 mod scim;
+mod web;

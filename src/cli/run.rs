@@ -21,6 +21,10 @@ pub struct Args {
     /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9090).
     #[arg(long, env = "RECERT_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Serve the reviewer page on this address (e.g. 0.0.0.0:8080): the `ReviewerPortal`
+    /// among the manifests says how people sign in.
+    #[arg(long, env = "RECERT_WEB_LISTEN", value_name = "ADDR")]
+    pub web_listen: Option<SocketAddr>,
     /// The time an HTTP client has to send its request headers (and the longest a kept-alive
     /// connection may idle) before it is closed.
     #[arg(long, env = "RECERT_HTTP_HEADER_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -90,6 +94,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         path: args.path.clone(),
         state_dir: args.state_dir.clone(),
         listen: args.listen,
+        web_listen: args.web_listen,
         http_limits: daemon::server::Limits {
             header_timeout: args.http_header_timeout.max(Duration::from_millis(10)),
             max_connections: usize::from(args.http_max_connections),

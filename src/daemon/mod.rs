@@ -41,6 +41,8 @@ pub struct Config {
     pub path: PathBuf,
     pub state_dir: PathBuf,
     pub listen: Option<SocketAddr>,
+    /// Serve the reviewer page (the manifests' `ReviewerPortal`) here.
+    pub web_listen: Option<SocketAddr>,
     pub http_limits: server::Limits,
     /// A full pass at least this often, whatever else happens.
     pub resync: Duration,
@@ -197,6 +199,8 @@ pub enum StartError {
     Store(#[from] crate::store::Error),
     #[error(transparent)]
     Listen(#[from] server::ListenError),
+    #[error(transparent)]
+    Web(#[from] crate::web::StartError),
 }
 
 /// Runs until the context is cancelled (SIGTERM or SIGINT in the binary; a test's own stop).
@@ -219,6 +223,11 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
     if let Some(addr) = config.listen {
         let local = server::serve(addr, health.clone(), config.http_limits).await?;
         tracing::info!(%local, "serving /healthz, /readyz and /metrics");
+    }
+    if let Some(addr) = config.web_listen {
+        let local =
+            crate::web::start(addr, &resolved.root, &config.load, config.http_limits).await?;
+        tracing::info!(%local, "serving the reviewer page");
     }
 
     let (to_sender, sender_commands) = mpsc::unbounded_channel();

@@ -1,4 +1,5 @@
-//! `/healthz`, `/readyz` and `/metrics` for probes and Prometheus.
+//! `/healthz`, `/readyz` and `/metrics` for probes and Prometheus; and the listener the
+//! reviewer page (`crate::web`) is served on too.
 //!
 //! The listener must not be a way to stop the work: a client that opens connections and
 //! sends nothing (slowloris) could otherwise take every file descriptor, and the control loop
@@ -72,9 +73,7 @@ pub async fn serve(
     health: Arc<Health>,
     limits: Limits,
 ) -> Result<SocketAddr, ListenError> {
-    let failed = |source| ListenError { addr, source };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(failed)?;
-    let local = listener.local_addr().map_err(failed)?;
+    let (listener, local) = bind(addr).await?;
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -84,7 +83,20 @@ pub async fn serve(
     Ok(local)
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, app: Router, limits: Limits) {
+/// Binds `addr` now, so that a taken port fails start-up; returns the address bound (the
+/// port, when `addr` asked for any).
+pub(crate) async fn bind(
+    addr: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), ListenError> {
+    let failed = |source| ListenError { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(failed)?;
+    let local = listener.local_addr().map_err(failed)?;
+    Ok((listener, local))
+}
+
+/// Serves `app` on `listener` under `limits` until the process ends: the reviewer page is
+/// held to the same header timeout, connection lifetime and connection cap as the probes.
+pub(crate) async fn accept_loop(listener: tokio::net::TcpListener, app: Router, limits: Limits) {
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
         let stream = match listener.accept().await {

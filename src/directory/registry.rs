@@ -49,6 +49,12 @@ struct Opened {
     directory: Result<AnyDirectory, ReviewError>,
 }
 
+/// Opens the directory named `name` for a caller that keeps it beside the passes (the
+/// reviewer page's sign-in look-ups).
+pub fn open_one(loaded: &Loaded, name: &str) -> Result<AnyDirectory, ReviewError> {
+    Directories::new(loaded).open_directory(name)
+}
+
 impl<'a> Directories<'a> {
     pub fn new(loaded: &'a Loaded) -> Directories<'a> {
         Directories::with_cache(loaded, DirectoryCache::default())

@@ -856,6 +856,7 @@ where
         Kind::AccessReview => Resource::AccessReview(Box::new(typed(value)?)),
         Kind::ReviewDecisions => Resource::ReviewDecisions(typed(value)?),
         Kind::Notifier => Resource::Notifier(Box::new(typed(value)?)),
+        Kind::ReviewerPortal => Resource::ReviewerPortal(Box::new(typed(value)?)),
     })
 }
 

@@ -67,6 +67,7 @@ pub fn check_reusing(
                     Resource::AccessReview(r) => ctx.review(doc, r, &index),
                     Resource::ReviewDecisions(d) => ctx.decisions(doc, d, &index),
                     Resource::Notifier(n) => ctx.notifier(doc, n),
+                    Resource::ReviewerPortal(p) => ctx.portal(doc, p, &index),
                 }
             }
             ctx.conflicts(&index);
@@ -412,6 +413,26 @@ impl Ctx<'_> {
                 Some(note) => d.note(note),
                 None => d,
             });
+        }
+    }
+
+    fn portal(&mut self, doc: &LoadedDoc, portal: &crate::model::ReviewerPortal, index: &Index) {
+        for problem in crate::web::config::problems(&portal.spec) {
+            let d = self.error(doc, Code::PortalSettings, problem.pointer, problem.message);
+            self.out.push(d.note(problem.note));
+        }
+        let directory = &portal.spec.directory;
+        if index.get(Kind::Directory, directory).is_none() {
+            let mut d = self.error(
+                doc,
+                Code::UnresolvedReference,
+                "/spec/directory",
+                format!("no Directory named `{directory}`"),
+            );
+            if let Some(best) = self.suggest(directory, index.names(Kind::Directory)) {
+                d = d.note(format!("did you mean `{best}`?"));
+            }
+            self.out.push(d);
         }
     }
 

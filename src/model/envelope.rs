@@ -30,15 +30,17 @@ pub enum Kind {
     AccessReview = 2,
     ReviewDecisions = 3,
     Notifier = 4,
+    ReviewerPortal = 5,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Directory,
         Kind::DirectoryData,
         Kind::AccessReview,
         Kind::ReviewDecisions,
         Kind::Notifier,
+        Kind::ReviewerPortal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +50,7 @@ impl Kind {
             Kind::AccessReview => "AccessReview",
             Kind::ReviewDecisions => "ReviewDecisions",
             Kind::Notifier => "Notifier",
+            Kind::ReviewerPortal => "ReviewerPortal",
         }
     }
 
@@ -61,7 +64,8 @@ impl Kind {
             1 => Kind::DirectoryData,
             2 => Kind::AccessReview,
             3 => Kind::ReviewDecisions,
-            _ => Kind::Notifier,
+            4 => Kind::Notifier,
+            _ => Kind::ReviewerPortal,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod directory;
 pub mod directory_data;
 pub mod envelope;
 pub mod notifier;
+pub mod portal;
 pub mod review;
 
 pub use decisions::{Decision, DecisionEntry, ReviewDecisions, ReviewDecisionsSpec};
@@ -20,6 +21,7 @@ pub use directory::{Directory, DirectorySpec, DirectoryType, SecretRef};
 pub use directory_data::{DirectoryData, DirectoryDataSpec};
 pub use envelope::{API_VERSION, ApiVersion, Kind, Metadata};
 pub use notifier::{Notifier, NotifierSpec};
+pub use portal::{ReviewerPortal, ReviewerPortalSpec};
 pub use review::{AccessReview, AccessReviewSpec};
 
 /// A document decoded into its typed form.
@@ -32,6 +34,7 @@ pub enum Resource {
     AccessReview(Box<AccessReview>),
     ReviewDecisions(ReviewDecisions),
     Notifier(Box<Notifier>),
+    ReviewerPortal(Box<ReviewerPortal>),
 }
 
 impl Resource {
@@ -42,6 +45,7 @@ impl Resource {
             Resource::AccessReview(_) => Kind::AccessReview,
             Resource::ReviewDecisions(_) => Kind::ReviewDecisions,
             Resource::Notifier(_) => Kind::Notifier,
+            Resource::ReviewerPortal(_) => Kind::ReviewerPortal,
         }
     }
 
@@ -52,6 +56,7 @@ impl Resource {
             Resource::AccessReview(r) => &r.metadata,
             Resource::ReviewDecisions(d) => &d.metadata,
             Resource::Notifier(n) => &n.metadata,
+            Resource::ReviewerPortal(p) => &p.metadata,
         }
     }
 

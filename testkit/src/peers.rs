@@ -1,6 +1,7 @@
 //! The notification tests' peers: a real SMTP server (aiosmtpd) and a webhook receiver that
 //! checks signatures with the `standardwebhooks` package, both Python scripts in
-//! `scripts/peers/` run from the venv `scripts/test-peers` installs.
+//! `scripts/peers/` run from the venv `scripts/test-peers` installs; and the reviewer page's
+//! OpenID provider (node-oidc-provider), run with Node from the folder it installs from npm.
 //!
 //! Each test starts its own peer, on a free loopback port, so it can stop it and start it
 //! again; the process is killed by PID when the peer is dropped. What a peer received is read
@@ -24,7 +25,7 @@ fn var(name: &str) -> String {
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| {
             panic!(
-                "{name} is not set: the notification tests need the SMTP and webhook peers \
+                "{name} is not set: this test needs the peers (SMTP, webhook, OpenID provider) \
                  that `scripts/test-peers` installs. Run the tests through `.ci/run` (or \
                  `scripts/test-peers cargo test --workspace --locked`)."
             )
@@ -44,6 +45,19 @@ impl Process {
     fn start(script: &str, args: &[String], env: &[(&str, &str)], dir: &Path) -> (Process, u16) {
         let python = var("RECERT_TEST_PEERS_PYTHON");
         let scripts = PathBuf::from(var("RECERT_TEST_PEERS_SCRIPTS"));
+        let mut command = Command::new(python);
+        command.arg(scripts.join(script));
+        Process::run(command, script, args, env, dir)
+    }
+
+    /// Runs `command ARGS --ready FILE` and waits as [`Process::start`] does.
+    fn run(
+        mut command: Command,
+        script: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+        dir: &Path,
+    ) -> (Process, u16) {
         let ready = dir.join("ready.json");
         let _ = std::fs::remove_file(&ready);
         let log = dir.join(format!("{script}.log"));
@@ -52,8 +66,7 @@ impl Process {
             .append(true)
             .open(&log)
             .expect("the peer's log file");
-        let child = Command::new(python)
-            .arg(scripts.join(script))
+        let child = command
             .args(args)
             .arg("--ready")
             .arg(&ready)
@@ -459,5 +472,79 @@ impl WebhookPeer {
                     .unwrap_or(0),
             })
             .collect()
+    }
+}
+
+/// How the OpenID provider's one client is registered.
+#[derive(Debug, Clone)]
+pub struct OidcClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+}
+
+/// node-oidc-provider on 127.0.0.1, for one test (`scripts/peers/oidc_provider.mjs`): its
+/// development login form signs in any name, with claims that match the example directory.
+#[derive(Debug)]
+pub struct OidcPeer {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    _process: Process,
+}
+
+impl OidcPeer {
+    pub fn start(client: &OidcClient) -> OidcPeer {
+        let folder = PathBuf::from(var("RECERT_TEST_PEERS_OIDC"));
+        let dir = tempfile::tempdir().expect("a folder for the OpenID provider");
+        let args = vec![
+            "--client-id".to_owned(),
+            client.client_id.clone(),
+            "--redirect-uri".to_owned(),
+            client.redirect_uri.clone(),
+        ];
+        let mut command = Command::new("node");
+        command
+            .current_dir(&folder)
+            .arg(folder.join("oidc_provider.mjs"));
+        // The secret goes by environment, not on a command line others can read.
+        let env = [("OIDC_CLIENT_SECRET", client.client_secret.as_str())];
+        let (process, port) = Process::run(command, "oidc_provider.mjs", &args, &env, dir.path());
+        OidcPeer {
+            port,
+            dir,
+            _process: process,
+        }
+    }
+
+    /// The issuer: `http://127.0.0.1:PORT`.
+    pub fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the provider logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("oidc_provider.mjs.log")).unwrap_or_default()
+    }
+
+    /// Runs `scripts/peers/signin_browser.mjs` with Node: Playwright drives the installed
+    /// Chromium through the sign-in at `start_url` as `login`, and saves a screenshot of the
+    /// page it lands on to `screenshot`. Returns the script's JSON line.
+    pub fn browser_sign_in(&self, start_url: &str, login: &str, screenshot: &Path) -> Value {
+        let folder = PathBuf::from(var("RECERT_TEST_PEERS_OIDC"));
+        let out = Command::new("node")
+            .current_dir(&folder)
+            .arg(folder.join("signin_browser.mjs"))
+            .args(["--url", start_url, "--login", login, "--screenshot"])
+            .arg(screenshot)
+            .stdin(Stdio::null())
+            .output()
+            .expect("node runs");
+        assert!(
+            out.status.success(),
+            "signin_browser.mjs failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        serde_json::from_slice(&out.stdout).expect("its JSON line")
     }
 }

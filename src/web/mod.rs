@@ -1,0 +1,164 @@
+//! The reviewer page (`recert run --web-listen`): its sign-in with OpenID Connect, sessions,
+//! CSRF protection and security headers. The pages themselves are routes added in [`app`];
+//! each takes [`SignedIn`] (who is asking) or [`Posted`] (a form they sent, CSRF checked).
+//!
+//! Layout: `config` (the `ReviewerPortal` checked and resolved), `oidc` (discovery, keys,
+//! code exchange, ID token verification), `session` (signed cookies), `redirect` (return
+//! paths), `principals` (claim → directory user), `auth` (sign-in and sign-out handlers and
+//! the extractors), `pages` (HTML), `start` (the portal found among the manifests).
+
+pub mod auth;
+pub mod config;
+pub mod oidc;
+pub mod pages;
+pub mod principals;
+pub mod redirect;
+pub mod session;
+pub mod start;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use auth::{Posted, SignedIn};
+pub use config::Settings;
+pub use principals::{DirectoryPrincipals, Principals};
+pub use start::{StartError, start};
+
+use crate::daemon::server::{Limits, ListenError, accept_loop, bind};
+use oidc::{Provider, ProviderError};
+use session::Signer;
+
+/// What every request of the page shares.
+#[derive(Debug)]
+pub struct Portal<P> {
+    pub provider: Provider,
+    pub signer: Signer,
+    pub principals: P,
+}
+
+impl<P> Portal<P> {
+    pub fn new(settings: Settings, principals: P) -> Result<Portal<P>, ProviderError> {
+        let signer = Signer::new(settings.session_key.as_ref().map(|k| k.expose().as_bytes()));
+        Ok(Portal {
+            provider: Provider::new(settings)?,
+            signer,
+            principals,
+        })
+    }
+
+    fn secure(&self) -> bool {
+        self.provider.settings().secure_cookies
+    }
+
+    /// `__Host-` binds the cookie to this host and path `/`; browsers accept the prefix only
+    /// on `Secure` cookies, so plain-http loopback goes without.
+    fn session_cookie(&self) -> &'static str {
+        if self.secure() {
+            "__Host-recert_session"
+        } else {
+            "recert_session"
+        }
+    }
+
+    fn pending_cookie(&self) -> &'static str {
+        if self.secure() {
+            "__Secure-recert_signin"
+        } else {
+            "recert_signin"
+        }
+    }
+}
+
+/// The page's routes.
+pub fn app<P: Principals>(portal: Arc<Portal<P>>) -> Router {
+    Router::new()
+        .route("/", get(landing))
+        .route("/auth/login", get(auth::login::<P>))
+        .route("/auth/callback", get(auth::callback::<P>))
+        .route("/auth/logout", post(auth::logout::<P>))
+        .route("/static/recert.css", get(stylesheet))
+        .fallback(not_found)
+        .with_state(portal)
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
+/// Binds `addr` now (a taken port fails start-up) and serves the page until the process
+/// ends, under the same connection limits as the probes.
+pub async fn serve<P: Principals>(
+    addr: SocketAddr,
+    portal: Portal<P>,
+    limits: Limits,
+) -> Result<SocketAddr, ListenError> {
+    let (listener, local) = bind(addr).await?;
+    let portal = Arc::new(portal);
+    // Discovery now, so that a misconfigured provider shows in the log at start; beside the
+    // start, which a slow provider must not hold up. One that is down is asked again at the
+    // first sign-in.
+    tokio::spawn({
+        let portal = portal.clone();
+        async move {
+            if let Err(e) = portal.provider.metadata().await {
+                tracing::warn!(error = %e, "the OpenID provider cannot be used yet; sign-in will try again");
+            }
+        }
+    });
+    tokio::spawn(accept_loop(listener, app(portal), limits));
+    Ok(local)
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+async fn landing(user: SignedIn) -> Response {
+    let role = if user.admin { " (administrator)" } else { "" };
+    let body = format!(
+        "<h1>Access reviews</h1><p>Signed in as <strong>{}</strong>{role} (directory id <code>{}</code>).</p>{}",
+        pages::escape(&user.name),
+        pages::escape(&user.principal),
+        pages::sign_out_form(&user.csrf),
+    );
+    Html(pages::layout("Access reviews", &body)).into_response()
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        pages::STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    pages::problem(StatusCode::NOT_FOUND, "Not found", "There is no such page.")
+}
+
+/// The headers every response carries: no script, no framing, nothing kept in a cache (pages
+/// show decisions), no sniffing, no referrer to other sites.
+const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
