@@ -93,6 +93,7 @@ pub fn compose(
             if matches!(
                 notice.event,
                 NotificationEvent::InstanceStarted
+                    | NotificationEvent::StageStarted
                     | NotificationEvent::Reminder
                     | NotificationEvent::Escalated
             ) {
@@ -124,6 +125,7 @@ pub fn compose(
         let mut people_to: Vec<(RecipientRole, &str)> = Vec::new();
         match notice.event {
             NotificationEvent::InstanceStarted
+            | NotificationEvent::StageStarted
             | NotificationEvent::Reminder
             | NotificationEvent::Escalated => {
                 if settings.email {
@@ -251,7 +253,7 @@ fn content(state: &ReviewState, instance: &Instance, event: NotificationEvent) -
 fn pending_items(state: &ReviewState, instance: &Instance) -> BTreeMap<String, Vec<String>> {
     let names = InstanceNames::of(state, Some(instance));
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (id, item) in instance.items.iter().filter(|(_, i)| i.decision.is_none()) {
+    for (id, item) in instance.items.iter().filter(|(id, i)| instance.pending(id, i)) {
         for reviewer in allowed_reviewers_in(&names, item) {
             out.entry(reviewer).or_default().push(id.clone());
         }

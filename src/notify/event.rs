@@ -88,6 +88,10 @@ pub enum EventType {
     /// reviewer) or the reviewers (to a channel), as for a reminder.
     #[serde(rename = "review.instance.escalated")]
     Escalated,
+    /// A later stage of a multi-stage review started: `data` has its items (to a reviewer) or
+    /// its reviewers (to a channel), as when an instance starts.
+    #[serde(rename = "review.instance.stageStarted")]
+    StageStarted,
 }
 
 impl From<NotificationEvent> for EventType {
@@ -98,6 +102,7 @@ impl From<NotificationEvent> for EventType {
             NotificationEvent::InstanceEnded => EventType::InstanceEnded,
             NotificationEvent::Applied => EventType::Applied,
             NotificationEvent::Escalated => EventType::Escalated,
+            NotificationEvent::StageStarted => EventType::StageStarted,
         }
     }
 }

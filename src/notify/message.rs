@@ -254,5 +254,6 @@ pub fn event_name(event: NotificationEvent) -> &'static str {
         NotificationEvent::InstanceEnded => "instanceEnded",
         NotificationEvent::Applied => "applied",
         NotificationEvent::Escalated => "escalated",
+        NotificationEvent::StageStarted => "stageStarted",
     }
 }

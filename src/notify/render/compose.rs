@@ -14,6 +14,7 @@ use super::doc::{Block, Doc, Entry, one_line, safe_link};
 pub fn compose(msg: &Message) -> Doc {
     match msg.event {
         NotificationEvent::InstanceStarted
+        | NotificationEvent::StageStarted
         | NotificationEvent::Reminder
         | NotificationEvent::Escalated => {
             if msg.to.role == RecipientRole::Reviewer || !msg.content.items.is_empty() {
