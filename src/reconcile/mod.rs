@@ -858,3 +858,5 @@ fn requeue_at(state: &ReviewState, now: Timestamp) -> Option<Timestamp> {
 mod props;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod stage_tests;
