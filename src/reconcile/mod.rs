@@ -860,3 +860,5 @@ mod props;
 pub(crate) mod tests;
 #[cfg(test)]
 mod stage_tests;
+#[cfg(test)]
+mod stage_props;
