@@ -20,3 +20,4 @@ mod population;
 mod report;
 mod schema;
 mod scim;
+mod stages;

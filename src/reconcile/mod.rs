@@ -229,7 +229,7 @@ fn reconcile_review(
             let mut state = recorded.clone();
             let stopped = match state.instances.last_mut() {
                 Some(instance) if instance.ended.is_none() => {
-                    stages::end_stage(instance, now, &mut plan);
+                    stages::end_stage(instance, now, false, &mut plan);
                     instance.ended = Some(Ended {
                         at: now,
                         reason: EndReason::Deleted,
@@ -624,7 +624,7 @@ fn stop(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
     let owners = owner_ids(state);
     match state.instances.last_mut() {
         Some(instance) if instance.ended.is_none() => {
-            stages::end_stage(instance, now, plan);
+            stages::end_stage(instance, now, false, plan);
             instance.ended = Some(Ended {
                 at: now,
                 reason: EndReason::Stopped,
@@ -730,7 +730,7 @@ fn complete(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
             defaulted += 1;
         }
     }
-    stages::end_stage(instance, end, plan);
+    stages::end_stage(instance, end, false, plan);
     instance.ended = Some(Ended {
         at: end,
         reason: EndReason::Completed,

@@ -63,8 +63,11 @@ pub fn outcome(decision: Option<Decision>) -> StageOutcome {
 }
 
 /// Ends the stage in progress at `at` ([`freeze`]) and says so, with how many of its items it
-/// decided.
-pub(super) fn end_stage(instance: &mut Instance, at: Timestamp, plan: &mut ReviewPlan) {
+/// decided. `next`: another stage follows, so the instance's entries, resets and escalations
+/// move to the record (the next stage starts with none); else they are copied, and the
+/// instance keeps its own as a single-stage one does, so that its frozen entries still match
+/// the files.
+pub(super) fn end_stage(instance: &mut Instance, at: Timestamp, next: bool, plan: &mut ReviewPlan) {
     let index = instance.stage;
     let Some(record) = instance.stages.get(index).filter(|r| r.ended.is_none()) else {
         return;
@@ -85,12 +88,12 @@ pub(super) fn end_stage(instance: &mut Instance, at: Timestamp, plan: &mut Revie
         name: record.name.clone(),
         decided,
     });
-    freeze(instance, at);
+    freeze(instance, at, next);
 }
 
-/// Freezes the stage in progress at `at`: its entries, resets and escalations move to its
-/// record. The instance is left with none, for the next stage to fill.
-fn freeze(instance: &mut Instance, at: Timestamp) {
+/// Freezes the stage in progress at `at`: its entries, resets and escalations go to its
+/// record (moved when `next`, for the next stage to fill its own).
+fn freeze(instance: &mut Instance, at: Timestamp, next: bool) {
     let index = instance.stage;
     let Some(record) = instance.stages.get_mut(index) else {
         return;
@@ -99,9 +102,15 @@ fn freeze(instance: &mut Instance, at: Timestamp) {
         return;
     }
     record.ended = Some(at);
-    record.entries = std::mem::take(&mut instance.entries);
-    record.resets = std::mem::take(&mut instance.resets);
-    record.escalations = std::mem::take(&mut instance.escalations);
+    if next {
+        record.entries = std::mem::take(&mut instance.entries);
+        record.resets = std::mem::take(&mut instance.resets);
+        record.escalations = std::mem::take(&mut instance.escalations);
+    } else {
+        record.entries.clone_from(&instance.entries);
+        record.resets.clone_from(&instance.resets);
+        record.escalations.clone_from(&instance.escalations);
+    }
 }
 
 /// Moves the instance in progress through every stage whose end has passed by `now`, each at
@@ -149,7 +158,7 @@ pub(super) fn advance(state: &mut ReviewState, now: Timestamp, plan: &mut Review
             .collect();
         let id = instance.id.clone();
         let instance = state.instances.last_mut().expect("checked above");
-        end_stage(instance, at, plan);
+        end_stage(instance, at, true, plan);
         let next = &mut instance.stages[index + 1];
         next.items = moving;
         let started_name = next.name.clone();
