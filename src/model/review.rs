@@ -468,11 +468,13 @@ pub struct Escalation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub name: Option<String>,
-    /// Escalate this many days after the instance starts.
+    /// Escalate this many days after the instance starts (with `stages`, after each stage
+    /// starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 365))]
     pub after_days: Option<u32>,
-    /// Escalate this many days before the instance ends.
+    /// Escalate this many days before the instance ends (with `stages`, before each stage
+    /// ends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 365))]
     pub days_before_end: Option<u32>,

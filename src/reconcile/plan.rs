@@ -421,7 +421,8 @@ impl fmt::Display for Change {
                 decided,
             } => write!(
                 f,
-                "instance {instance}: stage {stage} ({name}) ended, {} decided",
+                "instance {instance}: {} ended, {} decided",
+                super::stages::title(*stage, name),
                 count(*decided, "item", "items")
             ),
             Change::StageStarted {
@@ -431,7 +432,8 @@ impl fmt::Display for Change {
                 items,
             } => write!(
                 f,
-                "instance {instance}: stage {stage} ({name}) started: {} to review",
+                "instance {instance}: {} started: {} to review",
+                super::stages::title(*stage, name),
                 count(*items, "item", "items")
             ),
             Change::NotificationsQueued {

@@ -413,7 +413,7 @@ fn stage_transitions_missed_while_recert_was_down_happen_at_their_times() {
     assert_eq!(
         said,
         [
-            "instance 2026-12-01: stage 1 (stage 1) ended, 2 items decided",
+            "instance 2026-12-01: stage 1 ended, 2 items decided",
             "instance 2026-12-01: stage 2 (owners) started: 1 item to review",
             "instance 2026-12-01: stage 2 (owners) ended, 0 items decided",
             "instance 2026-12-01 ended",

@@ -52,6 +52,16 @@ pub fn label(spec: &AccessReviewSpec, index: usize) -> String {
     Stage::label(name, index + 1)
 }
 
+/// A stage as messages name it: "stage 2 (security team)", or "stage 2" without a name.
+pub fn title(number: usize, name: &str) -> String {
+    let plain = format!("stage {number}");
+    if name == plain {
+        plain
+    } else {
+        format!("{plain} ({name})")
+    }
+}
+
 /// An item's outcome in a stage: its decision there, or `notReviewed`.
 pub fn outcome(decision: Option<Decision>) -> StageOutcome {
     match decision {
