@@ -131,6 +131,48 @@ fn a_two_stage_review_runs_managers_then_the_security_team_and_keeps_every_stage
     // Peggy's file, already there, does not count for stage 2 until she changes it.
     assert_eq!(item(&status, "u-carol")["decision"], "approve");
 
+    // What waits for Peggy: the stage, and what the managers decided.
+    let pending = |run: &Run| {
+        let out = recert(
+            run.dir.path(),
+            &[
+                "pending",
+                "--reviewer",
+                "peggy@corp.example",
+                "--state-dir",
+                "state",
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let shown = pending(&run);
+    assert!(
+        shown.contains(
+            "u-carol\tCarol Schmidt\tstage 2 (security team)\tstage 1: approve by u-alice: runs the SOC\n"
+        ),
+        "{shown}"
+    );
+    // A review that hides earlier stages' decisions shows Peggy only the stage, and its status
+    // shows the stage's own (none yet) while it runs.
+    let manifest = run.path(&format!("manifests/reviews/{REVIEW}.yaml"));
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let hidden = text.replace(
+        "    requireJustification: true\n",
+        "    requireJustification: true\n    showPreviousStageDecisions: false\n",
+    );
+    std::fs::write(&manifest, &hidden).expect("write");
+    run.reconcile("2026-12-08T10:00:00Z");
+    let shown = pending(&run);
+    assert!(
+        shown.contains("u-carol\tCarol Schmidt\tstage 2 (security team)\n"),
+        "{shown}"
+    );
+    let status = run.status();
+    assert_eq!(item(&status, "u-carol")["decision"], "undecided");
+    assert!(item(&status, "u-carol").get("stages").is_none());
+    std::fs::write(&manifest, &text).expect("write");
+
     // Peggy overrides Carol's approval and confirms Grace's.
     run.decide(
         "peggy",
