@@ -261,6 +261,35 @@ fn pending_items(state: &ReviewState, instance: &Instance) -> BTreeMap<String, V
     out
 }
 
+/// [`item_fact`], with the earlier stages' decisions on it when the instance is in a later
+/// stage and the review shows them (`showPreviousStageDecisions`).
+pub fn item_fact_in(
+    state: &ReviewState,
+    instance: &Instance,
+    item: &crate::state::ItemState,
+) -> ItemFact {
+    let mut fact = item_fact(item);
+    if state.spec.settings.show_previous_stage_decisions {
+        fact.previous_stage_decisions = item
+            .stages
+            .iter()
+            .filter(|d| d.stage <= instance.stage)
+            .map(|d| {
+                let mut said = format!(
+                    "stage {}: {} by {}",
+                    d.stage, d.decision.decision, d.decision.reviewer
+                );
+                if let Some(reason) = &d.decision.reason {
+                    said.push_str(": ");
+                    said.push_str(reason);
+                }
+                said
+            })
+            .collect();
+    }
+    fact
+}
+
 /// What a message tells of one item, from the instance's snapshot.
 pub fn item_fact(item: &crate::state::ItemState) -> ItemFact {
     let (name, kind) = match &item.principal {
@@ -295,6 +324,7 @@ pub fn item_fact(item: &crate::state::ItemState) -> ItemFact {
         access: access.join("; "),
         recommendation: item.recommendation.decision,
         recommendation_reason: item.recommendation.reason.clone(),
+        previous_stage_decisions: Vec::new(),
     }
 }
 

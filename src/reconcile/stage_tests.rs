@@ -437,3 +437,26 @@ fn a_single_stage_state_is_written_as_before_stages_existed() {
     let back: crate::state::ReviewState = serde_json::from_str(&json).expect("loads");
     assert_eq!(&back, world.state());
 }
+
+#[test]
+fn later_reviewers_are_told_earlier_decisions_unless_the_review_hides_them() {
+    let mut world = two_stages(&[Approve, NotReviewed]);
+    first_stage_decided(&mut world);
+    world.step("2026-12-08");
+    let fact = |world: &World| {
+        let state = world.state();
+        let instance = world.instance();
+        crate::notify::compose::item_fact_in(state, instance, &instance.items["alice"])
+    };
+    assert_eq!(
+        fact(&world).previous_stage_decisions,
+        ["stage 1: approve by mia"]
+    );
+    // A stage's own decision is not an earlier one.
+    world.decide("carol", "alice", Decision::Deny, Some("gone"));
+    world.step("2026-12-09");
+    assert_eq!(fact(&world).previous_stage_decisions.len(), 1);
+    world.spec.settings.show_previous_stage_decisions = false;
+    world.step("2026-12-10");
+    assert!(fact(&world).previous_stage_decisions.is_empty());
+}

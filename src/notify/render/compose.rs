@@ -556,6 +556,9 @@ fn item_entry(item: &ItemFact) -> Entry {
         };
         details.push(("Recommended".to_owned(), why));
     }
+    for earlier in &item.previous_stage_decisions {
+        details.push(("Earlier stage".to_owned(), one_line(earlier)));
+    }
     Entry {
         title: principal_title(&item.name, item.display_name.as_deref()),
         details,
