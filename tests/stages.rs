@@ -196,6 +196,22 @@ fn a_two_stage_review_runs_managers_then_the_security_team_and_keeps_every_stage
     assert_eq!(status["instances"][0]["state"], "Completed", "{status}");
     assert_eq!(status["instances"][0]["stages"][1]["state"], "ended");
 
+    // The auditor's report shows the decisions stage by stage.
+    let report = recert(
+        run.dir.path(),
+        &["report", REVIEW, "--state-dir", "state"],
+    );
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let start = report
+        .stdout
+        .find("<section id=\"stages\">")
+        .expect("a stages section");
+    let end = start
+        + report.stdout[start..]
+            .find("</section>")
+            .expect("the section ends");
+    insta::assert_snapshot!("stages-report", &report.stdout[start..end]);
+
     // Results: the usual columns, then four per stage.
     let rows = csv_rows(&run.path(&format!("state/reviews/{REVIEW}/results/2026-12-01.csv")));
     let header = &rows[0];
