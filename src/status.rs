@@ -485,7 +485,11 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
     let mut progress: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let names = crate::reconcile::InstanceNames::of(state, state.instances.last());
     // Reviewers' progress is the stage in progress's, on the items it reviews.
-    for (_, item) in instance.items.iter().filter(|(id, _)| instance.in_stage(id)) {
+    for (_, item) in instance
+        .items
+        .iter()
+        .filter(|(id, _)| instance.in_stage(id))
+    {
         for reviewer in crate::reconcile::allowed_reviewers_in(&names, item) {
             let entry = progress.entry(reviewer).or_default();
             entry.0 += 1;
@@ -501,7 +505,18 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
         .items
         .iter()
         .map(|(id, item)| (id, item, hide && instance.in_stage(id)))
-        .map(|(id, item, hidden)| (id, item, hidden, if hidden { instance.stage_decision(item) } else { item.decision.as_ref() }))
+        .map(|(id, item, hidden)| {
+            (
+                id,
+                item,
+                hidden,
+                if hidden {
+                    instance.stage_decision(item)
+                } else {
+                    item.decision.as_ref()
+                },
+            )
+        })
         .map(|(id, item, hidden, decision)| ItemStatus {
             principal: id,
             name: item.principal.display_name(),
@@ -644,7 +659,11 @@ fn stage_statuses<'a>(state: &'a ReviewState, instance: &'a Instance) -> Vec<Sta
                 *counts.entry(decision_name(decided)).or_default() += 1;
             }
             let (entries, reset_records, escalation_records) = if running {
-                (&instance.entries, &instance.resets[..], &instance.escalations[..])
+                (
+                    &instance.entries,
+                    &instance.resets[..],
+                    &instance.escalations[..],
+                )
             } else {
                 (&record.entries, &record.resets[..], &record.escalations[..])
             };
@@ -794,7 +813,9 @@ pub fn results_csv(state: &ReviewState, instance: &Instance) -> Result<String, R
                     ""
                 },
                 decided.map_or("", |d| d.reviewer.as_str()),
-                decided.and_then(|d| d.reason.as_deref()).unwrap_or_default(),
+                decided
+                    .and_then(|d| d.reason.as_deref())
+                    .unwrap_or_default(),
                 &at,
             ];
             for cell in cells {

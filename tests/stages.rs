@@ -197,10 +197,7 @@ fn a_two_stage_review_runs_managers_then_the_security_team_and_keeps_every_stage
     assert_eq!(status["instances"][0]["stages"][1]["state"], "ended");
 
     // The auditor's report shows the decisions stage by stage.
-    let report = recert(
-        run.dir.path(),
-        &["report", REVIEW, "--state-dir", "state"],
-    );
+    let report = recert(run.dir.path(), &["report", REVIEW, "--state-dir", "state"]);
     assert_eq!(report.code, 0, "{}", report.stderr);
     let start = report
         .stdout
@@ -236,13 +233,18 @@ fn a_two_stage_review_runs_managers_then_the_security_team_and_keeps_every_stage
 
     // The audit trail records each stage's end and the second stage's start, and verifies.
     let audit = run.read(&format!("state/reviews/{REVIEW}/audit.jsonl"));
-    assert_eq!(audit.matches("\"change\":\"stageEnded\"").count(), 2, "{audit}");
-    assert_eq!(audit.matches("\"change\":\"stageStarted\"").count(), 1, "{audit}");
+    assert_eq!(
+        audit.matches("\"change\":\"stageEnded\"").count(),
+        2,
+        "{audit}"
+    );
+    assert_eq!(
+        audit.matches("\"change\":\"stageStarted\"").count(),
+        1,
+        "{audit}"
+    );
     // Entries frozen at the end are not judged again.
     assert!(!audit.contains("ended at"), "{audit}");
-    let verify = recert(
-        run.dir.path(),
-        &["audit", "verify", "--state-dir", "state"],
-    );
+    let verify = recert(run.dir.path(), &["audit", "verify", "--state-dir", "state"]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }

@@ -126,7 +126,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             &args.reviewer,
             principal,
             Some(&subject),
-            if review.stages.is_empty() { Some(0) } else { stage },
+            if review.stages.is_empty() {
+                Some(0)
+            } else {
+                stage
+            },
         );
         if let authority::Verdict::NotAllowed(why) = verdict {
             return refuse(&format!(

@@ -1014,7 +1014,10 @@ impl Ctx<'_> {
                 doc,
                 Code::InvalidValue,
                 "/spec/stage",
-                format!("review `{}` has no stage {stage} (it has {count})", spec.review),
+                format!(
+                    "review `{}` has no stage {stage} (it has {count})",
+                    spec.review
+                ),
             );
             self.out.push(d);
         }
@@ -1024,7 +1027,10 @@ impl Ctx<'_> {
                     doc,
                     Code::InvalidValue,
                     &format!("/spec/decisions/{i}/stage"),
-                    format!("review `{}` has no stage {stage} (it has {count})", spec.review),
+                    format!(
+                        "review `{}` has no stage {stage} (it has {count})",
+                        spec.review
+                    ),
                 );
                 self.out.push(d);
             }

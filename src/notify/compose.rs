@@ -253,7 +253,11 @@ fn content(state: &ReviewState, instance: &Instance, event: NotificationEvent) -
 fn pending_items(state: &ReviewState, instance: &Instance) -> BTreeMap<String, Vec<String>> {
     let names = InstanceNames::of(state, Some(instance));
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (id, item) in instance.items.iter().filter(|(id, i)| instance.pending(id, i)) {
+    for (id, item) in instance
+        .items
+        .iter()
+        .filter(|(id, i)| instance.pending(id, i))
+    {
         for reviewer in allowed_reviewers_in(&names, item) {
             out.entry(reviewer).or_default().push(id.clone());
         }

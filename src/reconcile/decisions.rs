@@ -144,7 +144,8 @@ pub(super) fn record(
             let target = named.cloned().unwrap_or_else(|| current.clone());
             let known = state.instances.iter().any(|i| i.id == target);
             if !known
-                && super::schedule::starts_later(&state.spec.instance_schedule(), &target, now) {
+                && super::schedule::starts_later(&state.spec.instance_schedule(), &target, now)
+            {
                 // Decided ahead for an instance still to start: read again once it has.
                 continue;
             }
@@ -396,13 +397,7 @@ fn validate(names: &InstanceNames<'_>, instance: &Instance, s: &Seen) -> EntrySt
     }
     let spec = names.spec();
     let subject = subject_of(&item.principal);
-    let verdict = authority::may_decide(
-        spec,
-        names,
-        &s.reviewer,
-        &s.principal,
-        Some(&subject),
-    );
+    let verdict = authority::may_decide(spec, names, &s.reviewer, &s.principal, Some(&subject));
     // An escalation level may have given the item to this reviewer as well.
     let escalated = || {
         super::escalate::escalated_to(instance, &s.principal)

@@ -65,10 +65,19 @@ fn escalation_of(
     let resolve = |n: &String| names.id(n).unwrap_or_else(|| normalize(n));
     let mut items = BTreeMap::new();
     let mut unresolved = BTreeSet::new();
-    for (id, item) in instance.items.iter().filter(|(id, i)| instance.pending(id, i)) {
+    for (id, item) in instance
+        .items
+        .iter()
+        .filter(|(id, i)| instance.pending(id, i))
+    {
         let current = allowed_reviewers_in(&names, item);
         let mut targets: BTreeSet<String> = match escalation.to {
-            EscalateTo::Fallback => names.spec().fallback_reviewers.iter().map(resolve).collect(),
+            EscalateTo::Fallback => names
+                .spec()
+                .fallback_reviewers
+                .iter()
+                .map(resolve)
+                .collect(),
             EscalateTo::Users => escalation.users.iter().map(resolve).collect(),
             EscalateTo::Manager => current
                 .iter()

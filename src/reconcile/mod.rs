@@ -481,22 +481,17 @@ pub fn allowed_reviewers(state: &ReviewState, item: &ItemState) -> BTreeSet<Stri
 /// every item asks this once an item, and the names answer each from an index built once.
 pub fn allowed_reviewers_in(names: &InstanceNames<'_>, item: &ItemState) -> BTreeSet<String> {
     let subject = subject_of(&item.principal);
-    authority::candidates(
-        names.spec(),
-        names,
-        item.principal.id(),
-        Some(&subject),
-    )
-    .unwrap_or_default()
-    .iter()
-    .map(|n| names.id(n).unwrap_or_else(|| normalize(n)))
-    .chain(
-        names
-            .instance()
-            .into_iter()
-            .flat_map(|i| escalate::escalated_to(i, item.principal.id()).cloned()),
-    )
-    .collect()
+    authority::candidates(names.spec(), names, item.principal.id(), Some(&subject))
+        .unwrap_or_default()
+        .iter()
+        .map(|n| names.id(n).unwrap_or_else(|| normalize(n)))
+        .chain(
+            names
+                .instance()
+                .into_iter()
+                .flat_map(|i| escalate::escalated_to(i, item.principal.id()).cloned()),
+        )
+        .collect()
 }
 
 /// What the rule of who decides needs to know of a principal.
@@ -857,8 +852,8 @@ fn requeue_at(state: &ReviewState, now: Timestamp) -> Option<Timestamp> {
 #[cfg(test)]
 mod props;
 #[cfg(test)]
-pub(crate) mod tests;
+mod stage_props;
 #[cfg(test)]
 mod stage_tests;
 #[cfg(test)]
-mod stage_props;
+pub(crate) mod tests;

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::tests::{World, base_spec, ts, user};
 use crate::model::decisions::Decision;
-use crate::model::review::{DefaultDecision, Reviewers, ReviewerType, Stage, StageOutcome};
+use crate::model::review::{DefaultDecision, ReviewerType, Reviewers, Stage, StageOutcome};
 use crate::state::DecisionState;
 
 #[derive(Debug, Clone)]
@@ -75,7 +75,13 @@ fn reviewers(which: u8) -> Reviewers {
     }
 }
 
-fn world(kinds: [u8; 3], froms: [Vec<StageOutcome>; 2], third: bool, forbid: bool, default: bool) -> World {
+fn world(
+    kinds: [u8; 3],
+    froms: [Vec<StageOutcome>; 2],
+    third: bool,
+    forbid: bool,
+    default: bool,
+) -> World {
     let mut spec = base_spec();
     spec.reviewers = reviewers(kinds[0]);
     spec.schedule.duration_days = 3;

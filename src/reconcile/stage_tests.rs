@@ -2,9 +2,7 @@
 
 use super::tests::{World, base_spec, ts, user};
 use super::*;
-use crate::model::review::{
-    EscalateTo, Escalation, Reviewers, ReviewerType, Stage, StageOutcome,
-};
+use crate::model::review::{EscalateTo, Escalation, ReviewerType, Reviewers, Stage, StageOutcome};
 use crate::state::EntryStatus;
 
 use StageOutcome::{Approve, Deny, DontKnow, NotReviewed};
@@ -46,11 +44,20 @@ fn first_stage_decided(world: &mut World) {
 
 fn stage_items(world: &World) -> Vec<String> {
     let instance = world.instance();
-    instance.stages[instance.stage].items.iter().cloned().collect()
+    instance.stages[instance.stage]
+        .items
+        .iter()
+        .cloned()
+        .collect()
 }
 
 fn rejection(world: &World, reviewer: &str, principal: &str) -> Option<String> {
-    match &world.instance().entries.get(&crate::state::Instance::entry_key(reviewer, principal))?.status {
+    match &world
+        .instance()
+        .entries
+        .get(&crate::state::Instance::entry_key(reviewer, principal))?
+        .status
+    {
         EntryStatus::Rejected { reason } => Some(reason.clone()),
         _ => None,
     }
@@ -93,7 +100,10 @@ fn the_previous_stages_outcomes_listed_decide_which_items_move_on() {
         (&[NotReviewed], &["eve"]),
         (&[DontKnow], &[]),
         (&[Approve, Deny], &["alice", "bob"]),
-        (&[Approve, Deny, DontKnow, NotReviewed], &["alice", "bob", "eve"]),
+        (
+            &[Approve, Deny, DontKnow, NotReviewed],
+            &["alice", "bob", "eve"],
+        ),
     ];
     for (from, expected) in cases {
         let mut world = two_stages(from);
@@ -119,7 +129,9 @@ fn a_later_stage_overrides_the_items_it_sees_and_the_others_keep_their_decision(
     let alice = &world.instance().items["alice"];
     assert_eq!(world.decision("alice"), Some(Decision::Deny));
     assert_eq!(
-        alice.stage_decision(1).map(|d| (d.decision, d.reviewer.as_str())),
+        alice
+            .stage_decision(1)
+            .map(|d| (d.decision, d.reviewer.as_str())),
         Some((Decision::Approve, "mia")),
         "the first stage's decision stays on record"
     );
@@ -148,7 +160,10 @@ fn an_item_that_moved_on_without_a_later_decision_keeps_its_earlier_one() {
     // Alice: approved in stage 1, moved on, not decided in stage 2: still approved.
     assert_eq!(world.decision("alice"), Some(Decision::Approve));
     // The default decision fills only items with no decision at all.
-    let eve = world.instance().items["eve"].decision.clone().expect("defaulted");
+    let eve = world.instance().items["eve"]
+        .decision
+        .clone()
+        .expect("defaulted");
     assert!(eve.by_system);
     assert_eq!(eve.decision, Decision::Deny);
     assert!(world.instance().items["eve"].stages.is_empty());
@@ -186,7 +201,11 @@ fn a_reviewer_in_both_stages_counts_in_the_next_only_once_they_change_or_name_it
     world.step("2026-12-02");
     world.step("2026-12-08");
     let alice = &world.instance().items["alice"];
-    assert_eq!(alice.stage_decision(2), None, "not re-approved by an old file");
+    assert_eq!(
+        alice.stage_decision(2),
+        None,
+        "not re-approved by an old file"
+    );
     // Naming the stage re-affirms Alice; changing the decision decides Bob.
     world.files.get_mut("carol").expect("file").decisions[0].stage = Some(2);
     world.decide("carol", "bob", Decision::Deny, None);
@@ -208,7 +227,13 @@ fn entries_naming_a_stage_wait_for_it_or_are_rejected_once_it_ended() {
     world.decide("carol", "alice", Decision::Deny, None);
     world.files.get_mut("carol").expect("file").stage = Some(2);
     world.step("2026-12-03");
-    assert!(world.instance().entries.keys().all(|k| !k.starts_with("carol")));
+    assert!(
+        world
+            .instance()
+            .entries
+            .keys()
+            .all(|k| !k.starts_with("carol"))
+    );
     world.step("2026-12-08");
     world.step("2026-12-09");
     assert_eq!(world.decision("alice"), Some(Decision::Deny));
@@ -217,7 +242,10 @@ fn entries_naming_a_stage_wait_for_it_or_are_rejected_once_it_ended() {
     world.files.get_mut("dave").expect("file").stage = Some(1);
     world.step("2026-12-10");
     let reason = rejection(&world, "dave", "alice").expect("rejected");
-    assert!(reason.contains("stage 1 of instance 2026-12-01 has ended"), "{reason}");
+    assert!(
+        reason.contains("stage 1 of instance 2026-12-01 has ended"),
+        "{reason}"
+    );
     world.files.get_mut("dave").expect("file").stage = Some(3);
     world.decide("dave", "alice", Decision::DontKnow, None);
     world.step("2026-12-11");
@@ -235,17 +263,18 @@ fn reset_clears_the_decisions_of_the_stage_in_progress_only() {
     world.step("2026-12-09");
     world.spec.requests.reset = Some("r1".into());
     let plan = world.step("2026-12-10");
-    let reset = plan.reviews[0]
-        .changes
-        .iter()
-        .find_map(|c| match c {
-            Change::Reset { cleared, .. } => Some(*cleared),
-            _ => None,
-        });
+    let reset = plan.reviews[0].changes.iter().find_map(|c| match c {
+        Change::Reset { cleared, .. } => Some(*cleared),
+        _ => None,
+    });
     assert_eq!(reset, Some(1));
     let alice = &world.instance().items["alice"];
     assert_eq!(alice.stage_decision(2), None);
-    assert_eq!(world.decision("alice"), Some(Decision::Approve), "stage 1 stands");
+    assert_eq!(
+        world.decision("alice"),
+        Some(Decision::Approve),
+        "stage 1 stands"
+    );
     assert_eq!(world.decision("bob"), Some(Decision::Deny));
 }
 
@@ -256,7 +285,10 @@ fn stop_ends_the_whole_instance_whatever_its_stage() {
     world.spec.requests.stop = Some("s1".into());
     world.step("2026-12-03");
     let instance = world.instance();
-    assert_eq!(instance.ended.as_ref().map(|e| e.reason), Some(EndReason::Stopped));
+    assert_eq!(
+        instance.ended.as_ref().map(|e| e.reason),
+        Some(EndReason::Stopped)
+    );
     assert_eq!(instance.stage, 0);
     assert_eq!(instance.stages[0].ended, Some(ts("2026-12-03")));
     // The next stage never starts.
@@ -298,7 +330,11 @@ fn a_stage_start_tells_its_reviewers_and_remind_reaches_the_stage_in_progress() 
     let plan = world.step("2026-12-08");
     assert_eq!(
         notices(&plan),
-        [(NotificationEvent::StageStarted, 2, strings(&["carol", "dave"]))]
+        [(
+            NotificationEvent::StageStarted,
+            2,
+            strings(&["carol", "dave"])
+        )]
     );
     world.spec.requests.remind = Some("now".into());
     let plan = world.step("2026-12-09");
@@ -311,7 +347,13 @@ fn a_stage_start_tells_its_reviewers_and_remind_reaches_the_stage_in_progress() 
     world.decide("carol", "alice", Decision::Approve, None);
     world.spec.requests.remind = Some("again".into());
     world.step("2026-12-10");
-    assert!(world.instance().reminders.last().is_some_and(|r| r.reviewers.is_empty()));
+    assert!(
+        world
+            .instance()
+            .reminders
+            .last()
+            .is_some_and(|r| r.reviewers.is_empty())
+    );
 }
 
 #[test]
@@ -320,7 +362,10 @@ fn apply_waits_for_the_last_stage() {
     world.spec.settings.auto_apply = true;
     first_stage_decided(&mut world);
     world.step("2026-12-08");
-    assert!(world.removed.is_empty(), "Bob's denial is not applied between stages");
+    assert!(
+        world.removed.is_empty(),
+        "Bob's denial is not applied between stages"
+    );
     world.spec.requests.apply = Some("a1".into());
     let plan = world.step("2026-12-09");
     assert!(world.removed.is_empty(), "{plan}");
@@ -347,7 +392,10 @@ fn escalation_times_are_the_stage_s_and_each_stage_records_its_levels() {
         [(NotificationEvent::Escalated, 1, strings(&["uma"]))]
     );
     assert_eq!(
-        world.instance().escalations[0].items.keys().collect::<Vec<_>>(),
+        world.instance().escalations[0]
+            .items
+            .keys()
+            .collect::<Vec<_>>(),
         ["bob", "eve"]
     );
     // Uma decides Bob in stage 1 through the escalation; it moves on no further (deny).
@@ -365,7 +413,10 @@ fn escalation_times_are_the_stage_s_and_each_stage_records_its_levels() {
         [(NotificationEvent::Escalated, 1, strings(&["uma"]))]
     );
     assert_eq!(
-        world.instance().escalations[0].items.keys().collect::<Vec<_>>(),
+        world.instance().escalations[0]
+            .items
+            .keys()
+            .collect::<Vec<_>>(),
         ["alice", "eve"]
     );
     assert_eq!(world.instance().escalations[0].at, ts("2026-12-10"));
@@ -409,7 +460,11 @@ fn stage_transitions_missed_while_recert_was_down_happen_at_their_times() {
     let mut world = two_stages(&[Approve]);
     first_stage_decided(&mut world);
     let plan = world.step("2026-12-20");
-    let said: Vec<String> = plan.reviews[0].changes.iter().map(ToString::to_string).collect();
+    let said: Vec<String> = plan.reviews[0]
+        .changes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
         said,
         [

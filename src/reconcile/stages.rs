@@ -10,16 +10,18 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::review::{
-    AccessReviewSpec, NotificationEvent, Stage, StageOutcome, Timestamp,
-};
 use crate::model::decisions::Decision;
+use crate::model::review::{AccessReviewSpec, NotificationEvent, Stage, StageOutcome, Timestamp};
 use crate::state::{Instance, ItemState, ReviewState, StageRecord};
 
 use super::{Change, Effect, InstanceNames, ReviewPlan, allowed_reviewers_in};
 
 /// The stages of an instance starting at `start`, with the first one started on every item.
-pub(super) fn plan(spec: &AccessReviewSpec, start: Timestamp, items: &[&String]) -> Vec<StageRecord> {
+pub(super) fn plan(
+    spec: &AccessReviewSpec,
+    start: Timestamp,
+    items: &[&String],
+) -> Vec<StageRecord> {
     if spec.stages.is_empty() {
         return Vec::new();
     }
@@ -194,7 +196,11 @@ pub(super) fn advance(state: &mut ReviewState, now: Timestamp, plan: &mut Review
 }
 
 /// Why the stage in progress does not take an entry on an item it does not review.
-pub(super) fn not_reviewed_reason(state: &ReviewState, instance: &Instance, item: &ItemState) -> String {
+pub(super) fn not_reviewed_reason(
+    state: &ReviewState,
+    instance: &Instance,
+    item: &ItemState,
+) -> String {
     let stage = instance.stage + 1;
     let listed: Vec<&str> = state
         .spec

@@ -33,7 +33,10 @@ pub fn stages(e: &Evidence<'_>) -> Option<Section> {
         let mut stage_facts = vec![
             (
                 "Runs",
-                Html::text(&format!("{} to {} ({state_words})", record.start, record.end)),
+                Html::text(&format!(
+                    "{} to {} ({state_words})",
+                    record.start, record.end
+                )),
             ),
             ("Reviewers", Html::text(&reviewers)),
         ];
@@ -44,7 +47,11 @@ pub fn stages(e: &Evidence<'_>) -> Option<Section> {
             ));
         }
         if let Some(from) = index.checked_sub(1).and_then(|i| state.spec.stages.get(i)) {
-            let listed: Vec<&str> = from.from_previous_stage.iter().map(|o| o.as_str()).collect();
+            let listed: Vec<&str> = from
+                .from_previous_stage
+                .iter()
+                .map(|o| o.as_str())
+                .collect();
             stage_facts.push((
                 "Reviews",
                 Html::text(&format!(
@@ -67,7 +74,9 @@ pub fn stages(e: &Evidence<'_>) -> Option<Section> {
                 let d = item.stage_decision(number);
                 let mut decision = Html::text(decision_name(d.map(|d| d.decision)));
                 let later = item.stages.iter().find(|s| s.stage > number);
-                if let Some(later) = later.filter(|l| Some(l.decision.decision) != d.map(|d| d.decision)) {
+                if let Some(later) =
+                    later.filter(|l| Some(l.decision.decision) != d.map(|d| d.decision))
+                {
                     decision = decision.with_badge(&format!("overridden in stage {}", later.stage));
                 }
                 vec![
