@@ -248,3 +248,42 @@ fn a_two_stage_review_runs_managers_then_the_security_team_and_keeps_every_stage
     let verify = recert(run.dir.path(), &["audit", "verify", "--state-dir", "state"]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }
+
+#[test]
+fn validate_judges_an_entry_by_the_stages_reviewers_and_names_a_stage_the_review_lacks() {
+    let run = Run::new();
+    // Peggy reviews stage 2 only, Alice stage 1 (as Carol's manager): both validate.
+    run.decide("peggy", &[("carol", "approve", "confirmed")]);
+    run.decide("alice", &[("carol", "approve", "runs the SOC")]);
+    let out = recert(run.dir.path(), &["validate", "manifests"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // Dave reviews no stage.
+    run.decide("dave", &[("carol", "approve", "why not")]);
+    let out = recert(run.dir.path(), &["validate", "manifests"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("reviewer-not-allowed"), "{}", out.stdout);
+    std::fs::remove_file(run.path("manifests/decisions/dave.yaml")).expect("remove");
+    // Naming a stage: Carol (Grace's manager) is no reviewer of stage 2 (Alice could be, as
+    // its escalation level's user), and there is no stage 3.
+    run.decide("carol", &[("grace", "approve", "on call")]);
+    let out = recert(run.dir.path(), &["validate", "manifests"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let carol = run.path("manifests/decisions/carol.yaml");
+    let text = std::fs::read_to_string(&carol).expect("read");
+    std::fs::write(&carol, text.replace("  decisions:\n", "  stage: 2\n  decisions:\n"))
+        .expect("write");
+    let out = recert(run.dir.path(), &["validate", "manifests"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("reviewer-not-allowed"), "{}", out.stdout);
+    std::fs::write(&carol, text.replace("  decisions:\n", "  stage: 3\n  decisions:\n"))
+        .expect("write");
+    let out = recert(run.dir.path(), &["validate", "manifests"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "carol.yaml:8:10: error[invalid-value]: review `security-admins-two-stage` has no stage 3 (it has 2)"
+        ),
+        "{}",
+        out.stdout
+    );
+}
