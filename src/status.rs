@@ -483,7 +483,8 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
         }
     }
     let mut progress: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let names = crate::reconcile::InstanceNames::of(state, state.instances.last());
+    let names =
+        crate::reconcile::InstanceNames::of(state, state.instances.last()).at_stage(instance.stage);
     // Reviewers' progress is the stage in progress's, on the items it reviews.
     for (_, item) in instance
         .items

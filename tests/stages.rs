@@ -261,7 +261,11 @@ fn validate_judges_an_entry_by_the_stages_reviewers_and_names_a_stage_the_review
     run.decide("dave", &[("carol", "approve", "why not")]);
     let out = recert(run.dir.path(), &["validate", "manifests"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("reviewer-not-allowed"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("reviewer-not-allowed"),
+        "{}",
+        out.stdout
+    );
     std::fs::remove_file(run.path("manifests/decisions/dave.yaml")).expect("remove");
     // Naming a stage: Carol (Grace's manager) is no reviewer of stage 2 (Alice could be, as
     // its escalation level's user), and there is no stage 3.
@@ -270,13 +274,23 @@ fn validate_judges_an_entry_by_the_stages_reviewers_and_names_a_stage_the_review
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let carol = run.path("manifests/decisions/carol.yaml");
     let text = std::fs::read_to_string(&carol).expect("read");
-    std::fs::write(&carol, text.replace("  decisions:\n", "  stage: 2\n  decisions:\n"))
-        .expect("write");
+    std::fs::write(
+        &carol,
+        text.replace("  decisions:\n", "  stage: 2\n  decisions:\n"),
+    )
+    .expect("write");
     let out = recert(run.dir.path(), &["validate", "manifests"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("reviewer-not-allowed"), "{}", out.stdout);
-    std::fs::write(&carol, text.replace("  decisions:\n", "  stage: 3\n  decisions:\n"))
-        .expect("write");
+    assert!(
+        out.stdout.contains("reviewer-not-allowed"),
+        "{}",
+        out.stdout
+    );
+    std::fs::write(
+        &carol,
+        text.replace("  decisions:\n", "  stage: 3\n  decisions:\n"),
+    )
+    .expect("write");
     let out = recert(run.dir.path(), &["validate", "manifests"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(

@@ -533,6 +533,13 @@ impl<'a> InstanceNames<'a> {
         }
     }
 
+    /// These names, judging by stage `stage`'s reviewers (0 for the first) instead of the
+    /// instance's: what waits in another instance than the one names resolve against.
+    pub fn at_stage(mut self, stage: usize) -> InstanceNames<'a> {
+        self.spec = self.state.spec.for_stage(stage);
+        self
+    }
+
     /// The review as the instance's stage in progress sees it: that stage's reviewers and
     /// fallback reviewers (the review itself without stages).
     pub fn spec(&self) -> &AccessReviewSpec {
@@ -586,7 +593,8 @@ fn pending_reviewers(state: &ReviewState, instance: &Instance) -> Vec<String> {
         .iter()
         .filter(|(id, i)| instance.pending(id, i))
         .map(|(_, i)| i);
-    let names = InstanceNames::of(state, state.instances.last());
+    // A new instance is not recorded yet: its stage, not the last instance's, says who decides.
+    let names = InstanceNames::of(state, state.instances.last()).at_stage(instance.stage);
     // Named reviewers review every item alike: one undecided item is enough to know.
     if names.spec().reviewers.kind == ReviewerType::Users {
         return undecided

@@ -515,3 +515,19 @@ fn later_reviewers_are_told_earlier_decisions_unless_the_review_hides_them() {
     world.step("2026-12-10");
     assert!(fact(&world).previous_stage_decisions.is_empty());
 }
+
+#[test]
+fn the_next_instance_of_a_recurring_review_starts_with_the_first_stages_reviewers() {
+    let mut world = two_stages(&[Approve]);
+    world.spec.schedule.recurrence = crate::model::review::Recurrence::Monthly;
+    first_stage_decided(&mut world);
+    world.step("2026-12-08");
+    world.step("2026-12-15");
+    let plan = world.step("2027-01-01");
+    assert_eq!(world.instance().id, "2027-01-01");
+    assert_eq!(world.instance().stage, 0);
+    assert_eq!(
+        notices(&plan),
+        [(NotificationEvent::InstanceStarted, 0, strings(&["mia"]))]
+    );
+}
