@@ -34,7 +34,7 @@ fn two_stages(from: &[StageOutcome]) -> World {
     World::new(spec, people)
 }
 
-/// Stage 1 decides Alice approve, Bob deny, Eve dontKnow? No: Eve stays undecided.
+/// Stage 1: Mia approves Alice and denies Bob; Eve stays undecided.
 fn first_stage_decided(world: &mut World) {
     world.step("2026-12-01");
     world.decide("mia", "alice", Decision::Approve, None);
