@@ -173,14 +173,8 @@ fn a_two_stage_review_runs_managers_then_the_security_team_and_keeps_every_stage
     assert!(item(&status, "u-carol").get("stages").is_none());
     std::fs::write(&manifest, &text).expect("write");
 
-    // Peggy overrides Carol's approval and confirms Grace's.
-    run.decide(
-        "peggy",
-        &[
-            ("carol", "deny", "moved to sales"),
-            ("grace", "approve", "confirmed"),
-        ],
-    );
+    // Peggy overrides Carol's approval; she leaves Grace's as the manager decided it.
+    run.decide("peggy", &[("carol", "deny", "moved to sales")]);
     run.reconcile("2026-12-09T09:00:00Z");
     let status = run.status();
     let carol = item(&status, "u-carol");
@@ -208,6 +202,19 @@ fn a_two_stage_review_runs_managers_then_the_security_team_and_keeps_every_stage
             .find("</section>")
             .expect("the section ends");
     insta::assert_snapshot!("stages-report", &report.stdout[start..end]);
+    // Grace's decision that counts is stage 1's: the report names the file it came from.
+    let decisions = report
+        .stdout
+        .split("<section id=\"decisions\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+        .expect("a decisions section");
+    let grace = decisions
+        .split("<tr>")
+        .find(|row| row.contains("u-grace"))
+        .expect("Grace's row");
+    assert!(grace.contains("manifests/decisions/carol.yaml"), "{grace}");
+    assert!(grace.contains("approve"), "{grace}");
 
     // Results: the usual columns, then four per stage.
     let rows = csv_rows(&run.path(&format!("state/reviews/{REVIEW}/results/2026-12-01.csv")));
