@@ -21,4 +21,5 @@ mod population;
 mod report;
 mod schema;
 mod scim;
+mod stages;
 mod web;
