@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod decide;
 pub mod oidc;
 pub mod pages;
 pub mod principals;
@@ -41,6 +42,8 @@ pub struct Portal<P> {
     pub provider: Provider,
     pub signer: Signer,
     pub principals: P,
+    /// Where decisions go (`recert run` with a state directory); none: the page records none.
+    pub sink: Option<decide::Sink>,
 }
 
 impl<P> Portal<P> {
@@ -50,6 +53,7 @@ impl<P> Portal<P> {
             provider: Provider::new(settings)?,
             signer,
             principals,
+            sink: None,
         })
     }
 
@@ -83,6 +87,7 @@ pub fn app<P: Principals>(portal: Arc<Portal<P>>) -> Router {
         .route("/auth/login", get(auth::login::<P>))
         .route("/auth/callback", get(auth::callback::<P>))
         .route("/auth/logout", post(auth::logout::<P>))
+        .route("/reviews/{review}/decide", post(decide::decide::<P>))
         .route("/static/recert.css", get(stylesheet))
         .fallback(not_found)
         .with_state(portal)

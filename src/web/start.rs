@@ -47,6 +47,7 @@ pub async fn start(
     root: &Path,
     options: &load::Options,
     limits: Limits,
+    sink: Option<super::decide::Sink>,
 ) -> Result<SocketAddr, StartError> {
     let load = || load::load(&[root.to_owned()], options, &SchemaSet::new());
     // Loading is CPU work; on the binary's workers it must not stall the probes' listener.
@@ -90,7 +91,8 @@ pub async fn start(
                 message: e.to_string(),
             }
         })?;
-    let portal = Portal::new(settings, DirectoryPrincipals::new(directory))?;
+    let mut portal = Portal::new(settings, DirectoryPrincipals::new(directory))?;
+    portal.sink = sink;
     Ok(super::serve(addr, portal, limits).await?)
 }
 
