@@ -12,7 +12,6 @@ use crate::directory::{self, Directory};
 use crate::error::ReviewError;
 use crate::load::Loaded;
 use crate::model::Resource;
-use crate::model::decisions::{DecisionEntry, ReviewDecisionsSpec};
 use crate::model::review::Timestamp;
 use crate::reconcile::{
     self, DecisionFile, Desired, DesiredReview, Effect, Observed, ObservedReview, Plan, ReviewPlan,
@@ -335,31 +334,9 @@ fn page_decisions(store: &Store, name: &str) -> Vec<DecisionFile> {
             return Vec::new();
         }
     };
-    let mut latest: BTreeMap<(&str, &str, &str), &decision_log::Recorded> = BTreeMap::new();
-    for line in &log {
-        latest.insert((&line.instance, &line.reviewer, &line.principal), line);
-    }
-    latest
-        .into_values()
-        .map(|line| DecisionFile {
-            source: line.source(),
-            spec: ReviewDecisionsSpec {
-                review: name.to_owned(),
-                instance: Some(line.instance.clone()),
-                stage: None,
-                reviewer: line.reviewer.clone(),
-                decisions: vec![DecisionEntry {
-                    principal: Some(line.principal.clone()),
-                    principals: Vec::new(),
-                    decision: line.decision,
-                    reason: line.reason.clone(),
-                    instance: None,
-                    stage: None,
-                    after_reset: None,
-                }],
-            },
-            recorded_at: Some(line.at),
-        })
+    decision_log::latest_of_all(&log)
+        .into_iter()
+        .map(|line| decision_log::as_decision_file(name, line))
         .collect()
 }
 
