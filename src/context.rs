@@ -106,10 +106,8 @@ impl Faults {
                 remove_delay: number(fault_env::REMOVE_DELAY_MS)
                     .map(std::time::Duration::from_millis),
                 restore_removed: std::env::var_os(fault_env::RESTORE_REMOVED).is_some(),
-                abort_after_outbox_segment: std::env::var_os(
-                    fault_env::ABORT_AFTER_OUTBOX_SEGMENT,
-                )
-                .is_some(),
+                abort_after_outbox_segment: std::env::var_os(fault_env::ABORT_AFTER_OUTBOX_SEGMENT)
+                    .is_some(),
             }
         }
         #[cfg(not(feature = "fault-injection"))]

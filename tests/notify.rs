@@ -526,7 +526,12 @@ fn segments(setup: &Setup) -> BTreeSet<String> {
     std::fs::read_dir(setup.path().join("state/outbox"))
         .map(|entries| {
             entries
-                .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+                .map(|e| {
+                    e.expect("an entry")
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned()
+                })
                 .filter(|n| n.ends_with(".jsonl"))
                 .collect()
         })

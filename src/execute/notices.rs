@@ -84,12 +84,7 @@ pub async fn compose_notices(
         messages.extend(composed.messages);
         unreachable.extend(composed.unreachable);
     }
-    let queued: BTreeSet<&str> = next
-        .outbox
-        .pending
-        .iter()
-        .map(|p| p.id.as_str())
-        .collect();
+    let queued: BTreeSet<&str> = next.outbox.pending.iter().map(|p| p.id.as_str()).collect();
     messages.retain(|m| !queued.contains(m.id.as_str()));
     // One change per notice, listing its messages.
     let mut by_notice: std::collections::BTreeMap<(&str, u8), Vec<&Message>> =

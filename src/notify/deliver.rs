@@ -105,6 +105,14 @@ struct Disabled {
     at: Timestamp,
 }
 
+/// A message the state directory holds as waiting, and when it is due.
+struct Waiting<'a> {
+    review: &'a str,
+    pending: &'a Pending,
+    attempts: u32,
+    due: Timestamp,
+}
+
 #[derive(Debug, Clone)]
 struct Queued {
     message: Message,
@@ -211,8 +219,7 @@ impl Sender {
             tracing::warn!(error = %e, "a review's outbox cannot be read");
         }
         // What waits, by the segment holding it (none: held whole in the state).
-        let mut waiting: BTreeMap<Option<&str>, Vec<(&str, &Pending, u32, Timestamp)>> =
-            BTreeMap::new();
+        let mut waiting: BTreeMap<Option<&str>, Vec<Waiting<'_>>> = BTreeMap::new();
         for (name, stored) in &stored {
             let outbox = &stored.state.outbox;
             if outbox.pending.is_empty() {
@@ -251,7 +258,12 @@ impl Sender {
                 waiting
                     .entry(pending.segment.as_deref())
                     .or_default()
-                    .push((name.as_str(), pending, attempts, due));
+                    .push(Waiting {
+                        review: name,
+                        pending,
+                        attempts,
+                        due,
+                    });
             }
         }
         let mut queue = Vec::new();
@@ -260,7 +272,7 @@ impl Sender {
                 None => HashMap::new(),
                 Some(segment) => {
                     let wanted: BTreeSet<&str> =
-                        entries.iter().map(|(_, p, _, _)| p.id.as_str()).collect();
+                        entries.iter().map(|w| w.pending.id.as_str()).collect();
                     match segment::read(&self.store, segment, &wanted) {
                         Ok(bodies) => bodies,
                         Err(e) if e.is_not_found() => HashMap::new(),
@@ -273,7 +285,13 @@ impl Sender {
                     }
                 }
             };
-            for (review, pending, attempts, due) in entries {
+            for Waiting {
+                review,
+                pending,
+                attempts,
+                due,
+            } in entries
+            {
                 let message = match &pending.message {
                     Some(message) => Some(Message::clone(message)),
                     None => bodies.remove(&pending.id),

@@ -151,7 +151,10 @@ pub fn read(
 /// (sent, or failed for good), and orphans of a crash. The caller has read every review's
 /// state, and `referenced` holds every segment one of them refers to. Each deletion is one
 /// `unlink`: a reader sees the whole segment or none. Returns how many were deleted.
-pub fn collect_garbage(store: &Store, referenced: &BTreeSet<String>) -> Result<usize, SegmentError> {
+pub fn collect_garbage(
+    store: &Store,
+    referenced: &BTreeSet<String>,
+) -> Result<usize, SegmentError> {
     let dir = store.root().join(DIR);
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -185,7 +188,15 @@ mod tests {
     #[test]
     fn names_are_digests_only_and_nothing_else_passes_for_one() {
         assert!(is_name("seg_0123abcd"));
-        for bad in ["seg_", "seg_../x", "seg_ABCD", "../seg_00", "msg_00", "seg_00/..", ""] {
+        for bad in [
+            "seg_",
+            "seg_../x",
+            "seg_ABCD",
+            "../seg_00",
+            "msg_00",
+            "seg_00/..",
+            "",
+        ] {
             assert!(!is_name(bad), "{bad}");
         }
         assert!(is_name(&name_of(&[])));
