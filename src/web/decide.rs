@@ -157,11 +157,8 @@ impl Form {
                 "reason" => reason = Some(value).filter(|r| !r.trim().is_empty()),
                 "principal" => principals.push(value),
                 "return" => return_to = Some(value),
-                other => {
-                    return Err(Refusal::Form(format!(
-                        "the form has an unknown field `{other}`"
-                    )));
-                }
+                // A field of the page's own (a filter, a select-all box) means nothing here.
+                _ => {}
             }
         }
         let instance =
