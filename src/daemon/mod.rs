@@ -225,8 +225,14 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
         tracing::info!(%local, "serving /healthz, /readyz and /metrics");
     }
     if let Some(addr) = config.web_listen {
-        let local =
-            crate::web::start(addr, &resolved.root, &config.load, config.http_limits).await?;
+        let local = crate::web::start(
+            addr,
+            &resolved.root,
+            &state_dir,
+            &config.load,
+            config.http_limits,
+        )
+        .await?;
         tracing::info!(%local, "serving the reviewer page");
     }
 

@@ -52,7 +52,8 @@ pub fn compose(
         return out;
     };
     let users = Users { instance, people };
-    let base = content(state, instance, notice.event);
+    let mut base = content(state, instance, notice.event);
+    base.link = notifiers.link(review, notice.event);
     let mut pending_by_reviewer: Option<BTreeMap<String, Vec<String>>> = None;
     for used in settings.notifiers.iter().filter(|u| u.wants(notice.event)) {
         let Some(channel) = notifiers.channel(&used.name) else {
@@ -296,8 +297,9 @@ pub fn item_fact(item: &crate::state::ItemState) -> ItemFact {
     }
 }
 
-/// Where and how a reviewer records decisions in the repository.
-fn how_to_decide(review: &str, state: &ReviewState, reviewer: &str) -> HowToDecide {
+/// Where and how a reviewer records decisions in the repository (`reviewer` as decisions name
+/// them: the user principal name).
+pub fn how_to_decide(review: &str, state: &ReviewState, reviewer: &str) -> HowToDecide {
     let local = reviewer.split('@').next().unwrap_or(reviewer);
     let mut name: String = format!("{local}-{review}")
         .to_lowercase()

@@ -45,6 +45,7 @@ pub enum StartError {
 pub async fn start(
     addr: SocketAddr,
     root: &Path,
+    state_dir: &Path,
     options: &load::Options,
     limits: Limits,
 ) -> Result<SocketAddr, StartError> {
@@ -90,7 +91,11 @@ pub async fn start(
                 message: e.to_string(),
             }
         })?;
-    let portal = Portal::new(settings, DirectoryPrincipals::new(directory))?;
+    let portal = Portal::new(
+        settings,
+        DirectoryPrincipals::new(directory),
+        state_dir.to_owned(),
+    )?;
     Ok(super::serve(addr, portal, limits).await?)
 }
 
