@@ -22,3 +22,4 @@ mod report;
 mod schema;
 mod scim;
 mod web;
+mod web_pages;

@@ -181,7 +181,7 @@ async fn results_csv<P: Principals>(
     user: SignedIn,
 ) -> Response {
     let Some(instance) = file.strip_suffix(".csv").map(str::to_owned) else {
-        return not_found().await;
+        return nothing_here();
     };
     let dir = portal.state_dir.clone();
     let name = format!("{review}-{instance}.csv");
@@ -238,11 +238,9 @@ fn html(page: Result<(String, String), reviews::PageError>) -> Response {
 
 fn page_error(e: &reviews::PageError) -> Response {
     match e {
-        reviews::PageError::NotFound => pages::problem(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such review for you.",
-        ),
+        // The very answer of a page that does not exist: nothing tells a review nobody
+        // may see from one that is not there.
+        reviews::PageError::NotFound => nothing_here(),
         other => {
             // The log says which file; the page does not show the server's paths.
             tracing::error!(error = %other, "a page could not be shown");
@@ -264,6 +262,10 @@ async fn stylesheet() -> Response {
 }
 
 async fn not_found() -> Response {
+    nothing_here()
+}
+
+fn nothing_here() -> Response {
     pages::problem(StatusCode::NOT_FOUND, "Not found", "There is no such page.")
 }
 

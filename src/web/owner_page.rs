@@ -11,7 +11,7 @@ use crate::state::{Instance, ReviewState};
 use super::SignedIn;
 use super::pages::{escape, push_escaped};
 use super::redirect::encode;
-use super::reviewer_page::{date, decision_words, target_words, viewer};
+use super::reviewer_page::{Deciders, date, decision_words, file_name, target_words, viewer};
 use super::reviews::{self, PageError};
 
 /// The overview of `review` for one of its owners: title and body.
@@ -67,7 +67,7 @@ fn body(state: &ReviewState, shown: Option<&Instance>) -> String {
     out.push_str("</h1><dl class=\"facts\"><dt>Review</dt><dd><code>");
     push_escaped(&mut out, &state.name);
     out.push_str("</code></dd><dt>Manifest</dt><dd><code>");
-    push_escaped(&mut out, &state.source);
+    push_escaped(&mut out, file_name(&state.source));
     out.push_str("</code></dd><dt>Owners</dt><dd>");
     push_escaped(&mut out, &state.spec.owners.join(", "));
     out.push_str("</dd></dl>");
@@ -150,16 +150,8 @@ fn instance_details(out: &mut String, state: &ReviewState, instance: &Instance) 
         }
         reviewers_of.insert(id, allowed.into_iter().collect());
     }
-    let label = |id: &str| -> String {
-        match instance.items.get(id) {
-            Some(item) => item.principal.display_name().to_owned(),
-            None => state
-                .known
-                .iter()
-                .find(|(name, v)| *v == id && name.contains('@'))
-                .map_or_else(|| id.to_owned(), |(name, _)| name.clone()),
-        }
-    };
+    let deciders = Deciders::new(state, instance);
+    let label = |id: &str| deciders.name(id);
     out.push_str(
         "<h3>Progress per reviewer</h3><table class=\"items\"><thead><tr><th scope=\"col\">Reviewer</th>\
          <th scope=\"col\">Items</th><th scope=\"col\">Decided</th><th scope=\"col\">Pending</th></tr></thead><tbody>",

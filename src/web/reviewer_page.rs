@@ -359,8 +359,9 @@ fn items_table(
                 if let Some(entry) = instance.entries.get(&key)
                     && entry.status == EntryStatus::Accepted
                 {
+                    // The file's name only: the page does not show the server's paths.
                     out.push_str("<br><small>in <code>");
-                    push_escaped(out, &entry.source);
+                    push_escaped(out, file_name(&entry.source));
                     out.push_str("</code></small>");
                 }
             }
@@ -417,13 +418,13 @@ fn read_only_how_to(
 
 /// People who decided, by id: the instance's users by display name, then the user principal
 /// names the directory resolved, else the id.
-struct Deciders<'a> {
+pub(super) struct Deciders<'a> {
     instance: &'a Instance,
     by_id: HashMap<&'a str, &'a str>,
 }
 
 impl<'a> Deciders<'a> {
-    fn new(state: &'a ReviewState, instance: &'a Instance) -> Deciders<'a> {
+    pub(super) fn new(state: &'a ReviewState, instance: &'a Instance) -> Deciders<'a> {
         let by_id = state
             .known
             .iter()
@@ -433,7 +434,7 @@ impl<'a> Deciders<'a> {
         Deciders { instance, by_id }
     }
 
-    fn name(&self, id: &str) -> String {
+    pub(super) fn name(&self, id: &str) -> String {
         if let Some(item) = self.instance.items.get(id) {
             return item.principal.display_name().to_owned();
         }
@@ -441,6 +442,14 @@ impl<'a> Deciders<'a> {
             .get(id)
             .map_or_else(|| id.to_owned(), |n| (*n).to_owned())
     }
+}
+
+/// The last component of a path as the state records it.
+pub fn file_name(path: &str) -> &str {
+    Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(path)
 }
 
 /// The scopes of an item's role assignments (none for a group's members).
