@@ -646,4 +646,46 @@ mod tests {
             ]
         );
     }
+    #[test]
+    fn messages_link_to_the_reviewer_page_only_when_one_is_configured() {
+        let state = started(|spec| {
+            spec.settings.notifications.notifiers = vec![NotifierUse {
+                name: "mail".into(),
+                events: vec![],
+            }];
+        });
+        let now = Timestamp::parse("2026-12-01").expect("time");
+        let carol = vec!["carol".to_owned()];
+        let dave = vec!["dave".to_owned()];
+        let link = |notifiers: &Notifiers, event, reviewers: &[String], owners: &[String]| {
+            let composed = compose(
+                "ga",
+                &state,
+                notice(event, reviewers, owners),
+                notifiers,
+                &people(),
+                now,
+            );
+            composed.messages[0].content.link.clone()
+        };
+        let none = notifiers();
+        assert_eq!(
+            link(&none, NotificationEvent::InstanceStarted, &carol, &[]),
+            None
+        );
+        let page = notifiers().with_portal("https://recert.corp.example/");
+        assert_eq!(
+            link(&page, NotificationEvent::InstanceStarted, &carol, &[]).as_deref(),
+            Some("https://recert.corp.example/reviews/ga")
+        );
+        assert_eq!(
+            link(&page, NotificationEvent::Reminder, &carol, &[]).as_deref(),
+            Some("https://recert.corp.example/reviews/ga")
+        );
+        // Owners are told of the end on the review's overview.
+        assert_eq!(
+            link(&page, NotificationEvent::InstanceEnded, &[], &dave).as_deref(),
+            Some("https://recert.corp.example/reviews/ga/overview")
+        );
+    }
 }

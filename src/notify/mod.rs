@@ -53,6 +53,7 @@ impl Notifiers {
     }
 
     /// With the reviewer page at `origin` (tests).
+    #[cfg(test)]
     pub fn with_portal(mut self, origin: &str) -> Notifiers {
         self.portal = Some(origin.trim_end_matches('/').to_owned());
         self
