@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use super::daemon::Daemon;
 use crate::support::{Tree, root};
 
-const CLIENT_ID: &str = "recert-web";
-const CLIENT_SECRET: &str = "client-secret-7f3a9c2e5b81d604";
+pub(crate) const CLIENT_ID: &str = "recert-web";
+pub(crate) const CLIENT_SECRET: &str = "client-secret-7f3a9c2e5b81d604";
 const SESSION_KEY: &str = "session-key-0123456789abcdef0123456789abcdef";
 
 const DIRECTORY: &str = "apiVersion: recert.dev/v1alpha1

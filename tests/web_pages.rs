@@ -8,19 +8,21 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::daemon::Daemon;
+use recert_testkit::peers::{OidcClient, OidcPeer};
+
 use super::web::{
-    Answer, Browser, assert_no_secret, assert_security_headers, free_port, portal_tree,
-    seal_session, start_daemon,
+    Answer, Browser, CLIENT_ID, CLIENT_SECRET, assert_no_secret, assert_security_headers,
+    free_port, portal_tree, seal_session, start_daemon,
 };
-use crate::support::Tree;
+use crate::support::{Tree, root};
 
 const REVIEW: &str = "pra-manager";
 
 /// A manager review of the Privileged Role Administrators running today: Alice has no
 /// manager (Peggy, the fallback, decides her), Carol manages Grace and Heidi, Alice manages
 /// Mallory. Peggy owns it; Carol is the portal's admin. Carol has decided Grace already.
-fn review_tree(web_port: u16, read_only: bool) -> Tree {
-    let tree = portal_tree(web_port, "http://127.0.0.1:1", "preferred_username");
+fn review_tree(web_port: u16, issuer: &str, read_only: bool) -> Tree {
+    let tree = portal_tree(web_port, issuer, "preferred_username");
     let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
     tree.write(
         "m/review.yaml",
@@ -77,8 +79,14 @@ spec:
 /// The daemon with the page, once the review's first pass has recorded Carol's decision.
 fn start(read_only: bool) -> (Tree, Daemon, String) {
     let web_port = free_port();
-    let tree = review_tree(web_port, read_only);
-    let daemon = start_daemon(&tree, web_port);
+    // No provider: these tests seal their sessions themselves.
+    let tree = review_tree(web_port, "http://127.0.0.1:1", read_only);
+    let daemon = started(&tree, web_port);
+    (tree, daemon, format!("http://127.0.0.1:{web_port}"))
+}
+
+fn started(tree: &Tree, web_port: u16) -> Daemon {
+    let daemon = start_daemon(tree, web_port);
     let state = tree
         .path()
         .join(format!("state/reviews/{REVIEW}/state.json"));
@@ -95,7 +103,7 @@ fn start(read_only: bool) -> (Tree, Daemon, String) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    (tree, daemon, format!("http://127.0.0.1:{web_port}"))
+    daemon
 }
 
 /// A browser signed in as the directory user `id` (`upn`).
@@ -347,4 +355,45 @@ async fn a_read_only_portal_shows_the_snippet_and_commands_instead_of_a_form() {
     }
     // Grace is decided: she is in the table but not in the snippet.
     assert!(!body.contains("- principal: grace@corp.example"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_a_reviewer_sees_their_pending_items_and_another_none_of_them() {
+    let web_port = free_port();
+    let web = format!("http://127.0.0.1:{web_port}");
+    let peer = OidcPeer::start(&OidcClient {
+        client_id: CLIENT_ID.to_owned(),
+        client_secret: CLIENT_SECRET.to_owned(),
+        redirect_uri: format!("{web}/auth/callback"),
+    });
+    let tree = review_tree(web_port, &peer.issuer(), false);
+    let daemon = started(&tree, web_port);
+    let out_dir = root().join("target/test-artefacts");
+    std::fs::create_dir_all(&out_dir).expect("artefact folder");
+    let page = format!("{web}/reviews/{REVIEW}?show=pending");
+    let peer = std::sync::Arc::new(peer);
+    let run = |login: &'static str| {
+        let peer = peer.clone();
+        let page = page.clone();
+        let shots = out_dir.join(format!("reviewer-page-{login}"));
+        for suffix in ["items", "decided", "phone"] {
+            let _ = std::fs::remove_file(shots.with_file_name(format!("reviewer-page-{login}-{suffix}.png")));
+        }
+        tokio::task::spawn_blocking(move || peer.browser_review(&page, login, &shots, &[]))
+    };
+    let carol = run("carol").await.expect("the browser ran");
+    assert_eq!(carol["offered"], json!(["u-heidi"]), "{carol}\n{}", daemon.log());
+    let text = carol["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("Heidi Larsen") && text.contains("1 of 2 decided, 1 pending"),
+        "{text}"
+    );
+    let alice = run("alice").await.expect("the browser ran");
+    assert_eq!(alice["offered"], json!(["u-mallory"]), "{alice}");
+    let text = alice["text"].as_str().unwrap_or_default();
+    assert!(!text.contains("Heidi") && !text.contains("Grace"), "{text}");
+    for shot in ["reviewer-page-carol-items.png", "reviewer-page-carol-phone.png"] {
+        let bytes = std::fs::read(out_dir.join(shot)).expect("the screenshot");
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot} is a PNG");
+    }
 }
