@@ -377,12 +377,19 @@ async fn in_chromium_a_reviewer_sees_their_pending_items_and_another_none_of_the
         let page = page.clone();
         let shots = out_dir.join(format!("reviewer-page-{login}"));
         for suffix in ["items", "decided", "phone"] {
-            let _ = std::fs::remove_file(shots.with_file_name(format!("reviewer-page-{login}-{suffix}.png")));
+            let _ = std::fs::remove_file(
+                shots.with_file_name(format!("reviewer-page-{login}-{suffix}.png")),
+            );
         }
         tokio::task::spawn_blocking(move || peer.browser_review(&page, login, &shots, &[]))
     };
     let carol = run("carol").await.expect("the browser ran");
-    assert_eq!(carol["offered"], json!(["u-heidi"]), "{carol}\n{}", daemon.log());
+    assert_eq!(
+        carol["offered"],
+        json!(["u-heidi"]),
+        "{carol}\n{}",
+        daemon.log()
+    );
     let text = carol["text"].as_str().unwrap_or_default();
     assert!(
         text.contains("Heidi Larsen") && text.contains("1 of 2 decided, 1 pending"),
@@ -392,7 +399,10 @@ async fn in_chromium_a_reviewer_sees_their_pending_items_and_another_none_of_the
     assert_eq!(alice["offered"], json!(["u-mallory"]), "{alice}");
     let text = alice["text"].as_str().unwrap_or_default();
     assert!(!text.contains("Heidi") && !text.contains("Grace"), "{text}");
-    for shot in ["reviewer-page-carol-items.png", "reviewer-page-carol-phone.png"] {
+    for shot in [
+        "reviewer-page-carol-items.png",
+        "reviewer-page-carol-phone.png",
+    ] {
         let bytes = std::fs::read(out_dir.join(shot)).expect("the screenshot");
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot} is a PNG");
     }

@@ -70,7 +70,7 @@ small{color:#3b3b3b}\
 .facts dt{font-weight:600}.facts dd{margin:0}\
 .filter a{margin-right:1rem}.filter a[aria-current]{font-weight:700;text-decoration:none}\
 .decide{border:1px solid #9aa5b1;padding:.6rem 1rem;margin:1rem 0}\
-.decide .choices label{margin:0 1rem 0 .3rem}\
+.decide .choices span{display:inline-block;margin:0 1rem .3rem 0}.decide .choices label{margin-left:.3rem}\
 .decide textarea{display:block;width:100%;box-sizing:border-box;font:inherit}\
 .hint,.note{color:#3b3b3b}\
 .pending{color:#8a3b00;font-weight:600}\
@@ -84,4 +84,4 @@ pre{background:#f3f5f7;padding:.8rem;overflow-x:auto}\
 .items tr{display:block;border-bottom:2px solid #9aa5b1;padding:.4rem 0}\
 .items td{display:block;border:0;padding:.2rem 0}\
 .items td::before{content:attr(data-label);display:block;font-size:.8rem;font-weight:600;color:#3b3b3b}\
-.facts{grid-template-columns:1fr}}\n";
+.facts{grid-template-columns:1fr}.decide .choices span{display:block}}\n";

@@ -236,9 +236,9 @@ pub fn review_body(
              <input type=\"hidden\" name=\"return\" value=\"{}\">\
              <fieldset class=\"decide\"><legend>Decide the items you select below</legend>\
              <div class=\"choices\">\
-             <input type=\"radio\" id=\"d-approve\" name=\"decision\" value=\"approve\" required><label for=\"d-approve\">Approve (keep the access)</label>\
-             <input type=\"radio\" id=\"d-deny\" name=\"decision\" value=\"deny\"><label for=\"d-deny\">Deny (remove it when the results are applied)</label>\
-             <input type=\"radio\" id=\"d-dontknow\" name=\"decision\" value=\"dontKnow\"><label for=\"d-dontknow\">Don't know (keeps it)</label>\
+             <span><input type=\"radio\" id=\"d-approve\" name=\"decision\" value=\"approve\" required><label for=\"d-approve\">Approve (keep the access)</label></span>\
+             <span><input type=\"radio\" id=\"d-deny\" name=\"decision\" value=\"deny\"><label for=\"d-deny\">Deny (remove it when the results are applied)</label></span>\
+             <span><input type=\"radio\" id=\"d-dontknow\" name=\"decision\" value=\"dontKnow\"><label for=\"d-dontknow\">Don't know (keeps it)</label></span>\
              </div><label for=\"reason\">Reason{}</label>\
              <textarea id=\"reason\" name=\"reason\" rows=\"2\"{}></textarea>\
              <div class=\"buttons\"><button type=\"submit\" name=\"action\" value=\"decide\">Record this decision for the selected items</button>\
