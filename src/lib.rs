@@ -10,6 +10,7 @@ pub mod cli;
 pub mod codeowners;
 pub mod context;
 pub mod daemon;
+pub mod decision_log;
 pub mod diag;
 pub mod directory;
 pub mod edit;

@@ -187,6 +187,7 @@ mod tests {
                     decision: None,
                     apply_result: None,
                     remediation: None,
+                    stages: Vec::new(),
                 };
                 (id.to_owned(), item)
             })

@@ -15,6 +15,11 @@ pub struct Pending {
     pub instance: String,
     pub principal: String,
     pub display_name: String,
+    /// With stages: the stage in progress, as "stage N (name)".
+    pub stage: Option<String>,
+    /// With stages: the earlier stages' decisions on the item, in words ("stage 1: approve by
+    /// u-alice: reason"), unless the review hides them (`showPreviousStageDecisions: false`).
+    pub earlier: Vec<String>,
 }
 
 /// Why a question cannot be answered.
@@ -49,8 +54,13 @@ pub fn pending(store: &Store, reviewer: &str) -> Vec<Pending> {
             .into_iter()
             .chain(names.id(reviewer))
             .collect();
+        let stage = instance
+            .stages
+            .get(instance.stage)
+            .map(|s| reconcile::stages::title(instance.stage + 1, &s.name));
+        let show = state.spec.settings.show_previous_stage_decisions;
         for (id, item) in &instance.items {
-            if item.decision.is_none()
+            if instance.pending(id, item)
                 && reconcile::allowed_reviewers_in(&names, item)
                     .iter()
                     .any(|r| me.contains(r))
@@ -60,6 +70,22 @@ pub fn pending(store: &Store, reviewer: &str) -> Vec<Pending> {
                     instance: instance.id.clone(),
                     principal: id.clone(),
                     display_name: item.principal.display_name().to_owned(),
+                    stage: stage.clone(),
+                    earlier: item
+                        .stages
+                        .iter()
+                        .filter(|d| show && d.stage <= instance.stage)
+                        .map(|d| {
+                            let mut said = format!(
+                                "stage {}: {} by {}",
+                                d.stage, d.decision.decision, d.decision.reviewer
+                            );
+                            if let Some(reason) = &d.decision.reason {
+                                said.push_str(&format!(": {reason}"));
+                            }
+                            said
+                        })
+                        .collect(),
                 });
             }
         }

@@ -89,6 +89,57 @@ pub struct Instance {
     /// ([`crate::population`]). Absent in instances started before Recert recorded it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub population: Option<Population>,
+    /// With a multi-stage review: the stage in progress (0 for the first), or the last one
+    /// that ran once the instance ended.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stage: usize,
+    /// With a multi-stage review: every stage, planned at the start. `entries`, `resets` and
+    /// `escalations` above are the stage in progress's; they move to its record here when it
+    /// ends, frozen. Empty for a single-stage review (and in states written before stages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageRecord>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// One stage of a multi-stage instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageRecord {
+    /// The stage's name, or "stage N".
+    pub name: String,
+    pub start: Timestamp,
+    /// When the stage is due to end.
+    pub end: Timestamp,
+    /// When it ended: its end, or when the instance was stopped or deleted. None while it runs
+    /// or before it starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Timestamp>,
+    /// The items (principal ids) the stage reviews, set when it starts: every item for the
+    /// first, those whose outcome moved them on for a later one.
+    #[serde(default)]
+    pub items: std::collections::BTreeSet<String>,
+    /// The stage's decision entries, once it ended.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub entries: BTreeMap<String, Entry>,
+    /// The stage's resets, once it ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resets: Vec<ResetRecord>,
+    /// The escalation levels the stage reached, once it ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<EscalationRecord>,
+}
+
+/// An item's decision in one stage of a multi-stage instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageDecision {
+    /// The stage, from 1.
+    pub stage: usize,
+    #[serde(flatten)]
+    pub decision: DecisionState,
 }
 
 /// An escalation level reached: which undecided items went to whom.
@@ -109,6 +160,65 @@ pub struct EscalationRecord {
 impl Instance {
     pub fn entry_key(reviewer: &str, principal: &str) -> String {
         format!("{reviewer} {principal}")
+    }
+
+    /// Whether the instance runs in stages.
+    pub fn staged(&self) -> bool {
+        !self.stages.is_empty()
+    }
+
+    /// When the stage in progress started and is due to end (the instance's own times for a
+    /// single-stage review): escalations and what is pending are reckoned on it.
+    pub fn window(&self) -> (Timestamp, Timestamp) {
+        match self.stages.get(self.stage) {
+            Some(stage) => (stage.start, stage.end),
+            None => (self.start, self.end),
+        }
+    }
+
+    /// Whether the stage in progress reviews this item (every item without stages).
+    pub fn in_stage(&self, principal: &str) -> bool {
+        self.stages
+            .get(self.stage)
+            .is_none_or(|s| s.items.contains(principal))
+    }
+
+    /// The item's decision in the stage in progress (its decision, without stages).
+    pub fn stage_decision<'a>(&self, item: &'a ItemState) -> Option<&'a DecisionState> {
+        if !self.staged() {
+            return item.decision.as_ref();
+        }
+        item.stage_decision(self.stage + 1)
+    }
+
+    /// Whether the item waits for a decision in the stage in progress.
+    pub fn pending(&self, principal: &str, item: &ItemState) -> bool {
+        self.in_stage(principal) && self.stage_decision(item).is_none()
+    }
+}
+
+impl ItemState {
+    /// The item's decision in stage `number` (from 1).
+    pub fn stage_decision(&self, number: usize) -> Option<&DecisionState> {
+        self.stages
+            .iter()
+            .find(|d| d.stage == number)
+            .map(|d| &d.decision)
+    }
+
+    /// Sets (or clears) the decision of stage `number`; the item's decision becomes the latest
+    /// stage's decision where there is one: a later stage overrides an earlier one, and an
+    /// item a later stage did not decide keeps its earlier decision.
+    pub fn set_stage_decision(&mut self, number: usize, decision: Option<DecisionState>) {
+        self.stages.retain(|d| d.stage != number);
+        if let Some(decision) = decision {
+            self.stages.push(StageDecision {
+                stage: number,
+                decision,
+            });
+            self.stages.sort_by_key(|d| d.stage);
+        }
+        self.decision = self.stages.last().map(|d| d.decision.clone());
     }
 }
 
@@ -146,6 +256,10 @@ pub struct ItemState {
     /// written before the check existed have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<Remediation>,
+    /// With a multi-stage review: the decision of each stage that decided the item, in stage
+    /// order. `decision` is the latest of them (or the default decision at the end).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageDecision>,
 }
 
 /// The decision that counts for an item.

@@ -72,6 +72,52 @@ struct InstanceStatus<'a> {
     escalations: Vec<EscalationStatus<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notifications: Option<NotificationStatus<'a>>,
+    /// With stages: the stage in progress (from 1), or the last that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stage: Option<usize>,
+    /// With stages: each stage, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stages: Vec<StageStatus<'a>>,
+}
+
+/// One stage of a multi-stage instance.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StageStatus<'a> {
+    stage: usize,
+    name: &'a str,
+    start: Timestamp,
+    end: Timestamp,
+    /// `notStarted`, `inProgress` or `ended`.
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ended_at: Option<Timestamp>,
+    /// Who decides in the stage, as the review says it (`manager`, `self`, or the users).
+    reviewers: String,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    fallback_reviewers: &'a [String],
+    /// Items the stage reviews, and how many of each decision it took.
+    counts: BTreeMap<&'static str, usize>,
+    /// The items it reviews (principal ids).
+    items: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rejected_decisions: Vec<Rejected<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    resets: Vec<ResetStatus<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    escalations: Vec<EscalationStatus<'a>>,
+}
+
+/// An item's decision in one stage.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemStageStatus<'a> {
+    stage: usize,
+    decision: &'static str,
+    reviewer: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    decided_at: Timestamp,
 }
 
 /// An escalation level reached: when, and which undecided items went to whom.
@@ -153,6 +199,9 @@ struct ItemStatus<'a> {
     apply_result: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     remediation: Option<String>,
+    /// With stages: the item's decision in each stage that decided it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stages: Vec<ItemStageStatus<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -434,18 +483,42 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
         }
     }
     let mut progress: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let names = crate::reconcile::InstanceNames::of(state, state.instances.last());
-    for item in instance.items.values() {
+    let names =
+        crate::reconcile::InstanceNames::of(state, state.instances.last()).at_stage(instance.stage);
+    // Reviewers' progress is the stage in progress's, on the items it reviews.
+    for (_, item) in instance
+        .items
+        .iter()
+        .filter(|(id, _)| instance.in_stage(id))
+    {
         for reviewer in crate::reconcile::allowed_reviewers_in(&names, item) {
             let entry = progress.entry(reviewer).or_default();
             entry.0 += 1;
-            entry.1 += usize::from(item.decision.is_some());
+            entry.1 += usize::from(instance.stage_decision(item).is_some());
         }
     }
+    // While a stage runs, a review that hides earlier stages' decisions shows its items with
+    // the stage in progress's decision only.
+    let hide = instance.staged()
+        && instance.ended.is_none()
+        && !state.spec.settings.show_previous_stage_decisions;
     let items = instance
         .items
         .iter()
-        .map(|(id, item)| ItemStatus {
+        .map(|(id, item)| (id, item, hide && instance.in_stage(id)))
+        .map(|(id, item, hidden)| {
+            (
+                id,
+                item,
+                hidden,
+                if hidden {
+                    instance.stage_decision(item)
+                } else {
+                    item.decision.as_ref()
+                },
+            )
+        })
+        .map(|(id, item, hidden, decision)| ItemStatus {
             principal: id,
             name: item.principal.display_name(),
             kind: match item.principal {
@@ -453,36 +526,33 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
                 Principal::Group(_) => "group",
                 Principal::ServicePrincipal(_) => "servicePrincipal",
             },
-            decision: decision_name(item.decision.as_ref().map(|d| d.decision)),
-            reviewer: item.decision.as_ref().map(|d| d.reviewer.as_str()),
-            reason: item.decision.as_ref().and_then(|d| d.reason.as_deref()),
-            decided_at: item.decision.as_ref().map(|d| d.at),
-            by_system: item.decision.as_ref().is_some_and(|d| d.by_system),
-            self_decision: item
-                .decision
-                .as_ref()
-                .is_some_and(|d| !d.by_system && d.reviewer == *id),
+            decision: decision_name(decision.map(|d| d.decision)),
+            reviewer: decision.map(|d| d.reviewer.as_str()),
+            reason: decision.and_then(|d| d.reason.as_deref()),
+            decided_at: decision.map(|d| d.at),
+            by_system: decision.is_some_and(|d| d.by_system),
+            self_decision: decision.is_some_and(|d| !d.by_system && d.reviewer == *id),
             recommendation: match item.recommendation.decision {
                 Some(d) => format!("{d}: {}", item.recommendation.reason),
                 None => format!("none: {}", item.recommendation.reason),
             },
             apply_result: item.apply_result.as_ref().map(ToString::to_string),
             remediation: item.remediation.as_ref().map(ToString::to_string),
+            stages: item
+                .stages
+                .iter()
+                .filter(|d| !hidden || d.stage == instance.stage + 1)
+                .map(|d| ItemStageStatus {
+                    stage: d.stage,
+                    decision: decision_name(Some(d.decision.decision)),
+                    reviewer: &d.decision.reviewer,
+                    reason: d.decision.reason.as_deref(),
+                    decided_at: d.decision.at,
+                })
+                .collect(),
         })
         .collect();
-    let rejected_decisions = instance
-        .entries
-        .values()
-        .filter_map(|e| match &e.status {
-            EntryStatus::Rejected { reason } => Some(Rejected {
-                reviewer: &e.reviewer,
-                principal: &e.principal,
-                source: &e.source,
-                reason,
-            }),
-            _ => None,
-        })
-        .collect();
+    let rejected_decisions = rejected(&instance.entries);
     InstanceStatus {
         id: &instance.id,
         target: &instance.target,
@@ -500,16 +570,7 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
                 decided,
             })
             .collect(),
-        escalations: instance
-            .escalations
-            .iter()
-            .map(|e| EscalationStatus {
-                level: &e.name,
-                at: e.at,
-                items: &e.items,
-                no_manager_known: &e.unresolved,
-            })
-            .collect(),
+        escalations: escalations(&instance.escalations),
         notifications: notification_status(state, instance),
         apply: instance.apply.as_ref().map(|a| ApplyStatus {
             requested: a.requested,
@@ -518,15 +579,7 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
         }),
         items,
         rejected_decisions,
-        resets: instance
-            .resets
-            .iter()
-            .map(|r| ResetStatus {
-                at: r.at,
-                token: r.token.as_deref(),
-                cleared: r.cleared,
-            })
-            .collect(),
+        resets: resets(&instance.resets),
         reminders: instance
             .reminders
             .iter()
@@ -536,7 +589,110 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
                 reviewers: &r.reviewers,
             })
             .collect(),
+        stage: instance.staged().then_some(instance.stage + 1),
+        stages: stage_statuses(state, instance),
     }
+}
+
+fn rejected(entries: &BTreeMap<String, crate::state::Entry>) -> Vec<Rejected<'_>> {
+    entries
+        .values()
+        .filter_map(|e| match &e.status {
+            EntryStatus::Rejected { reason } => Some(Rejected {
+                reviewer: &e.reviewer,
+                principal: &e.principal,
+                source: &e.source,
+                reason,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn resets(resets: &[crate::state::ResetRecord]) -> Vec<ResetStatus<'_>> {
+    resets
+        .iter()
+        .map(|r| ResetStatus {
+            at: r.at,
+            token: r.token.as_deref(),
+            cleared: r.cleared,
+        })
+        .collect()
+}
+
+fn escalations(records: &[crate::state::EscalationRecord]) -> Vec<EscalationStatus<'_>> {
+    records
+        .iter()
+        .map(|e| EscalationStatus {
+            level: &e.name,
+            at: e.at,
+            items: &e.items,
+            no_manager_known: &e.unresolved,
+        })
+        .collect()
+}
+
+/// Each stage of a multi-stage instance: the stage in progress's entries, resets and
+/// escalations are the instance's own (shown on it too); an ended stage's are in its record.
+fn stage_statuses<'a>(state: &'a ReviewState, instance: &'a Instance) -> Vec<StageStatus<'a>> {
+    let spec = &state.spec;
+    instance
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(index, record)| {
+            let number = index + 1;
+            let started = index <= instance.stage;
+            let running = index == instance.stage && record.ended.is_none();
+            let (reviewers, fallback) = match index.checked_sub(1).map(|i| spec.stages.get(i)) {
+                None => (&spec.reviewers, spec.fallback_reviewers.as_slice()),
+                Some(Some(stage)) => (&stage.reviewers, stage.fallback_reviewers.as_slice()),
+                Some(None) => (&spec.reviewers, &[][..]),
+            };
+            let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+            counts.insert("items", record.items.len());
+            for id in &record.items {
+                let decided = instance
+                    .items
+                    .get(id)
+                    .and_then(|i| i.stage_decision(number))
+                    .map(|d| d.decision);
+                *counts.entry(decision_name(decided)).or_default() += 1;
+            }
+            let (entries, reset_records, escalation_records) = if running {
+                (
+                    &instance.entries,
+                    &instance.resets[..],
+                    &instance.escalations[..],
+                )
+            } else {
+                (&record.entries, &record.resets[..], &record.escalations[..])
+            };
+            StageStatus {
+                stage: number,
+                name: &record.name,
+                start: record.start,
+                end: record.end,
+                state: match (started, record.ended) {
+                    (_, Some(_)) => "ended",
+                    (true, None) => "inProgress",
+                    (false, None) => "notStarted",
+                },
+                ended_at: record.ended,
+                reviewers: match reviewers.kind {
+                    crate::model::review::ReviewerType::SelfReview => "self".to_owned(),
+                    crate::model::review::ReviewerType::Manager => "manager".to_owned(),
+                    crate::model::review::ReviewerType::Users => reviewers.users.join(", "),
+                },
+                fallback_reviewers: fallback,
+                counts,
+                items: record.items.iter().map(String::as_str).collect(),
+                rejected_decisions: rejected(entries),
+                resets: resets(reset_records),
+                escalations: escalations(escalation_records),
+            }
+        })
+        .collect()
 }
 
 /// The columns of the results CSV.
@@ -568,7 +724,21 @@ pub fn results_csv(state: &ReviewState, instance: &Instance) -> Result<String, R
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::with_capacity(256 * (instance.items.len() + 1)));
-    writer.write_record(CSV_COLUMNS).map_err(|e| failed(&e))?;
+    // A multi-stage instance's rows go on with four columns per stage; a single-stage
+    // instance's CSV is as it always was.
+    let stage_columns: Vec<String> = (1..=instance.stages.len())
+        .flat_map(|n| {
+            ["decision", "reviewer", "reason", "decided_at"].map(|c| format!("stage{n}_{c}"))
+        })
+        .collect();
+    writer
+        .write_record(
+            CSV_COLUMNS
+                .iter()
+                .copied()
+                .chain(stage_columns.iter().map(String::as_str)),
+        )
+        .map_err(|e| failed(&e))?;
     // What every row of the instance repeats is formatted once; a row borrows the rest.
     let start = instance.start.to_string();
     let end = instance.end.to_string();
@@ -632,6 +802,28 @@ pub fn results_csv(state: &ReviewState, instance: &Instance) -> Result<String, R
             writer
                 .write_field(neutralise(cell).as_bytes())
                 .map_err(|e| failed(&e))?;
+        }
+        for number in 1..=instance.stages.len() {
+            let decided = item.stage_decision(number);
+            let at = decided.map(|d| d.at.to_string()).unwrap_or_default();
+            let cells = [
+                if decided.is_some() || instance.stages[number - 1].items.contains(id) {
+                    decision_name(decided.map(|d| d.decision))
+                } else {
+                    // The stage did not review the item.
+                    ""
+                },
+                decided.map_or("", |d| d.reviewer.as_str()),
+                decided
+                    .and_then(|d| d.reason.as_deref())
+                    .unwrap_or_default(),
+                &at,
+            ];
+            for cell in cells {
+                writer
+                    .write_field(neutralise(cell).as_bytes())
+                    .map_err(|e| failed(&e))?;
+            }
         }
         // An empty record after the fields ends the row (csv's documented way).
         writer.write_record(None::<&[u8]>).map_err(|e| failed(&e))?;

@@ -581,7 +581,7 @@ fn deleting_a_manifest_archives_its_records_and_the_audit_still_verifies() {
     let audit = drill.run(&["audit", "verify", "--state-dir", "state"]);
     assert_eq!(audit.code, 0, "{}{}", audit.stdout, audit.stderr);
     assert!(
-        audit.stderr.starts_with("verified 5 audit trails"),
+        audit.stderr.starts_with("verified 6 audit trails"),
         "{}",
         audit.stderr
     );

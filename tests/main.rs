@@ -21,5 +21,6 @@ mod population;
 mod report;
 mod schema;
 mod scim;
+mod stages;
 mod web;
 mod web_pages;

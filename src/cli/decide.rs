@@ -105,7 +105,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     // A decision for an instance that has ended (or never runs) would only be rejected.
     if let Some(instance) = &args.instance
         && instance_at(review, now).as_ref() != Some(instance)
-        && !schedule::starts_later(&review.schedule, instance, now)
+        && !schedule::starts_later(&review.instance_schedule(), instance, now)
     {
         return refuse(&format!(
             "instance `{instance}` of review `{}` is not in progress at {now} and does not start later: a decision for it would be rejected; nothing was written",
@@ -116,8 +116,22 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         && let Some(principal) = names.resolve(&args.principal)
     {
         let subject = names.subject(principal);
-        let verdict =
-            authority::may_decide(review, names, &args.reviewer, principal, Some(&subject));
+        // In a multi-stage review, by the reviewers of the stage running now.
+        let stage = schedule::latest_started(&review.instance_schedule(), now)
+            .filter(|o| now < o.end)
+            .map(|o| schedule::stage_at(review, o.start, now));
+        let verdict = authority::may_decide_in_stages(
+            review,
+            names,
+            &args.reviewer,
+            principal,
+            Some(&subject),
+            if review.stages.is_empty() {
+                Some(0)
+            } else {
+                stage
+            },
+        );
         if let authority::Verdict::NotAllowed(why) = verdict {
             return refuse(&format!(
                 "`{}` may not decide on `{}` in review `{}`: {why}; nothing was written",
@@ -189,7 +203,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .as_deref()
         .or(entry_instance.as_deref())
         .unwrap_or_default();
-    let running = schedule::latest_started(&review.schedule, now)
+    let running = schedule::latest_started(&review.instance_schedule(), now)
         .is_some_and(|o| o.id() == instance && now < o.end);
     let when = if running {
         "it counts from the next reconcile".to_owned()
@@ -213,9 +227,9 @@ fn refuse(message: &str) -> anyhow::Result<Outcome> {
 
 /// The id of the instance in progress at `now`, or of the next one to start.
 fn instance_at(review: &AccessReviewSpec, now: Timestamp) -> Option<String> {
-    schedule::latest_started(&review.schedule, now)
+    schedule::latest_started(&review.instance_schedule(), now)
         .filter(|o| now < o.end)
-        .or_else(|| schedule::next_start(&review.schedule, now))
+        .or_else(|| schedule::next_start(&review.instance_schedule(), now))
         .map(|o| o.id())
 }
 

@@ -238,7 +238,20 @@ pub fn pending(args: &PendingArgs) -> anyhow::Result<Outcome> {
             &item.display_name,
         ]
         .map(|v| escape(v).into_owned());
-        super::out(&format!("{review}\t{instance}\t{principal}\t{name}\n"))?;
+        // A multi-stage review's lines go on with the stage in progress and what the earlier
+        // stages decided; a single-stage review's are as they always were.
+        let mut staged = String::new();
+        if let Some(stage) = &item.stage {
+            staged.push('\t');
+            staged.push_str(&escape(stage));
+            for earlier in &item.earlier {
+                staged.push('\t');
+                staged.push_str(&escape(earlier));
+            }
+        }
+        super::out(&format!(
+            "{review}\t{instance}\t{principal}\t{name}{staged}\n"
+        ))?;
     }
     Ok(Outcome::Clean)
 }

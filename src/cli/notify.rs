@@ -57,6 +57,9 @@ pub enum EventArg {
     #[value(alias = "instanceStarted")]
     InstanceStarted,
     Reminder,
+    /// A later stage of a multi-stage review started.
+    #[value(alias = "stageStarted")]
+    StageStarted,
     #[value(alias = "instanceEnded")]
     InstanceEnded,
     Applied,
@@ -67,6 +70,7 @@ impl From<EventArg> for NotificationEvent {
         match e {
             EventArg::InstanceStarted => NotificationEvent::InstanceStarted,
             EventArg::Reminder => NotificationEvent::Reminder,
+            EventArg::StageStarted => NotificationEvent::StageStarted,
             EventArg::InstanceEnded => NotificationEvent::InstanceEnded,
             EventArg::Applied => NotificationEvent::Applied,
         }

@@ -253,13 +253,16 @@ pub async fn preview(
     let ids = [id.clone()];
     let to_reviewers = matches!(
         event,
-        NotificationEvent::InstanceStarted | NotificationEvent::Reminder
+        NotificationEvent::InstanceStarted
+            | NotificationEvent::StageStarted
+            | NotificationEvent::Reminder
     );
     let sequence = match event {
         NotificationEvent::Reminder => {
             u32::try_from(instance.reminders.len() + 1).unwrap_or(u32::MAX)
         }
         NotificationEvent::Applied => instance.apply.as_ref().map_or(1, |a| a.attempt),
+        NotificationEvent::StageStarted => u32::try_from(instance.stage + 1).unwrap_or(u32::MAX),
         _ => 0,
     };
     let notice = Notice {

@@ -676,6 +676,22 @@ impl Ctx<'_> {
                 .push(d.note("set `type: users` to have these users review every item"));
         }
 
+        for (i, stage) in spec.stages.iter().enumerate() {
+            if stage.reviewers.kind != ReviewerType::Users && !stage.reviewers.users.is_empty() {
+                let d = self.warning(
+                    doc,
+                    Code::InvalidValue,
+                    &format!("/spec/stages/{i}/reviewers/users"),
+                    format!(
+                        "`users` is ignored with `type: {}`",
+                        reviewer_type(stage.reviewers.kind)
+                    ),
+                );
+                self.out
+                    .push(d.note("set `type: users` to have these users review every item"));
+            }
+        }
+
         let Some(people) = index.people_for(review) else {
             return;
         };
@@ -751,7 +767,23 @@ impl Ctx<'_> {
                 "reviewer",
             ),
             (&spec.owners, "/spec/owners", "owner"),
-        ] {
+        ]
+        .into_iter()
+        .map(|(list, pointer, what)| (list, pointer.to_owned(), what))
+        .chain(spec.stages.iter().enumerate().flat_map(|(s, stage)| {
+            [
+                (
+                    &stage.reviewers.users,
+                    format!("/spec/stages/{s}/reviewers/users"),
+                    "reviewer",
+                ),
+                (
+                    &stage.fallback_reviewers,
+                    format!("/spec/stages/{s}/fallbackReviewers"),
+                    "reviewer",
+                ),
+            ]
+        })) {
             for (i, user) in list.iter().enumerate() {
                 if people.resolve_user(user).is_none() {
                     let d = self.error(
@@ -867,14 +899,17 @@ impl Ctx<'_> {
         }
         if let Some(period) = schedule.recurrence.min_period_days() {
             let period = period.saturating_mul(schedule.interval);
-            if schedule.duration_days > period {
+            // An instance runs all its stages.
+            let days = review.spec.instance_schedule().duration_days;
+            if days > period {
                 let d = self.error(
                     doc,
                     Code::ScheduleOrder,
                     "/spec/schedule/durationDays",
                     format!(
-                        "instances last {} days but a new one can start every {period} days ({}, interval {})",
-                        schedule.duration_days,
+                        "instances last {} days{} but a new one can start every {period} days ({}, interval {})",
+                        days,
+                        if review.spec.stages.is_empty() { "" } else { " (all stages)" },
                         schedule.recurrence.as_str(),
                         schedule.interval
                     ),
@@ -994,15 +1029,45 @@ impl Ctx<'_> {
             Some(people) => people,
             None => &NoNames,
         };
+        let count = review.spec.stage_count();
+        if let Some(stage) = spec.stage.filter(|s| *s as usize > count) {
+            let d = self.error(
+                doc,
+                Code::InvalidValue,
+                "/spec/stage",
+                format!(
+                    "review `{}` has no stage {stage} (it has {count})",
+                    spec.review
+                ),
+            );
+            self.out.push(d);
+        }
+        for (i, entry) in spec.decisions.iter().enumerate() {
+            if let Some(stage) = entry.stage.filter(|s| *s as usize > count) {
+                let d = self.error(
+                    doc,
+                    Code::InvalidValue,
+                    &format!("/spec/decisions/{i}/stage"),
+                    format!(
+                        "review `{}` has no stage {stage} (it has {count})",
+                        spec.review
+                    ),
+                );
+                self.out.push(d);
+            }
+        }
         let kind = review.spec.reviewers.kind;
-        for (principal, pointer, _) in &items {
+        for (principal, pointer, entry) in &items {
             let subject = people.and_then(|p| Some(p.subject(p.resolve(principal)?)));
-            let verdict = authority::may_decide(
+            // The engine's rule for the stage the entry names, or for any stage.
+            let stage = spec.decisions[*entry].stage.or(spec.stage);
+            let verdict = authority::may_decide_in_stages(
                 &review.spec,
                 names,
                 &spec.reviewer,
                 principal,
                 subject.as_ref(),
+                stage.map(|s| (s as usize).saturating_sub(1)),
             );
             if verdict == Verdict::Allowed || verdict == Verdict::Unknown {
                 continue;

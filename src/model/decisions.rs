@@ -28,6 +28,11 @@ pub struct ReviewDecisionsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub instance: Option<String>,
+    /// With a multi-stage review: the stage decided in (1 for the first). Absent: the stage in
+    /// progress. See the entries' `stage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3))]
+    pub stage: Option<u32>,
     /// Who decides: a user id or user principal name. The review must allow them to decide
     /// each item listed.
     #[schemars(length(min = 1))]
@@ -66,6 +71,14 @@ pub struct DecisionEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub instance: Option<String>,
+    /// With a multi-stage review: the stage this entry is meant for (1 for the first; `recert
+    /// decide` writes the stage in progress). Absent: the file's `stage`, or the stage in
+    /// progress. An entry already in the file when a later stage starts counts for that stage
+    /// only once it changes or names the stage here; one naming a stage still to come waits
+    /// for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3))]
+    pub stage: Option<u32>,
     /// The reset this entry was made after (the review's `requests.reset` token; `recert
     /// decide` writes it). A reset clears every decision; an entry counts again once it
     /// changes or names that reset here.

@@ -47,6 +47,12 @@ pub struct AccessReviewSpec {
     pub owners: Vec<String>,
     /// When instances of the review run.
     pub schedule: Schedule,
+    /// Later stages, run one after the other inside each instance once the first stage (the
+    /// top-level `reviewers`, `fallbackReviewers` and `schedule.durationDays`) ends. At most
+    /// two, so an instance has at most three stages. Absent: a single-stage review.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 2))]
+    pub stages: Vec<Stage>,
     /// How decisions are taken and what happens to them.
     #[serde(default)]
     pub settings: Settings,
@@ -57,6 +63,104 @@ pub struct AccessReviewSpec {
     /// ask for the action once; the status echoes the last token handled.
     #[serde(default)]
     pub requests: Requests,
+}
+
+impl AccessReviewSpec {
+    /// How many stages each instance runs (1 without `stages`).
+    pub fn stage_count(&self) -> usize {
+        1 + self.stages.len()
+    }
+
+    /// The days each stage runs, in order.
+    pub fn stage_days(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::once(self.schedule.duration_days)
+            .chain(self.stages.iter().map(|s| s.duration_days))
+    }
+
+    /// The schedule of whole instances: an instance runs every stage, so it lasts the sum of
+    /// the stages' days. The spec's own schedule with a single stage.
+    pub fn instance_schedule(&self) -> std::borrow::Cow<'_, Schedule> {
+        if self.stages.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.schedule);
+        }
+        let total = self.stage_days().fold(0u32, u32::saturating_add);
+        std::borrow::Cow::Owned(Schedule {
+            duration_days: total,
+            ..self.schedule.clone()
+        })
+    }
+
+    /// The review as stage `index` (0 for the first) sees it: that stage's reviewers and
+    /// fallback reviewers in place of the top-level ones, so that one rule of who decides
+    /// ([`crate::reconcile::authority`]) serves every stage. A stage the spec no longer has
+    /// (the manifest dropped it while it ran) keeps the top-level reviewers.
+    pub fn for_stage(&self, index: usize) -> std::borrow::Cow<'_, AccessReviewSpec> {
+        match index.checked_sub(1).and_then(|i| self.stages.get(i)) {
+            None => std::borrow::Cow::Borrowed(self),
+            Some(stage) => std::borrow::Cow::Owned(AccessReviewSpec {
+                reviewers: stage.reviewers.clone(),
+                fallback_reviewers: stage.fallback_reviewers.clone(),
+                ..self.clone()
+            }),
+        }
+    }
+}
+
+/// A stage after the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Stage {
+    /// A name for the stage, shown in the status, the results and the messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub name: Option<String>,
+    /// Who decides in this stage (any reviewer type).
+    pub reviewers: Reviewers,
+    /// The stage's fallback reviewers, as the top-level `fallbackReviewers` are for the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1)))]
+    pub fallback_reviewers: Vec<String>,
+    /// How many days the stage runs; it starts when the previous stage ends.
+    #[schemars(range(min = 1, max = 3650))]
+    pub duration_days: u32,
+    /// Which items this stage reviews, by their outcome in the previous stage: `approve`,
+    /// `deny`, `dontKnow`, or `notReviewed` (no decision in that stage). This is Graph's
+    /// `decisionsThatWillMoveToNextStage` of the previous stage. Items that do not move on keep
+    /// their decision.
+    #[schemars(length(min = 1), extend("uniqueItems" = true))]
+    pub from_previous_stage: Vec<StageOutcome>,
+}
+
+impl Stage {
+    /// The stage as status and messages name it: its name, else "stage N" (N from 1).
+    pub fn label(name: Option<&str>, number: usize) -> String {
+        name.map_or_else(|| format!("stage {number}"), str::to_owned)
+    }
+}
+
+/// An item's outcome in a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum StageOutcome {
+    /// Approved in that stage.
+    Approve,
+    /// Denied in that stage.
+    Deny,
+    /// Answered don't know in that stage.
+    DontKnow,
+    /// Not decided in that stage.
+    NotReviewed,
+}
+
+impl StageOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageOutcome::Approve => "approve",
+            StageOutcome::Deny => "deny",
+            StageOutcome::DontKnow => "dontKnow",
+            StageOutcome::NotReviewed => "notReviewed",
+        }
+    }
 }
 
 /// What is reviewed: set exactly one of `role` and `group`.
@@ -314,6 +418,11 @@ pub struct Settings {
     /// there is labelled a self-decision in the status.)
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forbid_self_decisions: bool,
+    /// With `stages`: whether reviewers of a later stage see the earlier stages' decisions on
+    /// their items (who, what, why) in the status, `recert pending` and the messages. Defaults
+    /// to true (Entra's "show previous stages' decisions").
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub show_previous_stage_decisions: bool,
     /// Recommendations shown to reviewers.
     #[serde(default)]
     pub recommendations: Recommendations,
@@ -338,6 +447,7 @@ impl Default for Settings {
             default_decision: DefaultDecision::None,
             auto_apply: false,
             forbid_self_decisions: false,
+            show_previous_stage_decisions: true,
             recommendations: Recommendations::default(),
             reminders: Reminders::default(),
             escalations: Vec::new(),
@@ -358,11 +468,13 @@ pub struct Escalation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub name: Option<String>,
-    /// Escalate this many days after the instance starts.
+    /// Escalate this many days after the instance starts (with `stages`, after each stage
+    /// starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 365))]
     pub after_days: Option<u32>,
-    /// Escalate this many days before the instance ends.
+    /// Escalate this many days before the instance ends (with `stages`, before each stage
+    /// ends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 365))]
     pub days_before_end: Option<u32>,
@@ -559,6 +671,8 @@ pub struct Webhook {
 pub enum NotificationEvent {
     /// An instance started.
     InstanceStarted,
+    /// A later stage of a multi-stage review started: its reviewers are told.
+    StageStarted,
     /// Reviewers with undecided items are reminded.
     Reminder,
     /// An instance completed or was stopped.

@@ -94,6 +94,7 @@ pub fn compose(
             if matches!(
                 notice.event,
                 NotificationEvent::InstanceStarted
+                    | NotificationEvent::StageStarted
                     | NotificationEvent::Reminder
                     | NotificationEvent::Escalated
             ) {
@@ -125,6 +126,7 @@ pub fn compose(
         let mut people_to: Vec<(RecipientRole, &str)> = Vec::new();
         match notice.event {
             NotificationEvent::InstanceStarted
+            | NotificationEvent::StageStarted
             | NotificationEvent::Reminder
             | NotificationEvent::Escalated => {
                 if settings.email {
@@ -252,12 +254,45 @@ fn content(state: &ReviewState, instance: &Instance, event: NotificationEvent) -
 fn pending_items(state: &ReviewState, instance: &Instance) -> BTreeMap<String, Vec<String>> {
     let names = InstanceNames::of(state, Some(instance));
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (id, item) in instance.items.iter().filter(|(_, i)| i.decision.is_none()) {
+    for (id, item) in instance
+        .items
+        .iter()
+        .filter(|(id, i)| instance.pending(id, i))
+    {
         for reviewer in allowed_reviewers_in(&names, item) {
             out.entry(reviewer).or_default().push(id.clone());
         }
     }
     out
+}
+
+/// [`item_fact`], with the earlier stages' decisions on it when the instance is in a later
+/// stage and the review shows them (`showPreviousStageDecisions`).
+pub fn item_fact_in(
+    state: &ReviewState,
+    instance: &Instance,
+    item: &crate::state::ItemState,
+) -> ItemFact {
+    let mut fact = item_fact(item);
+    if state.spec.settings.show_previous_stage_decisions {
+        fact.previous_stage_decisions = item
+            .stages
+            .iter()
+            .filter(|d| d.stage <= instance.stage)
+            .map(|d| {
+                let mut said = format!(
+                    "stage {}: {} by {}",
+                    d.stage, d.decision.decision, d.decision.reviewer
+                );
+                if let Some(reason) = &d.decision.reason {
+                    said.push_str(": ");
+                    said.push_str(reason);
+                }
+                said
+            })
+            .collect();
+    }
+    fact
 }
 
 /// What a message tells of one item, from the instance's snapshot.
@@ -294,6 +329,7 @@ pub fn item_fact(item: &crate::state::ItemState) -> ItemFact {
         access: access.join("; "),
         recommendation: item.recommendation.decision,
         recommendation_reason: item.recommendation.reason.clone(),
+        previous_stage_decisions: Vec::new(),
     }
 }
 

@@ -67,6 +67,7 @@ impl Stats {
         for channel in Channel::ALL {
             for event in [
                 NotificationEvent::InstanceStarted,
+                NotificationEvent::StageStarted,
                 NotificationEvent::Reminder,
                 NotificationEvent::InstanceEnded,
                 NotificationEvent::Applied,

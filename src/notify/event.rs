@@ -88,6 +88,10 @@ pub enum EventType {
     /// reviewer) or the reviewers (to a channel), as for a reminder.
     #[serde(rename = "review.instance.escalated")]
     Escalated,
+    /// A later stage of a multi-stage review started: `data` has its items (to a reviewer) or
+    /// its reviewers (to a channel), as when an instance starts.
+    #[serde(rename = "review.instance.stageStarted")]
+    StageStarted,
 }
 
 impl From<NotificationEvent> for EventType {
@@ -98,6 +102,7 @@ impl From<NotificationEvent> for EventType {
             NotificationEvent::InstanceEnded => EventType::InstanceEnded,
             NotificationEvent::Applied => EventType::Applied,
             NotificationEvent::Escalated => EventType::Escalated,
+            NotificationEvent::StageStarted => EventType::StageStarted,
         }
     }
 }
@@ -213,6 +218,10 @@ pub struct Item {
     /// Why it recommends it (`no sign-in for 94 days`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recommendation_reason: Option<String>,
+    /// In a later stage of a multi-stage review: the earlier stages' decisions on the item, in
+    /// words (`stage 1: approve by u-alice: runs the SOC`), unless the review hides them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_stage_decisions: Vec<String>,
 }
 
 /// How a reviewer records decisions in Git.
@@ -356,6 +365,7 @@ pub fn event(msg: &Message) -> WebhookEvent {
                     recommendation: i.recommendation,
                     recommendation_reason: Some(i.recommendation_reason.clone())
                         .filter(|r| !r.is_empty()),
+                    previous_stage_decisions: i.previous_stage_decisions.clone(),
                 })
                 .collect(),
             how_to_decide: c.how_to_decide.as_ref().map(|h| HowToDecide {

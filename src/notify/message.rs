@@ -122,6 +122,10 @@ pub struct ItemFact {
     pub recommendation: Option<Decision>,
     /// Why (last sign-in, disabled account).
     pub recommendation_reason: String,
+    /// In a later stage of a multi-stage review: the earlier stages' decisions on the item, in
+    /// words ("stage 1: approve by u-alice: runs the SOC"), unless the review hides them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_stage_decisions: Vec<String>,
 }
 
 /// The three ways a reviewer can record decisions without Recert's page.
@@ -213,7 +217,7 @@ impl Message {
                 .item_ids
                 .iter()
                 .filter_map(|id| instance.items.get(id))
-                .map(super::compose::item_fact)
+                .map(|item| super::compose::item_fact_in(state, instance, item))
                 .collect();
         }
     }
@@ -254,5 +258,6 @@ pub fn event_name(event: NotificationEvent) -> &'static str {
         NotificationEvent::InstanceEnded => "instanceEnded",
         NotificationEvent::Applied => "applied",
         NotificationEvent::Escalated => "escalated",
+        NotificationEvent::StageStarted => "stageStarted",
     }
 }

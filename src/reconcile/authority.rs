@@ -249,6 +249,37 @@ pub fn may_decide(
     Verdict::NotAllowed(why(spec.reviewers.kind))
 }
 
+/// [`may_decide`] in a multi-stage review: by stage `stage`'s reviewers (0 for the first)
+/// when it is given, else allowed when any stage allows it (the first refusal otherwise).
+pub fn may_decide_in_stages(
+    spec: &AccessReviewSpec,
+    names: &dyn Names,
+    reviewer: &str,
+    principal: &str,
+    subject: Option<&Subject<'_>>,
+    stage: Option<usize>,
+) -> Verdict {
+    let stages: Vec<usize> = match stage {
+        Some(stage) => vec![stage],
+        None => (0..spec.stage_count()).collect(),
+    };
+    let mut first = None;
+    let mut unknown = false;
+    for stage in stages {
+        match may_decide(&spec.for_stage(stage), names, reviewer, principal, subject) {
+            Verdict::Allowed => return Verdict::Allowed,
+            Verdict::Unknown => unknown = true,
+            refused => {
+                first.get_or_insert(refused);
+            }
+        }
+    }
+    match first {
+        Some(refused) if !unknown => refused,
+        _ => Verdict::Unknown,
+    }
+}
+
 /// Whether an escalation level could give items to `reviewer`: whether it does depends on the
 /// running instance (who has not decided, when), which only the engine knows.
 fn may_be_escalated_to(spec: &AccessReviewSpec, names: &dyn Names, reviewer: &str) -> bool {

@@ -10,6 +10,12 @@
 //! the next instance of a recurring review starts count for it only once changed or once they
 //! name that instance (`instance`), so nobody is re-approved by an old file. One reviewer
 //! deciding one principal differently in several places decides nothing until they agree.
+//!
+//! In a multi-stage review an entry counts for the stage in progress when it is recorded, if
+//! the stage's reviewers include its reviewer and the stage reviews its item. The same carry
+//! rule holds for stages: entries already in a file when a later stage starts count for it
+//! only once changed or once they name it (`stage`). An entry naming a stage still to come
+//! waits for it; one naming a stage that ended is rejected.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +40,10 @@ struct Seen {
     after_reset: Option<String>,
     /// The entry (or its file) names the instance it is meant for.
     named: bool,
+    /// The stage the entry (or its file) names, from 1.
+    stage: Option<u32>,
+    /// Why the entry cannot count whatever it says (it names a stage that ended).
+    problem: Option<String>,
 }
 
 /// Whether two entries by one reviewer on one principal say the same thing (a reason of only
@@ -103,6 +113,12 @@ pub(super) fn record(
         Change::InstanceStarted { instance, .. } => Some(instance.clone()),
         _ => None,
     });
+    // Likewise entries already in the files when a later stage starts count for it only once
+    // changed or once they name it.
+    let stage_fresh = plan.changes.iter().find_map(|c| match c {
+        Change::StageStarted { instance, .. } => Some(instance.clone()),
+        _ => None,
+    });
     let Some(current) = state.instances.last().map(|i| i.id.clone()) else {
         // Nothing to decide on yet: entries are read again once an instance starts.
         return;
@@ -127,11 +143,27 @@ pub(super) fn record(
             let named = entry.instance.as_ref().or(file.spec.instance.as_ref());
             let target = named.cloned().unwrap_or_else(|| current.clone());
             let known = state.instances.iter().any(|i| i.id == target);
-            if !known && super::schedule::starts_later(&state.spec.schedule, &target, now) {
+            if !known
+                && super::schedule::starts_later(&state.spec.instance_schedule(), &target, now)
+            {
                 // Decided ahead for an instance still to start: read again once it has.
                 continue;
             }
             let names = names_of(&target);
+            let stage = entry.stage.or(file.spec.stage);
+            let mut problem = None;
+            if let (Some(instance), Some(wanted)) = (names.instance(), stage) {
+                let running = u32::try_from(instance.stage + 1).unwrap_or(u32::MAX);
+                let count = u32::try_from(instance.stages.len().max(1)).unwrap_or(u32::MAX);
+                if wanted > count {
+                    problem = Some(format!("instance {target} has no stage {wanted}"));
+                } else if wanted > running && instance.ended.is_none() {
+                    // Decided ahead for a stage still to come: read again once it has started.
+                    continue;
+                } else if wanted < running {
+                    problem = Some(format!("stage {wanted} of instance {target} has ended"));
+                }
+            }
             let reviewer = resolve(names, &file.spec.reviewer);
             for name in entry.principals() {
                 let principal = resolve(names, name);
@@ -145,9 +177,14 @@ pub(super) fn record(
                     current.clone()
                 };
                 let reason = entry.reason.clone().filter(|r| !r.trim().is_empty());
-                let carried = named.is_none()
+                let stage_carried = stage_fresh.as_deref() == Some(instance.as_str())
+                    && names
+                        .instance()
+                        .is_none_or(|i| stage != u32::try_from(i.stage + 1).ok());
+                let carried = (named.is_none()
                     && fresh.as_deref() == Some(instance.as_str())
-                    && state.instances.len() > 1;
+                    && state.instances.len() > 1)
+                    || stage_carried;
                 let item = Seen {
                     reviewer: reviewer.clone(),
                     principal,
@@ -158,6 +195,8 @@ pub(super) fn record(
                     conflict: None,
                     after_reset: entry.after_reset.clone(),
                     named: named.is_some(),
+                    stage,
+                    problem: problem.clone(),
                 };
                 // One reviewer deciding one principal differently in two places (`rev@x`,
                 // `REV@X` and `u-rev` are one reviewer): which they meant cannot be told, and
@@ -203,6 +242,10 @@ pub(super) fn record(
                 e.status == EntryStatus::Cleared
                     && match last_reset {
                         Some(token) => s.after_reset.as_deref() == Some(token),
+                        // Cleared when a later stage started: it names that stage.
+                        None if instance.stage > 0 => {
+                            s.stage == u32::try_from(instance.stage + 1).ok()
+                        }
                         None => s.named,
                     }
             };
@@ -236,6 +279,8 @@ pub(super) fn record(
                         EntryStatus::Rejected {
                             reason: format!("instance {} ended at {}", instance.id, ended.at),
                         }
+                    } else if let Some(reason) = s.problem.clone() {
+                        EntryStatus::Rejected { reason }
                     } else if let Some(reason) = s.conflict_reason() {
                         EntryStatus::Rejected { reason }
                     } else {
@@ -288,7 +333,8 @@ pub(super) fn record(
     }
 }
 
-/// Sets each item's decision to the last accepted entry on it.
+/// Sets each item's decision to the last accepted entry on it (in a multi-stage instance, the
+/// decision of the stage in progress, on the items it reviews).
 fn settle(instance: &mut Instance) {
     let mut best: BTreeMap<&str, &Entry> = BTreeMap::new();
     for entry in instance
@@ -314,6 +360,21 @@ fn settle(instance: &mut Instance) {
             (principal.to_owned(), state)
         })
         .collect();
+    if instance.staged() {
+        let stage = instance.stage + 1;
+        let Some(record) = instance.stages.get(instance.stage) else {
+            return;
+        };
+        for id in &record.items {
+            if let Some(item) = instance.items.get_mut(id) {
+                let decision = decided.get(id).cloned();
+                if item.stage_decision(stage) != decision.as_ref() {
+                    item.set_stage_decision(stage, decision);
+                }
+            }
+        }
+        return;
+    }
     for (id, item) in &mut instance.items {
         item.decision = decided.get(id).cloned();
     }
@@ -329,14 +390,14 @@ fn validate(names: &InstanceNames<'_>, instance: &Instance, s: &Seen) -> EntrySt
             ),
         };
     };
+    if !instance.in_stage(&s.principal) {
+        return EntryStatus::Rejected {
+            reason: super::stages::not_reviewed_reason(state, instance, item),
+        };
+    }
+    let spec = names.spec();
     let subject = subject_of(&item.principal);
-    let verdict = authority::may_decide(
-        &state.spec,
-        names,
-        &s.reviewer,
-        &s.principal,
-        Some(&subject),
-    );
+    let verdict = authority::may_decide(spec, names, &s.reviewer, &s.principal, Some(&subject));
     // An escalation level may have given the item to this reviewer as well.
     let escalated = || {
         super::escalate::escalated_to(instance, &s.principal)
@@ -349,7 +410,7 @@ fn validate(names: &InstanceNames<'_>, instance: &Instance, s: &Seen) -> EntrySt
                 "`{}` may not decide on `{}`: {}",
                 s.reviewer,
                 s.principal,
-                verdict.reason(state.spec.reviewers.kind)
+                verdict.reason(spec.reviewers.kind)
             ),
         };
     }

@@ -22,10 +22,12 @@ pub(super) fn escalate(state: &mut ReviewState, now: Timestamp, plan: &mut Revie
         if instance.ended.is_some() || instance.escalations.iter().any(|e| e.level == level) {
             continue;
         }
-        let due = escalation.due(instance.start, instance.end);
+        // In a multi-stage review each stage escalates on its own times.
+        let (start, end) = instance.window();
+        let due = escalation.due(start, end);
         // A level that would fall at or after the end never happens; one that fell while
         // Recert was not running happens now, recorded at its time.
-        if due > now || due >= instance.end {
+        if due > now || due >= end {
             continue;
         }
         let record = escalation_of(state, instance, level, &escalation.label(level), due);
@@ -63,10 +65,19 @@ fn escalation_of(
     let resolve = |n: &String| names.id(n).unwrap_or_else(|| normalize(n));
     let mut items = BTreeMap::new();
     let mut unresolved = BTreeSet::new();
-    for (id, item) in instance.items.iter().filter(|(_, i)| i.decision.is_none()) {
+    for (id, item) in instance
+        .items
+        .iter()
+        .filter(|(id, i)| instance.pending(id, i))
+    {
         let current = allowed_reviewers_in(&names, item);
         let mut targets: BTreeSet<String> = match escalation.to {
-            EscalateTo::Fallback => state.spec.fallback_reviewers.iter().map(resolve).collect(),
+            EscalateTo::Fallback => names
+                .spec()
+                .fallback_reviewers
+                .iter()
+                .map(resolve)
+                .collect(),
             EscalateTo::Users => escalation.users.iter().map(resolve).collect(),
             EscalateTo::Manager => current
                 .iter()
@@ -149,8 +160,8 @@ pub(super) fn next_due(state: &ReviewState, now: Timestamp) -> Option<Timestamp>
         .iter()
         .enumerate()
         .filter(|(level, _)| !instance.escalations.iter().any(|e| e.level == *level))
-        .map(|(_, e)| e.due(instance.start, instance.end))
-        .filter(|due| *due > now && *due < instance.end)
+        .map(|(_, e)| e.due(instance.window().0, instance.window().1))
+        .filter(|due| *due > now && *due < instance.window().1)
         .min()
 }
 

@@ -17,6 +17,7 @@ pub mod escalate;
 pub mod filters;
 pub mod plan;
 pub mod schedule;
+pub mod stages;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -112,6 +113,10 @@ pub fn needs(
         };
         review.spec.reviewers.users.iter().for_each(|n| want(n));
         review.spec.fallback_reviewers.iter().for_each(|n| want(n));
+        for stage in &review.spec.stages {
+            stage.reviewers.users.iter().for_each(|n| want(n));
+            stage.fallback_reviewers.iter().for_each(|n| want(n));
+        }
         review.spec.owners.iter().for_each(|n| want(n));
         review
             .spec
@@ -180,7 +185,7 @@ fn instance_due(
     state: Option<&ReviewState>,
     now: Timestamp,
 ) -> Option<schedule::Occurrence> {
-    let occurrence = schedule::latest_started(&spec.schedule, now)?;
+    let occurrence = schedule::latest_started(&spec.instance_schedule(), now)?;
     let id = occurrence.id();
     let recorded =
         state.is_some_and(|s| s.instances.iter().any(|i| i.id == id) || s.missed.contains(&id));
@@ -238,6 +243,7 @@ fn reconcile_review(
             let mut state = recorded.clone();
             let stopped = match state.instances.last_mut() {
                 Some(instance) if instance.ended.is_none() => {
+                    stages::end_stage(instance, now, false, &mut plan);
                     instance.ended = Some(Ended {
                         at: now,
                         reason: EndReason::Deleted,
@@ -300,7 +306,7 @@ fn start_instance(
     if state.in_progress().is_some_and(|i| now < i.end) {
         return;
     }
-    let Some(occurrence) = schedule::latest_started(&state.spec.schedule, now) else {
+    let Some(occurrence) = schedule::latest_started(&state.spec.instance_schedule(), now) else {
         return;
     };
     let id = occurrence.id();
@@ -350,6 +356,7 @@ fn start_instance(
                 decision: None,
                 apply_result: None,
                 remediation: None,
+                stages: Vec::new(),
             };
             (id, state)
         })
@@ -378,6 +385,7 @@ fn start_instance(
         kept: items.len(),
         digest: crate::population::digest(&items),
     };
+    let stage_plan = stages::plan(spec, occurrence.start, &items_ids(&items));
     let instance = Instance {
         id: id.clone(),
         start: occurrence.start,
@@ -391,6 +399,8 @@ fn start_instance(
         escalations: Vec::new(),
         apply: None,
         population: Some(population.clone()),
+        stage: 0,
+        stages: stage_plan,
     };
     plan.changes.push(Change::InstanceStarted {
         instance: id.clone(),
@@ -408,6 +418,10 @@ fn start_instance(
             owners: Vec::new(),
         });
     }
+}
+
+fn items_ids(items: &BTreeMap<String, ItemState>) -> Vec<&String> {
+    items.keys().collect()
 }
 
 /// The recommendation for an item, from sign-in activity at `now`.
@@ -481,22 +495,17 @@ pub fn allowed_reviewers(state: &ReviewState, item: &ItemState) -> BTreeSet<Stri
 /// every item asks this once an item, and the names answer each from an index built once.
 pub fn allowed_reviewers_in(names: &InstanceNames<'_>, item: &ItemState) -> BTreeSet<String> {
     let subject = subject_of(&item.principal);
-    authority::candidates(
-        &names.state.spec,
-        names,
-        item.principal.id(),
-        Some(&subject),
-    )
-    .unwrap_or_default()
-    .iter()
-    .map(|n| names.id(n).unwrap_or_else(|| normalize(n)))
-    .chain(
-        names
-            .instance()
-            .into_iter()
-            .flat_map(|i| escalate::escalated_to(i, item.principal.id()).cloned()),
-    )
-    .collect()
+    authority::candidates(names.spec(), names, item.principal.id(), Some(&subject))
+        .unwrap_or_default()
+        .iter()
+        .map(|n| names.id(n).unwrap_or_else(|| normalize(n)))
+        .chain(
+            names
+                .instance()
+                .into_iter()
+                .flat_map(|i| escalate::escalated_to(i, item.principal.id()).cloned()),
+        )
+        .collect()
 }
 
 /// What the rule of who decides needs to know of a principal.
@@ -519,6 +528,8 @@ pub fn subject_of(principal: &Principal) -> authority::Subject<'_> {
 pub struct InstanceNames<'a> {
     state: &'a ReviewState,
     instance: Option<&'a Instance>,
+    /// The review as the instance's stage in progress sees it (its reviewers).
+    spec: std::borrow::Cow<'a, AccessReviewSpec>,
     /// The instance's users by user principal name (lower-cased), the first in id order for
     /// each: built on the first look-up that needs it, so that resolving every entry of a
     /// large instance is linear, not a scan of the items per name.
@@ -527,11 +538,26 @@ pub struct InstanceNames<'a> {
 
 impl<'a> InstanceNames<'a> {
     pub fn of(state: &'a ReviewState, instance: Option<&'a Instance>) -> InstanceNames<'a> {
+        let stage = instance.map_or(0, |i| i.stage);
         InstanceNames {
             state,
             instance,
+            spec: state.spec.for_stage(stage),
             by_upn: std::cell::OnceCell::new(),
         }
+    }
+
+    /// These names, judging by stage `stage`'s reviewers (0 for the first) instead of the
+    /// instance's: what waits in another instance than the one names resolve against.
+    pub fn at_stage(mut self, stage: usize) -> InstanceNames<'a> {
+        self.spec = self.state.spec.for_stage(stage);
+        self
+    }
+
+    /// The review as the instance's stage in progress sees it: that stage's reviewers and
+    /// fallback reviewers (the review itself without stages).
+    pub fn spec(&self) -> &AccessReviewSpec {
+        &self.spec
     }
 
     /// The instance these names resolve against.
@@ -574,12 +600,17 @@ impl authority::Names for InstanceNames<'_> {
     }
 }
 
-/// Reviewers who still have undecided items in an instance.
+/// Reviewers who still have undecided items in an instance (in its stage in progress).
 fn pending_reviewers(state: &ReviewState, instance: &Instance) -> Vec<String> {
-    let mut undecided = instance.items.values().filter(|i| i.decision.is_none());
-    let names = InstanceNames::of(state, state.instances.last());
+    let mut undecided = instance
+        .items
+        .iter()
+        .filter(|(id, i)| instance.pending(id, i))
+        .map(|(_, i)| i);
+    // A new instance is not recorded yet: its stage, not the last instance's, says who decides.
+    let names = InstanceNames::of(state, state.instances.last()).at_stage(instance.stage);
     // Named reviewers review every item alike: one undecided item is enough to know.
-    if state.spec.reviewers.kind == ReviewerType::Users {
+    if names.spec().reviewers.kind == ReviewerType::Users {
         return undecided
             .next()
             .map(|item| allowed_reviewers_in(&names, item).into_iter().collect())
@@ -610,6 +641,7 @@ fn stop(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
     let owners = owner_ids(state);
     match state.instances.last_mut() {
         Some(instance) if instance.ended.is_none() => {
+            stages::end_stage(instance, now, false, plan);
             instance.ended = Some(Ended {
                 at: now,
                 reason: EndReason::Stopped,
@@ -655,8 +687,15 @@ fn reset(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
             cleared += 1;
         }
     }
+    // A reset clears the stage in progress only: earlier stages' decisions stand.
+    let stage = instance.stage + 1;
+    let staged = instance.staged();
     for item in instance.items.values_mut() {
-        item.decision = None;
+        if staged {
+            item.set_stage_decision(stage, None);
+        } else {
+            item.decision = None;
+        }
     }
     instance.resets.push(crate::state::ResetRecord {
         at: now,
@@ -672,6 +711,7 @@ fn reset(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
 
 /// Ends an instance whose end date has passed and fills undecided items with the default.
 fn complete(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
+    stages::advance(state, now, plan);
     let default = state.spec.settings.default_decision;
     let owners = owner_ids(state);
     let Some(instance) = state.instances.last_mut().filter(|i| i.ended.is_none()) else {
@@ -707,6 +747,7 @@ fn complete(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
             defaulted += 1;
         }
     }
+    stages::end_stage(instance, end, false, plan);
     instance.ended = Some(Ended {
         at: end,
         reason: EndReason::Completed,
@@ -814,6 +855,7 @@ fn requeue_at(state: &ReviewState, now: Timestamp) -> Option<Timestamp> {
     let mut candidates = Vec::new();
     if let Some(instance) = state.in_progress() {
         candidates.push(instance.end);
+        candidates.push(instance.window().1);
         let reminders = &state.spec.settings.reminders;
         if reminders.enabled {
             let interval = i64::from(reminders.interval_days.max(1));
@@ -822,7 +864,7 @@ fn requeue_at(state: &ReviewState, now: Timestamp) -> Option<Timestamp> {
             candidates.push(schedule::add_days(instance.start, days));
         }
     }
-    if let Some(next) = schedule::next_start(&state.spec.schedule, now) {
+    if let Some(next) = schedule::next_start(&state.spec.instance_schedule(), now) {
         candidates.push(next.start);
     }
     candidates.extend(escalate::next_due(state, now));
@@ -831,5 +873,9 @@ fn requeue_at(state: &ReviewState, now: Timestamp) -> Option<Timestamp> {
 
 #[cfg(test)]
 mod props;
+#[cfg(test)]
+mod stage_props;
+#[cfg(test)]
+mod stage_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -169,6 +169,25 @@ pub enum Change {
         /// Reviewers whose escalation target is not known (no manager).
         unresolved: Vec<String>,
     },
+    /// A stage of a multi-stage instance ended (at its end, or with the instance), with how
+    /// many of its items it decided.
+    #[serde(rename_all = "camelCase")]
+    StageEnded {
+        instance: String,
+        /// From 1.
+        stage: usize,
+        name: String,
+        decided: usize,
+    },
+    /// A later stage started, on the items the previous stage's outcomes moved on.
+    #[serde(rename_all = "camelCase")]
+    StageStarted {
+        instance: String,
+        /// From 2.
+        stage: usize,
+        name: String,
+        items: usize,
+    },
     /// Messages entered the outbox (the pass composed them from one `Notify` effect).
     #[serde(rename_all = "camelCase")]
     NotificationsQueued {
@@ -229,6 +248,7 @@ fn event_words(event: NotificationEvent) -> &'static str {
         NotificationEvent::InstanceEnded => "instance ended",
         NotificationEvent::Applied => "results applied",
         NotificationEvent::Escalated => "escalation",
+        NotificationEvent::StageStarted => "stage started",
     }
 }
 
@@ -394,6 +414,28 @@ impl fmt::Display for Change {
                 }
                 Ok(())
             }
+            Change::StageEnded {
+                instance,
+                stage,
+                name,
+                decided,
+            } => write!(
+                f,
+                "instance {instance}: {} ended, {} decided",
+                super::stages::title(*stage, name),
+                count(*decided, "item", "items")
+            ),
+            Change::StageStarted {
+                instance,
+                stage,
+                name,
+                items,
+            } => write!(
+                f,
+                "instance {instance}: {} started: {} to review",
+                super::stages::title(*stage, name),
+                count(*items, "item", "items")
+            ),
             Change::NotificationsQueued {
                 instance,
                 event,

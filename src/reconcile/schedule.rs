@@ -106,6 +106,36 @@ pub fn starts_later(schedule: &Schedule, id: &str, now: Timestamp) -> bool {
     false
 }
 
+/// When each stage of an instance starting at `start` runs: one after the other, each for its
+/// days.
+pub fn stage_windows(
+    spec: &crate::model::review::AccessReviewSpec,
+    start: Timestamp,
+) -> Vec<(Timestamp, Timestamp)> {
+    let mut at = start;
+    spec.stage_days()
+        .map(|days| {
+            let end = add_days(at, days);
+            let window = (at, end);
+            at = end;
+            window
+        })
+        .collect()
+}
+
+/// The stage (0 for the first) that runs at `now` in an instance starting at `start`: the
+/// first before it starts, the last after the instance ends.
+pub fn stage_at(
+    spec: &crate::model::review::AccessReviewSpec,
+    start: Timestamp,
+    now: Timestamp,
+) -> usize {
+    stage_windows(spec, start)
+        .iter()
+        .position(|(_, end)| now < *end)
+        .unwrap_or(spec.stages.len())
+}
+
 /// `at` plus a number of whole days.
 pub fn add_days(at: Timestamp, days: u32) -> Timestamp {
     Timestamp(

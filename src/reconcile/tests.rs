@@ -63,6 +63,7 @@ pub(crate) fn base_spec() -> AccessReviewSpec {
             until: None,
             count: None,
         },
+        stages: vec![],
         settings: Settings::default(),
         guards: Guards::default(),
         requests: Requests::default(),
@@ -138,6 +139,7 @@ impl World {
             .or_insert_with(|| ReviewDecisionsSpec {
                 review: "ga".into(),
                 instance: None,
+                stage: None,
                 reviewer: reviewer.to_owned(),
                 decisions: vec![],
             });
@@ -149,6 +151,7 @@ impl World {
             decision,
             reason: reason.map(str::to_owned),
             instance: None,
+            stage: None,
             after_reset: None,
         });
         self

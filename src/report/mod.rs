@@ -13,6 +13,7 @@
 
 mod html;
 mod sections;
+mod stages;
 
 use std::path::{Path, PathBuf};
 
@@ -76,6 +77,7 @@ pub const SECTIONS: &[Builder] = &[
     sections::population,
     sections::reviewers,
     sections::decisions,
+    stages::stages,
     sections::entries,
     sections::escalations,
     sections::default_decision,

@@ -319,8 +319,15 @@ pub fn reviewers(e: &Evidence<'_>) -> Option<Section> {
 /// The file an item's counting decision came from, when a reviewer made it.
 fn source_of<'a>(instance: &'a Instance, principal: &str, item: &ItemState) -> Option<&'a str> {
     let decision = item.decision.as_ref().filter(|d| !d.by_system)?;
-    instance
-        .entries
+    // In a multi-stage instance the decision that counts may be an earlier stage's, whose
+    // entries are frozen in that stage's record.
+    let entries = match item.stages.last() {
+        Some(last) if last.stage != instance.stage + 1 => {
+            &instance.stages.get(last.stage - 1)?.entries
+        }
+        _ => &instance.entries,
+    };
+    entries
         .get(&Instance::entry_key(&decision.reviewer, principal))
         .filter(|e| e.status == EntryStatus::Accepted)
         .map(|e| e.source.as_str())

@@ -14,6 +14,7 @@ use super::doc::{Block, Doc, Entry, one_line, safe_link};
 pub fn compose(msg: &Message) -> Doc {
     match msg.event {
         NotificationEvent::InstanceStarted
+        | NotificationEvent::StageStarted
         | NotificationEvent::Reminder
         | NotificationEvent::Escalated => {
             if msg.to.role == RecipientRole::Reviewer || !msg.content.items.is_empty() {
@@ -565,6 +566,9 @@ fn item_entry(item: &ItemFact) -> Entry {
             format!("{decision} — {}", item.recommendation_reason)
         };
         details.push(("Recommended".to_owned(), why));
+    }
+    for earlier in &item.previous_stage_decisions {
+        details.push(("Earlier stage".to_owned(), one_line(earlier)));
     }
     Entry {
         title: principal_title(&item.name, item.display_name.as_deref()),

@@ -27,6 +27,7 @@ fn item(name: &str, display: &str, recommendation: Option<Decision>, why: &str) 
         access: "eligible, direct".to_owned(),
         recommendation,
         recommendation_reason: why.to_owned(),
+        previous_stage_decisions: Vec::new(),
     }
 }
 
