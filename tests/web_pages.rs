@@ -407,3 +407,121 @@ async fn in_chromium_a_reviewer_sees_their_pending_items_and_another_none_of_the
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot} is a PNG");
     }
 }
+
+/// The manager review in two stages: managers (from two days ago, for a day), then Peggy (for
+/// ten days) on what was approved or not reviewed. Stage 1 is reconciled at its time, with
+/// Carol's decision on Grace; the daemon then finds stage 2 in progress.
+async fn in_stage_two(show_earlier: bool) -> (Tree, Daemon, String) {
+    let web_port = free_port();
+    let tree = review_tree(web_port, "http://127.0.0.1:1", false);
+    let now = jiff::Timestamp::now();
+    let start = (now - jiff::SignedDuration::from_hours(48))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    let review = std::fs::read_to_string(tree.path().join("m/review.yaml")).expect("review");
+    let review = review
+        .replace(
+            "    durationDays: 10\n",
+            &format!(
+                "    durationDays: 1\n  stages:\n    - name: security team\n      reviewers:\n        type: users\n        users: [peggy@corp.example]\n      durationDays: 10\n      fromPreviousStage: [approve, notReviewed]\n"
+            ),
+        )
+        .replace(&format!("    start: {}\n", instance_id()), &format!("    start: {start}\n"))
+        .replace(
+            "    requireJustification: true\n",
+            &format!(
+                "    requireJustification: true\n    showPreviousStageDecisions: {show_earlier}\n"
+            ),
+        );
+    assert!(
+        review.contains("stages:") && review.contains(&start),
+        "{review}"
+    );
+    tree.write("m/review.yaml", review);
+    let stage_one = format!("{start}T12:00:00Z");
+    let out = tree.recert(&[
+        "reconcile",
+        "m",
+        "--state-dir",
+        "state",
+        "--now",
+        &stage_one,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let daemon = start_daemon(&tree, web_port);
+    let web = format!("http://127.0.0.1:{web_port}");
+    let mut peggy = signed_in("u-peggy", "peggy@corp.example", "Peggy Moreau");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = peggy.get(&format!("{web}/reviews/{REVIEW}")).await;
+        if answer
+            .body
+            .contains("stage 2 (security team) is in progress")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stage 2 never started: {}\n{}",
+            answer.body,
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (tree, daemon, web)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_later_stage_its_reviewers_see_its_items_with_the_earlier_decisions() {
+    let (_tree, daemon, web) = in_stage_two(true).await;
+    let page = format!("{web}/reviews/{REVIEW}");
+    let mut peggy = signed_in("u-peggy", "peggy@corp.example", "Peggy Moreau");
+    let answer = peggy.get(&page).await;
+    assert_eq!(
+        offered(&answer),
+        ["u-alice", "u-grace", "u-heidi", "u-mallory"],
+        "{}",
+        daemon.log()
+    );
+    assert!(
+        answer.body.contains(
+            "<span class=\"pending\">pending</span><br><small>Earlier, stage 1: approve by carol@corp.example — “needs it for &lt;b&gt;PIM&lt;/b&gt; approvals”</small>"
+        ),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.contains("0 of 4 decided"), "{}", answer.body);
+    // Carol reviewed stage 1 only: nothing is hers now.
+    let mut carol = signed_in("u-carol", "carol@corp.example", "Carol Schmidt");
+    assert_eq!(carol.get(&page).await.status, 404);
+    // The owner sees the stages and every stage's decision.
+    let overview = peggy.get(&format!("{page}/overview")).await;
+    for text in [
+        "<td data-label=\"Stage\">stage 1</td>",
+        "<td data-label=\"State\">ended</td>",
+        "<td data-label=\"Stage\">stage 2 (security team)</td>",
+        "<td data-label=\"State\">in progress</td>",
+        "Stage 1: approve by carol@corp.example",
+    ] {
+        assert!(
+            overview.body.contains(text),
+            "{text} missing:\n{}",
+            overview.body
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_that_hides_earlier_stages_decisions_keeps_them_off_the_pages() {
+    let (_tree, _daemon, web) = in_stage_two(false).await;
+    let mut peggy = signed_in("u-peggy", "peggy@corp.example", "Peggy Moreau");
+    for path in ["", "/overview"] {
+        let answer = peggy.get(&format!("{web}/reviews/{REVIEW}{path}")).await;
+        assert_eq!(answer.status, 200);
+        assert!(
+            !answer.body.contains("needs it for") && !answer.body.contains("by carol@"),
+            "{path}: {}",
+            answer.body
+        );
+    }
+}

@@ -67,6 +67,7 @@ impl Notifiers {
         let review = crate::web::redirect::encode(review);
         Some(match event {
             NotificationEvent::InstanceStarted
+            | NotificationEvent::StageStarted
             | NotificationEvent::Reminder
             | NotificationEvent::Escalated => format!("{origin}/reviews/{review}"),
             NotificationEvent::InstanceEnded | NotificationEvent::Applied => {

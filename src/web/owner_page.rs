@@ -135,21 +135,29 @@ fn instance_details(out: &mut String, state: &ReviewState, instance: &Instance) 
         date(&instance.end),
         escape(&instance_state(instance)),
     );
-    // Progress per reviewer, by the engine's rule of who decides which item.
+    if instance.staged() {
+        stages_table(out, instance);
+    }
+    // Progress per reviewer (with stages: in the stage in progress), by the engine's rule of
+    // who decides which item.
     let names = InstanceNames::of(state, Some(instance));
     let mut per: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut reviewers_of: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (id, item) in &instance.items {
+        if !instance.in_stage(id) {
+            continue;
+        }
         let allowed = reconcile::allowed_reviewers_in(&names, item);
         for r in &allowed {
             let e = per.entry(r.clone()).or_default();
             e.0 += 1;
-            if item.decision.is_some() {
+            if instance.stage_decision(item).is_some() {
                 e.1 += 1;
             }
         }
         reviewers_of.insert(id, allowed.into_iter().collect());
     }
+    let hide = reviews::hides_earlier_stages(state, instance);
     let deciders = Deciders::new(state, instance);
     let label = |id: &str| deciders.name(id);
     out.push_str(
@@ -193,7 +201,15 @@ fn instance_details(out: &mut String, state: &ReviewState, instance: &Instance) 
         out.push_str("<br><small>");
         push_escaped(out, &item.recommendation.reason);
         out.push_str("</small></td><td data-label=\"Decision\">");
-        match &item.decision {
+        // As in status.yaml: a review that hides earlier stages' decisions shows, while a
+        // stage runs, only its decision on the items it reviews.
+        let hidden = hide && instance.in_stage(id);
+        let shown = if hidden {
+            instance.stage_decision(item)
+        } else {
+            item.decision.as_ref()
+        };
+        match shown {
             None => out.push_str("<span class=\"pending\">pending</span>"),
             Some(d) => {
                 out.push_str("<strong>");
@@ -211,6 +227,18 @@ fn instance_details(out: &mut String, state: &ReviewState, instance: &Instance) 
                 }
             }
         }
+        if instance.staged() && !hidden {
+            for d in &item.stages {
+                let _ = write!(
+                    out,
+                    "<br><small>Stage {}: {} by ",
+                    d.stage,
+                    decision_words(d.decision.decision)
+                );
+                push_escaped(out, &label(&d.decision.reviewer));
+                out.push_str("</small>");
+            }
+        }
         out.push_str("</td><td data-label=\"Apply\">");
         match &item.apply_result {
             Some(r) => push_escaped(out, &r.to_string()),
@@ -222,6 +250,34 @@ fn instance_details(out: &mut String, state: &ReviewState, instance: &Instance) 
             out.push_str("</small>");
         }
         out.push_str("</td></tr>");
+    }
+    out.push_str("</tbody></table>");
+}
+
+fn stages_table(out: &mut String, instance: &Instance) {
+    out.push_str(
+        "<h3>Stages</h3><table class=\"items\"><thead><tr><th scope=\"col\">Stage</th>\
+         <th scope=\"col\">Start</th><th scope=\"col\">Due</th><th scope=\"col\">State</th>\
+         <th scope=\"col\">Items</th></tr></thead><tbody>",
+    );
+    for (index, stage) in instance.stages.iter().enumerate() {
+        let state = if stage.ended.is_some() {
+            "ended"
+        } else if index == instance.stage && instance.ended.is_none() {
+            "in progress"
+        } else {
+            "not started"
+        };
+        let _ = write!(
+            out,
+            "<tr><td data-label=\"Stage\">{}</td><td data-label=\"Start\">{}</td>\
+             <td data-label=\"Due\">{}</td><td data-label=\"State\">{state}</td>\
+             <td data-label=\"Items\">{}</td></tr>",
+            escape(&crate::reconcile::stages::title(index + 1, &stage.name)),
+            date(&stage.start),
+            date(&stage.end),
+            stage.items.len(),
+        );
     }
     out.push_str("</tbody></table>");
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::directory::{Principal, Removal};
 use crate::model::review::Timestamp;
-use crate::notify::compose::{how_to_decide, item_fact};
+use crate::notify::compose::{how_to_decide, item_fact, item_fact_in};
 use crate::notify::render::{command_of, snippet_of};
 use crate::state::{EntryStatus, Instance, ItemState, ReviewState};
 use crate::store::Stored;
@@ -69,7 +69,7 @@ pub fn landing(user: &SignedIn, states: &[Stored]) -> String {
         if mine.is_empty() {
             continue;
         }
-        let (decided, pending) = reviews::progress(&mine);
+        let (decided, pending) = reviews::progress(instance, &mine);
         let _ = write!(
             rows,
             "<tr><td data-label=\"Review\"><a href=\"/reviews/{}\">{}</a></td>\
@@ -152,7 +152,7 @@ pub fn review_body(
     query: &ReviewQuery,
 ) -> String {
     let review = encode(&state.name);
-    let (decided, pending) = reviews::progress(items);
+    let (decided, pending) = reviews::progress(instance, items);
     let running =
         instance.ended.is_none() && state.in_progress().is_some_and(|i| i.id == instance.id);
     let mut out = String::with_capacity(2048 + items.len() * 900);
@@ -174,6 +174,18 @@ pub fn review_body(
         date(&instance.end),
         items.len(),
     );
+    if let Some(stage) = instance.stages.get(instance.stage) {
+        let _ = write!(
+            out,
+            "<p class=\"note\">This review runs in {} stages; {} is in progress, due {}.</p>",
+            instance.stages.len(),
+            escape(&crate::reconcile::stages::title(
+                instance.stage + 1,
+                &stage.name
+            )),
+            date(&stage.end),
+        );
+    }
     if let Some(ended) = &instance.ended {
         let _ = write!(
             out,
@@ -211,7 +223,7 @@ pub fn review_body(
     let shown: Vec<&ItemState> = items
         .iter()
         .copied()
-        .filter(|i| !pending_only || i.decision.is_none())
+        .filter(|i| !pending_only || instance.stage_decision(i).is_none())
         .collect();
     let deciding = running && !user.read_only;
     let reason_required = state.spec.settings.require_justification;
@@ -279,6 +291,7 @@ fn items_table(
     selectable: bool,
 ) {
     let names = Deciders::new(state, instance);
+    let earlier_shown = !reviews::hides_earlier_stages(state, instance);
     out.push_str("<table class=\"items\"><caption>Your items</caption><thead><tr>");
     if selectable {
         out.push_str("<th scope=\"col\">Select</th>");
@@ -339,7 +352,7 @@ fn items_table(
             out.push_str("</small>");
         }
         out.push_str("</td><td data-label=\"Decision\">");
-        match &item.decision {
+        match instance.stage_decision(item) {
             None => out.push_str("<span class=\"pending\">pending</span>"),
             Some(d) => {
                 out.push_str("<strong>");
@@ -366,6 +379,23 @@ fn items_table(
                 }
             }
         }
+        if earlier_shown {
+            for earlier in item.stages.iter().filter(|d| d.stage <= instance.stage) {
+                let _ = write!(
+                    out,
+                    "<br><small>Earlier, stage {}: {} by ",
+                    earlier.stage,
+                    decision_words(earlier.decision.decision)
+                );
+                push_escaped(out, &names.name(&earlier.decision.reviewer));
+                if let Some(reason) = &earlier.decision.reason {
+                    out.push_str(" — “");
+                    push_escaped(out, reason);
+                    out.push('”');
+                }
+                out.push_str("</small>");
+            }
+        }
         out.push_str("</td></tr>");
     }
     out.push_str("</tbody></table>");
@@ -382,8 +412,8 @@ fn read_only_how_to(
 ) {
     let pending: Vec<_> = items
         .iter()
-        .filter(|i| i.decision.is_none())
-        .map(|i| item_fact(i))
+        .filter(|i| instance.stage_decision(i).is_none())
+        .map(|i| item_fact_in(state, instance, i))
         .collect();
     out.push_str("<h2>How to decide</h2>");
     if pending.is_empty() {

@@ -56,7 +56,8 @@ pub fn load_all(state_dir: &Path) -> Result<Vec<Stored>, PageError> {
     Ok(stored.into_values().collect())
 }
 
-/// The items of `instance` that `viewer` may decide, in principal id order.
+/// The items of `instance` that `viewer` may decide (with stages: in the stage in progress),
+/// in principal id order.
 pub fn items_for<'s>(
     state: &'s ReviewState,
     instance: &'s Instance,
@@ -65,9 +66,20 @@ pub fn items_for<'s>(
     let names = InstanceNames::of(state, Some(instance));
     instance
         .items
-        .values()
-        .filter(|item| reconcile::allowed_reviewers_in(&names, item).contains(viewer))
+        .iter()
+        .filter(|(id, item)| {
+            instance.in_stage(id) && reconcile::allowed_reviewers_in(&names, item).contains(viewer)
+        })
+        .map(|(_, item)| item)
         .collect()
+}
+
+/// Whether earlier stages' decisions are kept from reviewers and the page: while a stage runs
+/// in a review with `showPreviousStageDecisions: false`, as in `status.yaml`.
+pub fn hides_earlier_stages(state: &ReviewState, instance: &Instance) -> bool {
+    instance.staged()
+        && instance.ended.is_none()
+        && !state.spec.settings.show_previous_stage_decisions
 }
 
 /// The instance a reviewer page shows: the one named, else the running one, else the latest.
@@ -98,8 +110,11 @@ pub fn owns(state: &ReviewState, viewer: Viewer<'_>) -> bool {
     })
 }
 
-/// Decided and undecided among `items`.
-pub fn progress(items: &[&ItemState]) -> (usize, usize) {
-    let decided = items.iter().filter(|i| i.decision.is_some()).count();
+/// Decided and undecided among `items` (with stages: in the stage in progress).
+pub fn progress(instance: &Instance, items: &[&ItemState]) -> (usize, usize) {
+    let decided = items
+        .iter()
+        .filter(|i| instance.stage_decision(i).is_some())
+        .count();
     (decided, items.len() - decided)
 }
