@@ -422,10 +422,7 @@ async fn in_stage_two(show_earlier: bool) -> (Tree, Daemon, String) {
     let review = review
         .replace(
             "    durationDays: 10\n",
-            &format!(
-                "    durationDays: 1\n  stages:\n    - name: security team\n      reviewers:\n        type: users\n        users: [peggy@corp.example]\n      durationDays: 10\n      fromPreviousStage: [approve, notReviewed]\n"
-            ),
-        )
+            "    durationDays: 1\n  stages:\n    - name: security team\n      reviewers:\n        type: users\n        users: [peggy@corp.example]\n      durationDays: 10\n      fromPreviousStage: [approve, notReviewed]\n",        )
         .replace(&format!("    start: {}\n", instance_id()), &format!("    start: {start}\n"))
         .replace(
             "    requireJustification: true\n",
