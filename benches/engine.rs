@@ -213,6 +213,7 @@ fn main() {
                 Resource::ReviewDecisions(x) => Some(DecisionFile {
                     source: file.display().to_string(),
                     spec: x.spec.clone(),
+                    recorded_at: None,
                 }),
                 _ => None,
             })

@@ -222,6 +222,7 @@ mod tests {
                 reason: None,
                 at: crate::reconcile::tests::ts("2026-12-02"),
                 by_system: false,
+                source: None,
             });
             item.recommendation.reason = "changed".into();
         }

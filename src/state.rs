@@ -275,6 +275,11 @@ pub struct DecisionState {
     /// Whether the system decided (the review's default decision), not a reviewer.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub by_system: bool,
+    /// Where the reviewer decided: the decisions file, or the reviewer page's sign-in
+    /// (`web sign-in SUBJECT (ISSUER)`). None for a default decision, and in states recorded
+    /// before Recert kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// What the inactivity look-back suggests.

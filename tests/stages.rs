@@ -308,3 +308,38 @@ fn validate_judges_an_entry_by_the_stages_reviewers_and_names_a_stage_the_review
         out.stdout
     );
 }
+
+#[test]
+fn an_entry_naming_an_ended_stage_stays_with_it_unless_changed() {
+    let run = Run::new();
+    run.reconcile("2026-12-01T09:00:00Z");
+    run.decide("alice", &[("carol", "approve", "runs the SOC")]);
+    let alice = run.path("manifests/decisions/alice.yaml");
+    let text = std::fs::read_to_string(&alice).expect("read");
+    std::fs::write(
+        &alice,
+        text.replace("  decisions:\n", "  stage: 1\n  decisions:\n"),
+    )
+    .expect("write");
+    run.reconcile("2026-12-02T09:00:00Z");
+    run.reconcile("2026-12-08T09:00:00Z");
+    run.reconcile("2026-12-09T09:00:00Z");
+    let status = run.status();
+    assert_eq!(item(&status, "u-carol")["decision"], "approve");
+    // Unchanged, Alice's stage-1 entry is carried (not counted again, not rejected) in stage 2.
+    assert!(
+        status["instances"][0].get("rejectedDecisions").is_none(),
+        "{status}"
+    );
+    // Changed, it is a decision for a stage that has ended.
+    let text = std::fs::read_to_string(&alice).expect("read");
+    std::fs::write(&alice, text.replace("decision: approve", "decision: deny")).expect("write");
+    run.reconcile("2026-12-10T09:00:00Z");
+    let status = run.status();
+    let rejected = status["instances"][0]["rejectedDecisions"].to_string();
+    assert!(
+        rejected.contains("stage 1 of instance 2026-12-01 has ended"),
+        "{rejected}"
+    );
+    assert_eq!(item(&status, "u-carol")["decision"], "approve");
+}

@@ -224,20 +224,24 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
         let local = server::serve(addr, health.clone(), config.http_limits).await?;
         tracing::info!(%local, "serving /healthz, /readyz and /metrics");
     }
+    // Reviews to reconcile now, out of schedule: those whose notifications were delivered, and
+    // those the reviewer page recorded decisions for.
+    let (delivered_tx, mut delivered_rx) = mpsc::unbounded_channel();
     if let Some(addr) = config.web_listen {
+        let sink = crate::web::decide::Sink::new(store.clone(), delivered_tx.clone(), ctx.clone());
         let local = crate::web::start(
             addr,
             &resolved.root,
             &state_dir,
             &config.load,
             config.http_limits,
+            Some(sink),
         )
         .await?;
         tracing::info!(%local, "serving the reviewer page");
     }
 
     let (to_sender, sender_commands) = mpsc::unbounded_channel();
-    let (delivered_tx, mut delivered_rx) = mpsc::unbounded_channel();
     tokio::spawn(send_notifications(
         store.clone(),
         ctx.clone(),

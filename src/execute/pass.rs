@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::context::Context;
+use crate::decision_log;
+use crate::model::decisions::{DecisionEntry, ReviewDecisionsSpec};
 use crate::diag::Severity;
 use crate::directory::registry::Directories;
 use crate::directory::{self, Directory};
@@ -124,6 +126,7 @@ pub fn desired_of(loaded: &Loaded, only: Option<&BTreeSet<String>>) -> Desired {
             review.decisions.push(DecisionFile {
                 source: loaded.path_of(doc).display().to_string(),
                 spec: decisions.spec.clone(),
+                recorded_at: None,
             });
         }
     }
@@ -299,6 +302,10 @@ async fn plan_some(
         failed_sources: desired.failed_sources.clone(),
         unconfirmed_deletions: desired.unconfirmed_deletions.clone(),
     };
+    let mut part = part;
+    for (name, review) in &mut part.reviews {
+        review.decisions.extend(page_decisions(store, name));
+    }
     let mut errors = BTreeMap::new();
     let observed = observe(&part, &recorded, now, directories, &mut errors).await;
     let mut plan = reconcile::reconcile(&part, observed, &recorded, now);
@@ -309,6 +316,51 @@ async fn plan_some(
         errors,
         store_errors,
     }
+}
+
+/// The decisions the reviewer page recorded for review `name`: the latest of each reviewer on
+/// each principal of each instance, as entries of their own with the time the page recorded
+/// them.
+fn page_decisions(store: &Store, name: &str) -> Vec<DecisionFile> {
+    let path = decision_log::path(store.root(), name);
+    let log = match decision_log::read(&path) {
+        Ok((log, bad)) => {
+            for line in bad {
+                tracing::warn!(review = name, path = %path.display(), line = line.line, error = %line.message, "skipping an unreadable line of the reviewer page's decisions");
+            }
+            log
+        }
+        Err(e) => {
+            tracing::error!(review = name, path = %path.display(), error = %e, "the reviewer page's decisions cannot be read");
+            return Vec::new();
+        }
+    };
+    let mut latest: BTreeMap<(&str, &str, &str), &decision_log::Recorded> = BTreeMap::new();
+    for line in &log {
+        latest.insert((&line.instance, &line.reviewer, &line.principal), line);
+    }
+    latest
+        .into_values()
+        .map(|line| DecisionFile {
+            source: line.source(),
+            spec: ReviewDecisionsSpec {
+                review: name.to_owned(),
+                instance: Some(line.instance.clone()),
+                stage: None,
+                reviewer: line.reviewer.clone(),
+                decisions: vec![DecisionEntry {
+                    principal: Some(line.principal.clone()),
+                    principals: Vec::new(),
+                    decision: line.decision,
+                    reason: line.reason.clone(),
+                    instance: None,
+                    stage: None,
+                    after_reset: None,
+                }],
+            },
+            recorded_at: Some(line.at),
+        })
+        .collect()
 }
 
 /// Reads from each review's directory what `reconcile::needs` asks for it.

@@ -42,6 +42,8 @@ struct Seen {
     named: bool,
     /// The stage the entry (or its file) names, from 1.
     stage: Option<u32>,
+    /// When the reviewer page recorded it (an entry from a file is recorded when first seen).
+    recorded: Option<Timestamp>,
     /// Why the entry cannot count whatever it says (it names a stage that ended).
     problem: Option<String>,
 }
@@ -95,16 +97,21 @@ impl Seen {
             decision: self.decision,
             reason: self.reason.clone(),
             source: self.sources(),
-            seen,
+            seen: self.recorded.unwrap_or(seen),
             status,
         }
     }
 }
 
+/// Records the entries of `files` at `now`. With `page_until`, only the reviewer page's
+/// decisions recorded before that time (the end of the stage or instance in progress, which
+/// has passed) are recorded, and nothing is withdrawn: a decision the page recorded before an
+/// end counts for what ended, however late the pass that reads it.
 pub(super) fn record(
     state: &mut ReviewState,
     files: &[DecisionFile],
     now: Timestamp,
+    page_until: Option<Timestamp>,
     plan: &mut ReviewPlan,
 ) {
     // Entries carried over from the previous instance (files without `instance:`) must not
@@ -139,6 +146,11 @@ pub(super) fn record(
             .unwrap_or(&no_instance)
     };
     for file in files {
+        if let Some(until) = page_until
+            && file.recorded_at.is_none_or(|at| at >= until)
+        {
+            continue;
+        }
         for entry in &file.spec.decisions {
             let named = entry.instance.as_ref().or(file.spec.instance.as_ref());
             let target = named.cloned().unwrap_or_else(|| current.clone());
@@ -150,7 +162,13 @@ pub(super) fn record(
                 continue;
             }
             let names = names_of(&target);
-            let stage = entry.stage.or(file.spec.stage);
+            // A decision from the page is for the stage that was in progress when it was made.
+            let stage = entry.stage.or(file.spec.stage).or_else(|| {
+                let at = file.recorded_at?;
+                let instance = names.instance()?;
+                let index = instance.stages.iter().position(|s| at < s.end)?;
+                u32::try_from(index + 1).ok()
+            });
             let mut problem = None;
             if let (Some(instance), Some(wanted)) = (names.instance(), stage) {
                 let running = u32::try_from(instance.stage + 1).unwrap_or(u32::MAX);
@@ -168,6 +186,11 @@ pub(super) fn record(
             for name in entry.principals() {
                 let principal = resolve(names, name);
                 let mut key = Instance::entry_key(&reviewer, &principal);
+                // The page's decision is an entry of its own beside the reviewer's file
+                // entry: the one recorded last wins, as between reviewers.
+                if file.recorded_at.is_some() {
+                    key.push_str(WEB_KEY);
+                }
                 let instance = if known {
                     target.clone()
                 } else {
@@ -196,6 +219,7 @@ pub(super) fn record(
                     after_reset: entry.after_reset.clone(),
                     named: named.is_some(),
                     stage,
+                    recorded: file.recorded_at,
                     problem: problem.clone(),
                 };
                 // One reviewer deciding one principal differently in two places (`rev@x`,
@@ -228,7 +252,7 @@ pub(super) fn record(
         let instance = &state.instances[index];
         let in_progress = instance.ended.is_none();
         let incoming = seen.remove(&instance.id).unwrap_or_default();
-        if incoming.is_empty() && !in_progress {
+        if incoming.is_empty() && (!in_progress || page_until.is_some()) {
             continue;
         }
         let mut updates: Vec<(String, Option<Entry>)> = Vec::new();
@@ -253,6 +277,7 @@ pub(super) fn record(
                 Some(e)
                     if e.decision == s.decision
                         && e.reason == s.reason
+                        && s.recorded.is_none_or(|at| at == e.seen)
                         && recorded_conflict(e) == s.conflict_reason().as_deref()
                         && !reaffirmed(e) =>
                 {
@@ -266,7 +291,7 @@ pub(super) fn record(
                         ));
                     }
                 }
-                _ if s.carried => {
+                _ if s.carried || made_before_reset(instance, s) => {
                     updates.push((key.clone(), Some(s.entry(now, EntryStatus::Cleared))));
                 }
                 _ => {
@@ -306,7 +331,7 @@ pub(super) fn record(
                 }
             }
         }
-        if in_progress {
+        if in_progress && page_until.is_none() {
             for (key, e) in &instance.entries {
                 if !incoming.contains_key(key) {
                     if e.status == EntryStatus::Accepted {
@@ -356,6 +381,7 @@ fn settle(instance: &mut Instance) {
                 reason: e.reason.clone(),
                 at: e.seen,
                 by_system: false,
+                source: Some(e.source.clone()),
             };
             (principal.to_owned(), state)
         })
@@ -380,46 +406,86 @@ fn settle(instance: &mut Instance) {
     }
 }
 
+/// The suffix of a page decision's key in an instance's entries.
+const WEB_KEY: &str = " web";
+
+/// A page decision made before the stage's last reset, read only after it: the reset cleared
+/// it, as it would have had the pass read it in time.
+fn made_before_reset(instance: &Instance, s: &Seen) -> bool {
+    s.recorded
+        .is_some_and(|at| instance.resets.last().is_some_and(|r| at < r.at))
+}
+
 fn validate(names: &InstanceNames<'_>, instance: &Instance, s: &Seen) -> EntryStatus {
+    match judge(
+        names,
+        instance,
+        &s.reviewer,
+        &s.principal,
+        Some((s.decision, s.reason.as_deref())),
+    ) {
+        Ok(()) => EntryStatus::Accepted,
+        Err(Refused::NotAllowed(reason) | Refused::Rule(reason)) => {
+            EntryStatus::Rejected { reason }
+        }
+    }
+}
+
+/// Why a decision does not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The reviewer may not decide the item (or it is not in the stage in progress).
+    NotAllowed(String),
+    /// The decision lacks what the review requires of it.
+    Rule(String),
+}
+
+/// The rule for one decision by `reviewer` (an id) on `principal` in `instance` (in progress):
+/// whether the item is in the stage in progress, whether the reviewer may decide it (the
+/// review's reviewers, an escalation level, independence), and, given the decision and its
+/// reason, whether it has what the review requires. An entry from a file and a decision on the
+/// reviewer page are judged by this one rule.
+pub fn judge(
+    names: &InstanceNames<'_>,
+    instance: &Instance,
+    reviewer: &str,
+    principal: &str,
+    decision: Option<(Decision, Option<&str>)>,
+) -> Result<(), Refused> {
     let state = names.state();
-    let Some(item) = instance.items.get(&s.principal) else {
-        return EntryStatus::Rejected {
-            reason: format!(
-                "`{}` is not an item of instance {}",
-                s.principal, instance.id
-            ),
-        };
+    let Some(item) = instance.items.get(principal) else {
+        return Err(Refused::NotAllowed(format!(
+            "`{principal}` is not an item of instance {}",
+            instance.id
+        )));
     };
-    if !instance.in_stage(&s.principal) {
-        return EntryStatus::Rejected {
-            reason: super::stages::not_reviewed_reason(state, instance, item),
-        };
+    if !instance.in_stage(principal) {
+        return Err(Refused::NotAllowed(super::stages::not_reviewed_reason(
+            state, instance, item,
+        )));
     }
     let spec = names.spec();
     let subject = subject_of(&item.principal);
-    let verdict = authority::may_decide(spec, names, &s.reviewer, &s.principal, Some(&subject));
+    let verdict = authority::may_decide(spec, names, reviewer, principal, Some(&subject));
     // An escalation level may have given the item to this reviewer as well.
     let escalated = || {
-        super::escalate::escalated_to(instance, &s.principal)
-            .any(|r| authority::same(names, r, &s.reviewer) == Some(true))
+        super::escalate::escalated_to(instance, principal)
+            .any(|r| authority::same(names, r, reviewer) == Some(true))
     };
     let independence = verdict == authority::Verdict::NotAllowed(authority::NOT_INDEPENDENT);
     if verdict != authority::Verdict::Allowed && (independence || !escalated()) {
-        return EntryStatus::Rejected {
-            reason: format!(
-                "`{}` may not decide on `{}`: {}",
-                s.reviewer,
-                s.principal,
-                verdict.reason(spec.reviewers.kind)
-            ),
-        };
+        return Err(Refused::NotAllowed(format!(
+            "`{reviewer}` may not decide on `{principal}`: {}",
+            verdict.reason(spec.reviewers.kind)
+        )));
     }
-    if state.spec.settings.require_justification && s.reason.is_none() {
-        return EntryStatus::Rejected {
-            reason: "the review requires a reason for every decision".to_owned(),
-        };
+    let reason = decision.and_then(|(_, r)| r).map(str::trim).filter(|r| !r.is_empty());
+    if decision.is_some() && state.spec.settings.require_justification && reason.is_none() {
+        return Err(Refused::Rule(
+            "the review requires a reason for every decision".to_owned(),
+        ));
     }
-    EntryStatus::Accepted
+    Ok(())
 }
 
 /// A name (id or user principal name) as an id (see [`InstanceNames`]), or the name itself.

@@ -63,6 +63,9 @@ pub struct DesiredReview {
 pub struct DecisionFile {
     pub source: String,
     pub spec: ReviewDecisionsSpec,
+    /// For a decision made on the reviewer page ([`crate::decision_log`]): when the page
+    /// recorded it. An entry from a file is recorded when a pass first sees it.
+    pub recorded_at: Option<Timestamp>,
 }
 
 /// What was read from the directories, per review.
@@ -282,10 +285,19 @@ fn reconcile_review(
     // recorded: an instance whose end has passed ends at its end, so a decision (or a stop or
     // reset) first seen afterwards does not count, however long ago Recert last ran.
     start_instance(&mut state, observed, now, &mut plan);
+    // A decision the reviewer page recorded before the stage or instance in progress ended
+    // counts for it, even when this is the first pass to read it.
+    if let Some(end) = state
+        .in_progress()
+        .map(|i| i.window().1)
+        .filter(|end| *end <= now)
+    {
+        decisions::record(&mut state, decision_files, end, Some(end), &mut plan);
+    }
     complete(&mut state, now, &mut plan);
     stop(&mut state, now, &mut plan);
     reset(&mut state, now, &mut plan);
-    decisions::record(&mut state, decision_files, now, &mut plan);
+    decisions::record(&mut state, decision_files, now, None, &mut plan);
     remind(&mut state, now, &mut plan);
     escalate::escalate(&mut state, now, &mut plan);
     apply::apply(&mut state, now, &mut plan);
@@ -743,6 +755,7 @@ fn complete(state: &mut ReviewState, now: Timestamp, plan: &mut ReviewPlan) {
                 reason: Some(reason),
                 at: end,
                 by_system: true,
+                source: None,
             });
             defaulted += 1;
         }

@@ -168,6 +168,7 @@ impl World {
                 .map(|(r, spec)| DecisionFile {
                     source: format!("decisions/{r}.yaml"),
                     spec: spec.clone(),
+                    recorded_at: None,
                 })
                 .collect();
             desired.reviews.insert(

@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod decide;
 pub mod oidc;
 pub mod owner_page;
 pub mod pages;
@@ -49,6 +50,8 @@ pub struct Portal<P> {
     pub principals: P,
     /// The state directory the pages read (`recert run --state-dir`).
     pub state_dir: PathBuf,
+    /// Where decisions go (`recert run` with a state directory); none: the page records none.
+    pub sink: Option<decide::Sink>,
 }
 
 impl<P> Portal<P> {
@@ -63,6 +66,7 @@ impl<P> Portal<P> {
             signer,
             principals,
             state_dir,
+            sink: None,
         })
     }
 
@@ -99,6 +103,7 @@ pub fn app<P: Principals>(portal: Arc<Portal<P>>) -> Router {
         .route("/auth/login", get(auth::login::<P>))
         .route("/auth/callback", get(auth::callback::<P>))
         .route("/auth/logout", post(auth::logout::<P>))
+        .route("/reviews/{review}/decide", post(decide::decide::<P>))
         .route("/static/recert.css", get(stylesheet))
         .fallback(not_found)
         .with_state(portal)

@@ -48,6 +48,7 @@ pub async fn start(
     state_dir: &Path,
     options: &load::Options,
     limits: Limits,
+    sink: Option<super::decide::Sink>,
 ) -> Result<SocketAddr, StartError> {
     let load = || load::load(&[root.to_owned()], options, &SchemaSet::new());
     // Loading is CPU work; on the binary's workers it must not stall the probes' listener.
@@ -91,11 +92,12 @@ pub async fn start(
                 message: e.to_string(),
             }
         })?;
-    let portal = Portal::new(
+    let mut portal = Portal::new(
         settings,
         DirectoryPrincipals::new(directory),
         state_dir.to_owned(),
     )?;
+    portal.sink = sink;
     Ok(super::serve(addr, portal, limits).await?)
 }
 
