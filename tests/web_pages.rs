@@ -358,7 +358,7 @@ async fn a_read_only_portal_shows_the_snippet_and_commands_instead_of_a_form() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_chromium_a_reviewer_sees_their_pending_items_and_another_none_of_them() {
+async fn in_chromium_a_reviewer_denies_one_accepts_the_rest_and_another_sees_none_of_them() {
     let web_port = free_port();
     let web = format!("http://127.0.0.1:{web_port}");
     let peer = OidcPeer::start(&OidcClient {
@@ -366,42 +366,100 @@ async fn in_chromium_a_reviewer_sees_their_pending_items_and_another_none_of_the
         client_secret: CLIENT_SECRET.to_owned(),
         redirect_uri: format!("{web}/auth/callback"),
     });
+    // Carol's two reports are both pending: Grace (recommended: approve) and Heidi.
     let tree = review_tree(web_port, &peer.issuer(), false);
-    let daemon = started(&tree, web_port);
+    std::fs::remove_file(tree.path().join("m/decisions/carol.yaml")).expect("no decisions yet");
+    let daemon = start_daemon(&tree, web_port);
+    let review_dir = tree.path().join(format!("state/reviews/{REVIEW}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !review_dir.join("status.yaml").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no first pass:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let out_dir = root().join("target/test-artefacts");
     std::fs::create_dir_all(&out_dir).expect("artefact folder");
     let page = format!("{web}/reviews/{REVIEW}?show=pending");
     let peer = std::sync::Arc::new(peer);
-    let run = |login: &'static str| {
+    let run = |login: &'static str, steps: &'static [&'static str]| {
         let peer = peer.clone();
         let page = page.clone();
         let shots = out_dir.join(format!("reviewer-page-{login}"));
         for suffix in ["items", "decided", "phone"] {
-            let _ = std::fs::remove_file(
-                shots.with_file_name(format!("reviewer-page-{login}-{suffix}.png")),
-            );
+            let _ =
+                std::fs::remove_file(out_dir.join(format!("reviewer-page-{login}-{suffix}.png")));
         }
-        tokio::task::spawn_blocking(move || peer.browser_review(&page, login, &shots, &[]))
+        tokio::task::spawn_blocking(move || peer.browser_review(&page, login, &shots, steps))
     };
-    let carol = run("carol").await.expect("the browser ran");
+    let carol = run(
+        "carol",
+        &[
+            "--deny",
+            "u-heidi",
+            "--reason",
+            "Moved to the data team in October",
+            "--accept",
+            "yes",
+        ],
+    )
+    .await
+    .expect("the browser ran");
     assert_eq!(
         carol["offered"],
-        json!(["u-heidi"]),
+        json!(["u-grace", "u-heidi"]),
+        "{carol}\n{}",
+        daemon.log()
+    );
+    assert_eq!(
+        carol["offeredAfter"],
+        json!([]),
         "{carol}\n{}",
         daemon.log()
     );
     let text = carol["text"].as_str().unwrap_or_default();
+    assert!(text.contains("2 of 2 decided, 0 pending"), "{text}");
+    for step in carol["steps"].as_array().expect("steps") {
+        assert_eq!(step["url"], json!(page), "{carol}");
+    }
+
+    // The evidence: status.yaml and the results CSV hold both decisions, by Carol.
+    let status = std::fs::read_to_string(review_dir.join("status.yaml")).expect("status");
+    for text in [
+        "  - principal: u-heidi\n    name: Heidi Larsen\n    type: user\n    decision: deny\n    reviewer: u-carol\n    reason: Moved to the data team in October\n",
+        "  - principal: u-grace\n    name: Grace Adeyemi\n    type: user\n    decision: approve\n    reviewer: u-carol\n    reason: \"recommendation accepted: signed in",
+    ] {
+        assert!(status.contains(text), "{text} missing:\n{status}");
+    }
+    let csv = std::fs::read_to_string(review_dir.join(format!("results/{}.csv", instance_id())))
+        .expect("results");
+    let row = |id: &str| {
+        csv.lines()
+            .find(|l| l.contains(&format!(",{id},")))
+            .unwrap_or_else(|| panic!("{id} in {csv}"))
+            .to_owned()
+    };
+    assert!(row("u-heidi").contains(",deny,u-carol,"), "{csv}");
     assert!(
-        text.contains("Heidi Larsen") && text.contains("1 of 2 decided, 1 pending"),
-        "{text}"
+        row("u-heidi").contains("Moved to the data team in October"),
+        "{csv}"
     );
-    let alice = run("alice").await.expect("the browser ran");
+    assert!(row("u-grace").contains(",approve,u-carol,"), "{csv}");
+    // Mallory is Alice's, and stays undecided.
+    assert!(row("u-mallory").contains(",undecided,"), "{csv}");
+
+    // Alice sees her report only, none of Carol's, decided or not.
+    let alice = run("alice", &[]).await.expect("the browser ran");
     assert_eq!(alice["offered"], json!(["u-mallory"]), "{alice}");
     let text = alice["text"].as_str().unwrap_or_default();
     assert!(!text.contains("Heidi") && !text.contains("Grace"), "{text}");
     for shot in [
         "reviewer-page-carol-items.png",
+        "reviewer-page-carol-decided.png",
         "reviewer-page-carol-phone.png",
+        "reviewer-page-alice-items.png",
     ] {
         let bytes = std::fs::read(out_dir.join(shot)).expect("the screenshot");
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot} is a PNG");

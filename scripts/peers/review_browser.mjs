@@ -23,6 +23,14 @@ const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
 const offered = (page) =>
   page.$$eval('input[name="principal"]', (boxes) => boxes.map((b) => b.value));
+// Reloads the page until the items it offers satisfy `done` (at most 30 s).
+const settle = async (page, done) => {
+  for (let i = 0; i < 120 && !done(await offered(page)); i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await page.reload();
+    await page.waitForSelector('main h1');
+  }
+};
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
   await page.goto(args.url);
@@ -47,7 +55,9 @@ try {
       page.click('button[name="action"][value="decide"]'),
     ]);
     await page.waitForSelector('main h1');
-    steps.push({ after: 'deny', url: page.url(), status: await page.title() });
+    steps.push({ after: 'deny', url: page.url(), title: await page.title() });
+    // The page records the decision at once; the daemon's pass that takes it up follows.
+    await settle(page, (left) => !left.includes(args.deny));
   }
   if (args.accept) {
     await Promise.all([
@@ -55,7 +65,8 @@ try {
       page.click('button[name="action"][value="accept"]'),
     ]);
     await page.waitForSelector('main h1');
-    steps.push({ after: 'accept', url: page.url(), status: await page.title() });
+    steps.push({ after: 'accept', url: page.url(), title: await page.title() });
+    await settle(page, (left) => left.length === 0);
   }
   if (steps.length) {
     await page.screenshot({ path: `${args.screenshots}-decided.png`, fullPage: true });

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::context::Context;
 use crate::decision_log;
-use crate::model::decisions::{DecisionEntry, ReviewDecisionsSpec};
 use crate::diag::Severity;
 use crate::directory::registry::Directories;
 use crate::directory::{self, Directory};
 use crate::error::ReviewError;
 use crate::load::Loaded;
 use crate::model::Resource;
+use crate::model::decisions::{DecisionEntry, ReviewDecisionsSpec};
 use crate::model::review::Timestamp;
 use crate::reconcile::{
     self, DecisionFile, Desired, DesiredReview, Effect, Observed, ObservedReview, Plan, ReviewPlan,

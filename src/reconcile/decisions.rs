@@ -479,7 +479,10 @@ pub fn judge(
             verdict.reason(spec.reviewers.kind)
         )));
     }
-    let reason = decision.and_then(|(_, r)| r).map(str::trim).filter(|r| !r.is_empty());
+    let reason = decision
+        .and_then(|(_, r)| r)
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
     if decision.is_some() && state.spec.settings.require_justification && reason.is_none() {
         return Err(Refused::Rule(
             "the review requires a reason for every decision".to_owned(),

@@ -39,7 +39,11 @@ pub struct Sink {
 }
 
 impl Sink {
-    pub fn new(store: Store, touched: mpsc::UnboundedSender<std::collections::BTreeSet<String>>, ctx: Context) -> Sink {
+    pub fn new(
+        store: Store,
+        touched: mpsc::UnboundedSender<std::collections::BTreeSet<String>>,
+        ctx: Context,
+    ) -> Sink {
         Sink {
             ctx,
             appender: Appender::start(store.root().to_owned()),
@@ -65,7 +69,10 @@ impl States {
     pub async fn get(&self, store: &Store, name: &str) -> Result<Option<Arc<ReviewState>>, String> {
         let path = store.review_dir(name).join("state.json");
         let stamp = match std::fs::symlink_metadata(&path) {
-            Ok(meta) => (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len()),
+            Ok(meta) => (
+                meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                meta.len(),
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.to_string()),
         };
@@ -95,7 +102,9 @@ impl States {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (FileStamp, Arc<ReviewState>)>> {
-        self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.cached
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -148,15 +157,22 @@ impl Form {
                 "reason" => reason = Some(value).filter(|r| !r.trim().is_empty()),
                 "principal" => principals.push(value),
                 "return" => return_to = Some(value),
-                other => return Err(Refusal::Form(format!("the form has an unknown field `{other}`"))),
+                other => {
+                    return Err(Refusal::Form(format!(
+                        "the form has an unknown field `{other}`"
+                    )));
+                }
             }
         }
-        let instance = instance.ok_or_else(|| Refusal::Form("the form names no instance".to_owned()))?;
+        let instance =
+            instance.ok_or_else(|| Refusal::Form("the form names no instance".to_owned()))?;
         let action = match (action.as_deref(), decision.as_deref()) {
             (Some("accept"), _) => Action::Accept,
             (Some("decide") | None, Some(d)) => Action::Decide(parse_decision(d)?),
             (Some("decide") | None, None) => {
-                return Err(Refusal::Form("choose approve, deny or don't know".to_owned()));
+                return Err(Refusal::Form(
+                    "choose approve, deny or don't know".to_owned(),
+                ));
             }
             (Some(other), _) => return Err(Refusal::Form(format!("unknown action `{other}`"))),
         };
@@ -192,12 +208,22 @@ pub struct Who<'a> {
 
 /// The lines `form` records for `who` in `state` at `now`, each checked by the engine's rule;
 /// all or none.
-pub fn lines(state: &ReviewState, who: Who<'_>, form: &Form, now: Timestamp) -> Result<Vec<Recorded>, Refusal> {
+pub fn lines(
+    state: &ReviewState,
+    who: Who<'_>,
+    form: &Form,
+    now: Timestamp,
+) -> Result<Vec<Recorded>, Refusal> {
     let instance = state
         .instances
         .iter()
         .find(|i| i.id == form.instance)
-        .ok_or_else(|| Refusal::NotYours(format!("this review has no instance `{}` of yours", form.instance)))?;
+        .ok_or_else(|| {
+            Refusal::NotYours(format!(
+                "this review has no instance `{}` of yours",
+                form.instance
+            ))
+        })?;
     if let Some(ended) = &instance.ended {
         return Err(Refusal::Rule(format!(
             "instance {} ended at {}: its decisions are final",
@@ -225,7 +251,14 @@ pub fn lines(state: &ReviewState, who: Who<'_>, form: &Form, now: Timestamp) -> 
                     .values()
                     .filter(|item| {
                         instance.pending(item.principal.id(), item)
-                            && decisions::judge(&names, instance, who.reviewer, item.principal.id(), None).is_ok()
+                            && decisions::judge(
+                                &names,
+                                instance,
+                                who.reviewer,
+                                item.principal.id(),
+                                None,
+                            )
+                            .is_ok()
                     })
                     .collect()
             } else {
@@ -238,17 +271,18 @@ pub fn lines(state: &ReviewState, who: Who<'_>, form: &Form, now: Timestamp) -> 
                 .into_iter()
                 .filter_map(|item| {
                     let decision = item.recommendation.decision?;
-                    let reason = form
-                        .reason
-                        .clone()
-                        .unwrap_or_else(|| format!("recommendation accepted: {}", item.recommendation.reason));
+                    let reason = form.reason.clone().unwrap_or_else(|| {
+                        format!("recommendation accepted: {}", item.recommendation.reason)
+                    });
                     Some((item, decision, Some(reason)))
                 })
                 .collect()
         }
     };
     if chosen.is_empty() {
-        return Err(Refusal::Form("no item selected has a recommendation".to_owned()));
+        return Err(Refusal::Form(
+            "no item selected has a recommendation".to_owned(),
+        ));
     }
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(chosen.len());
@@ -257,11 +291,17 @@ pub fn lines(state: &ReviewState, who: Who<'_>, form: &Form, now: Timestamp) -> 
         if !seen.insert(principal) {
             continue;
         }
-        decisions::judge(&names, instance, who.reviewer, principal, Some((decision, reason.as_deref())))
-            .map_err(|e| match e {
-                decisions::Refused::NotAllowed(why) => Refusal::NotYours(why),
-                decisions::Refused::Rule(why) => Refusal::Rule(why),
-            })?;
+        decisions::judge(
+            &names,
+            instance,
+            who.reviewer,
+            principal,
+            Some((decision, reason.as_deref())),
+        )
+        .map_err(|e| match e {
+            decisions::Refused::NotAllowed(why) => Refusal::NotYours(why),
+            decisions::Refused::Rule(why) => Refusal::Rule(why),
+        })?;
         out.push(Recorded {
             instance: instance.id.clone(),
             reviewer: who.reviewer.to_owned(),
@@ -299,7 +339,10 @@ pub async fn decide<P: Principals>(
         );
     }
     let Some(sink) = portal.sink.as_ref() else {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "This page does not record decisions.");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This page does not record decisions.",
+        );
     };
     let form = match Form::parse(form) {
         Ok(form) => form,
@@ -307,10 +350,19 @@ pub async fn decide<P: Principals>(
     };
     let state = match sink.states.get(&sink.store, &review).await {
         Ok(Some(state)) => state,
-        Ok(None) => return refused(&user, &review, Refusal::NotYours("no such review of yours".to_owned())),
+        Ok(None) => {
+            return refused(
+                &user,
+                &review,
+                Refusal::NotYours("no such review of yours".to_owned()),
+            );
+        }
         Err(e) => {
             tracing::error!(review, error = %e, "the page could not read a review's state");
-            return refuse(StatusCode::INTERNAL_SERVER_ERROR, "The review's state cannot be read now; try again.");
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The review's state cannot be read now; try again.",
+            );
         }
     };
     let who = Who {
@@ -325,7 +377,10 @@ pub async fn decide<P: Principals>(
     let count = lines.len();
     if let Err(e) = sink.appender.append(&review, lines).await {
         tracing::error!(review, error = %e, "a decision from the page was not recorded");
-        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "The decision was not recorded; try again.");
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The decision was not recorded; try again.",
+        );
     }
     tracing::info!(review, reviewer = %user.principal, count, "decisions recorded from the page");
     let _ = sink.touched.send(std::iter::once(review.clone()).collect());

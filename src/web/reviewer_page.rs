@@ -225,7 +225,8 @@ pub fn review_body(
         .copied()
         .filter(|i| !pending_only || instance.stage_decision(i).is_none())
         .collect();
-    let deciding = running && !user.read_only;
+    // No form over an empty table: with nothing shown there is nothing to select.
+    let deciding = running && !user.read_only && !shown.is_empty();
     let reason_required = state.spec.settings.require_justification;
     if deciding {
         let back = format!(
