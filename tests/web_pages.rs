@@ -147,7 +147,7 @@ async fn each_reviewer_sees_and_may_select_exactly_the_items_the_engine_gives_th
         body.contains("<strong>approve</strong> by carol@corp.example<br><small>“needs it for &lt;b&gt;PIM&lt;/b&gt; approvals”"),
         "{body}"
     );
-    assert!(body.contains("in <code>carol.yaml</code>"), "{body}");
+    assert!(body.contains("<br><small>in carol.yaml</small>"), "{body}");
     assert!(
         !body.contains("/tmp") && !body.contains(".tmp"),
         "a server path: {body}"
@@ -449,6 +449,15 @@ async fn in_chromium_a_reviewer_denies_one_accepts_the_rest_and_another_sees_non
     assert!(row("u-grace").contains(",approve,u-carol,"), "{csv}");
     // Mallory is Alice's, and stays undecided.
     assert!(row("u-mallory").contains(",undecided,"), "{csv}");
+
+    // Carol's page says what she decided, and where.
+    let mut sealed = signed_in("u-carol", "carol@corp.example", "Carol Schmidt");
+    let mine = sealed.get(&format!("{web}/reviews/{REVIEW}")).await;
+    assert!(
+        mine.body.contains("<strong>deny</strong> by carol@corp.example<br><small>“Moved to the data team in October”</small><br><small>on the reviewer page</small>"),
+        "{}",
+        mine.body
+    );
 
     // Alice sees her report only, none of Carol's, decided or not.
     let alice = run("alice", &[]).await.expect("the browser ran");

@@ -11,7 +11,9 @@ use crate::state::{Instance, ReviewState};
 use super::SignedIn;
 use super::pages::{escape, push_escaped};
 use super::redirect::encode;
-use super::reviewer_page::{Deciders, date, decision_words, file_name, target_words, viewer};
+use super::reviewer_page::{
+    Deciders, date, decision_words, file_name, source_words, target_words, viewer,
+};
 use super::reviews::{self, PageError};
 
 /// The overview of `review` for one of its owners: title and body.
@@ -224,6 +226,11 @@ fn instance_details(out: &mut String, state: &ReviewState, instance: &Instance) 
                     out.push_str("<br><small>“");
                     push_escaped(out, reason);
                     out.push_str("”</small>");
+                }
+                if let Some(source) = &d.source {
+                    out.push_str("<br><small>");
+                    push_escaped(out, &source_words(source));
+                    out.push_str("</small>");
                 }
             }
         }

@@ -12,7 +12,7 @@ use crate::directory::{Principal, Removal};
 use crate::model::review::Timestamp;
 use crate::notify::compose::{how_to_decide, item_fact, item_fact_in};
 use crate::notify::render::{command_of, snippet_of};
-use crate::state::{EntryStatus, Instance, ItemState, ReviewState};
+use crate::state::{Instance, ItemState, ReviewState};
 use crate::store::Stored;
 
 use super::SignedIn;
@@ -369,14 +369,10 @@ fn items_table(
                     push_escaped(out, reason);
                     out.push_str("”</small>");
                 }
-                let key = Instance::entry_key(&d.reviewer, id);
-                if let Some(entry) = instance.entries.get(&key)
-                    && entry.status == EntryStatus::Accepted
-                {
-                    // The file's name only: the page does not show the server's paths.
-                    out.push_str("<br><small>in <code>");
-                    push_escaped(out, file_name(&entry.source));
-                    out.push_str("</code></small>");
+                if let Some(source) = &d.source {
+                    out.push_str("<br><small>");
+                    push_escaped(out, &source_words(source));
+                    out.push_str("</small>");
                 }
             }
         }
@@ -472,6 +468,16 @@ impl<'a> Deciders<'a> {
         self.by_id
             .get(id)
             .map_or_else(|| id.to_owned(), |n| (*n).to_owned())
+    }
+}
+
+/// Where a decision was made, in words: on the page, or in which decisions file (its name
+/// only: the page does not show the server's paths).
+pub fn source_words(source: &str) -> String {
+    if source.starts_with("web sign-in ") {
+        "on the reviewer page".to_owned()
+    } else {
+        format!("in {}", file_name(source))
     }
 }
 
