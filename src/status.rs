@@ -188,6 +188,9 @@ struct ItemStatus<'a> {
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     decided_at: Option<Timestamp>,
+    /// Where the reviewer decided: their decisions file, or the reviewer page's sign-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     by_system: bool,
     /// The principal decided on their own access (a self-review, or a reviewer who also holds
@@ -530,6 +533,7 @@ fn instance_status<'a>(state: &'a ReviewState, instance: &'a Instance) -> Instan
             reviewer: decision.map(|d| d.reviewer.as_str()),
             reason: decision.and_then(|d| d.reason.as_deref()),
             decided_at: decision.map(|d| d.at),
+            source: decision.and_then(|d| d.source.as_deref()),
             by_system: decision.is_some_and(|d| d.by_system),
             self_decision: decision.is_some_and(|d| !d.by_system && d.reviewer == *id),
             recommendation: match item.recommendation.decision {
@@ -715,6 +719,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "decided_at",
     "decided_by_system",
     "reason",
+    "decision_source",
     "apply_result",
 ];
 
@@ -771,7 +776,7 @@ pub fn results_csv(state: &ReviewState, instance: &Instance) -> Result<String, R
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default();
-        let row: [&str; 19] = [
+        let row: [&str; 20] = [
             &state.name,
             &instance.id,
             &start,
@@ -795,6 +800,9 @@ pub fn results_csv(state: &ReviewState, instance: &Instance) -> Result<String, R
             },
             decision
                 .and_then(|d| d.reason.as_deref())
+                .unwrap_or_default(),
+            decision
+                .and_then(|d| d.source.as_deref())
                 .unwrap_or_default(),
             &apply_result,
         ];
