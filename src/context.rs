@@ -76,6 +76,9 @@ pub struct Faults {
     /// are answered, before they are proven: access the directory reported removed that is
     /// still there.
     pub restore_removed: bool,
+    /// Abort the process once a pass has written an outbox segment, before the states that
+    /// refer to it are saved.
+    pub abort_after_outbox_segment: bool,
 }
 
 /// The variables the drills set, read once at start in builds with `fault-injection`.
@@ -87,6 +90,8 @@ pub mod fault_env {
     pub const REMOVE_DELAY_MS: &str = "RECERT_FAULT_REMOVE_DELAY_MS";
     /// Set (to anything) to put the data file back after the removals.
     pub const RESTORE_REMOVED: &str = "RECERT_FAULT_RESTORE_REMOVED";
+    /// Set (to anything) to abort once an outbox segment is written.
+    pub const ABORT_AFTER_OUTBOX_SEGMENT: &str = "RECERT_FAULT_ABORT_AFTER_OUTBOX_SEGMENT";
 }
 
 impl Faults {
@@ -101,6 +106,8 @@ impl Faults {
                 remove_delay: number(fault_env::REMOVE_DELAY_MS)
                     .map(std::time::Duration::from_millis),
                 restore_removed: std::env::var_os(fault_env::RESTORE_REMOVED).is_some(),
+                abort_after_outbox_segment: std::env::var_os(fault_env::ABORT_AFTER_OUTBOX_SEGMENT)
+                    .is_some(),
             }
         }
         #[cfg(not(feature = "fault-injection"))]

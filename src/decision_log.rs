@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::decisions::Decision;
+use crate::model::decisions::{Decision, DecisionEntry, ReviewDecisionsSpec};
 use crate::model::review::Timestamp;
+use crate::reconcile::DecisionFile;
 
 /// The log's file name in a review's folder.
 pub const FILE: &str = "web-decisions.jsonl";
@@ -98,6 +99,39 @@ pub fn latest<'a>(log: &'a [Recorded], instance: &str) -> Vec<&'a Recorded> {
     let mut by_key: BTreeMap<(&str, &str), &Recorded> = BTreeMap::new();
     for recorded in log.iter().filter(|r| r.instance == instance) {
         by_key.insert((&recorded.reviewer, &recorded.principal), recorded);
+    }
+    by_key.into_values().collect()
+}
+
+/// A line as the engine takes it: an entry of the reviewer on the principal, naming its
+/// instance, recorded at the line's time.
+pub fn as_decision_file(review: &str, line: &Recorded) -> DecisionFile {
+    DecisionFile {
+        source: line.source(),
+        spec: ReviewDecisionsSpec {
+            review: review.to_owned(),
+            instance: Some(line.instance.clone()),
+            stage: None,
+            reviewer: line.reviewer.clone(),
+            decisions: vec![DecisionEntry {
+                principal: Some(line.principal.clone()),
+                principals: Vec::new(),
+                decision: line.decision,
+                reason: line.reason.clone(),
+                instance: None,
+                stage: None,
+                after_reset: None,
+            }],
+        },
+        recorded_at: Some(line.at),
+    }
+}
+
+/// The last line of each reviewer on each principal of each instance, in log order of keys.
+pub fn latest_of_all(log: &[Recorded]) -> Vec<&Recorded> {
+    let mut by_key: BTreeMap<(&str, &str, &str), &Recorded> = BTreeMap::new();
+    for line in log {
+        by_key.insert((&line.instance, &line.reviewer, &line.principal), line);
     }
     by_key.into_values().collect()
 }

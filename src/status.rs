@@ -151,7 +151,7 @@ struct NotificationStatus<'a> {
 struct Retrying<'a> {
     id: &'a str,
     notifier: &'a str,
-    recipient: String,
+    recipient: &'a str,
     attempts: u32,
     last_answer: &'a str,
 }
@@ -433,7 +433,7 @@ fn notification_status<'a>(
     let pending: Vec<&crate::notify::outbox::Pending> = outbox
         .pending
         .iter()
-        .filter(|p| p.message.instance == instance.id)
+        .filter(|p| p.instance == instance.id)
         .collect();
     if tally.is_none() && pending.is_empty() {
         return None;
@@ -446,9 +446,9 @@ fn notification_status<'a>(
             .iter()
             .filter_map(|p| {
                 Some(Retrying {
-                    id: &p.message.id,
-                    notifier: &p.message.notifier,
-                    recipient: crate::notify::outbox::recipient_label(&p.message),
+                    id: &p.id,
+                    notifier: &p.notifier,
+                    recipient: &p.recipient,
                     attempts: p.attempts,
                     last_answer: p.last_answer.as_deref()?,
                 })

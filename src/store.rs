@@ -6,6 +6,7 @@
 //! STATE/reviews/NAME/results/ID.csv    one per instance, for auditors
 //! STATE/reviews/NAME/audit.jsonl       hash-chained audit trail
 //! STATE/reviews/NAME/journal.jsonl     only while an apply runs
+//! STATE/outbox/SEGMENT.jsonl           notifications waiting (`notify::segment`)
 //! STATE/archive/NAME-TIME/             a deleted review's records, kept
 //! ```
 //!

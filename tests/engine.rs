@@ -1023,12 +1023,22 @@ fn a_removal_the_directory_keeps_is_a_failed_apply_with_its_proof_and_a_retry_pr
     let state: serde_json::Value =
         serde_json::from_str(&drill.read(&format!("state/reviews/{REVIEW}/state.json")))
             .expect("state");
+    // Each waits in the outbox segment the state names.
     let applied: Vec<String> = state["state"]["outbox"]["pending"]
         .as_array()
         .expect("pending messages")
         .iter()
-        .filter(|p| p["message"]["event"] == "applied")
-        .map(|p| p["message"]["content"].to_string())
+        .filter(|p| p["event"] == "applied")
+        .map(|p| {
+            let segment = p["segment"].as_str().expect("a segment");
+            drill
+                .read(&format!("state/outbox/{segment}.jsonl"))
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a message"))
+                .find(|m| m["id"] == p["id"])
+                .expect("the message in its segment")["content"]
+                .to_string()
+        })
         .collect();
     assert!(!applied.is_empty(), "{state}");
     for content in &applied {

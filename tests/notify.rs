@@ -513,6 +513,155 @@ fn a_sender_killed_in_the_middle_loses_nothing_and_duplicates_only_under_the_sam
     assert_eq!(notifications(&status)["pending"], 0);
 }
 
+/// A plain SMTP notifier (no TLS, no login) to `peer`.
+fn plain_smtp_notifier(peer: &SmtpPeer) -> String {
+    format!(
+        "apiVersion: recert.dev/v1alpha1\nkind: Notifier\nmetadata:\n  name: mail\nspec:\n  type: smtp\n  smtp:\n    host: 127.0.0.1\n    port: {}\n    tls: none\n    from: reviews@corp.example\n",
+        peer.port
+    )
+}
+
+/// The outbox segments in the state directory.
+fn segments(setup: &Setup) -> BTreeSet<String> {
+    std::fs::read_dir(setup.path().join("state/outbox"))
+        .map(|entries| {
+            entries
+                .map(|e| {
+                    e.expect("an entry")
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .filter(|n| n.ends_with(".jsonl"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Each recipient got exactly one mail, and no Message-ID came twice.
+fn each_once(peer: &SmtpPeer, recipients: usize) {
+    let mails = peer.messages();
+    let ids: BTreeSet<String> = mails
+        .iter()
+        .map(|m| m.header("Message-ID").expect("an id").to_owned())
+        .collect();
+    let to: BTreeSet<&String> = mails.iter().flat_map(|m| &m.rcpt_tos).collect();
+    assert_eq!(mails.len(), recipients, "{ids:?}");
+    assert_eq!(ids.len(), recipients);
+    assert_eq!(to.len(), recipients);
+}
+
+#[test]
+fn a_crash_between_the_outbox_segment_and_the_states_loses_no_mail_and_sends_none_twice() {
+    let peer = SmtpPeer::start(SmtpOptions::default());
+    let names: Vec<String> = (0..5).map(|i| format!("user{i}@corp.example")).collect();
+    let users: Vec<(&str, Option<&str>)> = names.iter().map(|n| (n.as_str(), None)).collect();
+    let setup = Setup::new(&users, &[], &plain_smtp_notifier(&peer), &["mail"]);
+    // The pass writes the batch's messages to a segment, then dies before any state is saved.
+    let status = Command::new(env!("CARGO_BIN_EXE_recert"))
+        .args([
+            "reconcile",
+            "manifests",
+            "--state-dir",
+            "state",
+            "--now",
+            START,
+        ])
+        .env("RECERT_FAULT_ABORT_AFTER_OUTBOX_SEGMENT", "1")
+        .current_dir(setup.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("recert runs");
+    assert!(!status.success(), "the drill aborts the pass");
+    assert!(peer.messages().is_empty(), "nothing sent before the states");
+    assert!(!setup.path().join("state/reviews/ga/state.json").exists());
+    let crashed = segments(&setup);
+    assert_eq!(crashed.len(), 1, "{crashed:?}");
+    // An orphan under another name, as a crash with a different batch would leave: never read.
+    let only = crashed.first().expect("one segment");
+    let orphan = setup
+        .path()
+        .join("state/outbox/seg_00000000000000000000000000000000.jsonl");
+    std::fs::copy(setup.path().join("state/outbox").join(only), &orphan).expect("copy");
+
+    // The next pass makes the same decision, under the same ids, and sends each mail once.
+    setup.reconcile("2026-12-01T10:05:00Z");
+    each_once(&peer, 5);
+    let status = setup.status();
+    assert_eq!(notifications(&status)["sent"], 5);
+    assert_eq!(notifications(&status)["pending"], 0);
+
+    // A pass that read every state finds no message pending: the segments go, orphan and all.
+    setup.reconcile("2026-12-01T10:10:00Z");
+    assert!(segments(&setup).is_empty(), "{:?}", segments(&setup));
+    each_once(&peer, 5);
+}
+
+#[test]
+fn a_state_holding_whole_messages_from_before_segments_still_delivers_them() {
+    let peer = SmtpPeer::start(SmtpOptions::default());
+    let names: Vec<String> = (0..3).map(|i| format!("user{i}@corp.example")).collect();
+    let users: Vec<(&str, Option<&str>)> = names.iter().map(|n| (n.as_str(), None)).collect();
+    let setup = Setup::new(&users, &[], &plain_smtp_notifier(&peer), &["mail"]);
+    let reconcile_only = |now: &str| {
+        let out = recert(
+            setup.path(),
+            &[
+                "reconcile",
+                "manifests",
+                "--state-dir",
+                "state",
+                "--now",
+                now,
+                "--deliver-timeout",
+                "0",
+            ],
+        );
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    };
+    reconcile_only(START);
+    // A full pass keeps the segment of messages still pending.
+    reconcile_only("2026-12-01T10:01:00Z");
+    let written = segments(&setup);
+    assert_eq!(written.len(), 1, "{written:?}");
+    let segment_path = setup
+        .path()
+        .join("state/outbox")
+        .join(written.first().expect("one"));
+    let bodies: BTreeMap<String, serde_json::Value> = std::fs::read_to_string(&segment_path)
+        .expect("the segment")
+        .lines()
+        .map(|l| {
+            let m: serde_json::Value = serde_json::from_str(l).expect("a message");
+            (m["id"].as_str().expect("an id").to_owned(), m)
+        })
+        .collect();
+    assert_eq!(bodies.len(), 3);
+
+    // The state as Recert wrote it before segments: each pending entry the whole message.
+    let state_path = setup.path().join("state/reviews/ga/state.json");
+    let mut stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).expect("state")).expect("json");
+    let pending = stored["state"]["outbox"]["pending"]
+        .as_array_mut()
+        .expect("pending messages");
+    assert_eq!(pending.len(), 3);
+    for p in pending.iter_mut() {
+        assert!(p.get("message").is_none(), "slim: {p}");
+        let id = p["id"].as_str().expect("an id").to_owned();
+        *p = serde_json::json!({ "message": bodies[&id] });
+    }
+    std::fs::write(&state_path, serde_json::to_vec(&stored).expect("json")).expect("write");
+    std::fs::remove_file(&segment_path).expect("no segment");
+
+    setup.reconcile("2026-12-01T10:05:00Z");
+    each_once(&peer, 3);
+    let status = setup.status();
+    assert_eq!(notifications(&status)["sent"], 3);
+    assert_eq!(notifications(&status)["pending"], 0);
+}
+
 #[test]
 fn preview_prints_what_a_reviewer_would_get_without_sending() {
     let peer = secured_smtp();

@@ -10,7 +10,7 @@ use crate::model::review::Timestamp;
 use crate::notify::Notifiers;
 use crate::notify::compose::{self, Notice};
 use crate::notify::message::Message;
-use crate::notify::outbox;
+use crate::notify::{outbox, segment};
 use crate::reconcile::{Change, Effect, ReviewPlan};
 use crate::state::ReviewState;
 use crate::store::Store;
@@ -41,10 +41,11 @@ pub fn fold_deliveries(store: &Store, reviews: &mut [ReviewPlan]) {
     }
 }
 
-/// Composes the messages of `effects`' `Notify` notices into `next`'s outbox, with a change
-/// for each message queued and each recipient who cannot be reached, and returns the messages
-/// (the sender's queue). Composed once: the effect is the engine's decision, made once; a
-/// message whose id is already pending is not queued twice.
+/// Composes the messages of `effects`' `Notify` notices, with a change for each notice's
+/// messages and each recipient who cannot be reached (recorded in `next`'s outbox as a
+/// failure), and returns the messages, for [`enqueue`] once their segment is written.
+/// Composed once: the effect is the engine's decision, made once; a message whose id is
+/// already pending is not composed twice.
 pub async fn compose_notices(
     effects: &[Effect],
     changes: &mut Vec<Change>,
@@ -83,12 +84,7 @@ pub async fn compose_notices(
         messages.extend(composed.messages);
         unreachable.extend(composed.unreachable);
     }
-    let queued: BTreeSet<&str> = next
-        .outbox
-        .pending
-        .iter()
-        .map(|p| p.message.id.as_str())
-        .collect();
+    let queued: BTreeSet<&str> = next.outbox.pending.iter().map(|p| p.id.as_str()).collect();
     messages.retain(|m| !queued.contains(m.id.as_str()));
     // One change per notice, listing its messages.
     let mut by_notice: std::collections::BTreeMap<(&str, u8), Vec<&Message>> =
@@ -123,10 +119,39 @@ pub async fn compose_notices(
             .failed
             .push(failure);
     }
-    for m in &messages {
-        next.outbox.push(m.clone());
-    }
     messages
+}
+
+/// Writes the messages a batch of reviews composed to one outbox segment, before any of
+/// their states is saved, and returns its name. Without one (no messages, or the segment
+/// could not be written), [`enqueue`] keeps each message whole in its state instead.
+pub fn write_segment(
+    ctx: &crate::context::Context,
+    store: &Store,
+    messages: &[&Message],
+) -> Option<String> {
+    if messages.is_empty() {
+        return None;
+    }
+    match segment::write(store, messages) {
+        Ok(name) => {
+            if ctx.faults.abort_after_outbox_segment {
+                std::process::abort();
+            }
+            Some(name)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot write an outbox segment; each message is kept whole in its review's state");
+            None
+        }
+    }
+}
+
+/// Puts `messages` in `next`'s outbox: each a reference to `segment`, or whole without one.
+pub fn enqueue(next: &mut ReviewState, messages: &[Message], segment: Option<&str>) {
+    for m in messages {
+        next.outbox.push(m, segment);
+    }
 }
 
 /// The users a review's notices name who are not among their instance's items, looked up in

@@ -12,7 +12,6 @@ use crate::directory::{self, Directory};
 use crate::error::ReviewError;
 use crate::load::Loaded;
 use crate::model::Resource;
-use crate::model::decisions::{DecisionEntry, ReviewDecisionsSpec};
 use crate::model::review::Timestamp;
 use crate::reconcile::{
     self, DecisionFile, Desired, DesiredReview, Effect, Observed, ObservedReview, Plan, ReviewPlan,
@@ -60,6 +59,8 @@ pub struct PassReport {
     pub applied: BTreeMap<&'static str, u64>,
     /// Messages this pass put in outboxes, for the sender.
     pub queued: Vec<Message>,
+    /// The outbox segments the states this pass read refer to, and those it wrote.
+    segments: BTreeSet<String>,
 }
 
 impl PassReport {
@@ -176,8 +177,10 @@ pub async fn run(
     }
     let notifiers = Notifiers::of(loaded);
     let mut writers = Writers::new(ctx, store, now, options.revision);
+    let mut every_state_read = options.only.is_none();
     for batch in batches(&names) {
         if ctx.stop_requested() {
+            every_state_read = false;
             break;
         }
         let planned = plan_some(batch, &mut desired, store, directories, now).await;
@@ -199,6 +202,14 @@ pub async fn run(
     }
     for done in writers.settle(0).await {
         report.took_back(done);
+    }
+    // Only a pass that read every state knows every segment still referred to.
+    if every_state_read && report.store_errors.is_empty() {
+        match crate::notify::segment::collect_garbage(store, &report.segments) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "outbox segments collected"),
+            Err(e) => tracing::warn!(error = %e, "cannot collect outbox segments"),
+        }
     }
     report.plan.reviews.sort_by(|a, b| a.review.cmp(&b.review));
     report
@@ -226,6 +237,7 @@ pub async fn carry_out_plan(
         heads,
         errors: BTreeMap::new(),
         store_errors,
+        segments: BTreeSet::new(),
     };
     let mut report = PassReport::default();
     let notifiers = Notifiers::of(directories.loaded());
@@ -276,6 +288,8 @@ struct Planned {
     /// Per-review problems reading the directory.
     errors: BTreeMap<String, ReviewError>,
     store_errors: Vec<store::Error>,
+    /// The outbox segments the recorded states refer to.
+    segments: BTreeSet<String>,
 }
 
 /// Reads the recorded state of `names`, observes what they need and reconciles them; their
@@ -290,8 +304,10 @@ async fn plan_some(
     let (stored, store_errors) = store.load_some(names.iter().map(String::as_str));
     let mut heads = BTreeMap::new();
     let mut recorded = BTreeMap::new();
+    let mut segments = BTreeSet::new();
     for (name, stored) in stored {
         heads.insert(name.clone(), (stored.audit_head, stored.revision));
+        segments.extend(stored.state.outbox.segments().map(str::to_owned));
         recorded.insert(name, stored.state);
     }
     let part = Desired {
@@ -315,6 +331,7 @@ async fn plan_some(
         heads,
         errors,
         store_errors,
+        segments,
     }
 }
 
@@ -335,31 +352,9 @@ fn page_decisions(store: &Store, name: &str) -> Vec<DecisionFile> {
             return Vec::new();
         }
     };
-    let mut latest: BTreeMap<(&str, &str, &str), &decision_log::Recorded> = BTreeMap::new();
-    for line in &log {
-        latest.insert((&line.instance, &line.reviewer, &line.principal), line);
-    }
-    latest
-        .into_values()
-        .map(|line| DecisionFile {
-            source: line.source(),
-            spec: ReviewDecisionsSpec {
-                review: name.to_owned(),
-                instance: Some(line.instance.clone()),
-                stage: None,
-                reviewer: line.reviewer.clone(),
-                decisions: vec![DecisionEntry {
-                    principal: Some(line.principal.clone()),
-                    principals: Vec::new(),
-                    decision: line.decision,
-                    reason: line.reason.clone(),
-                    instance: None,
-                    stage: None,
-                    after_reset: None,
-                }],
-            },
-            recorded_at: Some(line.at),
-        })
+    decision_log::latest_of_all(&log)
+        .into_iter()
+        .map(|line| decision_log::as_decision_file(name, line))
         .collect()
 }
 
@@ -447,8 +442,10 @@ async fn carry_out(
         heads,
         errors: observe_errors,
         store_errors,
+        segments,
     } = planned;
     report.store_errors.extend(store_errors);
+    report.segments.extend(segments);
     report.unreachable.extend(observe_errors.keys().cloned());
     // A review whose directory could not be read failed this pass, whatever its recording
     // does (its status shows why, and the daemon backs off).
@@ -475,12 +472,13 @@ async fn carry_out(
     // with removals talk to the directory through the journal, one at a time, here.
     let mut serial = Vec::new();
     let mut parallel = Vec::new();
+    let mut composed = Vec::new();
     for mut review in std::mem::take(&mut plan.reviews) {
         let Some(mut next) = review.next.take() else {
             report.plan.reviews.push(review);
             continue;
         };
-        let queued = notices::compose_notices(
+        let messages = notices::compose_notices(
             &review.effects,
             &mut review.changes,
             &mut next,
@@ -489,7 +487,16 @@ async fn carry_out(
             now,
         )
         .await;
-        report.queued.extend(queued);
+        composed.push((review, next, messages));
+    }
+    // The batch's messages, in one file fsynced once, before any state refers to them.
+    let all: Vec<&Message> = composed.iter().flat_map(|(_, _, m)| m).collect();
+    let segment = notices::write_segment(ctx, store, &all);
+    drop(all);
+    report.segments.extend(segment.clone());
+    for (review, mut next, messages) in composed {
+        notices::enqueue(&mut next, &messages, segment.as_deref());
+        report.queued.extend(messages);
         let is_idle = idle(&review);
         let prepared = record::prepare(
             store,
@@ -573,6 +580,10 @@ async fn carry_out(
                         now,
                     )
                     .await;
+                    let segment =
+                        notices::write_segment(ctx, store, &queued.iter().collect::<Vec<_>>());
+                    notices::enqueue(&mut job.entry.state, &queued, segment.as_deref());
+                    report.segments.extend(segment);
                     report.queued.extend(queued);
                     match record::events_of(&job.review, changes, effects) {
                         Ok(more) => events.extend(more),

@@ -23,7 +23,8 @@ use crate::store::Store;
 
 use super::Notifiers;
 use super::message::{Message, event_name};
-use super::outbox::{self, Attempt, AttemptResult};
+use super::outbox::{self, Attempt, AttemptResult, Pending};
+use super::segment;
 use super::transport::{Delivery, Transports};
 
 /// How many messages are in flight at once, across notifiers (each SMTP notifier also caps
@@ -103,6 +104,14 @@ struct Disabled {
     fingerprint: String,
     answer: String,
     at: Timestamp,
+}
+
+/// A message the state directory holds as waiting, and when it is due.
+struct Waiting<'a> {
+    review: &'a str,
+    pending: &'a Pending,
+    attempts: u32,
+    due: Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -202,20 +211,22 @@ impl Sender {
     }
 
     /// Queues every message still waiting in the state directory (after a restart): each
-    /// review's outbox, less what its delivery log says was already done.
+    /// review's outbox, less what its delivery log says was already done, each message read
+    /// from its outbox segment (each segment read once).
     pub fn load_pending(&mut self, now: Timestamp) -> Result<(), crate::store::Error> {
         let names = self.store.names()?;
         let (stored, errors) = self.store.load_some(names.iter().map(String::as_str));
         for e in errors {
             tracing::warn!(error = %e, "a review's outbox cannot be read");
         }
-        for (name, stored) in stored {
-            let state = stored.state;
-            let outbox = &state.outbox;
+        // What waits, by the segment holding it (none: held whole in the state).
+        let mut waiting: BTreeMap<Option<&str>, Vec<Waiting<'_>>> = BTreeMap::new();
+        for (name, stored) in &stored {
+            let outbox = &stored.state.outbox;
             if outbox.pending.is_empty() {
                 continue;
             }
-            let path = self.store.review_dir(&name).join(outbox::DELIVERY_LOG);
+            let path = self.store.review_dir(name).join(outbox::DELIVERY_LOG);
             let (attempts, _) = outbox::read_log(&path, outbox.log_offset).unwrap_or_default();
             let mut retries: HashMap<&str, (u32, Timestamp)> = HashMap::new();
             let mut done: BTreeSet<&str> = BTreeSet::new();
@@ -232,11 +243,11 @@ impl Sender {
                 }
             }
             for pending in &outbox.pending {
-                if done.contains(pending.message.id.as_str()) {
+                if done.contains(pending.id.as_str()) {
                     continue;
                 }
                 let (more, last) = retries
-                    .get(pending.message.id.as_str())
+                    .get(pending.id.as_str())
                     .copied()
                     .unwrap_or((0, pending.last_attempt.unwrap_or(now)));
                 let attempts = pending.attempts + more;
@@ -245,15 +256,80 @@ impl Sender {
                 } else {
                     later(last, backoff(attempts, None)).min(later(now, MAX_BACKOFF))
                 };
-                let mut message = pending.message.clone();
-                message.materialize(&state);
-                self.push(message, attempts, due);
+                waiting
+                    .entry(pending.segment.as_deref())
+                    .or_default()
+                    .push(Waiting {
+                        review: name,
+                        pending,
+                        attempts,
+                        due,
+                    });
             }
+        }
+        let mut queue = Vec::new();
+        for (segment, entries) in waiting {
+            let mut bodies = match segment {
+                None => HashMap::new(),
+                Some(segment) => {
+                    let wanted: BTreeSet<&str> =
+                        entries.iter().map(|w| w.pending.id.as_str()).collect();
+                    match segment::read(&self.store, segment, &wanted) {
+                        Ok(bodies) => bodies,
+                        Err(e) if e.is_not_found() => HashMap::new(),
+                        Err(e) => {
+                            // Perhaps passing (a permission, the disk): tried again on the
+                            // next start.
+                            tracing::error!(error = %e, "an outbox segment cannot be read; its messages wait");
+                            continue;
+                        }
+                    }
+                }
+            };
+            for Waiting {
+                review,
+                pending,
+                attempts,
+                due,
+            } in entries
+            {
+                let message = match &pending.message {
+                    Some(message) => Some(Message::clone(message)),
+                    None => bodies.remove(&pending.id),
+                };
+                match message {
+                    Some(mut message) => {
+                        message.materialize(&stored[review].state);
+                        queue.push((message, attempts, due));
+                    }
+                    None => self.lost(review, pending, segment.unwrap_or_default(), now),
+                }
+            }
+        }
+        for (message, attempts, due) in queue {
+            self.push(message, attempts, due);
         }
         self.stats
             .depth
             .store(self.queue.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Records as failed a message its segment does not hold (the segment was deleted or
+    /// edited by hand): nothing can be sent, and the next pass folds the failure in.
+    fn lost(&self, review: &str, pending: &Pending, segment: &str, now: Timestamp) {
+        let answer = format!("the message is missing from its outbox segment `{segment}`");
+        tracing::error!(review, id = %pending.id, "{answer}");
+        let attempt = Attempt {
+            id: pending.id.clone(),
+            at: now,
+            result: AttemptResult::Failed,
+            answer,
+        };
+        let path = self.store.review_dir(review).join(outbox::DELIVERY_LOG);
+        if let Err(e) = outbox::append_log(&path, &[attempt], true) {
+            tracing::error!(review, error = %e, "cannot record a lost message");
+        }
     }
 
     /// When the next message is due, if any waits.

@@ -1,8 +1,8 @@
 //! Notifications: the outbox, rendering, transports and delivery.
 //!
 //! The pure engine decides who is told what (`Effect::Notify`); the pass turns each decision
-//! into [`message::Message`]s in the review's outbox, saved with its state before anything is
-//! sent. Delivery runs beside the passes and records each outcome; the next pass folds the
+//! into [`message::Message`]s, written to an outbox [`segment`] and referred to from the
+//! review's outbox in its state, both saved before anything is sent. Delivery runs beside the passes and records each outcome; the next pass folds the
 //! outcomes into the state, the status and the audit trail.
 
 pub mod compose;
@@ -11,6 +11,7 @@ pub mod event;
 pub mod message;
 pub mod outbox;
 pub mod render;
+pub mod segment;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,7 +1,10 @@
-//! The outbox: messages the pass decided, held in the review's state (saved atomically and
-//! fsynced with it, so a message exists exactly when the decision to send it does), and the
-//! delivery log the sender appends each outcome to. The pass folds new outcomes into the state
-//! ([`fold`]): delivered and failed messages leave the outbox and are counted per instance.
+//! The outbox: messages the pass decided, and the delivery log the sender appends each outcome
+//! to. A review's state holds a slim reference to each message waiting ([`Pending`]: enough for
+//! the status, the metrics and folding outcomes); the message itself is in the outbox segment
+//! its pass wrote ([`super::segment`]), on disk before the state that refers to it, so a
+//! message exists exactly when the decision to send it does. The pass folds new outcomes into
+//! the state ([`fold`]): delivered and failed messages leave the outbox and are counted per
+//! instance.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -48,10 +51,18 @@ impl Outbox {
             && self.disabled.is_empty()
     }
 
-    /// Puts a message in the outbox.
-    pub fn push(&mut self, message: Message) {
+    /// Puts a message in the outbox: a reference to it in `segment`, or, without one, the
+    /// whole message.
+    pub fn push(&mut self, message: &Message, segment: Option<&str>) {
         self.pending.push(Pending {
-            message,
+            id: message.id.clone(),
+            notifier: message.notifier.clone(),
+            channel: message.channel,
+            event: message.event,
+            instance: message.instance.clone(),
+            recipient: recipient_label(message),
+            segment: segment.map(str::to_owned),
+            message: segment.is_none().then(|| Box::new(message.clone())),
             attempts: 0,
             last_answer: None,
             last_attempt: None,
@@ -62,17 +73,36 @@ impl Outbox {
     pub fn pending_for(&self, instance: &str) -> usize {
         self.pending
             .iter()
-            .filter(|p| p.message.instance == instance)
+            .filter(|p| p.instance == instance)
             .count()
+    }
+
+    /// The outbox segments its messages are in.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.pending.iter().filter_map(|p| p.segment.as_deref())
     }
 }
 
-/// A message waiting to be sent.
+/// A message waiting to be sent: what the status, the metrics and folding its outcomes need.
+/// The message itself is in its outbox segment; states written before segments existed (and
+/// a pass that could not write its segment) hold the whole message instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "PendingRecord")]
 pub struct Pending {
-    /// The message, its items named by id (see [`Message::materialize`]).
-    pub message: Message,
+    pub id: String,
+    pub notifier: String,
+    pub channel: Channel,
+    pub event: NotificationEvent,
+    pub instance: String,
+    /// Who it is for, in one word ([`recipient_label`]).
+    pub recipient: String,
+    /// The outbox segment that holds the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// The whole message, when no segment holds it; its items named by id (see
+    /// [`Message::materialize`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Box<Message>>,
     /// Attempts that met a temporary failure.
     #[serde(default, skip_serializing_if = "is_zero32")]
     pub attempts: u32,
@@ -82,6 +112,95 @@ pub struct Pending {
     /// When it was last tried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempt: Option<Timestamp>,
+}
+
+/// A pending message as a state file holds it: a reference to a segment, or (written before
+/// segments) the whole message with nothing beside it but the attempts.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PendingRecord {
+    id: Option<String>,
+    notifier: Option<String>,
+    channel: Option<Channel>,
+    event: Option<NotificationEvent>,
+    instance: Option<String>,
+    recipient: Option<String>,
+    segment: Option<String>,
+    message: Option<Box<Message>>,
+    #[serde(default)]
+    attempts: u32,
+    last_answer: Option<String>,
+    last_attempt: Option<Timestamp>,
+}
+
+/// Why a pending message in a state cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PendingError {
+    #[error("a pending notification names neither its message nor the outbox segment holding it")]
+    Incomplete,
+    #[error(
+        "a pending notification names `{0}` as its outbox segment, which is not a segment's name"
+    )]
+    BadSegment(String),
+}
+
+impl TryFrom<PendingRecord> for Pending {
+    type Error = PendingError;
+
+    fn try_from(r: PendingRecord) -> Result<Pending, PendingError> {
+        if let Some(segment) = &r.segment
+            && !super::segment::is_name(segment)
+        {
+            return Err(PendingError::BadSegment(segment.clone()));
+        }
+        if let Some(message) = r.message {
+            return Ok(Pending {
+                id: r.id.unwrap_or_else(|| message.id.clone()),
+                notifier: r.notifier.unwrap_or_else(|| message.notifier.clone()),
+                channel: r.channel.unwrap_or(message.channel),
+                event: r.event.unwrap_or(message.event),
+                instance: r.instance.unwrap_or_else(|| message.instance.clone()),
+                recipient: r.recipient.unwrap_or_else(|| recipient_label(&message)),
+                segment: r.segment,
+                message: Some(message),
+                attempts: r.attempts,
+                last_answer: r.last_answer,
+                last_attempt: r.last_attempt,
+            });
+        }
+        match (
+            r.id,
+            r.notifier,
+            r.channel,
+            r.event,
+            r.instance,
+            r.recipient,
+            r.segment,
+        ) {
+            (
+                Some(id),
+                Some(notifier),
+                Some(channel),
+                Some(event),
+                Some(instance),
+                Some(recipient),
+                Some(segment),
+            ) => Ok(Pending {
+                id,
+                notifier,
+                channel,
+                event,
+                instance,
+                recipient,
+                segment: Some(segment),
+                message: None,
+                attempts: r.attempts,
+                last_answer: r.last_answer,
+                last_attempt: r.last_attempt,
+            }),
+            _ => Err(PendingError::Incomplete),
+        }
+    }
 }
 
 fn is_zero32(n: &u32) -> bool {
@@ -182,21 +301,17 @@ pub fn recipient_label(message: &Message) -> String {
 pub fn fold(outbox: &mut Outbox, attempts: Vec<Attempt>) -> Vec<Folded> {
     let mut out = Vec::new();
     for attempt in attempts {
-        let Some(index) = outbox
-            .pending
-            .iter()
-            .position(|p| p.message.id == attempt.id)
-        else {
+        let Some(index) = outbox.pending.iter().position(|p| p.id == attempt.id) else {
             continue;
         };
-        let message = &outbox.pending[index].message;
+        let pending = &outbox.pending[index];
         let folded = Folded {
             id: attempt.id.clone(),
-            notifier: message.notifier.clone(),
-            channel: message.channel,
-            event: message.event,
-            instance: message.instance.clone(),
-            recipient: recipient_label(message),
+            notifier: pending.notifier.clone(),
+            channel: pending.channel,
+            event: pending.event,
+            instance: pending.instance.clone(),
+            recipient: pending.recipient.clone(),
             result: attempt.result,
             answer: attempt.answer.clone(),
             at: attempt.at,
@@ -210,7 +325,7 @@ pub fn fold(outbox: &mut Outbox, attempts: Vec<Attempt>) -> Vec<Folded> {
             }
             AttemptResult::Delivered => {
                 let done = outbox.pending.remove(index);
-                let tally = outbox.instances.entry(done.message.instance).or_default();
+                let tally = outbox.instances.entry(done.instance).or_default();
                 tally.sent = tally.sent.saturating_add(1);
             }
             AttemptResult::Failed | AttemptResult::Gone => {
@@ -218,20 +333,20 @@ pub fn fold(outbox: &mut Outbox, attempts: Vec<Attempt>) -> Vec<Folded> {
                 if attempt.result == AttemptResult::Gone {
                     outbox
                         .disabled
-                        .insert(done.message.notifier.clone(), attempt.answer.clone());
+                        .insert(done.notifier.clone(), attempt.answer.clone());
                 }
                 outbox
                     .instances
-                    .entry(done.message.instance.clone())
+                    .entry(done.instance.clone())
                     .or_default()
                     .failed
                     .push(Failure {
-                        instance: done.message.instance.clone(),
-                        id: Some(done.message.id.clone()),
-                        notifier: done.message.notifier.clone(),
-                        channel: done.message.channel,
-                        event: done.message.event,
-                        recipient: folded.recipient.clone(),
+                        instance: done.instance,
+                        id: Some(done.id),
+                        notifier: done.notifier,
+                        channel: done.channel,
+                        event: done.event,
+                        recipient: done.recipient,
                         answer: attempt.answer,
                         at: attempt.at,
                     });
@@ -291,7 +406,7 @@ pub fn append_log(path: &Path, attempts: &[Attempt], sync: bool) -> std::io::Res
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::notify::message::{Content, Recipient, RecipientRole};
 
@@ -299,7 +414,7 @@ mod tests {
         Timestamp::parse(s).expect("a valid time")
     }
 
-    fn message(id: &str, instance: &str) -> Message {
+    pub(crate) fn message(id: &str, instance: &str) -> Message {
         Message {
             id: id.to_owned(),
             notifier: "mail".to_owned(),
@@ -344,18 +459,59 @@ mod tests {
     }
 
     fn outbox(ids: &[&str]) -> Outbox {
-        Outbox {
-            pending: ids
-                .iter()
-                .map(|id| Pending {
-                    message: message(id, "2026-12-01"),
-                    attempts: 0,
-                    last_answer: None,
-                    last_attempt: None,
-                })
-                .collect(),
-            ..Outbox::default()
+        let mut o = Outbox::default();
+        for id in ids {
+            o.push(&message(id, "2026-12-01"), Some("seg_00"));
         }
+        o
+    }
+
+    #[test]
+    fn a_pending_message_is_stored_as_a_reference_to_its_segment() {
+        let mut o = Outbox::default();
+        o.push(&message("m1", "2026-12-01"), Some("seg_0a"));
+        let json = serde_json::to_value(&o).expect("encode");
+        let p = &json["pending"][0];
+        assert_eq!(p["segment"], "seg_0a");
+        assert_eq!(p["recipient"], "bob@corp.example");
+        assert!(p.get("message").is_none(), "{p}");
+        let back: Outbox = serde_json::from_value(json).expect("decode");
+        assert_eq!(back, o);
+    }
+
+    #[test]
+    fn a_state_from_before_segments_holding_whole_messages_still_reads() {
+        let mut legacy = serde_json::json!({
+            "message": serde_json::to_value(message("m1", "2026-12-01")).expect("encode"),
+            "attempts": 2,
+            "lastAnswer": "421 busy",
+        });
+        let p: Pending = serde_json::from_value(legacy.clone()).expect("decode");
+        assert_eq!(p.id, "m1");
+        assert_eq!(p.instance, "2026-12-01");
+        assert_eq!(p.recipient, "bob@corp.example");
+        assert_eq!(p.attempts, 2);
+        assert_eq!(p.segment, None);
+        assert_eq!(p.message.as_ref().map(|m| m.id.as_str()), Some("m1"));
+        // Folding works on it as on a reference.
+        let mut o = Outbox {
+            pending: vec![p],
+            ..Outbox::default()
+        };
+        fold(&mut o, vec![attempt("m1", AttemptResult::Delivered)]);
+        assert!(o.pending.is_empty());
+        assert_eq!(o.instances["2026-12-01"].sent, 1);
+        // Neither a message nor a segment, or a segment name that is not one: refused.
+        legacy["message"] = serde_json::Value::Null;
+        legacy["id"] = "m1".into();
+        let e = serde_json::from_value::<Pending>(legacy).expect_err("incomplete");
+        assert!(e.to_string().contains("neither"), "{e}");
+        let mut o = Outbox::default();
+        o.push(&message("m1", "2026-12-01"), Some("seg_0a"));
+        let mut json = serde_json::to_value(&o).expect("encode");
+        json["pending"][0]["segment"] = "../../etc/passwd".into();
+        let e = serde_json::from_value::<Outbox>(json).expect_err("bad segment");
+        assert!(e.to_string().contains("not a segment's name"), "{e}");
     }
 
     #[test]
@@ -437,7 +593,7 @@ mod tests {
             proptest::prop_assert_eq!(tally.failed.len(), first_final.len() - delivered);
             proptest::prop_assert_eq!(o.pending.len(), ids.len() - first_final.len());
             for p in &o.pending {
-                proptest::prop_assert!(!first_final.contains_key(p.message.id.as_str()));
+                proptest::prop_assert!(!first_final.contains_key(p.id.as_str()));
             }
         }
     }

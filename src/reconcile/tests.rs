@@ -79,6 +79,8 @@ pub(crate) struct World {
     pub removed: Vec<Removal>,
     pub failed: bool,
     pub deleted: bool,
+    /// The reviewer page's decision log.
+    pub page: Vec<crate::decision_log::Recorded>,
 }
 
 impl World {
@@ -91,6 +93,7 @@ impl World {
             removed: Vec::new(),
             failed: false,
             deleted: false,
+            page: Vec::new(),
         }
     }
 
@@ -170,6 +173,11 @@ impl World {
                     spec: spec.clone(),
                     recorded_at: None,
                 })
+                .chain(
+                    crate::decision_log::latest_of_all(&self.page)
+                        .into_iter()
+                        .map(|line| crate::decision_log::as_decision_file("ga", line)),
+                )
                 .collect();
             desired.reviews.insert(
                 "ga".into(),
@@ -260,6 +268,29 @@ impl World {
             }
         }
         plan
+    }
+
+    /// The reviewer page records `reviewer`'s decision at `at` on the running instance.
+    pub fn page_decides(
+        &mut self,
+        reviewer: &str,
+        principal: &str,
+        decision: Decision,
+        reason: Option<&str>,
+        at: &str,
+    ) -> &mut World {
+        let instance = self.instance().id.clone();
+        self.page.push(crate::decision_log::Recorded {
+            instance,
+            reviewer: reviewer.to_owned(),
+            principal: principal.to_owned(),
+            decision,
+            reason: reason.map(str::to_owned),
+            at: ts(at),
+            subject: format!("sub-{reviewer}"),
+            issuer: "https://idp.example".to_owned(),
+        });
+        self
     }
 
     pub fn state(&self) -> &ReviewState {
@@ -1438,4 +1469,210 @@ fn a_level_to_managers_has_the_reviewing_managers_looked_up_until_it_has_happene
     world.step("2026-12-06");
     assert_eq!(world.recorded["ga"].instances[0].escalations.len(), 1);
     assert_eq!(names(&world, "2026-12-07"), ["fiona", "uma@corp.example"]);
+}
+
+fn decided_by(world: &World, principal: &str) -> Option<(Decision, String, Timestamp, String)> {
+    let d = world.instance().items[principal].decision.as_ref()?;
+    Some((
+        d.decision,
+        d.reviewer.clone(),
+        d.at,
+        d.source.clone().unwrap_or_default(),
+    ))
+}
+
+fn users_review(reviewers: &[&str], people: &[&str]) -> World {
+    let mut spec = base_spec();
+    spec.reviewers = Reviewers {
+        kind: ReviewerType::Users,
+        users: reviewers.iter().map(|r| (*r).to_owned()).collect(),
+    };
+    World::new(spec, people.iter().map(|p| user(p)).collect())
+}
+
+#[test]
+fn a_page_decision_counts_at_the_time_the_page_recorded_it_and_the_last_recorded_wins() {
+    let mut world = users_review(&["carol"], &["alice", "carol"]);
+    world.step("2026-12-01");
+    world.page_decides(
+        "carol",
+        "alice",
+        Decision::Approve,
+        None,
+        "2026-12-02T10:00:00Z",
+    );
+    world.step("2026-12-02T11:00:00Z");
+    assert_eq!(
+        decided_by(&world, "alice"),
+        Some((
+            Decision::Approve,
+            "carol".into(),
+            ts("2026-12-02T10:00:00Z"),
+            "web sign-in sub-carol (https://idp.example)".into()
+        ))
+    );
+    assert!(
+        world.step("2026-12-02T12:00:00Z").is_empty(),
+        "read again, it changes nothing"
+    );
+    // Her decisions file says otherwise, later: the file's entry is the last recorded.
+    world.decide("carol", "alice", Decision::Deny, Some("left the team"));
+    world.step("2026-12-03");
+    assert_eq!(
+        decided_by(&world, "alice").map(|d| (d.0, d.3)),
+        Some((Decision::Deny, "decisions/carol.yaml".into()))
+    );
+    // And the page again, later still.
+    world.page_decides(
+        "carol",
+        "alice",
+        Decision::DontKnow,
+        Some("asking"),
+        "2026-12-04T09:00:00Z",
+    );
+    world.step("2026-12-04T10:00:00Z");
+    assert_eq!(
+        decided_by(&world, "alice").map(|d| d.0),
+        Some(Decision::DontKnow)
+    );
+    // The same decision made again on the page is a new record: it is the last one.
+    world.page_decides(
+        "carol",
+        "alice",
+        Decision::DontKnow,
+        Some("asking"),
+        "2026-12-05T09:00:00Z",
+    );
+    world.step("2026-12-05T10:00:00Z");
+    assert_eq!(
+        decided_by(&world, "alice").map(|d| d.2),
+        Some(ts("2026-12-05T09:00:00Z"))
+    );
+}
+
+#[test]
+fn a_page_decision_is_judged_by_the_rules_of_an_entry_from_a_file() {
+    let mut world = users_review(&["carol"], &["alice", "carol", "dave"]);
+    world.spec.settings.require_justification = true;
+    world.step("2026-12-01");
+    world.page_decides(
+        "dave",
+        "alice",
+        Decision::Approve,
+        Some("ok"),
+        "2026-12-02T10:00:00Z",
+    );
+    world.page_decides(
+        "carol",
+        "alice",
+        Decision::Approve,
+        None,
+        "2026-12-02T10:00:00Z",
+    );
+    let plan = world.step("2026-12-02T11:00:00Z");
+    assert_eq!(world.decision("alice"), None);
+    let rejected: Vec<String> = changes(&plan)
+        .into_iter()
+        .filter(|c| c.contains("does not count"))
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(
+        rejected.iter().any(|c| c.contains("`dave` may not decide")),
+        "{rejected:?}"
+    );
+    assert!(
+        rejected.iter().any(|c| c.contains("requires a reason")),
+        "{rejected:?}"
+    );
+}
+
+#[test]
+fn a_page_decision_made_before_the_end_counts_though_first_read_after_it() {
+    let mut world = users_review(&["carol"], &["alice", "bob", "carol"]);
+    world.step("2026-12-01");
+    // The instance ends on 2026-12-15; the page recorded this a minute before, and the next
+    // pass runs a day late.
+    world.page_decides(
+        "carol",
+        "alice",
+        Decision::Deny,
+        Some("left"),
+        "2026-12-14T23:59:00Z",
+    );
+    world.decide("carol", "bob", Decision::Deny, Some("left"));
+    world.step("2026-12-16");
+    assert!(world.instance().ended.is_some());
+    assert_eq!(
+        decided_by(&world, "alice").map(|d| (d.0, d.1)),
+        Some((Decision::Deny, "carol".into()))
+    );
+    // A file entry first seen after the end does not count.
+    assert_ne!(world.decision("bob"), Some(Decision::Deny));
+    // A page decision recorded after the end does not either.
+    world.page_decides(
+        "carol",
+        "carol",
+        Decision::Deny,
+        Some("late"),
+        "2026-12-15T00:00:01Z",
+    );
+    world.step("2026-12-17");
+    assert_ne!(world.decision("carol"), Some(Decision::Deny));
+}
+
+#[test]
+fn a_page_decision_made_before_a_reset_is_cleared_however_late_it_is_read() {
+    let mut world = users_review(&["carol"], &["alice", "carol"]);
+    world.step("2026-12-01");
+    world.spec.requests.reset = Some("r1".into());
+    world.step("2026-12-03");
+    world.page_decides(
+        "carol",
+        "alice",
+        Decision::Approve,
+        None,
+        "2026-12-02T12:00:00Z",
+    );
+    world.step("2026-12-04");
+    assert_eq!(world.decision("alice"), None, "made before the reset");
+    world.page_decides(
+        "carol",
+        "alice",
+        Decision::Approve,
+        None,
+        "2026-12-04T12:00:00Z",
+    );
+    world.step("2026-12-05");
+    assert_eq!(
+        world.decision("alice"),
+        Some(Decision::Approve),
+        "made after it"
+    );
+}
+
+#[test]
+fn a_page_decision_never_counts_for_a_later_instance() {
+    let mut world = users_review(&["carol"], &["alice", "carol"]);
+    world.spec.schedule.recurrence = Recurrence::Monthly;
+    world.step("2026-12-01");
+    world.page_decides(
+        "carol",
+        "alice",
+        Decision::Approve,
+        None,
+        "2026-12-02T10:00:00Z",
+    );
+    world.step("2026-12-03");
+    assert_eq!(world.decision("alice"), Some(Decision::Approve));
+    world.step("2027-01-01");
+    assert_eq!(world.instance().id, "2027-01-01");
+    assert_eq!(world.decision("alice"), None);
+    assert_eq!(
+        world.state().instances[0].items["alice"]
+            .decision
+            .as_ref()
+            .map(|d| d.decision),
+        Some(Decision::Approve),
+        "the first instance keeps it"
+    );
 }
