@@ -23,3 +23,4 @@ mod schema;
 mod scim;
 mod stages;
 mod web;
+mod web_pages;

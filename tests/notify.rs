@@ -711,6 +711,50 @@ fn preview_prints_what_a_reviewer_would_get_without_sending() {
 }
 
 #[test]
+fn with_a_reviewer_page_the_email_links_to_the_review_on_it() {
+    let peer = secured_smtp();
+    let setup = Setup::new(
+        &[("alice@corp.example", None)],
+        &[],
+        &smtp_notifier(&peer, "mail"),
+        &["mail"],
+    );
+    write_secrets(&setup);
+    let preview = || {
+        recert(
+            setup.path(),
+            &[
+                "notify",
+                "preview",
+                "ga",
+                "manifests",
+                "--reviewer",
+                "alice@corp.example",
+                "--state-dir",
+                "state",
+                "--now",
+                START,
+            ],
+        )
+    };
+    let link = "https://recert.corp.example/reviews/ga";
+    let without = preview();
+    assert_eq!(without.code, 0, "{}{}", without.stdout, without.stderr);
+    assert!(!without.stdout.contains(link), "{}", without.stdout);
+    std::fs::write(
+        setup.path().join("manifests/portal.yaml"),
+        "apiVersion: recert.dev/v1alpha1\nkind: ReviewerPortal\nmetadata:\n  name: reviews\nspec:\n  \
+         externalUrl: https://recert.corp.example\n  directory: corp\n  oidc:\n    \
+         issuer: https://login.corp.example\n    clientId: recert\n    \
+         clientSecret: {env: RECERT_OIDC_CLIENT_SECRET}\n",
+    )
+    .expect("portal");
+    let with = preview();
+    assert_eq!(with.code, 0, "{}{}", with.stdout, with.stderr);
+    assert!(with.stdout.contains(link), "{}", with.stdout);
+}
+
+#[test]
 fn an_escalation_hands_the_undecided_items_on_and_mails_the_new_reviewer() {
     let peer = secured_smtp();
     let setup = Setup::new(

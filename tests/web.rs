@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use super::daemon::Daemon;
 use crate::support::{Tree, root};
 
-const CLIENT_ID: &str = "recert-web";
-const CLIENT_SECRET: &str = "client-secret-7f3a9c2e5b81d604";
+pub(crate) const CLIENT_ID: &str = "recert-web";
+pub(crate) const CLIENT_SECRET: &str = "client-secret-7f3a9c2e5b81d604";
 const SESSION_KEY: &str = "session-key-0123456789abcdef0123456789abcdef";
 
 const DIRECTORY: &str = "apiVersion: recert.dev/v1alpha1
@@ -35,7 +35,7 @@ spec:
     path: corp-directory.yaml
 ";
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -44,7 +44,7 @@ fn free_port() -> u16 {
 
 /// A tree with the example directory and a portal for `issuer`; the page is to listen on
 /// `web_port`.
-fn portal_tree(web_port: u16, issuer: &str, claim: &str) -> Tree {
+pub(crate) fn portal_tree(web_port: u16, issuer: &str, claim: &str) -> Tree {
     let tree = Tree::new();
     let data = std::fs::read_to_string(root().join("examples/corp-directory.yaml"))
         .expect("the example directory");
@@ -74,7 +74,7 @@ spec:
 }
 
 /// `recert run` with the page on `web_port`, once it answers.
-fn start_daemon(tree: &Tree, web_port: u16) -> Daemon {
+pub(crate) fn start_daemon(tree: &Tree, web_port: u16) -> Daemon {
     let addr = format!("127.0.0.1:{web_port}");
     let daemon = Daemon::start(
         tree.path(),
@@ -95,18 +95,18 @@ fn start_daemon(tree: &Tree, web_port: u16) -> Daemon {
 
 /// One HTTP answer.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         self.header("location")
     }
 
-    fn header(&self, name: &str) -> String {
+    pub(crate) fn header(&self, name: &str) -> String {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -125,14 +125,14 @@ impl Answer {
 
 /// A browser as far as the page cares: cookies (shared by every port of 127.0.0.1, as
 /// browsers share them), no automatic redirects, every body kept to search for secrets.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
-    jar: BTreeMap<String, String>,
-    seen: Vec<String>,
+    pub(crate) jar: BTreeMap<String, String>,
+    pub(crate) seen: Vec<String>,
 }
 
 impl Browser {
-    fn new() -> Browser {
+    pub(crate) fn new() -> Browser {
         // Only ring is built in; reqwest wants it chosen before a client is made.
         let _ = rustls::crypto::ring::default_provider().install_default();
         Browser {
@@ -182,12 +182,12 @@ impl Browser {
         answer
     }
 
-    async fn get(&mut self, url: &str) -> Answer {
+    pub(crate) async fn get(&mut self, url: &str) -> Answer {
         let request = self.client.get(url);
         self.send(request).await
     }
 
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Answer {
         let request = self.client.post(url).form(form);
         self.send(request).await
     }
@@ -226,7 +226,7 @@ fn query(url: &str) -> BTreeMap<String, String> {
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-fn assert_security_headers(answer: &Answer, what: &str) {
+pub(crate) fn assert_security_headers(answer: &Answer, what: &str) {
     for (name, value) in [
         ("content-security-policy", CSP),
         ("x-frame-options", "DENY"),
@@ -281,7 +281,7 @@ async fn sign_in_by_http(
     (url, answer)
 }
 
-fn assert_no_secret(haystacks: &[&str], what: &str) {
+pub(crate) fn assert_no_secret(haystacks: &[&str], what: &str) {
     for secret in [CLIENT_SECRET, SESSION_KEY] {
         for text in haystacks {
             assert!(!text.contains(secret), "{what} holds a secret:\n{text}");
@@ -800,7 +800,7 @@ async fn a_return_address_off_the_page_is_refused() {
 }
 
 /// A session cookie as the page seals it, with the key the portal was given.
-fn seal_session(session: &Value) -> String {
+pub(crate) fn seal_session(session: &Value) -> String {
     let body = B64.encode(session.to_string());
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SESSION_KEY.as_bytes());
     let tag = ring::hmac::sign(&key, format!("recert.session.{body}").as_bytes());

@@ -232,6 +232,7 @@ pub async fn run(config: Config, ctx: Context) -> Result<(), StartError> {
         let local = crate::web::start(
             addr,
             &resolved.root,
+            &state_dir,
             &config.load,
             config.http_limits,
             Some(sink),

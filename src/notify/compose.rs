@@ -52,7 +52,8 @@ pub fn compose(
         return out;
     };
     let users = Users { instance, people };
-    let base = content(state, instance, notice.event);
+    let mut base = content(state, instance, notice.event);
+    base.link = notifiers.link(review, notice.event);
     let mut pending_by_reviewer: Option<BTreeMap<String, Vec<String>>> = None;
     for used in settings.notifiers.iter().filter(|u| u.wants(notice.event)) {
         let Some(channel) = notifiers.channel(&used.name) else {
@@ -332,8 +333,9 @@ pub fn item_fact(item: &crate::state::ItemState) -> ItemFact {
     }
 }
 
-/// Where and how a reviewer records decisions in the repository.
-fn how_to_decide(review: &str, state: &ReviewState, reviewer: &str) -> HowToDecide {
+/// Where and how a reviewer records decisions in the repository (`reviewer` as decisions name
+/// them: the user principal name).
+pub fn how_to_decide(review: &str, state: &ReviewState, reviewer: &str) -> HowToDecide {
     let local = reviewer.split('@').next().unwrap_or(reviewer);
     let mut name: String = format!("{local}-{review}")
         .to_lowercase()
@@ -678,6 +680,48 @@ mod tests {
                 "not found in the directory",
                 "no Notifier named `gone` is loaded",
             ]
+        );
+    }
+    #[test]
+    fn messages_link_to_the_reviewer_page_only_when_one_is_configured() {
+        let state = started(|spec| {
+            spec.settings.notifications.notifiers = vec![NotifierUse {
+                name: "mail".into(),
+                events: vec![],
+            }];
+        });
+        let now = Timestamp::parse("2026-12-01").expect("time");
+        let carol = vec!["carol".to_owned()];
+        let dave = vec!["dave".to_owned()];
+        let link = |notifiers: &Notifiers, event, reviewers: &[String], owners: &[String]| {
+            let composed = compose(
+                "ga",
+                &state,
+                notice(event, reviewers, owners),
+                notifiers,
+                &people(),
+                now,
+            );
+            composed.messages[0].content.link.clone()
+        };
+        let none = notifiers();
+        assert_eq!(
+            link(&none, NotificationEvent::InstanceStarted, &carol, &[]),
+            None
+        );
+        let page = notifiers().with_portal("https://recert.corp.example/");
+        assert_eq!(
+            link(&page, NotificationEvent::InstanceStarted, &carol, &[]).as_deref(),
+            Some("https://recert.corp.example/reviews/ga")
+        );
+        assert_eq!(
+            link(&page, NotificationEvent::Reminder, &carol, &[]).as_deref(),
+            Some("https://recert.corp.example/reviews/ga")
+        );
+        // Owners are told of the end on the review's overview.
+        assert_eq!(
+            link(&page, NotificationEvent::InstanceEnded, &[], &dave).as_deref(),
+            Some("https://recert.corp.example/reviews/ga/overview")
         );
     }
 }

@@ -19,25 +19,62 @@ use std::path::PathBuf;
 use crate::load::Loaded;
 use crate::model::Resource;
 use crate::model::notifier::{Channel, NotifierSpec};
+use crate::model::review::NotificationEvent;
 
 /// The notifiers the manifests declare, by name, with the file each came from (relative paths
 /// and `file:` secrets resolve against its folder).
 #[derive(Debug, Clone, Default)]
 pub struct Notifiers {
     by_name: BTreeMap<String, (NotifierSpec, PathBuf)>,
+    /// The reviewer page's origin (`externalUrl` of the one `ReviewerPortal`), where messages
+    /// link to. Several portals are an error the page refuses to start with; then none.
+    portal: Option<String>,
 }
 
 impl Notifiers {
     pub fn of(loaded: &Loaded) -> Notifiers {
         let mut by_name = BTreeMap::new();
+        let mut portals = Vec::new();
         for doc in &loaded.docs {
-            if let Resource::Notifier(n) = &doc.resource {
-                by_name
-                    .entry(n.metadata.name.clone())
-                    .or_insert_with(|| (n.spec.clone(), loaded.path_of(doc).to_path_buf()));
+            match &doc.resource {
+                Resource::Notifier(n) => {
+                    by_name
+                        .entry(n.metadata.name.clone())
+                        .or_insert_with(|| (n.spec.clone(), loaded.path_of(doc).to_path_buf()));
+                }
+                Resource::ReviewerPortal(p) => portals.push(p.spec.external_url.clone()),
+                _ => {}
             }
         }
-        Notifiers { by_name }
+        let portal = match portals.as_slice() {
+            [one] => Some(one.trim_end_matches('/').to_owned()),
+            _ => None,
+        };
+        Notifiers { by_name, portal }
+    }
+
+    /// With the reviewer page at `origin` (tests).
+    #[cfg(test)]
+    pub fn with_portal(mut self, origin: &str) -> Notifiers {
+        self.portal = Some(origin.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Where a message about `review` links to, when the reviewer page is configured: the
+    /// reviewer's page for the events that ask for decisions, the owner's overview for the
+    /// others.
+    pub fn link(&self, review: &str, event: NotificationEvent) -> Option<String> {
+        let origin = self.portal.as_deref()?;
+        let review = crate::web::redirect::encode(review);
+        Some(match event {
+            NotificationEvent::InstanceStarted
+            | NotificationEvent::StageStarted
+            | NotificationEvent::Reminder
+            | NotificationEvent::Escalated => format!("{origin}/reviews/{review}"),
+            NotificationEvent::InstanceEnded | NotificationEvent::Applied => {
+                format!("{origin}/reviews/{review}/overview")
+            }
+        })
     }
 
     /// Notifiers given directly (tests).
@@ -48,6 +85,7 @@ impl Notifiers {
                 .into_iter()
                 .map(|(name, spec)| (name, (spec, PathBuf::new())))
                 .collect(),
+            portal: None,
         }
     }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::message::Message;
 use crate::model::notifier::Channel;
 
-pub use compose::{decide_command, decisions_snippet};
+pub use compose::{command_of, decide_command, decisions_snippet, snippet_of};
 
 /// An e-mail's content.
 #[derive(Debug, Clone, PartialEq, Eq)]

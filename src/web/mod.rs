@@ -5,23 +5,29 @@
 //! Layout: `config` (the `ReviewerPortal` checked and resolved), `oidc` (discovery, keys,
 //! code exchange, ID token verification), `session` (signed cookies), `redirect` (return
 //! paths), `principals` (claim → directory user), `auth` (sign-in and sign-out handlers and
-//! the extractors), `pages` (HTML), `start` (the portal found among the manifests).
+//! the extractors), `pages` (HTML), `start` (the portal found among the manifests); the pages
+//! themselves: `reviews` (what a person may see of the state directory), `reviewer_page`,
+//! `owner_page`.
 
 pub mod auth;
 pub mod config;
 pub mod decide;
 pub mod oidc;
+pub mod owner_page;
 pub mod pages;
 pub mod principals;
 pub mod redirect;
+pub mod reviewer_page;
+pub mod reviews;
 pub mod session;
 pub mod start;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -42,17 +48,24 @@ pub struct Portal<P> {
     pub provider: Provider,
     pub signer: Signer,
     pub principals: P,
+    /// The state directory the pages read (`recert run --state-dir`).
+    pub state_dir: PathBuf,
     /// Where decisions go (`recert run` with a state directory); none: the page records none.
     pub sink: Option<decide::Sink>,
 }
 
 impl<P> Portal<P> {
-    pub fn new(settings: Settings, principals: P) -> Result<Portal<P>, ProviderError> {
+    pub fn new(
+        settings: Settings,
+        principals: P,
+        state_dir: PathBuf,
+    ) -> Result<Portal<P>, ProviderError> {
         let signer = Signer::new(settings.session_key.as_ref().map(|k| k.expose().as_bytes()));
         Ok(Portal {
             provider: Provider::new(settings)?,
             signer,
             principals,
+            state_dir,
             sink: None,
         })
     }
@@ -83,7 +96,10 @@ impl<P> Portal<P> {
 /// The page's routes.
 pub fn app<P: Principals>(portal: Arc<Portal<P>>) -> Router {
     Router::new()
-        .route("/", get(landing))
+        .route("/", get(landing::<P>))
+        .route("/reviews/{review}", get(review_page::<P>))
+        .route("/reviews/{review}/overview", get(overview_page::<P>))
+        .route("/reviews/{review}/results/{file}", get(results_csv::<P>))
         .route("/auth/login", get(auth::login::<P>))
         .route("/auth/callback", get(auth::callback::<P>))
         .route("/auth/logout", post(auth::logout::<P>))
@@ -123,15 +139,123 @@ pub(crate) fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-async fn landing(user: SignedIn) -> Response {
-    let role = if user.admin { " (administrator)" } else { "" };
-    let body = format!(
-        "<h1>Access reviews</h1><p>Signed in as <strong>{}</strong>{role} (directory id <code>{}</code>).</p>{}",
-        pages::escape(&user.name),
-        pages::escape(&user.principal),
-        pages::sign_out_form(&user.csrf),
-    );
-    Html(pages::layout("Access reviews", &body)).into_response()
+async fn landing<P: Principals>(State(portal): State<Arc<Portal<P>>>, user: SignedIn) -> Response {
+    let dir = portal.state_dir.clone();
+    let page = off_workers(move || {
+        reviews::load_all(&dir).map(|states| {
+            (
+                "Access reviews".to_owned(),
+                reviewer_page::landing(&user, &states),
+            )
+        })
+    });
+    html(page.await)
+}
+
+async fn review_page<P: Principals>(
+    State(portal): State<Arc<Portal<P>>>,
+    Path(review): Path<String>,
+    Query(query): Query<reviewer_page::ReviewQuery>,
+    user: SignedIn,
+) -> Response {
+    let dir = portal.state_dir.clone();
+    html(off_workers(move || reviewer_page::review_page(&dir, &user, &review, &query)).await)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct InstanceQuery {
+    instance: Option<String>,
+}
+
+async fn overview_page<P: Principals>(
+    State(portal): State<Arc<Portal<P>>>,
+    Path(review): Path<String>,
+    Query(query): Query<InstanceQuery>,
+    user: SignedIn,
+) -> Response {
+    let dir = portal.state_dir.clone();
+    html(
+        off_workers(move || owner_page::overview(&dir, &user, &review, query.instance.as_deref()))
+            .await,
+    )
+}
+
+async fn results_csv<P: Principals>(
+    State(portal): State<Arc<Portal<P>>>,
+    Path((review, file)): Path<(String, String)>,
+    user: SignedIn,
+) -> Response {
+    let Some(instance) = file.strip_suffix(".csv").map(str::to_owned) else {
+        return nothing_here();
+    };
+    let dir = portal.state_dir.clone();
+    let name = format!("{review}-{instance}.csv");
+    let csv = off_workers(move || owner_page::results_csv(&dir, &user, &review, &instance)).await;
+    match csv {
+        Ok(csv) => {
+            // The file name comes from the URL: only characters that need no quoting.
+            let name: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
+                csv,
+            )
+                .into_response()
+        }
+        Err(e) => page_error(&e),
+    }
+}
+
+/// Reading states and rendering a page is blocking work (the store reads on rayon's threads):
+/// it runs beside the async workers, which keep serving the probes and sign-ins.
+async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, reviews::PageError> + Send + 'static,
+) -> Result<T, reviews::PageError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            Err(reviews::PageError::Failed)
+        }
+    }
+}
+
+fn html(page: Result<(String, String), reviews::PageError>) -> Response {
+    match page {
+        Ok((title, body)) => Html(pages::layout(&title, &body)).into_response(),
+        Err(e) => page_error(&e),
+    }
+}
+
+fn page_error(e: &reviews::PageError) -> Response {
+    match e {
+        // The very answer of a page that does not exist: nothing tells a review nobody
+        // may see from one that is not there.
+        reviews::PageError::NotFound => nothing_here(),
+        other => {
+            // The log says which file; the page does not show the server's paths.
+            tracing::error!(error = %other, "a page could not be shown");
+            pages::problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Not available",
+                "The review's records cannot be read just now; try again later.",
+            )
+        }
+    }
 }
 
 async fn stylesheet() -> Response {
@@ -143,6 +267,10 @@ async fn stylesheet() -> Response {
 }
 
 async fn not_found() -> Response {
+    nothing_here()
+}
+
+fn nothing_here() -> Response {
     pages::problem(StatusCode::NOT_FOUND, "Not found", "There is no such page.")
 }
 

@@ -45,6 +45,7 @@ pub enum StartError {
 pub async fn start(
     addr: SocketAddr,
     root: &Path,
+    state_dir: &Path,
     options: &load::Options,
     limits: Limits,
     sink: Option<super::decide::Sink>,
@@ -91,7 +92,11 @@ pub async fn start(
                 message: e.to_string(),
             }
         })?;
-    let mut portal = Portal::new(settings, DirectoryPrincipals::new(directory))?;
+    let mut portal = Portal::new(
+        settings,
+        DirectoryPrincipals::new(directory),
+        state_dir.to_owned(),
+    )?;
     portal.sink = sink;
     Ok(super::serve(addr, portal, limits).await?)
 }

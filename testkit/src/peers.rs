@@ -547,4 +547,35 @@ impl OidcPeer {
         );
         serde_json::from_slice(&out.stdout).expect("its JSON line")
     }
+
+    /// Runs `scripts/peers/review_browser.mjs`: Playwright signs in at `start_url` (a review
+    /// page) as `login`, screenshots the items to `{screenshots}-items.png`, then runs
+    /// `steps` (extra arguments: `--deny ID --reason TEXT`, `--accept yes`) through the page's
+    /// forms and screenshots `{screenshots}-decided.png` and `{screenshots}-phone.png`.
+    /// Returns the script's JSON line.
+    pub fn browser_review(
+        &self,
+        start_url: &str,
+        login: &str,
+        screenshots: &Path,
+        steps: &[&str],
+    ) -> Value {
+        let folder = PathBuf::from(var("RECERT_TEST_PEERS_OIDC"));
+        let out = Command::new("node")
+            .current_dir(&folder)
+            .arg(folder.join("review_browser.mjs"))
+            .args(["--url", start_url, "--login", login, "--screenshots"])
+            .arg(screenshots)
+            .args(steps)
+            .stdin(Stdio::null())
+            .output()
+            .expect("node runs");
+        assert!(
+            out.status.success(),
+            "review_browser.mjs failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        serde_json::from_slice(&out.stdout).expect("its JSON line")
+    }
 }

@@ -470,14 +470,20 @@ fn how_to_decide(msg: &Message, how: &HowToDecide) -> Vec<Block> {
 /// is it fails validation instead of deciding anything, and once filled in it is valid. The
 /// recommendation is a comment, so that nobody records it without choosing it.
 pub fn decisions_snippet(msg: &Message, how: &HowToDecide) -> String {
+    snippet_of(&msg.review, &msg.instance, &msg.content.items, how)
+}
+
+/// [`decisions_snippet`] for `items` of a review's instance (the reviewer page's read-only
+/// mode shows the same snippet as the e-mail).
+pub fn snippet_of(review: &str, instance: &str, items: &[ItemFact], how: &HowToDecide) -> String {
     let mut out = format!(
         "apiVersion: {API_VERSION}\nkind: ReviewDecisions\nmetadata:\n  name: {}\nspec:\n  \
          review: {}\n  reviewer: {}\n  decisions:\n",
         yaml_scalar(&how.document_name),
-        yaml_scalar(&msg.review),
+        yaml_scalar(review),
         yaml_scalar(&how.reviewer),
     );
-    for item in &msg.content.items {
+    for item in items {
         out.push_str("    - principal: ");
         out.push_str(&yaml_scalar(&item.name));
         if let Some(display) = &item.display_name {
@@ -485,7 +491,7 @@ pub fn decisions_snippet(msg: &Message, how: &HowToDecide) -> String {
             out.push_str(&one_line(display));
         }
         out.push_str("\n      instance: ");
-        out.push_str(&yaml_scalar(&msg.instance));
+        out.push_str(&yaml_scalar(instance));
         out.push_str("\n      decision:   # ");
         match item.recommendation {
             Some(decision) => {
@@ -512,6 +518,11 @@ pub fn decisions_snippet(msg: &Message, how: &HowToDecide) -> String {
 /// The `recert decide` command for one item, quoted for a POSIX shell. The decision shown is
 /// the recommendation (approve when there is none); the text around it says to choose.
 pub fn decide_command(msg: &Message, how: &HowToDecide, item: &ItemFact) -> String {
+    command_of(&msg.review, how, item)
+}
+
+/// [`decide_command`] for an item of `review`.
+pub fn command_of(review: &str, how: &HowToDecide, item: &ItemFact) -> String {
     let flag = match item.recommendation {
         Some(Decision::Deny) => "--deny",
         Some(Decision::DontKnow) => "--dont-know",
@@ -519,7 +530,7 @@ pub fn decide_command(msg: &Message, how: &HowToDecide, item: &ItemFact) -> Stri
     };
     let mut command = format!(
         "recert decide {} --reviewer {} --principal {} {flag}",
-        shell_word(&msg.review),
+        shell_word(review),
         shell_word(&how.reviewer),
         shell_word(&item.name)
     );
