@@ -130,9 +130,7 @@ struct Stop(Child);
 
 impl Drop for Stop {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.0.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
         let _ = self.0.wait();
     }
 }

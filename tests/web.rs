@@ -126,7 +126,7 @@ impl Answer {
 /// A browser as far as the page cares: cookies (shared by every port of 127.0.0.1, as
 /// browsers share them), no automatic redirects, every body kept to search for secrets.
 pub(crate) struct Browser {
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
     pub(crate) jar: BTreeMap<String, String>,
     pub(crate) seen: Vec<String>,
 }
@@ -153,7 +153,7 @@ impl Browser {
             .join("; ")
     }
 
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Answer {
+    pub(crate) async fn send(&mut self, request: reqwest::RequestBuilder) -> Answer {
         let request = if self.jar.is_empty() {
             request
         } else {

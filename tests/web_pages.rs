@@ -589,3 +589,132 @@ async fn a_review_that_hides_earlier_stages_decisions_keeps_them_off_the_pages()
         );
     }
 }
+
+async fn post_form(browser: &mut Browser, url: &str, fields: Vec<(&str, String)>) -> Answer {
+    let request = browser.client.post(url).form(&fields);
+    browser.send(request).await
+}
+
+/// Waits until the review's `status.yaml` says `wanted`.
+fn status_says(tree: &Tree, daemon: &Daemon, wanted: &str) -> String {
+    let path = tree
+        .path()
+        .join(format!("state/reviews/{REVIEW}/status.yaml"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.contains(wanted) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "status.yaml never said {wanted:?}:\n{text}\nthe daemon logged:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_posted_is_recorded_only_for_the_reviewers_own_items_and_by_the_engines_rules() {
+    let (tree, daemon, web) = start(false);
+    let decide = format!("{web}/reviews/{REVIEW}/decide");
+    let log = tree
+        .path()
+        .join(format!("state/reviews/{REVIEW}/web-decisions.jsonl"));
+    let today = instance_id();
+    let mut alice = signed_in("u-alice", "alice@corp.example", "Alice");
+    let form = |principal: &'static str, reason: &'static str| {
+        let today = today.clone();
+        move |csrf: &'static str| {
+            vec![
+                ("csrf", csrf.to_owned()),
+                ("instance", today.clone()),
+                ("action", "decide".to_owned()),
+                ("decision", "deny".to_owned()),
+                ("reason", reason.to_owned()),
+                ("principal", principal.to_owned()),
+            ]
+        }
+    };
+    // Carol's report, an item that does not exist, and a real item in an instance that does
+    // not exist: refused alike, nothing recorded.
+    for principal in ["u-heidi", "u-nobody"] {
+        let answer = post_form(&mut alice, &decide, form(principal, "left")("csrf-u-alice")).await;
+        assert_eq!(answer.status, 403, "{principal}: {}", answer.body);
+        assert_security_headers(&answer, "a refused decision");
+    }
+    let mut other_instance = form("u-mallory", "left")("csrf-u-alice");
+    other_instance[1].1 = "2020-01-01".into();
+    assert_eq!(post_form(&mut alice, &decide, other_instance).await.status, 403);
+    // Her own report, without the CSRF token, or without the reason the review requires.
+    assert_eq!(
+        post_form(&mut alice, &decide, form("u-mallory", "left")("not-hers"))
+            .await
+            .status,
+        403
+    );
+    let answer = post_form(&mut alice, &decide, form("u-mallory", " ")("csrf-u-alice")).await;
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    assert!(answer.body.contains("requires a reason"), "{}", answer.body);
+    assert!(!log.exists(), "nothing refused is recorded");
+
+    // Her own report, with a reason: on disk before the answer, then in the status.
+    let answer = post_form(
+        &mut alice,
+        &decide,
+        form("u-mallory", "moved to finance")("csrf-u-alice"),
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let lines = std::fs::read_to_string(&log).expect("the decision log");
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    assert!(
+        lines.contains(r#""reviewer":"u-alice","principal":"u-mallory","decision":"deny""#),
+        "{lines}"
+    );
+    let status = status_says(
+        &tree,
+        &daemon,
+        "source: web sign-in s-1 (http://127.0.0.1:1)",
+    );
+    assert!(status.contains("reason: moved to finance"), "{status}");
+
+    // Carol accepts the recommendations of her pending items (Heidi; Grace is decided).
+    let mut carol = signed_in("u-carol", "carol@corp.example", "Carol");
+    let answer = post_form(
+        &mut carol,
+        &decide,
+        vec![
+            ("csrf", "csrf-u-carol".to_owned()),
+            ("instance", today.clone()),
+            ("action", "accept".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let lines = std::fs::read_to_string(&log).expect("the decision log");
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    assert!(
+        lines.contains(r#""reviewer":"u-carol","principal":"u-heidi""#),
+        "{lines}"
+    );
+    assert!(lines.contains("recommendation accepted"), "{lines}");
+    drop(daemon);
+
+    // A read-only page records nothing.
+    let (tree, _daemon, web) = start(true);
+    let mut alice = signed_in("u-alice", "alice@corp.example", "Alice");
+    let request = alice
+        .client
+        .post(format!("{web}/reviews/{REVIEW}/decide"))
+        .form(&form("u-mallory", "left")("csrf-u-alice"));
+    let answer = alice.send(request).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(
+        !tree
+            .path()
+            .join(format!("state/reviews/{REVIEW}/web-decisions.jsonl"))
+            .exists()
+    );
+}

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::directory::{Principal, UserInfo};
 use crate::model::notifier::Channel;
 use crate::model::review::{NotificationEvent, Timestamp};
-use crate::reconcile::{InstanceNames, allowed_reviewers_in};
+use crate::reconcile::{InstanceNames, allowed_reviewers_resolving};
 use crate::state::{ApplyResult, EndReason, Instance, Remediation, ReviewState};
 
 use super::Notifiers;
@@ -253,13 +253,14 @@ fn content(state: &ReviewState, instance: &Instance, event: NotificationEvent) -
 /// Each reviewer's undecided items (principal ids), by reviewer id.
 fn pending_items(state: &ReviewState, instance: &Instance) -> BTreeMap<String, Vec<String>> {
     let names = InstanceNames::of(state, Some(instance));
+    let mut resolved = HashMap::new();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (id, item) in instance
         .items
         .iter()
         .filter(|(id, i)| instance.pending(id, i))
     {
-        for reviewer in allowed_reviewers_in(&names, item) {
+        for reviewer in allowed_reviewers_resolving(&names, item, &mut resolved) {
             out.entry(reviewer).or_default().push(id.clone());
         }
     }

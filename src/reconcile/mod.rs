@@ -506,11 +506,28 @@ pub fn allowed_reviewers(state: &ReviewState, item: &ItemState) -> BTreeSet<Stri
 /// [`allowed_reviewers`] with the names of the latest instance already at hand: a loop over
 /// every item asks this once an item, and the names answer each from an index built once.
 pub fn allowed_reviewers_in(names: &InstanceNames<'_>, item: &ItemState) -> BTreeSet<String> {
+    allowed_reviewers_resolving(names, item, &mut HashMap::new())
+}
+
+/// [`allowed_reviewers_in`] for many items of one instance: `resolved` keeps each reviewer
+/// name's id once looked up, since every item of a review names the same reviewers.
+pub fn allowed_reviewers_resolving(
+    names: &InstanceNames<'_>,
+    item: &ItemState,
+    resolved: &mut HashMap<String, String>,
+) -> BTreeSet<String> {
     let subject = subject_of(&item.principal);
     authority::candidates(names.spec(), names, item.principal.id(), Some(&subject))
         .unwrap_or_default()
         .iter()
-        .map(|n| names.id(n).unwrap_or_else(|| normalize(n)))
+        .map(|n| {
+            if let Some(id) = resolved.get(n.as_ref()) {
+                return id.clone();
+            }
+            let id = names.id(n).unwrap_or_else(|| normalize(n));
+            resolved.insert(n.to_string(), id.clone());
+            id
+        })
         .chain(
             names
                 .instance()
@@ -629,8 +646,9 @@ fn pending_reviewers(state: &ReviewState, instance: &Instance) -> Vec<String> {
             .unwrap_or_default();
     }
     let mut out: BTreeSet<String> = BTreeSet::new();
+    let mut resolved = HashMap::new();
     for item in undecided {
-        out.extend(allowed_reviewers_in(&names, item));
+        out.extend(allowed_reviewers_resolving(&names, item, &mut resolved));
     }
     out.into_iter().collect()
 }

@@ -503,42 +503,70 @@ pub fn escalations(e: &Evidence<'_>) -> Option<Section> {
         return None;
     }
     let instance = e.instance;
+    // In a multi-stage instance each stage reached its own levels (their times count from
+    // the stage's start and end): a stage that ended keeps them in its record, the stage in
+    // progress on the instance.
+    let stages: Vec<(Option<&str>, &[crate::state::EscalationRecord])> = if instance.staged() {
+        instance
+            .stages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, record)| {
+                let reached: &[crate::state::EscalationRecord] = if record.ended.is_some() {
+                    &record.escalations
+                } else if i == instance.stage {
+                    &instance.escalations
+                } else {
+                    return None;
+                };
+                Some((Some(record.name.as_str()), reached))
+            })
+            .collect()
+    } else {
+        vec![(None, instance.escalations.as_slice())]
+    };
     let mut rows = Vec::new();
-    for (index, level) in levels.iter().enumerate() {
-        let when = match (level.after_days, level.days_before_end) {
-            (Some(d), _) => format!("{d} days after the start"),
-            (None, Some(d)) => format!("{d} days before the end"),
-            (None, None) => String::new(),
-        };
-        let to = match level.to {
-            crate::model::review::EscalateTo::Manager => "each reviewer's manager".to_owned(),
-            crate::model::review::EscalateTo::Fallback => "the fallback reviewers".to_owned(),
-            crate::model::review::EscalateTo::Users => level.users.join(", "),
-        };
-        let reached = instance.escalations.iter().find(|r| r.level == index);
-        let outcome = match reached {
-            None => "not reached".to_owned(),
-            Some(r) if r.items.is_empty() => {
-                format!("reached {}: nothing undecided to hand on", r.at)
-            }
-            Some(r) => {
-                let mut lines: Vec<String> = r
-                    .items
-                    .iter()
-                    .map(|(item, to)| format!("{item} → {}", to.join(", ")))
-                    .collect();
-                if !r.unresolved.is_empty() {
-                    lines.push(format!("no manager known for {}", r.unresolved.join(", ")));
+    for (stage, reached_in) in &stages {
+        for (index, level) in levels.iter().enumerate() {
+            let when = match (level.after_days, level.days_before_end) {
+                (Some(d), _) => format!("{d} days after the start"),
+                (None, Some(d)) => format!("{d} days before the end"),
+                (None, None) => String::new(),
+            };
+            let to = match level.to {
+                crate::model::review::EscalateTo::Manager => "each reviewer's manager".to_owned(),
+                crate::model::review::EscalateTo::Fallback => "the fallback reviewers".to_owned(),
+                crate::model::review::EscalateTo::Users => level.users.join(", "),
+            };
+            let reached = reached_in.iter().find(|r| r.level == index);
+            let outcome = match reached {
+                None => "not reached".to_owned(),
+                Some(r) if r.items.is_empty() => {
+                    format!("reached {}: nothing undecided to hand on", r.at)
                 }
-                format!("reached {}: {}", r.at, lines.join("; "))
-            }
-        };
-        rows.push(vec![
-            Html::text(&level.label(index)),
-            Html::text(&when),
-            Html::text(&to),
-            Html::text(&outcome),
-        ]);
+                Some(r) => {
+                    let mut lines: Vec<String> = r
+                        .items
+                        .iter()
+                        .map(|(item, to)| format!("{item} → {}", to.join(", ")))
+                        .collect();
+                    if !r.unresolved.is_empty() {
+                        lines.push(format!("no manager known for {}", r.unresolved.join(", ")));
+                    }
+                    format!("reached {}: {}", r.at, lines.join("; "))
+                }
+            };
+            let label = match stage {
+                Some(stage) => format!("{stage}: {}", level.label(index)),
+                None => level.label(index),
+            };
+            rows.push(vec![
+                Html::text(&label),
+                Html::text(&when),
+                Html::text(&to),
+                Html::text(&outcome),
+            ]);
+        }
     }
     let mut body = String::new();
     table(
