@@ -110,7 +110,7 @@ fn free_port() -> u16 {
 fn decided(state: &Path) -> Option<(usize, usize)> {
     let text = std::fs::read(state).ok()?;
     let value: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    let items = value["instances"].as_array()?.last()?["items"].as_object()?;
+    let items = value["state"]["instances"].as_array()?.last()?["items"].as_object()?;
     Some((
         items.len(),
         items.values().filter(|i| !i["decision"].is_null()).count(),
@@ -150,6 +150,8 @@ async fn run(work: &Path, args: &Args) -> Run {
         .current_dir(work)
         .args(["run", "m", "--state-dir", "state", "--web-listen"])
         .arg(format!("127.0.0.1:{port}"))
+        // Every reviewer holds a connection: more than the default cap of 64.
+        .args(["--http-max-connections", &(args.reviewers + 16).to_string()])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -161,8 +163,8 @@ async fn run(work: &Path, args: &Args) -> Run {
     while decided(&state).is_none_or(|(items, _)| items < total) {
         assert!(
             Instant::now() < deadline,
-            "the instance never started; see {}",
-            work.join("daemon.log").display()
+            "the instance never started; recert run logged:\n{}",
+            std::fs::read_to_string(work.join("daemon.log")).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -233,9 +235,9 @@ async fn run(work: &Path, args: &Args) -> Run {
         }
         assert!(
             Instant::now() < deadline,
-            "decisions lost: the state holds {:?} of {total}; see {}",
+            "decisions lost: the state holds {:?} of {total}; recert run logged:\n{}",
             decided(&state),
-            work.join("daemon.log").display()
+            std::fs::read_to_string(work.join("daemon.log")).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -646,7 +646,10 @@ async fn a_decision_posted_is_recorded_only_for_the_reviewers_own_items_and_by_t
     }
     let mut other_instance = form("u-mallory", "left")("csrf-u-alice");
     other_instance[1].1 = "2020-01-01".into();
-    assert_eq!(post_form(&mut alice, &decide, other_instance).await.status, 403);
+    assert_eq!(
+        post_form(&mut alice, &decide, other_instance).await.status,
+        403
+    );
     // Her own report, without the CSRF token, or without the reason the review requires.
     assert_eq!(
         post_form(&mut alice, &decide, form("u-mallory", "left")("not-hers"))

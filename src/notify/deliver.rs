@@ -608,7 +608,7 @@ fn fingerprint(spec: &crate::model::notifier::NotifierSpec, path: &std::path::Pa
     hash.update(serde_json::to_vec(spec).unwrap_or_default());
     hash.update(path.as_os_str().as_encoded_bytes());
     let digest = hash.finalize();
-    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    crate::audit::hex(&digest[..12])
 }
 
 #[cfg(test)]

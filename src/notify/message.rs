@@ -245,8 +245,7 @@ impl Message {
             hash.update([0u8]);
         }
         let digest = hash.finalize();
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("msg_{hex}")
+        format!("msg_{}", crate::audit::hex(&digest[..16]))
     }
 }
 

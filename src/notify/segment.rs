@@ -73,8 +73,7 @@ pub fn name_of(messages: &[&Message]) -> String {
         hash.update([0u8]);
     }
     let digest = hash.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{PREFIX}{hex}")
+    format!("{PREFIX}{}", crate::audit::hex(&digest[..16]))
 }
 
 /// Where segment `name` is.

@@ -324,6 +324,7 @@ pub(super) fn record(
                             principal: s.principal.clone(),
                             decision: s.decision,
                             reason: s.reason.clone(),
+                            source: s.sources(),
                         },
                     };
                     plan.changes.push(change);

@@ -99,6 +99,9 @@ pub enum Change {
         principal: String,
         decision: Decision,
         reason: Option<String>,
+        /// Where it was made: the decisions file, or the reviewer page's sign-in.
+        #[serde(default)]
+        source: String,
     },
     #[serde(rename_all = "camelCase")]
     DecisionRejected {

@@ -103,7 +103,7 @@ impl Certificate {
             "aud": audience,
             "iss": client_id,
             "sub": client_id,
-            "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "jti": crate::audit::hex(&jti),
             "nbf": now,
             "iat": now,
             "exp": now + 600,
