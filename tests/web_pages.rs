@@ -660,6 +660,16 @@ async fn a_decision_posted_is_recorded_only_for_the_reviewers_own_items_and_by_t
     let answer = post_form(&mut alice, &decide, form("u-mallory", " ")("csrf-u-alice")).await;
     assert_eq!(answer.status, 409, "{}", answer.body);
     assert!(answer.body.contains("requires a reason"), "{}", answer.body);
+    // A review name that is a path (here one that leads back to the review itself): refused
+    // before it reaches the state directory.
+    let escape = format!("{web}/reviews/{REVIEW}%2F..%2F{REVIEW}/decide");
+    let answer = post_form(
+        &mut alice,
+        &escape,
+        form("u-mallory", "left")("csrf-u-alice"),
+    )
+    .await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
     assert!(!log.exists(), "nothing refused is recorded");
 
     // Her own report, with a reason: on disk before the answer, then in the status.

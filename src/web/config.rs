@@ -248,6 +248,26 @@ mod tests {
     }
 
     #[test]
+    fn session_hours_and_scopes_are_what_the_sign_in_uses() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(dir.path().join("secret"), "s3cret").expect("a secret");
+        let mut portal = spec("https://recert.corp.example", "https://idp.corp.example");
+        portal.oidc.client_secret = SecretRef {
+            env: None,
+            file: Some("secret".to_owned()),
+        };
+        let defaults = Settings::resolve("p", &portal, dir.path()).expect("resolves");
+        assert_eq!(defaults.session, Duration::from_secs(8 * 3600));
+        assert_eq!(defaults.scopes, "openid profile email");
+        portal.session_hours = Some(2);
+        portal.oidc.scopes = vec!["email".to_owned(), "openid".to_owned(), "groups".to_owned()];
+        let set = Settings::resolve("p", &portal, dir.path()).expect("resolves");
+        assert_eq!(set.session, Duration::from_secs(2 * 3600));
+        // `openid` is always asked, first and once.
+        assert_eq!(set.scopes, "openid email groups");
+    }
+
+    #[test]
     fn plain_http_is_refused_off_loopback_only() {
         let ok = spec("http://127.0.0.1:8080", "http://localhost:9000/oidc");
         assert_eq!(problems(&ok), []);

@@ -341,6 +341,15 @@ pub async fn decide<P: Principals>(
             "This page does not record decisions.",
         );
     };
+    // The name comes from the URL and becomes a path below: only a review name can be one
+    // (a DNS-1123 label, as the schema requires of every review), never `..` or a slash.
+    if !is_review_name(&review) {
+        return refused(
+            &user,
+            &review,
+            Refusal::NotYours("no such review of yours".to_owned()),
+        );
+    }
     let form = match Form::parse(form) {
         Ok(form) => form,
         Err(refusal) => return refused(&user, &review, refusal),
@@ -389,6 +398,15 @@ pub async fn decide<P: Principals>(
     (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response()
 }
 
+/// Whether `name` can be a review's name: the schema's pattern for `metadata.name`.
+fn is_review_name(name: &str) -> bool {
+    static PATTERN: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    PATTERN
+        .get_or_init(|| regex::Regex::new(crate::model::envelope::DNS1123_LABEL).ok())
+        .as_ref()
+        .is_some_and(|p| p.is_match(name))
+}
+
 fn refused(user: &SignedIn, review: &str, refusal: Refusal) -> Response {
     let (status, why) = match refusal {
         Refusal::Form(why) => (StatusCode::BAD_REQUEST, why),
@@ -399,4 +417,30 @@ fn refused(user: &SignedIn, review: &str, refusal: Refusal) -> Response {
         Refusal::Rule(why) => (StatusCode::CONFLICT, why),
     };
     problem(status, "Not recorded", &why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_review_name;
+
+    #[test]
+    fn only_a_review_name_from_the_url_reaches_the_state_directory() {
+        for good in ["pra-manager", "a", "global-admins-2"] {
+            assert!(is_review_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "..",
+            "../archive/x",
+            "a/b",
+            "-a",
+            "a-",
+            "A",
+            "a.b",
+            "a\\b",
+            &"a".repeat(64),
+        ] {
+            assert!(!is_review_name(bad), "{bad}");
+        }
+    }
 }
